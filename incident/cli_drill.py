@@ -1,0 +1,380 @@
+"""`incident drill`: run scenarios, score them, evaluate them, report on them.
+
+    incident drill SCENARIO [--speed N]        the drill in the console (scaled clock)
+    incident drill SCENARIO --auto             headless rehearsal: prints the id and scores
+    incident drill list | validate [FILES]     the scenarios in playbooks/drills/
+    incident drill score ID                    objectives met or missed, suggested ratings
+    incident drill rate ID OBJECTIVE P|S|M|U --comment …
+    incident drill strength ID TEXT / improve ID TEXT
+    incident drill plan ID --issue … --action … --owner … --due YYYY-MM-DD
+    incident drill evaluate ID FILE.yaml
+    incident drill report ID [--format md|html|json] [-o FILE] [--lang en|zh]
+
+Thin argument handling over incident.drill; registered by cli._register_faces().
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from incident.cli import Ctx
+
+
+class DrillGroup(click.Group):
+    """`incident drill SCENARIO …` is short for `incident drill run SCENARIO …`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
+
+
+def _load(rt: Any, name: str) -> Any:
+    from incident.drill import find_scenario, load_scenario
+
+    path = find_scenario(name, rt.settings.playbooks_dir)
+    loaded = load_scenario(path, rt.playbooks, rt.directory, rt.channel_names)
+    for w in loaded.warnings:
+        click.secho(w.format(), fg="yellow", err=True)
+    return loaded
+
+
+def _dispatcher(rt: Any) -> Any:
+    try:
+        from incident.notify import build_dispatcher
+    except ImportError:  # notifications not installed: rows stay queued in the outbox
+        return None
+    return build_dispatcher(rt)
+
+
+def _score_lines(sd: Any, lang: str) -> list[str]:
+    from incident.clock import format_duration
+
+    lines = []
+    for s in sd.scores:
+        took = format_duration(s.elapsed) if s.elapsed is not None else "—"
+        if s.status == "met":
+            res = f"met, {format_duration(s.margin)} spare"
+        elif s.status == "late":
+            res = f"late by {format_duration(s.late_by)}"
+        else:
+            res = f"not done ({s.why})"
+        mark = "" if s.rating == s.suggested else f" (suggested {s.suggested})"
+        lines.append(f"  {s.rating}{mark}  {s.id:<22} {took:>7} / {format_duration(s.within):<7} "
+                     f"{res}  — {s.title.get(lang, s.id)}")
+    return lines
+
+
+def console_app(rt: Any, incident_id: str, speed: float = 1.0, **options: Any) -> Any:
+    """The console opened straight on a drill incident. Its dispatcher is left off: the
+    drill command runs the dispatcher, whose sandbox honours injected faults. At high
+    speed the heartbeat beats faster, so timers and injects fire within ~20 s of drill
+    time (the engine calls a timer more than 30 s late "late")."""
+    from incident.console import create_app
+
+    options.setdefault("heartbeat", max(0.1, min(1.0, 20.0 / max(speed, 1.0))))
+    options.setdefault("dispatcher", False)
+    options.setdefault("restore", True)
+    app = create_app(rt, **options)
+    app.ui.update(incident=incident_id, step=None)
+    return app
+
+
+def register(main: click.Group) -> None:
+    from incident.cli import handled, pass_ctx
+
+    @main.group(cls=DrillGroup)
+    def drill() -> None:
+        """Drills: rehearse a playbook from a scenario, score it, learn from it.
+
+        `incident drill SCENARIO` runs a scenario of playbooks/drills/ (by id, file
+        name or path) as a drill incident: notifications go to the sandbox only.
+        """
+
+    @drill.command("run")
+    @click.argument("scenario")
+    @click.option("--speed", type=float, help="clock speed (1 = real time; 10 for a tabletop)")
+    @click.option("--auto", "auto", is_flag=True,
+                  help="play the scripted responses headless; print the id and the scores")
+    @click.option("--no-console", is_flag=True, help="start the drill and print its id only")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                  help="output of --auto")
+    @pass_ctx
+    @handled
+    def run(ctx: Ctx, scenario: str, speed: float | None, auto: bool, no_console: bool,
+            fmt: str) -> None:
+        """Run a drill scenario (the console on a scaled clock, or --auto headless)."""
+        from incident.clock import ManualClock, ScaledClock, SystemClock
+        from incident.drill import install, run_auto, scored, start_drill
+        from incident.runtime import Runtime
+
+        settings = ctx.runtime.settings
+        if speed is not None and speed <= 0:
+            raise click.BadParameter("must be more than 0", param_hint="--speed")
+        if auto:
+            clock = ManualClock(SystemClock().now())
+            rt = Runtime(settings, clock=clock)
+            try:
+                loaded = _load(rt, scenario)
+                install(rt.engine)
+                dispatcher = _dispatcher(rt)
+                try:
+                    result = run_auto(rt.engine, loaded, clock, dispatcher=dispatcher,
+                                      actor=None)
+                finally:
+                    if dispatcher is not None:
+                        dispatcher.close()
+                sd = scored(rt.store, rt.playbooks, result.incident_id)
+                if fmt == "json":
+                    from incident.drill.aar import score_dict
+
+                    click.echo(json.dumps({
+                        "drill": result.incident_id, "scenario": loaded.scenario.id,
+                        "objectives": [score_dict(s) for s in sd.scores],
+                        "messages": result.messages, "open_steps": result.open_steps},
+                        ensure_ascii=False, indent=2))
+                    return
+                click.echo(result.incident_id)
+                click.echo(f"{loaded.scenario.title.get(ctx.lang)} — "
+                           f"{len(sd.scores)} objective(s):")
+                for line in _score_lines(sd, ctx.lang):
+                    click.echo(line)
+                sent = sum(result.messages.values())
+                if sent:
+                    click.echo("sandbox messages: " + ", ".join(
+                        f"{k} {v}" for k, v in sorted(result.messages.items())))
+            finally:
+                rt.close()
+            return
+        rt = Runtime(settings, clock=SystemClock())
+        loaded = _load(rt, scenario)
+        pace = speed if speed is not None else loaded.scenario.speed
+        rt.clock = ScaledClock(pace)  # before the engine is built: it keeps this clock
+        install(rt.engine)
+        st = start_drill(rt.engine, loaded, speed=pace, actor=ctx.flags.get("user") or None)
+        click.echo(st.id)
+        if no_console:
+            click.echo(f"drill started at {pace:g}× — the scaled clock runs only while this "
+                       "process does; use the console (`incident drill SCENARIO`) to play it",
+                       err=True)
+            rt.close()
+            return
+        _open_console(rt, st.id, pace)
+
+    def _open_console(rt: Any, incident_id: str, pace: float) -> None:
+        try:
+            import incident.console  # noqa: F401
+        except ImportError:
+            click.echo("the console is not installed: drive the drill with `incident act` "
+                       f"and `incident status {incident_id}`", err=True)
+            rt.close()
+            return
+        dispatcher = _dispatcher(rt)
+        app = console_app(rt, incident_id, pace)
+        if dispatcher is not None:
+            dispatcher.start()
+        try:
+            app.run()
+        finally:
+            if dispatcher is not None:
+                dispatcher.close()
+            rt.close()
+        click.echo(f"{incident_id}: score it with `incident drill score {incident_id}`")
+
+    @drill.command("list")
+    @pass_ctx
+    @handled
+    def list_(ctx: Ctx) -> None:
+        """The drill scenarios in playbooks/drills/."""
+        from incident.drill import drills_dir, load_scenario, scenario_files
+        from incident.errors import ValidationFailed
+
+        rt = ctx.runtime
+        folder = drills_dir(rt.settings.playbooks_dir)
+        files = scenario_files(folder) if folder.is_dir() else []
+        if not files:
+            click.echo(f"no drill scenarios in {folder}")
+        for f in files:
+            try:
+                sc = load_scenario(f, rt.playbooks, rt.directory, rt.channel_names).scenario
+            except ValidationFailed as exc:
+                click.secho(f"{f.name:<28} INVALID ({len(exc.errors)} error(s)) — "
+                            f"`incident drill validate {f}`", fg="red")
+                continue
+            click.echo(f"{sc.id:<24} {sc.title.get(ctx.lang):<34} playbook {sc.playbook:<20} "
+                       f"at {sc.location:<9} {len(sc.injects)} injects, "
+                       f"{len(sc.objectives)} objectives")
+
+    @drill.command("validate")
+    @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+    @pass_ctx
+    def validate(ctx: Ctx, paths: tuple[Path, ...]) -> None:
+        """Check drill scenarios (default: all of playbooks/drills/). Exit 1 on errors."""
+        from incident.drill import drills_dir, load_scenario, scenario_files
+        from incident.errors import Issue, ValidationFailed
+
+        rt = ctx.runtime
+        issues: list[Issue] = []
+        try:
+            lib, directory, channels = rt.playbooks, rt.directory, rt.channel_names
+        except ValidationFailed as exc:
+            for i in exc.issues:
+                click.secho(i.format(), fg="red")
+            click.secho("fix the playbooks and directory first", fg="red")
+            sys.exit(1)
+        files: list[Path] = []
+        for p in paths or (drills_dir(rt.settings.playbooks_dir),):
+            files += scenario_files(p) if p.is_dir() else [p]
+        for f in files:
+            try:
+                issues += load_scenario(f, lib, directory, channels).warnings
+                click.echo(f"checked {f}")
+            except ValidationFailed as exc:
+                issues += exc.issues
+        for i in issues:
+            click.secho(i.format(), fg="red" if i.severity == "error" else "yellow")
+        errors = [i for i in issues if i.severity == "error"]
+        if errors:
+            click.secho(f"{len(errors)} error(s)", fg="red")
+            sys.exit(1)
+        click.secho(f"valid ({len(issues)} warning(s))", fg="green")
+
+    @drill.command("score")
+    @click.argument("incident_id")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+    @pass_ctx
+    @handled
+    def score_(ctx: Ctx, incident_id: str, fmt: str) -> None:
+        """Each objective: met or missed and by how much, rating (suggested / given)."""
+        from incident.drill import scored
+        from incident.drill.aar import score_dict
+
+        rt = ctx.runtime
+        sd = scored(rt.store, rt.playbooks, incident_id)
+        if fmt == "json":
+            click.echo(json.dumps([score_dict(s) for s in sd.scores], ensure_ascii=False,
+                                  indent=2))
+            return
+        click.echo(f"{incident_id}  {sd.scenario.title.get(ctx.lang)}")
+        for line in _score_lines(sd, ctx.lang):
+            click.echo(line)
+
+    @drill.command("rate")
+    @click.argument("incident_id")
+    @click.argument("objective")
+    @click.argument("rating", type=click.Choice(["P", "S", "M", "U", "p", "s", "m", "u"]))
+    @click.option("--comment", default="", help="why (shown in the after-action report)")
+    @pass_ctx
+    @handled
+    def rate_(ctx: Ctx, incident_id: str, objective: str, rating: str, comment: str) -> None:
+        """Override the suggested rating of an objective (an event on the timeline)."""
+        from incident.drill import rate
+
+        rate(ctx.runtime.engine, incident_id, objective, rating, actor=ctx.user,
+             comment=comment)
+        click.echo(f"{objective}: {rating.upper()}")
+
+    @drill.command("strength")
+    @click.argument("incident_id")
+    @click.argument("text", nargs=-1, required=True)
+    @pass_ctx
+    @handled
+    def strength(ctx: Ctx, incident_id: str, text: tuple[str, ...]) -> None:
+        """Record a strength observed in the drill."""
+        from incident.drill import add_note
+
+        add_note(ctx.runtime.engine, incident_id, "strength", " ".join(text), actor=ctx.user)
+        click.echo("strength recorded")
+
+    @drill.command("improve")
+    @click.argument("incident_id")
+    @click.argument("text", nargs=-1, required=True)
+    @pass_ctx
+    @handled
+    def improve(ctx: Ctx, incident_id: str, text: tuple[str, ...]) -> None:
+        """Record an area for improvement."""
+        from incident.drill import add_note
+
+        add_note(ctx.runtime.engine, incident_id, "improvement", " ".join(text),
+                 actor=ctx.user)
+        click.echo("area for improvement recorded")
+
+    @drill.command("plan")
+    @click.argument("incident_id")
+    @click.option("--issue", required=True)
+    @click.option("--action", "action_", required=True, help="the corrective action")
+    @click.option("--owner", required=True, help="staff id or role responsible")
+    @click.option("--due", required=True, help="YYYY-MM-DD")
+    @pass_ctx
+    @handled
+    def plan(ctx: Ctx, incident_id: str, issue: str, action_: str, owner: str,
+             due: str) -> None:
+        """Add an improvement plan item (issue, corrective action, owner, due date)."""
+        from incident.drill import add_plan
+
+        add_plan(ctx.runtime.engine, incident_id, issue=issue, action=action_, owner=owner,
+                 due=due, actor=ctx.user)
+        click.echo("improvement plan item recorded")
+
+    @drill.command("counts")
+    @click.argument("incident_id")
+    @click.argument("pairs", nargs=-1, required=True, metavar="NAME=N…")
+    @pass_ctx
+    @handled
+    def counts(ctx: Ctx, incident_id: str, pairs: tuple[str, ...]) -> None:
+        """Record head counts, e.g. occupants=186 visitors=7 missing=0."""
+        from incident.drill import add_counts
+
+        values: dict[str, int] = {}
+        for p in pairs:
+            name, _, num = p.partition("=")
+            if not name or not num.strip().isdigit():
+                raise click.UsageError(f"counts take NAME=N, got '{p}'")
+            values[name.strip()] = int(num)
+        add_counts(ctx.runtime.engine, incident_id, values, actor=ctx.user)
+        click.echo("counts recorded")
+
+    @drill.command("evaluate")
+    @click.argument("incident_id")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @pass_ctx
+    @handled
+    def evaluate(ctx: Ctx, incident_id: str, file: Path) -> None:
+        """Record an evaluation file: ratings, strengths, improvements, plan, counts."""
+        from incident.drill import apply_file
+
+        n = apply_file(ctx.runtime.engine, incident_id, file, actor=ctx.user)
+        click.echo("recorded " + ", ".join(f"{v} {k}" for k, v in n.items() if v))
+
+    @drill.command("report")
+    @click.argument("incident_id")
+    @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md",
+                  show_default=True)
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--lang", "report_lang", type=click.Choice(["en", "zh"]))
+    @pass_ctx
+    @handled
+    def report(ctx: Ctx, incident_id: str, fmt: str, output: Path | None,
+               report_lang: str | None) -> None:
+        """The after-action report, with the trend against earlier runs of the scenario."""
+        from incident.drill import build_aar, render_aar
+
+        rt = ctx.runtime
+        a = build_aar(rt.store, rt.playbooks, rt.directory, incident_id,
+                      now=rt.clock.now(), lang=report_lang or ctx.lang)
+        _emit(render_aar(a, fmt), output)

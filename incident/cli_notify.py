@@ -1,0 +1,248 @@
+"""CLI verbs for notifications: `incident notify …`, `incident dispatch`, `incident deliveries`.
+
+Also extends `incident act`: acting on a notify step queues its messages and then
+delivers them before returning (`--no-send` only queues; a running console, an
+`incident dispatch --forever` service or a later `incident notify send ID` delivers).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import sys
+from typing import Any
+
+import click
+
+
+def _stats_line(stats: Any) -> str:
+    parts = [f"sent {stats.sent}"]
+    if stats.fell_back:
+        parts.append(f"fell back {stats.fell_back}")
+    if stats.failed:
+        parts.append(f"failed {stats.failed}")
+    if stats.retrying:
+        parts.append(f"will retry {stats.retrying}")
+    return ", ".join(parts)
+
+
+def _deliver(ctx: Any, incident_id: str | None, *, wait_retries: bool,
+             timeout: float | None) -> Any:
+    from incident.notify import build_dispatcher
+
+    with build_dispatcher(ctx.runtime, incident_id=incident_id) as d:
+        return d.run_until_idle(timeout=timeout, wait_retries=wait_retries)
+
+
+def register(main: click.Group) -> None:
+    from incident.cli import Ctx, handled, pass_ctx
+
+    # ---- act: deliver what a notify step queued ------------------------------------------
+    act = main.commands.get("act")
+    if act is not None and not getattr(act, "_notify_extended", False):
+        act.params.append(click.Option(
+            ["--no-send"], is_flag=True,
+            help="notify steps: only queue the messages (deliver with `incident notify send`)"))
+        original = act.callback
+
+        @functools.wraps(original)
+        def act_callback(**kwargs: Any) -> Any:
+            no_send = kwargs.pop("no_send", False)
+            result = original(**kwargs)
+            ctx = click.get_current_context().find_object(Ctx)
+            iid, step = kwargs["incident_id"], kwargs["step"]
+            pending = {k: v for k, v in ctx.runtime.store.outbox_counts(iid).items()
+                       if k[0] == step and (v.get("queued") or v.get("failed_temporary"))}
+            if pending and not no_send:
+                handled(lambda: click.echo(
+                    "delivered: " + _stats_line(_deliver(ctx, iid, wait_retries=False,
+                                                         timeout=None))
+                    + f" — `incident deliveries {iid}` lists each message"))()
+            elif pending:
+                click.echo(f"not sent yet: run `incident notify send {iid}`")
+            return result
+
+        act.callback = act_callback
+        act._notify_extended = True  # type: ignore[attr-defined]
+
+    # ---- notify group ----------------------------------------------------------------------
+    @main.group("notify")
+    def notify_group() -> None:
+        """Notification channels: check, test, preview and send."""
+
+    @notify_group.command("channels")
+    @pass_ctx
+    @handled
+    def channels_cmd(ctx: Ctx) -> None:
+        """The configured channels (secrets hidden) and their limits."""
+        from incident.notify import runtime_channels
+
+        cs = runtime_channels(ctx.runtime)
+        click.echo(f"channels from {cs.source}")
+        for ch in cs:
+            click.echo(f"  {ch.name:<10} {ch.kind:<6} {cs.masked_template(ch.name)}")
+            click.echo(f"  {'':<10} concurrency {ch.concurrency}, rate "
+                       f"{ch.rate:g}/s, timeout {ch.timeout:g}s, retries {ch.retries}, "
+                       f"backoff {ch.backoff:g}s{', sends subject' if ch.subject else ''}")
+        for issue in cs.warnings:
+            click.secho(issue.format(), fg="yellow")
+
+    @notify_group.command("test")
+    @click.argument("channel")
+    @click.argument("address")
+    @click.option("--lang", type=click.Choice(["en", "zh"]), default=None)
+    @click.option("--drill", is_flag=True, help="send to the drill sandbox instead")
+    @pass_ctx
+    @handled
+    def test_cmd(ctx: Ctx, channel: str, address: str, lang: str | None, drill: bool) -> None:
+        """Send one test message to ADDRESS over CHANNEL and print the outcome."""
+        from incident.notify import runtime_channels, send_test, sink
+
+        cs = runtime_channels(ctx.runtime)
+        url, outcome = send_test(cs, channel, address, drill=drill, lang=lang or ctx.lang)
+        click.echo(f"via {url}")
+        if outcome.status == "sent":
+            click.secho(f"sent in {outcome.elapsed_ms:.0f} ms", fg="green")
+            if url.startswith("sink://"):
+                click.echo(f"(local sink: recorded in {sink.sink_path()})")
+            return
+        click.secho(f"{outcome.status.replace('_', ' ')} after {outcome.elapsed_ms:.0f} ms: "
+                    f"{outcome.error}", fg="red", err=True)
+        sys.exit(1)
+
+    @notify_group.command("preview")
+    @click.argument("incident_id")
+    @click.argument("step")
+    @click.option("--list", "show", is_flag=True, help="list recipients with no channel")
+    @pass_ctx
+    @handled
+    def preview_cmd(ctx: Ctx, incident_id: str, step: str, show: bool) -> None:
+        """What a notify step would send, to how many, over which channels."""
+        from incident.notify import preview
+
+        rt = ctx.runtime
+        st = rt.engine.state(incident_id)
+        p = preview(rt, st, step)
+        click.echo(f"{p.recipients} recipient(s)" + (" — DRILL" if p.drill else ""))
+        click.echo("  by channel: " + (", ".join(f"{k} {v}" for k, v in
+                                              sorted(p.per_channel.items())) or "none"))
+        if p.unreachable:
+            click.secho(f"  no usable channel: {len(p.unreachable)}", fg="yellow")
+            if show:
+                for r in p.unreachable:
+                    click.echo(f"    {r.person_id} {r.name}")
+        for lang, r in p.rendered.items():
+            click.echo(f"[{lang}] {r.recipients} recipient(s); SMS {r.segments} segment(s) "
+                       f"{r.encoding}")
+            click.echo(f"  subject: {r.subject}")
+            click.echo(f"  body:    {r.body}")
+        for w in p.warnings:
+            click.secho(f"warning: {w}", fg="yellow")
+
+    @notify_group.command("send")
+    @click.argument("incident_id")
+    @click.option("--no-wait", is_flag=True, help="send what is due now; leave retries")
+    @click.option("--timeout", type=float, default=600.0, show_default=True,
+                  help="give up waiting after this many seconds")
+    @pass_ctx
+    @handled
+    def send_cmd(ctx: Ctx, incident_id: str, no_wait: bool, timeout: float) -> None:
+        """Deliver an incident's queued messages (waits out retries unless --no-wait)."""
+        ctx.runtime.store.incident(incident_id)
+        stats = _deliver(ctx, incident_id, wait_retries=not no_wait, timeout=timeout)
+        click.echo(_stats_line(stats))
+
+    # ---- dispatch ----------------------------------------------------------------------------
+    @main.command("dispatch")
+    @click.option("--forever", is_flag=True, help="keep running (a service); Ctrl-C stops")
+    @click.option("--timeout", type=float, default=None, help="stop after this many seconds")
+    @pass_ctx
+    @handled
+    def dispatch_cmd(ctx: Ctx, forever: bool, timeout: float | None) -> None:
+        """Deliver every queued message of every incident until the outbox is empty."""
+        if not forever:
+            click.echo(_stats_line(_deliver(ctx, None, wait_retries=True, timeout=timeout)))
+            return
+        import threading
+
+        from incident.notify import build_dispatcher
+
+        d = build_dispatcher(ctx.runtime).start()
+        click.echo("dispatching; Ctrl-C stops")
+        try:
+            threading.Event().wait(timeout)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            d.close()
+        click.echo(_stats_line(d.stats))
+
+    # ---- deliveries ----------------------------------------------------------------------------
+    @main.command("deliveries")
+    @click.argument("incident_id")
+    @click.option("--step", help="only this notify step")
+    @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]),
+                  default="text")
+    @pass_ctx
+    @handled
+    def deliveries_cmd(ctx: Ctx, incident_id: str, step: str | None, fmt: str) -> None:
+        """Per recipient and channel: the final state and the reason."""
+        rt = ctx.runtime
+        rt.store.incident(incident_id)
+        rows = rt.store.outbox_rows(incident_id, step)
+        try:
+            people = rt.directory.people
+        except Exception:  # the directory may not load; the log still answers
+            people = {}
+        zone = None
+        try:
+            from incident.engine.context import local_zone
+
+            zone = local_zone(rt.directory)
+        except Exception:
+            pass
+        out = []
+        for r in rows:
+            person = people.get(r.person_id)
+            reason = r.last_error or ""
+            if r.state == "sent":
+                reason = ""
+            out.append({
+                "step": r.step_id, "person": r.person_id,
+                "name": getattr(person, "name", "") if person is not None else "",
+                "channel": r.channel, "address": r.address, "lang": r.lang,
+                "state": r.state, "attempts": r.attempts,
+                "sent_at": r.sent_at.astimezone(zone).isoformat(timespec="seconds")
+                if r.sent_at and zone else (r.sent_at.isoformat() if r.sent_at else ""),
+                "reason": reason, "drill": r.drill})
+        if fmt == "json":
+            click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+            return
+        if fmt == "csv":
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=list(out[0]) if out else
+                               ["step", "person", "name", "channel", "address", "lang", "state",
+                                "attempts", "sent_at", "reason", "drill"])
+            w.writeheader()
+            w.writerows(out)
+            click.echo(buf.getvalue(), nl=False)
+            return
+        if not out:
+            click.echo("no messages for this incident")
+            return
+        counts: dict[str, int] = {}
+        for o in out:
+            counts[o["state"]] = counts.get(o["state"], 0) + 1
+        click.echo(f"{len(out)} message(s): " + ", ".join(f"{k} {v}" for k, v in
+                                                       sorted(counts.items())))
+        for o in out:
+            line = (f"  {o['step']:<16} {o['person']:<22} {o['name']:<10} {o['channel']:<6} "
+                    f"{o['state']:<17} {o['attempts']}x")
+            if o["reason"]:
+                line += f"  {o['reason'][:120]}"
+            color = {"sent": None, "fell_back": "yellow"}.get(o["state"], "red")
+            if o["state"] in ("queued", "sending", "failed_temporary"):
+                color = "cyan"
+            click.secho(line, fg=color)

@@ -1,0 +1,112 @@
+"""The one source of time for the core.
+
+Live incidents use the system clock, drills a scaled clock, tests a manual clock.
+Nothing else in the core may call datetime.now() or sleep().
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time as _time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Current time, timezone-aware (UTC)."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ScaledClock:
+    """Runs `speed` times faster than real time from `start` (drills, tabletop)."""
+
+    def __init__(self, speed: float = 1.0, start: datetime | None = None,
+                 source: Clock | None = None):
+        self._source = source or SystemClock()
+        self._real0 = self._source.now()
+        self.start = start or self._real0
+        self.speed = float(speed)
+
+    def now(self) -> datetime:
+        return self.start + (self._source.now() - self._real0) * self.speed
+
+
+class ManualClock:
+    """Moves only when told to: for tests and headless rehearsals."""
+
+    def __init__(self, start: datetime | None = None):
+        self._now = start or datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, delta: timedelta | float | str) -> datetime:
+        """Move forward by a timedelta, seconds, or a duration like '5m'."""
+        if isinstance(delta, str):
+            delta = parse_duration(delta)
+        elif not isinstance(delta, timedelta):
+            delta = timedelta(seconds=delta)
+        with self._lock:
+            self._now += delta
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._now = when
+
+
+def monotonic() -> float:
+    """Elapsed-time measurement (attempt durations), never wall time."""
+    return _time.perf_counter()
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m(?:in)?)?\s*"
+                       r"(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """'90s', '5m', '1h30m', '2h', or a number of minutes."""
+    if isinstance(text, bool):
+        raise ValueError("a duration like '5m', '90s' or '1h30m' is expected")
+    if isinstance(text, int | float):
+        return timedelta(minutes=text)
+    m = _DURATION.match(str(text))
+    if not m or not any(m.groups()):
+        raise ValueError(f"'{text}' is not a duration — write it like '90s', '5m' or '1h30m'")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return timedelta(hours=h, minutes=mi, seconds=s)
+
+
+def format_duration(delta: timedelta) -> str:
+    """Compact human form: '4m05s', '1h02m', '-0m30s' for overdue."""
+    total = int(delta.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{sign}{h}h{m:02d}m"
+    return f"{sign}{m}m{s:02d}s"
+
+
+def clock_from_setting(text: str) -> Clock:
+    """'system', or 'fixed:ISO-8601' for a process that must act at a given moment."""
+    text = (text or "system").strip()
+    if text == "system":
+        return SystemClock()
+    if text.startswith("fixed:"):
+        when = datetime.fromisoformat(text[6:].strip())
+        if when.tzinfo is None:
+            raise ValueError(f"clock '{text}': give a timezone, e.g. +08:00")
+        return ManualClock(when.astimezone(UTC))
+    raise ValueError(f"clock '{text}': use 'system' or 'fixed:2026-01-05T03:00:00+08:00'")

@@ -1,0 +1,98 @@
+"""Configuration in one place.
+
+Precedence: CLI flags, then INCIDENT_* environment variables, then incident.toml
+(working directory first, then the user config directory), then defaults: the
+shipped demo estate and SQLite in the user's data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from incident.errors import Issue, ValidationFailed
+
+APP = "incident"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = ""
+    playbooks_dir: Path = REPO_ROOT / "playbooks"
+    contacts_dir: Path = REPO_ROOT / "contacts"
+    user: str = ""
+    lang: str = "en"
+    timezone: str = "Asia/Shanghai"
+    secrets_file: Path | None = None
+    clock: str = "system"  # or "fixed:2026-01-05T03:00:00+00:00" (replays, rehearsals, tests)
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{data_dir() / 'incident.db'}"
+
+    @property
+    def acting_user(self) -> str:
+        return self.user or os.environ.get("USER", "") or "duty_officer"
+
+
+_FIELDS = {f.name for f in fields(Settings)} - {"sources"}
+_PATHS = {"playbooks_dir", "contacts_dir", "secrets_file"}
+
+
+def _coerce(name: str, value: Any, base: Path | None = None) -> Any:
+    if name in _PATHS and value not in (None, ""):
+        p = Path(str(value)).expanduser()
+        return (base / p) if base is not None and not p.is_absolute() else p
+    return value
+
+
+def config_files() -> list[Path]:
+    return [Path.cwd() / "incident.toml", config_dir() / "incident.toml"]
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Build settings; flags whose value is None are treated as not given."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for path in reversed(config_files()):  # later (cwd) wins over user config
+        if not path.is_file():
+            continue
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ValidationFailed([Issue(str(path), f"cannot read settings: {exc}",
+                                          hint="fix the TOML syntax or remove the file")]) from None
+        table = doc.get("incident", doc)
+        for key, value in table.items():
+            if key not in _FIELDS:
+                raise ValidationFailed([Issue(str(path), f"unknown setting '{key}'",
+                                              hint="known: " + ", ".join(sorted(_FIELDS)))])
+            values[key] = _coerce(key, value, path.parent)
+            sources[key] = str(path)
+    for name in _FIELDS:
+        env = os.environ.get(f"INCIDENT_{name.upper()}")
+        if env:
+            values[name] = _coerce(name, env)
+            sources[name] = f"INCIDENT_{name.upper()}"
+    for name, value in flags.items():
+        if value is not None and name in _FIELDS:
+            values[name] = _coerce(name, value)
+            sources[name] = "command line"
+    return replace(Settings(), **values, sources=sources)

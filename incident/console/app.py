@@ -1,0 +1,443 @@
+"""The duty officer's console: the Textual app and its factory.
+
+The app owns the background work: a heartbeat worker (every second) ticks the
+engine's timers and polls `store.last_change()`; when the fingerprint moves, the
+home and incident views reload in their own workers. Engine operations run in
+an "action" worker and report back with ActionDone / ActionFailed to the screen
+that asked. Only `post_message` crosses from those threads into the UI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.theme import Theme
+
+from incident.console import bridge
+from incident.console.i18n import localize_bindings, t
+from incident.console.messages import (
+    ActionDone,
+    ActionFailed,
+    CoreFailed,
+    CoreReady,
+    HomeData,
+    IncidentData,
+    OpenIncident,
+    StoreChanged,
+)
+from incident.console.model import delivery_from_counts, summarize
+from incident.console.state_file import UIState, default_path
+from incident.errors import Refused, ValidationFailed
+
+if TYPE_CHECKING:
+    from incident.console.model import IncidentSummary
+    from incident.runtime import Runtime
+
+HIGH_CONTRAST = Theme(
+    name="incident-high-contrast",
+    primary="#FFFF00",
+    secondary="#00FFFF",
+    accent="#FF00FF",
+    foreground="#FFFFFF",
+    background="#000000",
+    surface="#000000",
+    panel="#202020",
+    boost="#303030",
+    success="#00FF00",
+    warning="#FFB000",
+    error="#FF4040",
+    dark=True,
+)
+NORMAL_THEME = "textual-dark"
+
+
+def error_text(exc: BaseException) -> str:
+    """A user-facing sentence for an exception; never a traceback."""
+    if isinstance(exc, ValidationFailed):
+        return "\n".join(i.format() for i in exc.issues[:12])
+    if isinstance(exc, Refused | KeyError) and exc.args:
+        return str(exc.args[0])
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, OSError) else text
+
+
+class IncidentCommands(Provider):
+    """Palette: switch to any active incident (context: what the home view last saw)."""
+
+    def _items(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.app
+        assert isinstance(app, IncidentConsole)
+        out = []
+        for s in app.active_incidents:
+            text = f"{t('cmd.switch', app.lang, id=s.id)}: {s.title.get(app.lang)} " \
+                   f"{s.location_label.get(app.lang)}"
+            out.append((text, s.id, partial(app.open_incident, s.id)))
+        return out
+
+    async def discover(self) -> Hits:
+        for text, iid, cb in self._items():
+            yield DiscoveryHit(text, cb, help=iid)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, iid, cb in self._items():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), cb, help=iid)
+
+
+class IncidentConsole(App[None]):
+    CSS_PATH = "console.tcss"
+    TITLE = "incident"
+    COMMANDS = App.COMMANDS | {IncidentCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
+        Binding("f2", "toggle_language", "中文", id="app.language"),
+        Binding("f3", "toggle_contrast", "Contrast", id="app.contrast"),
+    ]
+
+    lang: reactive[str] = reactive("en", init=False)
+
+    def __init__(self, runtime: Runtime, *, ui_state_path: Path | None = None,
+                 heartbeat: float = 1.0, keymap: dict[str, str] | None = None,
+                 dispatcher: bool = True, restore: bool = True):
+        super().__init__()
+        self.runtime = runtime
+        self.user = runtime.settings.acting_user
+        self.heartbeat_interval = heartbeat
+        self.want_dispatcher = dispatcher
+        self.restore = restore
+        self.ready = False
+        self.features: dict[str, bool] = {"notify": False, "escalation": False,
+                                          "dispatcher": False}
+        self.dispatcher: Any = None
+        self.active_incidents: list[IncidentSummary] = []
+        self.closed_incidents: list[IncidentSummary] = []
+        self.ui = UIState(ui_state_path if ui_state_path is not None else default_path(),
+                          runtime.settings.db_url)
+        self._fingerprint: Any = None
+        self._beat_errors = 0
+        self.register_theme(HIGH_CONTRAST)
+        self.set_reactive(IncidentConsole.lang,
+                          self.ui.get("lang") or runtime.settings.lang or "en")
+        if keymap:
+            self.set_keymap(keymap)
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        from incident.console.screens.home import HomeScreen
+
+        return HomeScreen()
+
+    def on_mount(self) -> None:
+        self.theme = self.ui.get("theme") or NORMAL_THEME
+        if self.theme not in self.available_themes:
+            self.theme = NORMAL_THEME
+        self.title = t("app.title", self.lang)
+        localize_bindings(self, self.lang)
+        self.load_core()
+        if self.heartbeat_interval > 0:
+            self.set_interval(self.heartbeat_interval, self._beat, name="heartbeat")
+        self.set_interval(2.0, self.ui.flush, name="ui-state")
+
+    def on_unmount(self) -> None:
+        self.ui.flush()
+        if self.dispatcher is not None:
+            with contextlib.suppress(Exception):
+                self.dispatcher.stop()
+            self.dispatcher = None
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="core")
+    def load_core(self) -> None:
+        rt = self.runtime
+        try:
+            directory = rt.directory
+            playbooks = rt.playbooks
+            _ = rt.store
+            _ = rt.engine
+        except Exception as exc:  # bad YAML, unreachable DB: a modal, never a traceback
+            self.post_message(CoreFailed(error_text(exc)))
+            return
+        dispatcher = False
+        if self.want_dispatcher:
+            try:
+                d = bridge.make_dispatcher(rt)
+                if d is not None:
+                    d.start()
+                    self.dispatcher = d
+                    dispatcher = True
+            except Exception as exc:
+                self.post_message(ActionFailed("app", f"notification dispatcher: "
+                                                      f"{error_text(exc)}", refused=False))
+        self.post_message(CoreReady(len(playbooks), len(directory.staff), len(directory.units),
+                                    bridge.has_notify(), bridge.has_escalation(), dispatcher))
+
+    def on_core_ready(self, msg: CoreReady) -> None:
+        self.ready = True
+        self.features = {"notify": msg.notify, "escalation": msg.escalation,
+                         "dispatcher": msg.dispatcher}
+        home = self.home_screen
+        if home is not None:
+            home.core_ready(msg)
+        self.poke()
+        iid = self.ui.get("incident") if self.restore else None
+        if iid:
+            self.open_incident(iid, self.ui.get("step"))
+
+    def on_core_failed(self, msg: CoreFailed) -> None:
+        from incident.console.screens.dialogs import ErrorModal
+
+        self.push_screen(ErrorModal(t("err.core", self.lang), msg.message))
+
+    # ---- heartbeat: tick timers, notice changes -----------------------------------------
+    def _beat(self) -> None:
+        if not self.ready:
+            return
+        if any(w.group == "heartbeat" and w.is_running for w in self.workers):
+            return  # the last beat is still busy: skip rather than pile up
+        self.heartbeat()
+
+    def poke(self) -> None:
+        """Tick and reload now (after an action, and from tests)."""
+        if self.ready:
+            self.heartbeat()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="heartbeat")
+    def heartbeat(self) -> None:
+        rt = self.runtime
+        try:
+            rt.engine.tick()
+            fp = rt.store.last_change()
+        except Exception as exc:
+            self._beat_errors += 1
+            if self._beat_errors in (1, 30):  # say it once, then again if it persists
+                self.post_message(ActionFailed("app", f"timers/refresh: {error_text(exc)}",
+                                               refused=False))
+            return
+        self._beat_errors = 0
+        if fp != self._fingerprint:
+            self._fingerprint = fp
+            self.post_message(StoreChanged(fp))
+
+    def on_store_changed(self, _msg: StoreChanged) -> None:
+        self.reload_views()
+
+    def reload_views(self) -> None:
+        if not self.ready:
+            return
+        self.load_home()
+        for scr in self.incident_screens():
+            self.load_incident(scr.incident_id, scr.last_seq)
+
+    # ---- loading -------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="home")
+    def load_home(self) -> None:
+        rt = self.runtime
+        try:
+            now = rt.clock.now()
+            active = []
+            for row in rt.store.incidents(status="open"):
+                try:
+                    active.append(summarize(rt.engine.state(row.id), now, rt.directory))
+                except Refused:
+                    continue  # an incident of a playbook no longer loaded
+            closed = []
+            for row in rt.store.incidents(status="resolved", limit=8):
+                try:
+                    closed.append(summarize(rt.engine.state(row.id), now, rt.directory))
+                except Refused:
+                    continue
+        except Exception as exc:
+            self.post_message(ActionFailed("app", error_text(exc), refused=False))
+            return
+        self.post_message(HomeData(active, closed, now))
+
+    def on_home_data(self, msg: HomeData) -> None:
+        self.active_incidents = msg.active
+        self.closed_incidents = msg.closed
+        home = self.home_screen
+        if home is not None:
+            home.show(msg)
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="incident")
+    def load_incident(self, incident_id: str, after_seq: int = 0) -> None:
+        rt = self.runtime
+        try:
+            st = rt.engine.state(incident_id)
+            timers = rt.engine.timers(st)
+            events = rt.store.events(incident_id, after_seq=after_seq)
+            delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
+            now = rt.clock.now()
+        except Exception as exc:
+            self.post_message(ActionFailed(f"incident:{incident_id}", error_text(exc),
+                                           refused=isinstance(exc, Refused)))
+            return
+        self.post_message(IncidentData(st, timers, events, delivery, now))
+
+    def on_incident_data(self, msg: IncidentData) -> None:
+        for scr in self.incident_screens():
+            if scr.incident_id == msg.state.id:
+                scr.show(msg)
+
+    # ---- actions -------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="action")
+    def run_op(self, target: Any, origin: str, fn: Callable[[], Any], text: str = "") -> None:
+        """Run one engine operation; report to `target` (a screen or widget)."""
+        try:
+            result = fn()
+        except (Refused, ValidationFailed, KeyError, ValueError) as exc:
+            target.post_message(ActionFailed(origin, error_text(exc), refused=True))
+            return
+        except Exception as exc:
+            detail = error_text(exc)
+            self.log.error(traceback.format_exc())
+            target.post_message(ActionFailed(origin, detail, refused=False))
+            return
+        target.post_message(ActionDone(origin, result, text))
+        self.post_message(StoreChanged(None))  # reload now rather than at the next beat
+
+    def on_action_failed(self, msg: ActionFailed) -> None:
+        """Failures nobody else handled (background work): a notification."""
+        self.notify(msg.reason, title=t("err.refused" if msg.refused else "err.failed",
+                                        self.lang),
+                    severity="warning" if msg.refused else "error", timeout=8)
+
+    def on_worker_state_changed(self, event: Any) -> None:
+        """A worker that died anyway (a bug): show it as a modal, never a traceback."""
+        from textual.worker import WorkerState
+
+        if event.state == WorkerState.ERROR:
+            from incident.console.screens.dialogs import ErrorModal
+
+            err = event.worker.error
+            self.push_screen(ErrorModal(t("err.failed", self.lang),
+                                        error_text(err) if err else "unknown error"))
+
+    # ---- navigation ----------------------------------------------------------------------
+    @property
+    def home_screen(self) -> Any:
+        from incident.console.screens.home import HomeScreen
+
+        for scr in self.screen_stack:
+            if isinstance(scr, HomeScreen):
+                return scr
+        return None
+
+    def incident_screens(self) -> Iterable[Any]:
+        from incident.console.screens.incident import IncidentScreen
+
+        return [s for s in self.screen_stack if isinstance(s, IncidentScreen)]
+
+    def on_open_incident(self, msg: OpenIncident) -> None:
+        self.open_incident(msg.incident_id, msg.step)
+
+    def open_incident(self, incident_id: str, step: str | None = None,
+                      initial: IncidentData | None = None) -> None:
+        self.run_worker(self._show_incident(incident_id, step, initial), group="nav",
+                        exclusive=True)
+
+    async def _show_incident(self, incident_id: str, step: str | None,
+                             initial: IncidentData | None) -> None:
+        from incident.console.screens.incident import IncidentScreen
+
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        await self.push_screen(IncidentScreen(incident_id, step, initial))
+        self.ui.update(incident=incident_id, step=step)
+
+    def go_home(self) -> None:
+        self.run_worker(self._go_home(), group="nav", exclusive=True)
+
+    async def _go_home(self) -> None:
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        self.ui.update(incident=None, step=None)
+        self.reload_views()
+
+    def action_new_incident(self) -> None:
+        from incident.console.screens.start import StartScreen
+
+        if not self.ready:
+            self.notify(t("home.loading", self.lang))
+            return
+        self.push_screen(StartScreen())
+
+    def action_directory(self) -> None:
+        from incident.console.screens.directory import DirectoryScreen
+
+        if self.ready:
+            self.push_screen(DirectoryScreen())
+
+    def action_home(self) -> None:
+        self.go_home()
+
+    # ---- language and theme --------------------------------------------------------------
+    def action_toggle_language(self) -> None:
+        self.lang = "en" if self.lang == "zh" else "zh"
+
+    def watch_lang(self, lang: str) -> None:
+        self.ui.update(lang=lang)
+        self.title = t("app.title", lang)
+        localize_bindings(self, lang)
+        for scr in self.screen_stack:
+            localize_bindings(scr, lang)
+            relabel = getattr(scr, "relabel", None)
+            if relabel is not None:
+                relabel()
+        self.refresh_bindings()
+        self.notify(t("lang.now", lang), timeout=2)
+
+    def action_toggle_contrast(self) -> None:
+        self.theme = NORMAL_THEME if self.theme == HIGH_CONTRAST.name else HIGH_CONTRAST.name
+
+    def watch_theme(self, theme: str) -> None:
+        self.ui.update(theme=theme)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        lang = self.lang
+        yield SystemCommand(t("cmd.start", lang), t("cmd.start.help", lang),
+                            self.action_new_incident)
+        yield SystemCommand(t("cmd.home", lang), "", self.action_home)
+        yield SystemCommand(t("cmd.directory", lang), "", self.action_directory)
+        yield SystemCommand(t("cmd.lang", lang), "", self.action_toggle_language)
+        yield SystemCommand(t("cmd.contrast", lang), "", self.action_toggle_contrast)
+        yield from super().get_system_commands(screen)
+
+    # ---- helpers for screens -------------------------------------------------------------
+    def name_of(self, person_id: str | None) -> str:
+        from incident.console.model import person_name
+
+        return person_name(self.runtime.directory if self.ready else None, person_id, self.lang)
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """User key remapping: `[keymap]` in console.toml of the config dir (binding id = keys)."""
+    import tomllib
+
+    from incident.config import config_dir
+
+    path = path or (config_dir() / "console.toml")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    table = doc.get("keymap", {})
+    return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+
+
+def create_app(runtime: Runtime, **options: Any) -> IncidentConsole:
+    """Build the console for a runtime (tests call this without run())."""
+    if "keymap" not in options:
+        options["keymap"] = load_keymap()
+    return IncidentConsole(runtime, **options)

@@ -1,0 +1,297 @@
+"""Plain data the console's workers hand to its widgets.
+
+Nothing here imports Textual, SQLAlchemy or Apprise: these are small frozen
+views computed from an IncidentState snapshot in a worker thread, then posted
+to the UI thread inside a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from incident.clock import format_duration
+
+if TYPE_CHECKING:
+    from incident.directory import Directory
+    from incident.engine import IncidentState, Timer
+
+STEP_MARKS = {"done": "✔", "skipped": "–", "excluded": " ", "ready": "▶",
+              "in_progress": "…", "awaiting_confirmation": "?", "pending": "·"}
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSummary:
+    """One row of the home screen."""
+
+    id: str
+    title: dict[str, str]
+    type: str
+    location: str
+    location_label: dict[str, str]
+    severity: int
+    severity_name: dict[str, str]
+    drill: bool
+    status: str
+    started_at: datetime
+    resolved_at: datetime | None
+    owner: str
+    owner_name: str
+    overdue: int = 0
+    unacked: int = 0
+    open_steps: int = 0
+
+
+def person_name(directory: Directory | None, person_id: str | None, lang: str = "en") -> str:
+    """'陈杰' / 'Chen Jie' for a staff id, else the id itself."""
+    if not person_id:
+        return "—"
+    if directory is None:
+        return person_id
+    p = directory.people.get(person_id)
+    if p is None:
+        v = directory.vendors.get(person_id) if hasattr(directory, "vendors") else None
+        if v is not None:
+            name = getattr(v, "name", {})
+            if isinstance(name, dict):
+                return name.get(lang) or name.get("en") or person_id
+        return person_id
+    try:
+        return p.display_name(lang)
+    except Exception:  # an older directory object: keep the id
+        return getattr(p, "name", person_id) or person_id
+
+
+def location_labels(directory: Directory | None, location: str) -> dict[str, str]:
+    if directory is None:
+        return {"en": location, "zh": location}
+    try:
+        loc = directory.locate(location)
+    except Exception:
+        return {"en": location, "zh": location}
+    return {"en": loc.label("en"), "zh": loc.label("zh")}
+
+
+def summarize(st: IncidentState, now: datetime, directory: Directory | None) -> IncidentSummary:
+    try:
+        sev = st.playbook.severity(st.severity).name
+        sev_name = {"en": sev.en, "zh": sev.zh}
+    except KeyError:
+        sev_name = {"en": str(st.severity), "zh": str(st.severity)}
+    return IncidentSummary(
+        id=st.id, title=st.title, type=st.playbook.type, location=st.location,
+        location_label=location_labels(directory, st.location), severity=st.severity,
+        severity_name=sev_name, drill=st.drill, status=st.status, started_at=st.started_at,
+        resolved_at=st.resolved_at, owner=st.owner,
+        owner_name=person_name(directory, st.owner, "en"),
+        overdue=len(st.overdue_steps(now)) if st.status == "open" else 0,
+        unacked=len(st.unacked_pages()) if st.status == "open" else 0,
+        open_steps=len(st.open_steps()),
+    )
+
+
+def countdown(delta: timedelta) -> str:
+    """'04:59', '1:02:03', '-00:30' (overdue)."""
+    total = int(delta.total_seconds())
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{sign}{h}:{m:02d}:{s:02d}" if h else f"{sign}{m:02d}:{s:02d}"
+
+
+def urgency(due_at: datetime, now: datetime, window: timedelta | None = None) -> str:
+    """'ok', 'amber' (little time left) or 'red' (overdue)."""
+    left = due_at - now
+    if left.total_seconds() < 0:
+        return "red"
+    amber = timedelta(seconds=60)
+    if window is not None and window.total_seconds() > 0:
+        amber = max(amber, window * 0.25)
+    return "amber" if left <= amber else "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRow:
+    """One line of the timers panel."""
+
+    kind: str  # target, report, step, timer
+    id: str
+    label: dict[str, str]
+    due_at: datetime | None
+    window: timedelta | None = None
+    status: str = "pending"  # pending, met, met_late, missed, n/a
+    met_at: datetime | None = None
+
+
+def timer_rows(st: IncidentState, timers: Iterable[Timer]) -> list[TimerRow]:
+    """Targets and report clocks (with their outcome), then the other pending timers."""
+    rows: list[TimerRow] = []
+    seen: set[str] = set()
+    for t in st.targets.values():
+        seen.add(f"target_missed:{t.id}")
+        if t.not_applicable:
+            status = "n/a"
+        elif t.met_at is not None:
+            status = "met" if t.met_at <= t.due_at else "met_late"
+        else:
+            status = "pending"
+        rows.append(TimerRow("target", t.id, dict(t.title), t.due_at, t.due_at - st.started_at,
+                             status, t.met_at))
+    for r in st.reports.values():
+        seen.add(f"report_due:{r.id}")
+        status = "pending" if r.done_at is None else ("met" if r.done_at <= r.due_at
+                                                      else "met_late")
+        label = {"en": f"{r.title['en']} → {r.to} ({r.by})",
+                 "zh": f"{r.title['zh']} → {r.to}（{r.by}）"}
+        rows.append(TimerRow("report", r.id, label, r.due_at, r.due_at - st.started_at,
+                             status, r.done_at))
+    for t in timers:
+        if t.id in seen:
+            continue
+        rows.append(TimerRow("step" if t.step else "timer", t.id, dict(t.label), t.due_at))
+    return rows
+
+
+def live_status(row: TimerRow, now: datetime) -> str:
+    """The row's status at `now` (a pending target past due reads 'missed')."""
+    if row.status == "pending" and row.due_at is not None and now > row.due_at \
+            and row.kind in ("target", "report"):
+        return "missed"
+    return row.status
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelProgress:
+    channel: str
+    total: int
+    sent: int
+    failed: int
+    pending: int
+    other: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.sent + self.failed + self.other
+
+
+@dataclass(frozen=True, slots=True)
+class StepDelivery:
+    step_id: str
+    channels: tuple[ChannelProgress, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(c.total for c in self.channels)
+
+
+FAILED = ("failed_permanent",)
+SENT = ("sent",)
+PENDING = ("queued", "sending", "failed_temporary")
+
+
+def delivery_from_counts(counts: dict[tuple[str, str], dict[str, int]]) -> list[StepDelivery]:
+    """Group store.outbox_counts() into per-step, per-channel progress."""
+    by_step: dict[str, list[ChannelProgress]] = {}
+    for (step_id, channel), states in sorted(counts.items()):
+        total = sum(states.values())
+        sent = sum(states.get(s, 0) for s in SENT)
+        failed = sum(states.get(s, 0) for s in FAILED)
+        pending = sum(states.get(s, 0) for s in PENDING)
+        by_step.setdefault(step_id, []).append(
+            ChannelProgress(channel, total, sent, failed, pending, total - sent - failed - pending))
+    return [StepDelivery(s, tuple(chs)) for s, chs in by_step.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class PageRow:
+    """One page (escalation) as the panel shows it."""
+
+    id: str
+    who: str
+    role: str
+    level: Any
+    channel: str
+    sent_at: datetime | None
+    acked_at: datetime | None
+    acked_by: str | None
+
+
+def page_rows(st: IncidentState, directory: Directory | None, lang: str) -> list[PageRow]:
+    out = []
+    for p in st.pages:
+        people = p.get("to") or []
+        if isinstance(people, str):
+            people = [people]
+        who = ", ".join(person_name(directory, pid, lang) for pid in people) or "—"
+        channels = p.get("channels") or {}
+        if isinstance(channels, dict):
+            chans = sorted({c[0] for c in channels.values() if c})
+        else:
+            chans = [str(channels)]
+        node = str(p.get("node") or p.get("role") or "")
+        label = node
+        if directory is not None and node in directory.roles:
+            label = directory.roles[node].title.get(lang) or node
+        if p.get("reminder"):
+            label += " ↻"
+        out.append(PageRow(str(p.get("id") or p.get("page") or ""), who, label,
+                           p.get("level", ""), ",".join(chans), p.get("ts"),
+                           p.get("acked_at"), p.get("acked_by")))
+    return out
+
+
+def escalation_timers(timers: Iterable[Timer]) -> list[Timer]:
+    return [t for t in timers if "escalat" in t.kind]
+
+
+def first_open_step(st: IncidentState, after: str | None = None) -> str | None:
+    """The step to show: the next open one in the same track after `after`, else the first."""
+    order = list(st.playbook.steps())
+    if after in st.steps:
+        track = st.steps[after].track
+        idx = order.index(after)
+        for sid in order[idx + 1:] + order[:idx]:
+            s = st.steps[sid]
+            if s.track == track and s.open:
+                return sid
+    for sid in order:
+        if st.steps[sid].open:
+            return sid
+    return None
+
+
+def location_candidates(directory: Directory | None) -> list[str]:
+    """What the location field completes: units, buildings, 'B3 12F' floors, places."""
+    if directory is None:
+        return []
+    out: list[str] = []
+    for b in directory.buildings.values():
+        out.append(b.id)
+        for f in b.all_floors:
+            out.append(f"{b.id} {'B' + str(-f) if f < 0 else f}F")
+    out.extend(directory.units)
+    out.extend(directory.places)
+    return out
+
+
+def elapsed_text(st_started: datetime, now: datetime, resolved: datetime | None = None) -> str:
+    return format_duration((resolved or now) - st_started)
+
+
+@dataclass(slots=True)
+class Drafts:
+    """What the officer typed per step and field: never lost on refusal or navigation."""
+
+    values: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def get(self, step: str, name: str) -> str:
+        return self.values.get((step, name), "")
+
+    def put(self, step: str, name: str, text: str) -> None:
+        if text:
+            self.values[(step, name)] = text
+        else:
+            self.values.pop((step, name), None)

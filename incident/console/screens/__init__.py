@@ -1,0 +1,1 @@
+"""The console's screens: home, start, incident, notify preview, directory, dialogs."""

@@ -1,0 +1,1 @@
+"""Reusable console widgets (they take snapshots and rows, never sessions)."""

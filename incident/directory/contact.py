@@ -1,0 +1,109 @@
+"""Phone numbers, e-mail addresses, chat ids and languages as people write them.
+
+Phones are stored in E.164 ("+8613812345678"). The common mainland mobile forms
+take a fast path; anything else goes through `phonenumbers` (region CN).
+Each check raises ValueError("message — hint") so callers can split the hint.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+_SEPARATORS = re.compile(r"[\s\-().\u00a0\u3000]")
+_MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9]\d{9})$")
+_SHORT = re.compile(r"^[1-9]\d{2,5}$")  # 110, 119, 120, 12345, 95598, 962777
+_EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$")
+_CHAT = re.compile(r"^[^\s]{1,64}$")
+
+MOBILE_HINT = "write 11 digits like 13812345678 or +8613812345678"
+_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE,
+                 phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+_LANG_ALIASES = {
+    "zh": "zh", "zh-cn": "zh", "zh_cn": "zh", "zh-hans": "zh", "cn": "zh", "chinese": "zh",
+    "中文": "zh", "汉语": "zh", "普通话": "zh",
+    "en": "en", "en-us": "en", "en-gb": "en", "english": "en", "英文": "en", "英语": "en",
+}
+
+
+def _clean(text: str) -> str:
+    return _SEPARATORS.sub("", text)
+
+
+def mobile(text: str) -> str:
+    """A mobile number in E.164, or ValueError. Mainland first; '+44…' etc. accepted."""
+    raw = str(text).strip()
+    compact = _clean(raw)
+    m = _MOBILE.match(compact)
+    if m:
+        return "+86" + m.group(1)
+    if re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", raw):
+        raise ValueError(f"'{raw}' looks like a spreadsheet number in scientific notation — "
+                         "format the phone column as text before exporting, then "
+                         + MOBILE_HINT)
+    if compact.startswith(("+", "00")) and not compact.startswith(("+86", "0086")):
+        try:
+            number = phonenumbers.parse("+" + compact.lstrip("+0") if compact.startswith("00")
+                                        else compact, None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is not None and phonenumbers.is_valid_number(number) \
+                and phonenumbers.number_type(number) in _MOBILE_TYPES:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        raise ValueError(f"'{raw}' is not a valid mobile number — write it with the country "
+                         "code like +447911123456, or " + MOBILE_HINT)
+    raise ValueError(f"'{raw}' is not a valid mainland mobile number — " + MOBILE_HINT)
+
+
+def any_phone(text: str) -> str:
+    """Mobile, landline (E.164) or a service short code (119, 95598) kept as digits."""
+    raw = str(text).strip()
+    compact = _clean(raw)
+    m = _MOBILE.match(compact)
+    if m:
+        return "+86" + m.group(1)
+    if _SHORT.match(compact):
+        return compact
+    try:
+        number = phonenumbers.parse(compact, "CN")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise ValueError(f"'{raw}' is not a valid phone number — write a landline with its area "
+                     "code like 021-6488 1234, a mobile like 13812345678, or a service number "
+                     "like 119")
+
+
+def dialable(text: str) -> str:
+    """A number for people to dial, kept as written ('021-5988 6600', '119') once valid."""
+    any_phone(text)
+    return " ".join(str(text).split())
+
+
+def email(text: str) -> str:
+    raw = str(text).strip()
+    if not _EMAIL.match(raw) or ".." in raw:
+        raise ValueError(f"'{raw}' is not a valid e-mail address — write it like "
+                         "name@example.com")
+    local, _, domain = raw.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def chat(text: str) -> str:
+    raw = str(text).strip()
+    if not _CHAT.match(raw):
+        raise ValueError(f"'{raw}' is not a valid chat id — write the WeCom/WeChat user id "
+                         "without spaces (at most 64 characters)")
+    return raw
+
+
+def lang(text: str) -> str:
+    raw = str(text).strip()
+    found = _LANG_ALIASES.get(raw.lower())
+    if found is None:
+        raise ValueError(f"'{raw}' is not a supported language — write zh or en")
+    return found

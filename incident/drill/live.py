@@ -1,0 +1,215 @@
+"""Drills on the live engine: the scenario in the log, injects as engine timers, faults.
+
+A drill is an ordinary incident started with ``drill=True``; right after the
+start a ``drill.scenario`` event records the scenario as it was run (a snapshot
+of the file). Everything else is derived from the log, so a drill survives a
+restart and can be run from any console:
+
+- each inject is an engine timer (kind ``drill_inject``) due at start + ``at``;
+  it fires through ``engine.tick()`` like any other timer, and the hook turns
+  the firing into a ``drill.inject`` event the players see;
+- a channel fault is active from its inject time for its duration; the drill
+  sandbox asks :func:`sandbox_fault` before delivering each message.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from incident.drill import events as dev
+from incident.drill.model import Scenario
+from incident.engine import events as ev
+from incident.engine.state import Timer
+from incident.errors import Refused
+from incident.store import NewEvent
+
+if TYPE_CHECKING:
+    from incident.drill.loader import LoadedScenario
+    from incident.engine import Engine, IncidentState
+    from incident.store import Store, StoredEvent
+
+
+@dataclass(frozen=True, slots=True)
+class DrillRun:
+    """The scenario snapshot of one drill incident."""
+
+    incident_id: str
+    started_at: datetime
+    scenario: Scenario
+    raw: dict[str, Any]
+    speed: float
+    mode: str
+    source: str
+
+
+def _parse_run(incident_id: str, started_at: datetime, e: StoredEvent) -> DrillRun:
+    p = e.payload
+    sc = Scenario.model_validate(p["data"])
+    return DrillRun(incident_id, started_at, sc, p["data"], float(p.get("speed") or 1.0),
+                    p.get("mode", ""), p.get("source", ""))
+
+
+class ScenarioIndex:
+    """incident id → its DrillRun (None for incidents that are not scenario drills)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._runs: dict[str, DrillRun | None] = {}
+        self._lock = threading.Lock()
+
+    def run(self, incident_id: str, *, drill: bool | None = None) -> DrillRun | None:
+        with self._lock:
+            if incident_id in self._runs:
+                return self._runs[incident_id]
+        try:
+            row = self.store.incident(incident_id)
+        except KeyError:
+            return None
+        if not row.drill:
+            with self._lock:
+                self._runs[incident_id] = None
+            return None
+        found = self.store.events(incident_id, kinds=[dev.DRILL_SCENARIO])
+        if not found:
+            return None  # not (yet) known: do not cache, the snapshot follows the start
+        run = _parse_run(incident_id, row.created_at, found[0])
+        with self._lock:
+            self._runs[incident_id] = run
+        return run
+
+    def forget(self, incident_id: str) -> None:
+        with self._lock:
+            self._runs.pop(incident_id, None)
+
+
+_INDEXES: weakref.WeakKeyDictionary[Any, ScenarioIndex] = weakref.WeakKeyDictionary()
+_INDEX_LOCK = threading.Lock()
+
+
+def index_for(store: Store) -> ScenarioIndex:
+    with _INDEX_LOCK:
+        idx = _INDEXES.get(store)
+        if idx is None:
+            idx = ScenarioIndex(store)
+            _INDEXES[store] = idx
+        return idx
+
+
+def active_faults(run: DrillRun, now: datetime) -> dict[str, str]:
+    """channel → inject id of every fault active at `now`."""
+    out: dict[str, str] = {}
+    for inj in run.scenario.injects:
+        f = inj.fault
+        if f is None:
+            continue
+        begin = run.started_at + inj.at
+        end = begin + f.duration if f.duration is not None else None
+        if begin <= now and (end is None or now < end):
+            out.setdefault(f.channel, inj.id)
+    return out
+
+
+def sandbox_fault(store: Store, incident_id: str, channel: str, now: datetime) -> str | None:
+    """Why a drill message on `channel` must fail now (an injected fault), or None.
+
+    The hook the drill sandbox consults before delivering a drill message; the
+    answer is derived from the drill's log, so every process agrees on it."""
+    run = index_for(store).run(incident_id)
+    if run is None:
+        return None
+    inject = active_faults(run, now).get(channel)
+    if inject is None:
+        return None
+    return f"drill fault '{inject}': the {channel} channel is down (injected)"
+
+
+class DrillSupport:
+    """The engine hook and timer source of drills (see module docstring)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.index = index_for(engine.store)
+
+    def timers(self, st: IncidentState) -> list[Timer]:
+        if not st.drill or st.status != "open":
+            return []
+        run = self.index.run(st.id)
+        if run is None:
+            return []
+        out = []
+        for inj in run.scenario.injects:
+            out.append(Timer(f"{dev.TIMER_KIND}:{inj.id}", dev.TIMER_KIND,
+                             st.started_at + inj.at,
+                             {"en": f"Drill inject: {inj.title.en}",
+                              "zh": f"演练注入：{inj.title.zh}"},
+                             data={"inject": inj.id}))
+        return out
+
+    def react(self, st: IncidentState, events: list[StoredEvent],
+              now: datetime) -> tuple[list[NewEvent], list[Any]]:
+        """Engine reactor: an inject reaches the players in the same transaction as the
+        timer that fired it, so a crash cannot separate them."""
+        if not st.drill:
+            return [], []
+        fired = [e.payload.get("inject") for e in events
+                 if e.kind == ev.TIMER_FIRED and e.payload.get("kind") == dev.TIMER_KIND]
+        run = self.index.run(st.id) if fired else None
+        if run is None:
+            return [], []
+        out = []
+        for inj_id in fired:
+            raw = next((i for i in run.raw.get("injects", []) if i.get("id") == inj_id), None)
+            if raw is not None:
+                out.append(NewEvent(dev.DRILL_INJECT, ev.SYSTEM,
+                                    dev.inject_payload(run.scenario.id, raw), now))
+        return out, []
+
+
+_INSTALLED: weakref.WeakKeyDictionary[Any, DrillSupport] = weakref.WeakKeyDictionary()
+
+
+def install(engine: Engine, runtime: Any = None) -> DrillSupport:
+    """Add the drill hook and timer source to an engine (once)."""
+    support = _INSTALLED.get(engine)
+    if support is None:
+        support = DrillSupport(engine)
+        _INSTALLED[engine] = support
+        engine.reactors.append(support.react)
+        engine.timer_sources.append(support.timers)
+    return support
+
+
+def start_drill(engine: Engine, loaded: LoadedScenario, *, actor: str | None = None,
+                speed: float | None = None, mode: str = "console") -> IncidentState:
+    """Start the drill incident of a scenario and record the scenario with it."""
+    install(engine)
+    sc = loaded.scenario
+    lead = actor or sc.lead
+    pace = float(speed if speed is not None else sc.speed)
+    if pace <= 0:
+        raise Refused("the speed must be more than 0 (1 = real time)")
+    st = engine.start(sc.playbook, sc.location, actor=lead, severity=sc.severity, drill=True,
+                      first_receiver=sc.lead, inputs=dict(sc.inputs),
+                      note=f"[DRILL/演练] {sc.title.en} / {sc.title.zh}")
+    payload = {"scenario": sc.id, "version": sc.version, "title": sc.title.model_dump(),
+               "source": loaded.source, "speed": pace, "mode": mode, "data": loaded.raw}
+    engine.append_events(st.id, lambda _st, now: [NewEvent(dev.DRILL_SCENARIO, lead, payload,
+                                                           now)])
+    engine.tick(st.id)  # injects at T+0
+    return engine.state(st.id)
+
+
+def drill_run(store: Store, incident_id: str) -> DrillRun:
+    """The scenario run of a drill incident, or a clear refusal."""
+    row = store.incident(incident_id)
+    if not row.drill:
+        raise Refused(f"{incident_id} is a live incident, not a drill")
+    run = index_for(store).run(incident_id)
+    if run is None:
+        raise Refused(f"{incident_id} is a drill without a scenario (started with "
+                      "`incident start --drill`); scenario scoring needs `incident drill`")
+    return run

@@ -1,0 +1,268 @@
+"""Load drill scenarios the way playbooks are loaded: strict YAML, typed model, then
+every cross-reference (playbook, steps, targets, options, people, roles, channels),
+all errors at once with file, line and "did you mean"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from incident.drill import model as m
+from incident.errors import Issue, IssueList, ValidationFailed, known, suggest
+from incident.playbook.loader import playbook_files
+from incident.validation import pydantic_issues
+from incident.yamlsrc import Located, PathKey, parse_file, parse_text
+
+if TYPE_CHECKING:
+    from incident.directory import Directory
+    from incident.playbook import Playbook, PlaybookLibrary, playbook_files
+
+DRILLS_DIR = "drills"
+
+
+@dataclass(slots=True)
+class LoadedScenario:
+    scenario: m.Scenario
+    source: str
+    raw: dict[str, Any]
+    warnings: list[Issue] = field(default_factory=list)
+
+
+# ---- pydantic errors -> issues ---------------------------------------------------------
+
+_BY_PARENT: dict[str, type[BaseModel]] = {
+    "": m.Scenario, "participants": m.Participant, "injects": m.Inject, "fault": m.Fault,
+    "objectives": m.Objective, "rating": m.Rating, "responses": m.Responses,
+    "steps": m.Response,
+}
+
+
+# ---- cross-references ------------------------------------------------------------------
+
+class _Checker:
+    def __init__(self, doc: Located, sc: m.Scenario, issues: IssueList,
+                 library: PlaybookLibrary | None, directory: Directory | None,
+                 channels: Iterable[str] | None):
+        self.doc, self.sc, self.issues = doc, sc, issues
+        self.lib, self.dir = library, directory
+        self.channels = set(channels) if channels is not None else None
+        self.pb: Playbook | None = None
+
+    def err(self, path: PathKey, msg: str, hint: str = "", severity: str = "error") -> None:
+        self.doc.add(self.issues, path, msg, hint, severity)
+
+    def run(self) -> None:
+        sc = self.sc
+        if self.lib is not None:
+            if sc.playbook in self.lib.playbooks:
+                self.pb = self.lib.playbooks[sc.playbook]
+            else:
+                self.err(("playbook",), f"unknown playbook '{sc.playbook}'",
+                         suggest(sc.playbook, self.lib.playbooks) or known(self.lib.playbooks))
+        self.unique()
+        self.people()
+        self.location()
+        if self.pb is not None:
+            self.playbook_refs(self.pb)
+        for i, inj in enumerate(sc.injects):
+            if inj.at > sc.duration:
+                self.err(("injects", i, "at"), f"inject '{inj.id}' at {inj.at} comes after the "
+                         f"end of the drill ({sc.duration})", "move it earlier or lengthen "
+                         "'duration'", severity="warning")
+            if inj.fault is not None and self.channels is not None \
+                    and inj.fault.channel not in self.channels:
+                self.err(("injects", i, "fault", "channel"),
+                         f"unknown channel '{inj.fault.channel}'",
+                         suggest(inj.fault.channel, self.channels) or known(self.channels))
+
+    def unique(self) -> None:
+        for key, items in (("injects", self.sc.injects), ("objectives", self.sc.objectives)):
+            seen: dict[str, int] = {}
+            for i, item in enumerate(items):
+                if item.id in seen:
+                    line = self.doc.where((key, seen[item.id], "id"))[0]
+                    self.err((key, i, "id"), f"id '{item.id}' is used twice (also on line {line})",
+                             "give each its own id")
+                else:
+                    seen[item.id] = i
+
+    def person(self, path: PathKey, pid: str) -> bool:
+        if self.dir is None:
+            return True
+        if pid not in self.dir.staff:
+            self.err(path, f"unknown person '{pid}'", suggest(pid, self.dir.staff)
+                     or "use a staff id from staff.yaml")
+            return False
+        return True
+
+    def role(self, path: PathKey, role: str) -> bool:
+        if self.dir is None:
+            return True
+        if role not in self.dir.roles:
+            self.err(path, f"unknown role '{role}'", suggest(role, self.dir.roles)
+                     or known(self.dir.roles))
+            return False
+        return True
+
+    def people(self) -> None:
+        sc = self.sc
+        self.person(("lead",), sc.lead)
+        for i, p in enumerate(sc.participants):
+            ok_p = self.person(("participants", i, "person"), p.person)
+            ok_r = self.role(("participants", i, "role"), p.role)
+            if ok_p and ok_r and self.dir is not None \
+                    and p.role not in self.dir.staff[p.person].roles:
+                self.err(("participants", i, "role"),
+                         f"{p.person} plays '{p.role}' but does not hold that role in staff.yaml",
+                         "fine for a drill, but a gated step needs a real holder of the role",
+                         severity="warning")
+        for i, e in enumerate(sc.evaluators):
+            self.person(("evaluators", i), e)
+        for sid, r in sc.responses.steps.items():
+            if r.by is not None:
+                self.person(("responses", "steps", sid, "by"), r.by)
+
+    def location(self) -> None:
+        if self.dir is None:
+            return
+        from incident.directory import SelectorError
+
+        try:
+            self.dir.locate(self.sc.location)
+        except SelectorError as exc:
+            self.err(("location",), f"location '{self.sc.location}': {exc}",
+                     getattr(exc, "hint", "") or "e.g. B3-1302 or 'B3 13F'")
+
+    def playbook_refs(self, pb: Playbook) -> None:
+        sc = self.sc
+        steps = pb.steps()
+        targets = {t.id: t for t in pb.targets}
+        if sc.severity is not None:
+            levels = [s.level for s in pb.severities]
+            if sc.severity not in levels:
+                self.err(("severity",), f"playbook '{pb.id}' has no severity {sc.severity}",
+                         f"use one of {', '.join(map(str, levels))}")
+        for key in sc.inputs:
+            if key not in pb.inputs:
+                self.err(("inputs", key), f"unknown input '{key}' for playbook '{pb.id}'",
+                         suggest(key, pb.inputs) or known(pb.inputs))
+
+        def step_ref(path: PathKey, ref: str) -> bool:
+            if ref not in steps:
+                self.err(path, f"no step '{ref}' in playbook '{pb.id}'",
+                         suggest(ref, steps) or known(steps))
+                return False
+            return True
+
+        for i, o in enumerate(sc.objectives):
+            if o.step is not None:
+                step_ref(("objectives", i, "step"), o.step)
+            if o.target is not None and o.target not in targets:
+                self.err(("objectives", i, "target"), f"no target '{o.target}' in playbook "
+                         f"'{pb.id}'", suggest(o.target, targets) or known(targets))
+            if o.after is not None:
+                step_ref(("objectives", i, "after"), o.after)
+        for sid, r in sc.responses.steps.items():
+            path = ("responses", "steps", sid)
+            if not step_ref(path, sid):
+                continue
+            step = steps[sid]
+            if r.option is not None:
+                ids = [opt.id for opt in step.options or []]
+                if step.kind != "decision":
+                    self.err((*path, "option"), f"step '{sid}' is not a decision")
+                elif r.option not in ids:
+                    self.err((*path, "option"), f"step '{sid}' has no option '{r.option}'",
+                             suggest(r.option, ids) or "choose one of: " + ", ".join(ids))
+            if r.value is not None and step.kind != "record":
+                self.err((*path, "value"), f"step '{sid}' records nothing; remove 'value'")
+            elif r.value is not None and step.record is not None \
+                    and step.record.type in ("int", "number"):
+                try:
+                    (int if step.record.type == "int" else float)(str(r.value))
+                except ValueError:
+                    self.err((*path, "value"), f"step '{sid}' records a number; "
+                             f"'{r.value}' is not one")
+            if r.start is not None and step.kind != "dispatch":
+                self.err((*path, "start"), f"'start' is for dispatch steps; '{sid}' is a "
+                         f"{step.kind} step")
+            if r.confirm is not None and step.gate is None:
+                self.err((*path, "confirm"), f"step '{sid}' has no second-person gate")
+            if r.skip is not None and not r.skip.strip():
+                self.err((*path, "skip"), "give the reason for skipping")
+
+
+def _check(doc: Located, library: PlaybookLibrary | None, directory: Directory | None,
+           channels: Iterable[str] | None) -> LoadedScenario:
+    issues = doc.issues()
+    if not isinstance(doc.data, dict):
+        issues.add("a drill scenario must be a mapping of fields (id:, playbook:, injects: …)",
+                   line=1)
+        issues.raise_if_errors()
+    try:
+        sc = m.Scenario.model_validate(doc.data)
+    except ValidationError as exc:
+        pydantic_issues(doc, exc, issues, m.Scenario)
+        issues.raise_if_errors()
+        raise  # pragma: no cover
+    _Checker(doc, sc, issues, library, directory, channels).run()
+    issues.raise_if_errors()
+    warnings = [i for i in issues.items if i.severity != "error"]
+    return LoadedScenario(sc, doc.file, plain(doc.data), warnings)
+
+
+def plain(data: Any) -> Any:
+    """JSON-safe copy of the raw YAML data (kept in the drill's log)."""
+    import json
+
+    return json.loads(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def load_scenario_text(text: str, name: str, library: PlaybookLibrary | None = None,
+                       directory: Directory | None = None,
+                       channels: Iterable[str] | None = None) -> LoadedScenario:
+    return _check(parse_text(text, name), library, directory, channels)
+
+
+def load_scenario(path: str | Path, library: PlaybookLibrary | None = None,
+                  directory: Directory | None = None,
+                  channels: Iterable[str] | None = None) -> LoadedScenario:
+    return _check(parse_file(path), library, directory, channels)
+
+
+def drills_dir(playbooks_dir: str | Path) -> Path:
+    return Path(playbooks_dir) / DRILLS_DIR
+
+
+def scenario_files(folder: str | Path) -> list[Path]:
+    return playbook_files(folder)  # the same *.yaml / *.yml rule as the playbooks
+
+
+def find_scenario(name: str, playbooks_dir: str | Path) -> Path:
+    """A scenario by file path, or by id / file stem in playbooks/drills/."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    folder = drills_dir(playbooks_dir)
+    files = scenario_files(folder) if folder.is_dir() else []
+    for f in files:
+        if f.stem == name:
+            return f
+    ids: dict[str, Path] = {}
+    for f in files:
+        try:
+            doc = parse_file(f)
+        except ValidationFailed:
+            continue
+        if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
+            ids[doc.data["id"]] = f
+    if name in ids:
+        return ids[name]
+    names = sorted({*ids, *(f.stem for f in files)})
+    hint = suggest(name, names) or known(names)
+    raise ValidationFailed([Issue(name, f"no drill scenario '{name}' in {folder}",
+                                  hint=hint)])

@@ -1,0 +1,270 @@
+"""Scoring a drill from its timeline: each objective met or missed and by how much,
+an HSEEP rating suggested from the timings (P/S/M/U), evaluator overrides, the
+evaluation (strengths, areas for improvement, improvement plan, counts), and the
+trend against earlier runs of the same scenario."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from incident.drill import events as dev
+from incident.drill.live import DrillRun, drill_run, index_for
+from incident.drill.model import RATINGS, Objective, Scenario
+from incident.engine.state import fold
+from incident.errors import Refused, known, suggest
+from incident.store import NewEvent
+
+if TYPE_CHECKING:
+    from incident.engine import Engine, IncidentState
+    from incident.playbook import PlaybookLibrary
+    from incident.store import Store, StoredEvent
+
+
+@dataclass(slots=True)
+class ObjectiveScore:
+    id: str
+    title: dict[str, str]
+    ref: str                       # "step:call_119" or "target:brigade_called"
+    within: timedelta
+    anchor: str | None             # step measured from, None = the start
+    done_at: datetime | None
+    elapsed: timedelta | None      # from the anchor to done
+    status: str                    # met, late, not_done
+    why: str                       # for not_done: skipped / does not apply / never done
+    suggested: str
+    rating: str
+    override: dict[str, Any] | None = None
+
+    @property
+    def late_by(self) -> timedelta | None:
+        if self.elapsed is None:
+            return None
+        return max(self.elapsed - self.within, timedelta(0))
+
+    @property
+    def margin(self) -> timedelta | None:
+        """Positive: time to spare; negative: late by."""
+        return None if self.elapsed is None else self.within - self.elapsed
+
+
+@dataclass(slots=True)
+class Evaluation:
+    strengths: list[dict[str, Any]] = field(default_factory=list)
+    improvements: list[dict[str, Any]] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    ratings: dict[str, dict[str, Any]] = field(default_factory=dict)  # objective -> last
+
+
+def suggest_rating(elapsed: timedelta | None, within: timedelta, slack: float) -> str:
+    """P: met; S: late by at most `slack` of the time allowed; M: later; U: never done."""
+    if elapsed is None:
+        return "U"
+    if elapsed <= within:
+        return "P"
+    if elapsed - within <= within * slack:
+        return "S"
+    return "M"
+
+
+def _measure(o: Objective, sc: Scenario, st: IncidentState) -> tuple[
+        timedelta, str, datetime | None, str]:
+    """(time allowed, reference, done at, reason when not done)."""
+    pb = st.playbook
+    if o.target is not None:
+        tgt = next(t for t in pb.targets if t.id == o.target)
+        within = o.within or pb.target_within(tgt, st.severity)
+        ref = f"target:{o.target}"
+        if tgt.met_by == "resolved":
+            return within, ref, st.resolved_at, "" if st.resolved_at else "never resolved"
+        step_id = tgt.met_by
+    else:
+        assert o.step is not None and o.within is not None
+        within, ref, step_id = o.within, f"step:{o.step}", o.step
+    s = st.steps.get(step_id)
+    if s is None:
+        return within, ref, None, f"step '{step_id}' is not in this playbook version"
+    if s.status == "done":
+        return within, ref, s.done_at, ""
+    why = {"skipped": f"skipped: {s.reason or ''}".strip(),
+           "excluded": f"does not apply ({s.excluded_because})"}.get(s.status, "never done")
+    return within, ref, None, why
+
+
+def score(sc: Scenario, st: IncidentState, ev: Evaluation) -> list[ObjectiveScore]:
+    out = []
+    for o in sc.objectives:
+        within, ref, done_at, why = _measure(o, sc, st)
+        anchor_at = st.started_at
+        if o.after is not None:
+            a = st.steps.get(o.after)
+            anchor_at = a.done_at if a is not None and a.status == "done" else None
+            if anchor_at is None:
+                done_at, why = None, f"'{o.after}' (the start of the clock) was never done"
+        elapsed = (done_at - anchor_at) if done_at is not None and anchor_at is not None \
+            else None
+        if elapsed is not None and elapsed < timedelta(0):
+            elapsed = timedelta(0)
+        suggested = suggest_rating(elapsed, within, sc.rating.slack)
+        status = "not_done" if elapsed is None else ("met" if elapsed <= within else "late")
+        override = ev.ratings.get(o.id)
+        out.append(ObjectiveScore(
+            o.id, o.title.model_dump(), ref, within, o.after, done_at, elapsed, status, why,
+            suggested, override["rating"] if override else suggested, override))
+    return out
+
+
+def evaluation(events: list[StoredEvent]) -> Evaluation:
+    ev = Evaluation()
+    for e in events:
+        p = e.payload
+        if e.kind == dev.DRILL_RATED:
+            ev.ratings[p["objective"]] = {"rating": p["rating"], "comment": p.get("comment", ""),
+                                          "by": e.actor, "ts": e.ts}
+        elif e.kind == dev.DRILL_EVALUATION:
+            item = {**p, "by": e.actor, "ts": e.ts}
+            kind = p.get("type")
+            if kind == "strength":
+                ev.strengths.append(item)
+            elif kind == "improvement":
+                ev.improvements.append(item)
+            elif kind == "plan":
+                ev.plan.append(item)
+            elif kind == "counts":
+                ev.counts.update({k: int(v) for k, v in (p.get("counts") or {}).items()})
+    return ev
+
+
+# ---- a scored drill ---------------------------------------------------------------------
+
+@dataclass(slots=True)
+class ScoredDrill:
+    run: DrillRun
+    state: IncidentState
+    events: list[StoredEvent]
+    evaluation: Evaluation
+    scores: list[ObjectiveScore]
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.run.scenario
+
+
+def scored(store: Store, playbooks: PlaybookLibrary, incident_id: str) -> ScoredDrill:
+    run = drill_run(store, incident_id)
+    row = store.incident(incident_id)
+    try:
+        pb = playbooks.get(row.playbook_id)
+    except KeyError:
+        raise Refused(f"drill {incident_id} uses playbook '{row.playbook_id}', which is not "
+                      "loaded") from None
+    events = store.events(incident_id)
+    st = fold(incident_id, pb, events)
+    ev = evaluation(events)
+    return ScoredDrill(run, st, events, ev, score(run.scenario, st, ev))
+
+
+@dataclass(slots=True)
+class EarlierRun:
+    incident_id: str
+    started_at: datetime
+    by_objective: dict[str, ObjectiveScore]
+
+
+def history(store: Store, playbooks: PlaybookLibrary, incident_id: str,
+            limit: int = 6) -> list[EarlierRun]:
+    """Earlier drills of the same scenario (oldest first), scored the same way."""
+    this = store.incident(incident_id)
+    run = drill_run(store, incident_id)
+    idx = index_for(store)
+    out: list[EarlierRun] = []
+    for row in store.incidents(drill=True, until=this.created_at):
+        if row.id == incident_id:
+            continue
+        other = idx.run(row.id)
+        if other is None or other.scenario.id != run.scenario.id:
+            continue
+        try:
+            sd = scored(store, playbooks, row.id)
+        except (Refused, KeyError, ValueError):
+            continue
+        # judge earlier runs by today's objectives where they still exist
+        by = {s.id: s for s in sd.scores}
+        out.append(EarlierRun(row.id, row.created_at, by))
+        if len(out) >= limit:
+            break
+    out.reverse()
+    return out
+
+
+# ---- evaluator operations (each one event) ----------------------------------------------
+
+def _require_drill(engine: Engine, incident_id: str) -> DrillRun:
+    return drill_run(engine.store, incident_id)
+
+
+def rate(engine: Engine, incident_id: str, objective: str, rating: str, *, actor: str,
+         comment: str = "") -> None:
+    run = _require_drill(engine, incident_id)
+    ids = [o.id for o in run.scenario.objectives]
+    if objective not in ids:
+        raise Refused(f"no objective '{objective}' in scenario '{run.scenario.id}' — "
+                      f"{suggest(objective, ids) or known(ids)}")
+    r = rating.strip().upper()
+    if r not in RATINGS:
+        raise Refused(f"rating '{rating}' — use P, S, M or U")
+    payload = {"objective": objective, "rating": r, "comment": comment.strip(),
+               "text": f"{objective}: {r}" + (f" — {comment.strip()}" if comment.strip() else "")}
+    engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_RATED, actor,
+                                                                 payload, now)])
+
+
+def add_note(engine: Engine, incident_id: str, kind: str, text: str, *, actor: str) -> None:
+    """A strength or an area for improvement."""
+    _require_drill(engine, incident_id)
+    if kind not in ("strength", "improvement"):
+        raise ValueError(kind)
+    if not text.strip():
+        raise Refused(f"the {kind} is empty")
+    payload = {"type": kind, "text": text.strip()}
+    engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_EVALUATION, actor,
+                                                                 payload, now)])
+
+
+def add_plan(engine: Engine, incident_id: str, *, issue: str, action: str, owner: str,
+             due: date | str, actor: str) -> None:
+    """An improvement plan item: issue, corrective action, owner, due date."""
+    _require_drill(engine, incident_id)
+    for name, value in (("issue", issue), ("action", action), ("owner", owner)):
+        if not str(value or "").strip():
+            raise Refused(f"the improvement plan item needs --{name}")
+    due_day = _day(due)
+    d = engine.directory
+    if d is not None and owner not in d.staff and owner not in d.roles:
+        raise Refused(f"unknown owner '{owner}' — "
+                      f"{suggest(owner, [*d.staff, *d.roles]) or 'use a staff id or a role'}")
+    payload = {"type": "plan", "issue": issue.strip(), "action": action.strip(),
+               "owner": owner, "due": due_day.isoformat(),
+               "text": f"{issue.strip()} → {action.strip()} ({owner}, {due_day.isoformat()})"}
+    engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_EVALUATION, actor,
+                                                                 payload, now)])
+
+
+def add_counts(engine: Engine, incident_id: str, counts: dict[str, int], *, actor: str) -> None:
+    _require_drill(engine, incident_id)
+    clean = {k: int(v) for k, v in counts.items()}
+    payload = {"type": "counts", "counts": clean,
+               "text": ", ".join(f"{k} {v}" for k, v in clean.items())}
+    engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_EVALUATION, actor,
+                                                                 payload, now)])
+
+
+def _day(value: date | str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise Refused(f"due date '{value}' — write it as YYYY-MM-DD") from None

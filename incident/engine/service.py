@@ -1,0 +1,571 @@
+"""The incident engine: every face (console, CLI, drills, automation) drives this.
+
+Each operation validates against the folded state, then appends its events in
+one transaction with an optimistic check on the sequence number. If another
+console got in first, the state is refreshed and the operation re-validated, so
+the loser hears "already done by X at T" instead of writing a duplicate.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from incident.clock import Clock
+from incident.engine import events as ev
+from incident.engine.context import local_zone
+from incident.engine.state import IncidentState, Timer, apply, fold, waiting_for
+from incident.errors import Refused, known, suggest
+from incident.playbook import Playbook, PlaybookLibrary, Step
+from incident.store import NewEvent, NewOutbox, SequenceConflict, StoredEvent
+
+if TYPE_CHECKING:
+    from incident.directory import Directory
+    from incident.store import Store
+
+LATE_GRACE = timedelta(seconds=30)  # a timer fired later than this was due while we were down
+
+
+class MessagePlanner(Protocol):
+    """Turns a notify step into outbox rows (implemented by incident.notify)."""
+
+    def plan(self, state: IncidentState, step: Step, *, actor: str,
+             now: datetime) -> tuple[dict[str, Any], list[NewOutbox]]: ...
+
+
+Hook = Callable[["Engine", IncidentState, list[StoredEvent]], None]
+TimerSource = Callable[[IncidentState], list[Timer]]
+# A reactor answers new events inside the same transaction: it sees the state with
+# them applied (provisional seq numbers, no hashes yet) and returns more events and
+# outbox rows (event_index counts within what it returns). Escalation pages a person
+# this way, so a crash can never leave a fired timer without its page.
+Reactor = Callable[[IncidentState, list[StoredEvent], datetime],
+                   tuple[list[NewEvent], list[NewOutbox]]]
+
+
+class Engine:
+    def __init__(self, store: Store, playbooks: PlaybookLibrary, directory: Directory | None,
+                 clock: Clock, *, planner: MessagePlanner | None = None,
+                 hooks: Iterable[Hook] = (), timer_sources: Iterable[TimerSource] = ()):
+        self.store = store
+        self.playbooks = playbooks
+        self.directory = directory
+        self.clock = clock
+        self.planner = planner
+        self.hooks: list[Hook] = list(hooks)
+        # Sibling modules (escalation) add their own timers; they fire like the rest.
+        self.timer_sources: list[TimerSource] = list(timer_sources)
+        self.reactors: list[Reactor] = []
+        self._cache: dict[str, IncidentState] = {}
+        self._lock = threading.RLock()
+
+    # ---- reading -----------------------------------------------------------------
+    def _playbook_for(self, incident_id: str, playbook_id: str) -> Playbook:
+        try:
+            return self.playbooks.get(playbook_id)
+        except KeyError:
+            raise Refused(f"incident {incident_id} uses playbook '{playbook_id}', which is not "
+                          "loaded — point playbooks_dir at the folder that has it") from None
+
+    def _fresh(self, incident_id: str, catch_up: bool = True) -> IncidentState:
+        """The cached fold, caught up with any events written by others.
+
+        Writers skip the catch-up query: the sequence check on append detects a
+        stale cache, and the retry catches up and validates again."""
+        st = self._cache.get(incident_id)
+        if st is not None and not catch_up:
+            return st
+        if st is None:
+            try:
+                row = self.store.incident(incident_id)
+            except KeyError:
+                raise Refused(f"no incident '{incident_id}' — `incident list` shows them") from None
+            events = self.store.events(incident_id)
+            st = fold(incident_id, self._playbook_for(incident_id, row.playbook_id), events)
+            self._cache[incident_id] = st
+            return st
+        for e in self.store.events(incident_id, after_seq=st.last_seq):
+            apply(st, e)
+        return st
+
+    def state(self, incident_id: str) -> IncidentState:
+        """A private copy of the current state, safe to hand to another thread."""
+        with self._lock:
+            return _snapshot(self._fresh(incident_id))
+
+    # ---- writing -----------------------------------------------------------------
+    def _commit(self, incident_id: str,
+                plan: Callable[[IncidentState, datetime], tuple[list[NewEvent], list[NewOutbox],
+                                                                dict[str, Any]]],
+                snapshot: bool = True) -> IncidentState | None:
+        """Plan against the fresh state and append; the new state (a private copy unless
+        `snapshot` is False: then None, for callers such as tick that only write)."""
+        with self._lock:
+            for attempt in range(5):
+                st = self._fresh(incident_id, catch_up=attempt > 0)
+                now = self.clock.now()
+                events, outbox, update = plan(st, now)
+                if not events:
+                    return _snapshot(st) if snapshot else None
+                events, outbox = self._react(st, events, outbox, now)
+                update = {"updated_at": now, **update}
+                try:
+                    stored = self.store.append(incident_id, st.last_seq, events, outbox=outbox,
+                                               update=update)
+                except SequenceConflict:
+                    continue  # someone else wrote first: refresh and re-validate
+                for e in stored:
+                    apply(st, e)
+                for hook in self.hooks:
+                    hook(self, st, stored)
+                return _snapshot(st) if snapshot else None
+            raise Refused("the incident is changing too fast to act on — try again")
+
+    def _react(self, st: IncidentState, events: list[NewEvent], outbox: list[NewOutbox],
+               now: datetime) -> tuple[list[NewEvent], list[NewOutbox]]:
+        """Let reactors answer `events` (and their own answers) in the same append."""
+        if not self.reactors:
+            return events, outbox
+        scratch = _snapshot(st)
+        all_events, all_outbox = list(events), list(outbox)
+        pending = _provisional(st.id, events, st.last_seq + 1)
+        for _round in range(5):
+            for e in pending:
+                apply(scratch, e)
+            more: list[NewEvent] = []
+            for react in self.reactors:
+                got, rows = react(scratch, pending, now)
+                shift = len(all_events) + len(more)
+                all_outbox += [replace(r, event_index=(r.event_index or 0) + shift) for r in rows]
+                more += got
+            if not more:
+                break
+            pending = _provisional(st.id, more, st.last_seq + len(all_events) + 1)
+            all_events += more
+        return all_events, all_outbox
+
+    def start(self, playbook_id: str, at: str, *, actor: str, severity: int | None = None,
+              drill: bool = False, reporter: str | None = None, first_receiver: str | None = None,
+              inputs: dict[str, Any] | None = None, note: str | None = None) -> IncidentState:
+        try:
+            pb = self.playbooks.get(playbook_id)
+        except KeyError as exc:
+            raise Refused(str(exc.args[0])) from None
+        detail: dict[str, Any] = {}
+        location = at
+        if self.directory is not None:
+            from incident.directory import SelectorError
+
+            try:
+                loc = self.directory.locate(at)
+            except SelectorError as exc:
+                raise Refused(f"location '{at}': {exc}") from None
+            location = str(loc)
+            detail = {"site": loc.site, "building": loc.building, "floor": loc.floor,
+                      "unit": loc.unit}
+        level = pb.default_severity if severity is None else int(severity)
+        try:
+            pb.severity(level)
+        except KeyError:
+            levels = ", ".join(str(s.level) for s in pb.severities)
+            raise Refused(f"playbook '{pb.id}' has no severity {level} — use one of {levels}") \
+                from None
+        given = dict(inputs or {})
+        unknown = [k for k in given if k not in pb.inputs]
+        if unknown:
+            raise Refused(f"unknown input '{unknown[0]}' for playbook '{pb.id}' — "
+                          f"{suggest(unknown[0], pb.inputs) or known(pb.inputs)}")
+        for key, spec in pb.inputs.items():
+            if key not in given and spec.default is not None:
+                given[key] = spec.default
+            if spec.required and not str(given.get(key, "")).strip():
+                raise Refused(f"playbook '{pb.id}' needs '{key}' ({spec.label.en}) to start")
+        now = self.clock.now()
+        owner = first_receiver or actor
+        payload = {
+            "playbook_id": pb.id, "playbook_version": pb.version, "type": pb.type,
+            "location": location, "location_detail": detail, "severity": level,
+            "drill": bool(drill), "reporter": reporter or actor, "first_receiver": owner,
+            "inputs": given,
+        }
+        events = [NewEvent(ev.INCIDENT_STARTED, actor, payload, now)]
+        if note:
+            events.append(NewEvent(ev.NOTE_ADDED, actor, {"text": note}, now))
+        with self._lock:
+            row, stored = self.store.create_incident(
+                playbook_id=pb.id, playbook_version=pb.version, type=pb.type,
+                title={"en": pb.title.en, "zh": pb.title.zh}, location=location,
+                site=detail.get("site") or "", severity=level, drill=bool(drill), owner=owner,
+                created_at=now, events=events,
+                id_date=now.astimezone(local_zone(self.directory)).date())
+            st = fold(row.id, pb, stored)
+            self._cache[row.id] = st
+            for hook in self.hooks:
+                hook(self, st, stored)
+        if self.reactors:  # the start's answers (first pages) in the next transaction;
+            # a crash in between is healed by the reactors' own timers on the next tick
+            self._commit(row.id, lambda fresh, now: (*self._react_only(fresh, stored, now), {}),
+                         snapshot=False)
+        return self.state(row.id)
+
+    def _react_only(self, st: IncidentState, stored: list[StoredEvent],
+                    now: datetime) -> tuple[list[NewEvent], list[NewOutbox]]:
+        events: list[NewEvent] = []
+        outbox: list[NewOutbox] = []
+        for react in self.reactors:
+            got, rows = react(st, stored, now)
+            outbox += [replace(r, event_index=(r.event_index or 0) + len(events)) for r in rows]
+            events += got
+        return events, outbox  # _commit lets reactors answer these in turn
+
+    def act(self, incident_id: str, step_id: str, *, actor: str, action: str = "done",
+            option: str | None = None, value: Any = None, reason: str | None = None,
+            note: str | None = None, to: str | None = None) -> IncidentState:
+        """Act on a step. action: done (default), start, skip, confirm."""
+        if action not in ("done", "start", "skip", "confirm"):
+            raise Refused(f"unknown action '{action}' — use done, start, skip or confirm")
+
+        def plan(st: IncidentState, now: datetime):
+            _require_open(st)
+            step = _step(st, step_id)
+            s = st.steps[step_id]
+            title = step.title.en
+            if s.status in ("done", "skipped"):
+                verb = "done" if s.status == "done" else "skipped"
+                when = _local(s.done_at, self.directory)
+                by = s.confirmed_by or s.done_by
+                raise Refused(f"'{title}' was already {verb} by {self._who(by)} at {when}")
+            if s.status == "excluded":
+                raise Refused(f"'{title}' does not apply: {s.excluded_because}")
+            if s.status == "pending" and action != "skip":
+                waits = ", ".join(f"'{w}'" for w in waiting_for(st, step_id)) or "its dependencies"
+                raise Refused(f"'{title}' is not ready yet: waiting for {waits}")
+            payload: dict[str, Any] = {"step": step_id, "track": s.track}
+            if note:
+                payload["note"] = note
+            if action == "skip":
+                if not (reason and reason.strip()):
+                    raise Refused(f"say why '{title}' is skipped (a reason is required)")
+                return [NewEvent(ev.STEP_SKIPPED, actor, {**payload, "reason": reason.strip()},
+                                 now)], [], {}
+            if action == "confirm":
+                return self._confirm(st, step, actor, payload, now)
+            if s.status == "awaiting_confirmation":
+                raise Refused(f"'{title}' waits for a second person to confirm "
+                              f"(done by {self._who(s.awaiting_by)}) — use confirm")
+            if action == "start" or (step.kind == "dispatch" and s.status == "ready"):
+                if s.status == "in_progress":
+                    raise Refused(f"'{title}' was already started by {self._who(s.started_by)}")
+                return self._start(step, actor, payload, now, to), [], {}
+            return self._done(st, step, actor, payload, now, option, value)
+
+        return self._commit(incident_id, plan)
+
+    def _start(self, step: Step, actor: str, payload: dict[str, Any], now: datetime,
+               to: str | None) -> list[NewEvent]:
+        if step.dispatch is not None:
+            payload["to"] = to or step.dispatch.vendor or step.dispatch.role
+            if step.dispatch.arrive_within is not None:
+                payload["arrive_by"] = (now + step.dispatch.arrive_within).isoformat()
+        elif to:
+            payload["to"] = to
+        return [NewEvent(ev.STEP_STARTED, actor, payload, now)]
+
+    def _done(self, st: IncidentState, step: Step, actor: str, payload: dict[str, Any],
+              now: datetime, option: str | None, value: Any):
+        title = step.title.en
+        if step.kind == "decision":
+            ids = [o.id for o in step.options or []]
+            if option is None:
+                raise Refused(f"'{title}' is a decision — choose one of: {', '.join(ids)}")
+            if option not in ids:
+                raise Refused(f"'{title}' has no option '{option}' — "
+                              f"{suggest(option, ids) or 'choose one of: ' + ', '.join(ids)}")
+            payload["option"] = option
+        elif option is not None:
+            raise Refused(f"'{title}' is not a decision; it has no options")
+        if step.kind == "record":
+            payload["value"] = _coerce(step, value)
+        elif value is not None:
+            payload["value"] = value
+        events: list[NewEvent] = []
+        outbox: list[NewOutbox] = []
+        if step.kind == "notify":
+            if self.planner is None:
+                raise Refused("notifications are not configured (no channels loaded)")
+            summary, outbox = self.planner.plan(st, step, actor=actor, now=now)
+            events.append(NewEvent(ev.NOTIFY_QUEUED, actor, {"step": step.id, **summary}, now))
+        if step.kind == "escalate" and step.escalate is not None:
+            events.append(NewEvent(ev.ESCALATION_RAISED, actor,
+                                   {"to": step.escalate.to, "step": step.id,
+                                    "reason": step.escalate.reason.en if step.escalate.reason
+                                    else title}, now))
+        kind = ev.STEP_AWAITING if step.gate is not None else ev.STEP_DONE
+        events.append(NewEvent(kind, actor, payload, now))
+        return events, outbox, {}
+
+    def _confirm(self, st: IncidentState, step: Step, actor: str, payload: dict[str, Any],
+                 now: datetime):
+        s = st.steps[step.id]
+        if s.status != "awaiting_confirmation":
+            raise Refused(f"'{step.title.en}' has nothing to confirm yet")
+        if actor == s.awaiting_by:
+            raise Refused(f"'{step.title.en}' must be confirmed by a second person — "
+                          f"{self._who(actor)} did the step")
+        role = step.gate.role if step.gate else None
+        if role and self.directory is not None:
+            person = self.directory.staff.get(actor)
+            if person is None or role not in person.roles:
+                raise Refused(f"'{step.title.en}' must be confirmed by a {role}; "
+                              f"{self._who(actor)} does not hold that role")
+        return [NewEvent(ev.STEP_CONFIRMED, actor, payload, now)], [], {}
+
+    def note(self, incident_id: str, text: str, *, actor: str,
+             step: str | None = None) -> IncidentState:
+        if not text.strip():
+            raise Refused("the note is empty")
+
+        def plan(st: IncidentState, now: datetime):
+            payload: dict[str, Any] = {"text": text.strip()}
+            if step:
+                _step(st, step)
+                payload["step"] = step
+            return [NewEvent(ev.NOTE_ADDED, actor, payload, now)], [], {}
+
+        return self._commit(incident_id, plan)
+
+    def handover(self, incident_id: str, to: str, *, actor: str,
+                 reason: str | None = None) -> IncidentState:
+        def plan(st: IncidentState, now: datetime):
+            _require_open(st)
+            if to == st.owner:
+                raise Refused(f"{self._who(to)} already owns {incident_id}")
+            if self.directory is not None and to not in self.directory.staff:
+                raise Refused(f"unknown person '{to}' — "
+                              f"{suggest(to, self.directory.staff) or 'use a staff id'}")
+            payload = {"from": st.owner, "to": to, "reason": reason or ""}
+            return [NewEvent(ev.OWNER_CHANGED, actor, payload, now)], [], {"owner": to}
+
+        return self._commit(incident_id, plan)
+
+    def set_severity(self, incident_id: str, level: int, *, actor: str,
+                     reason: str) -> IncidentState:
+        def plan(st: IncidentState, now: datetime):
+            _require_open(st)
+            try:
+                st.playbook.severity(level)
+            except KeyError:
+                raise Refused(f"no severity {level} in this playbook") from None
+            if level == st.severity:
+                return [], [], {}
+            payload = {"from": st.severity, "to": level, "reason": reason}
+            return [NewEvent(ev.SEVERITY_CHANGED, actor, payload, now)], [], {"severity": level}
+
+        return self._commit(incident_id, plan)
+
+    def report_done(self, incident_id: str, report_id: str, *, actor: str,
+                    note: str | None = None) -> IncidentState:
+        def plan(st: IncidentState, now: datetime):
+            r = st.reports.get(report_id)
+            if r is None:
+                raise Refused(f"no report clock '{report_id}' at severity {st.severity} — "
+                              f"{suggest(report_id, st.reports) or known(st.reports)}")
+            if r.done_at is not None:
+                raise Refused(f"'{r.title['en']}' was already reported by {self._who(r.done_by)} "
+                              f"at {_local(r.done_at, self.directory)}")
+            return [NewEvent(ev.REPORT_DONE, actor, {"report": report_id, "note": note or ""},
+                             now)], [], {}
+
+        return self._commit(incident_id, plan)
+
+    def resolve(self, incident_id: str, *, actor: str, summary: str = "",
+                force: bool = False) -> IncidentState:
+        def plan(st: IncidentState, now: datetime):
+            _require_open(st)
+            still = [s.id for s in st.steps.values() if not s.settled]
+            if still and not force:
+                raise Refused(f"{len(still)} step(s) are still open ({', '.join(still[:5])}"
+                              f"{'…' if len(still) > 5 else ''}) — finish or skip them, or "
+                              "resolve with force and a summary saying why")
+            if still and not summary.strip():
+                raise Refused("resolving with open steps needs a summary saying why")
+            payload = {"summary": summary, "open_steps": still}
+            return [NewEvent(ev.INCIDENT_RESOLVED, actor, payload, now)], [], \
+                {"status": "resolved", "resolved_at": now}
+
+        return self._commit(incident_id, plan)
+
+    def reopen(self, incident_id: str, *, actor: str, reason: str) -> IncidentState:
+        def plan(st: IncidentState, now: datetime):
+            if st.status == "open":
+                raise Refused(f"{incident_id} is already open")
+            if not reason.strip():
+                raise Refused("say why the incident is reopened")
+            return [NewEvent(ev.INCIDENT_REOPENED, actor, {"reason": reason}, now)], [], \
+                {"status": "open", "resolved_at": None}
+
+        return self._commit(incident_id, plan)
+
+    def append_events(self, incident_id: str, make: Callable[[IncidentState, datetime], Any],
+                      ) -> IncidentState:
+        """For sibling core modules (escalation, notify progress, drills): append events
+        computed from the fresh state, with the same conflict handling. `make` returns
+        a list of events, or (events, outbox rows) to queue messages with them."""
+
+        def plan(st: IncidentState, now: datetime):
+            made = make(st, now)
+            if isinstance(made, tuple):
+                return list(made[0]), list(made[1]), {}
+            return list(made), [], {}
+
+        return self._commit(incident_id, plan)
+
+    def timers(self, st: IncidentState) -> list[Timer]:
+        """Every pending timer of an incident, the engine's and its siblings', soonest first."""
+        out = st.timers()
+        if st.status == "open":
+            for source in self.timer_sources:
+                out.extend(t for t in source(st) if t.id not in st.fired)
+        out.sort(key=lambda t: t.due_at)
+        return out
+
+    # ---- time --------------------------------------------------------------------
+    def tick(self, incident_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Fire every timer that has fallen due; returns (incident, payload) per firing.
+
+        Timers are derived from the log, so they survive restarts: one that fell
+        due while no process ran fires now and says how late it is.
+        """
+        ids = [incident_id] if incident_id else [r.id for r in self.store.incidents(status="open")]
+        fired: list[tuple[str, dict[str, Any]]] = []
+        for iid in ids:
+            for _round in range(20):  # a fired wait can make new timers due at once
+                batch: list[dict[str, Any]] = []
+
+                def plan(st: IncidentState, now: datetime, batch=batch):
+                    batch.clear()
+                    if st.status != "open":
+                        return [], [], {}
+                    out: list[NewEvent] = []
+                    for t in self.timers(st):
+                        if t.due_at > now:
+                            break
+                        late = now - t.due_at
+                        payload: dict[str, Any] = {
+                            "timer": t.id, "kind": t.kind, "due_at": t.due_at.isoformat(),
+                            "label": t.label, "late": late > LATE_GRACE,
+                            "late_by_s": round(late.total_seconds(), 1)}
+                        if t.step:
+                            payload["step"] = t.step
+                        if t.kind == "target_missed":
+                            payload["target"] = t.id.split(":", 1)[1]
+                        if t.kind == "report_due":
+                            payload["report"] = t.id.split(":", 1)[1]
+                        if t.data:
+                            payload.update(t.data)
+                        out.append(NewEvent(ev.TIMER_FIRED, ev.SYSTEM, payload, now))
+                        batch.append(payload)
+                        if t.kind == "wait_elapsed" and t.step:
+                            out.append(NewEvent(ev.STEP_DONE, ev.SYSTEM,
+                                                {"step": t.step, "track": st.steps[t.step].track,
+                                                 "auto": True}, now))
+                    return out, [], {}
+
+                self._commit(iid, plan, snapshot=False)
+                if not batch:
+                    break
+                fired.extend((iid, p) for p in batch)
+        return fired
+
+    # ---- helpers -----------------------------------------------------------------
+    def _who(self, person: str | None) -> str:
+        if not person:
+            return "someone"
+        if self.directory is not None:
+            p = self.directory.people.get(person)
+            if p is not None:
+                return f"{p.name} ({person})"
+        return person
+
+
+def _provisional(incident_id: str, events: list[NewEvent], first_seq: int) -> list[StoredEvent]:
+    """Events as they will be stored, for reactors to read before the append."""
+    return [StoredEvent(incident_id, first_seq + i, e.ts, e.actor, e.kind, e.payload, "", "")
+            for i, e in enumerate(events)]
+
+
+def _clone(obj: Any) -> Any:
+    """A shallow copy of a slotted dataclass, several times faster than copy.copy."""
+    cls = type(obj)
+    new = cls.__new__(cls)
+    for name in cls.__slots__:
+        object.__setattr__(new, name, getattr(obj, name))
+    return new
+
+
+def _snapshot(st: IncidentState) -> IncidentState:
+    """Copy what the fold mutates; entries it only ever appends are shared.
+
+    A deep copy made every operation cost O(events) and turned a long incident's
+    appends quadratic."""
+    new = copy.copy(st)
+    new.steps = {k: _clone(v) for k, v in st.steps.items()}
+    new.targets = {k: _clone(v) for k, v in st.targets.items()}
+    new.reports = {k: _clone(v) for k, v in st.reports.items()}
+    new.values = dict(st.values)
+    new.inputs = dict(st.inputs)
+    new.location_detail = dict(st.location_detail)
+    new.notes = list(st.notes)
+    new.handovers = list(st.handovers)
+    new.fired = set(st.fired)
+    new.notifications = dict(st.notifications)
+    new.delivery = {k: dict(v) for k, v in st.delivery.items()}
+    new.pages = [dict(p) for p in st.pages]
+    return new
+
+
+def _require_open(st: IncidentState) -> None:
+    if st.status != "open":
+        raise Refused(f"{st.id} is resolved — reopen it first")
+
+
+def _step(st: IncidentState, step_id: str) -> Step:
+    steps = st.playbook.steps()
+    if step_id not in steps:
+        raise Refused(f"no step '{step_id}' in playbook '{st.playbook.id}' — "
+                      f"{suggest(step_id, steps) or known(steps)}")
+    return steps[step_id]
+
+
+def _local(ts: datetime | None, directory: Directory | None) -> str:
+    if ts is None:
+        return "?"
+    return ts.astimezone(local_zone(directory)).strftime("%H:%M:%S")
+
+
+def _coerce(step: Step, value: Any) -> Any:
+    rec = step.record
+    assert rec is not None
+    name = rec.label.en if rec.label else rec.name
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise Refused(f"'{step.title.en}' records {name}: give a value")
+    try:
+        if rec.type == "int":
+            return int(str(value).strip())
+        if rec.type == "number":
+            return float(str(value).strip())
+    except ValueError:
+        raise Refused(f"'{step.title.en}' records {name} as a "
+                      f"{'whole number' if rec.type == 'int' else 'number'}; "
+                      f"'{value}' is not one") from None
+    if rec.type == "list":
+        if isinstance(value, list | tuple):
+            return [str(v).strip() for v in value if str(v).strip()]
+        import re
+
+        return [v.strip() for v in re.split(r"[,;，；、\n]", str(value)) if v.strip()]
+    return str(value).strip()

@@ -1,0 +1,406 @@
+"""Incident state as a fold over its events.
+
+Nothing here is stored: resume after a crash, a second console, drills and
+reports all rebuild the same state from the same log. Time-dependent views
+(overdue, countdowns) take `now` explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from incident.engine import events as ev
+from incident.playbook import Playbook, Step
+
+SETTLED = frozenset({"done", "skipped", "excluded"})
+OPEN = frozenset({"ready", "in_progress", "awaiting_confirmation"})
+
+
+@dataclass(slots=True)
+class StepState:
+    id: str
+    track: str
+    kind: str
+    status: str = "pending"  # pending, ready, in_progress, awaiting_confirmation, done, skipped, excluded
+    ready_at: datetime | None = None
+    started_at: datetime | None = None
+    started_by: str | None = None
+    done_at: datetime | None = None
+    done_by: str | None = None
+    confirmed_by: str | None = None
+    awaiting_by: str | None = None
+    option: str | None = None
+    value: Any = None
+    reason: str | None = None
+    note: str | None = None
+    dispatched_to: str | None = None
+    arrive_by: datetime | None = None
+    due_at: datetime | None = None
+    overdue_fired: bool = False
+    excluded_because: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.status in SETTLED
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN
+
+    def overdue(self, now: datetime) -> bool:
+        return self.open and self.due_at is not None and now > self.due_at
+
+
+@dataclass(slots=True)
+class TargetState:
+    id: str
+    title: dict[str, str]
+    met_by: str
+    due_at: datetime
+    met_at: datetime | None = None
+    fired: bool = False
+    not_applicable: bool = False
+
+    def status(self, now: datetime) -> str:
+        """met, met_late, missed, pending or n/a."""
+        if self.not_applicable:
+            return "n/a"
+        if self.met_at is not None:
+            return "met" if self.met_at <= self.due_at else "met_late"
+        return "missed" if (self.fired or now > self.due_at) else "pending"
+
+    def delta(self, now: datetime) -> timedelta:
+        """Positive: time to spare (or spared); negative: late by."""
+        return self.due_at - (self.met_at or now)
+
+
+@dataclass(slots=True)
+class ReportClockState:
+    id: str
+    title: dict[str, str]
+    to: str
+    by: str
+    due_at: datetime
+    done_at: datetime | None = None
+    done_by: str | None = None
+    fired: bool = False
+
+    def status(self, now: datetime) -> str:
+        if self.done_at is not None:
+            return "met" if self.done_at <= self.due_at else "met_late"
+        return "missed" if (self.fired or now > self.due_at) else "pending"
+
+
+@dataclass(slots=True)
+class Timer:
+    """Something due at a moment: the engine fires each once (timer.fired)."""
+
+    id: str
+    kind: str  # step_overdue, arrival_overdue, target_missed, report_due, wait_elapsed
+    due_at: datetime
+    label: dict[str, str]
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # copied into the timer.fired payload
+
+
+@dataclass(slots=True)
+class IncidentState:
+    id: str
+    playbook: Playbook
+    started_at: datetime
+    location: str
+    location_detail: dict[str, Any]
+    severity: int
+    drill: bool
+    reporter: str
+    owner: str
+    first_receiver: str
+    inputs: dict[str, Any]
+    status: str = "open"
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    summary: str | None = None
+    steps: dict[str, StepState] = field(default_factory=dict)
+    targets: dict[str, TargetState] = field(default_factory=dict)
+    reports: dict[str, ReportClockState] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    handovers: list[dict[str, Any]] = field(default_factory=list)
+    fired: set[str] = field(default_factory=set)
+    notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    delivery: dict[str, dict[str, int]] = field(default_factory=dict)
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    last_seq: int = 0
+    last_ts: datetime | None = None
+
+    # ---- views --------------------------------------------------------------------
+    @property
+    def title(self) -> dict[str, str]:
+        return {"en": self.playbook.title.en, "zh": self.playbook.title.zh}
+
+    def open_steps(self) -> list[StepState]:
+        return [s for s in self.steps.values() if s.open]
+
+    def overdue_steps(self, now: datetime) -> list[StepState]:
+        return [s for s in self.steps.values() if s.overdue(now)]
+
+    def all_settled(self) -> bool:
+        return all(s.settled for s in self.steps.values())
+
+    def unacked_pages(self) -> list[dict[str, Any]]:
+        return [p for p in self.pages if not p.get("acked_at")]
+
+    def timers(self) -> list[Timer]:
+        """Every pending timer (not yet fired), soonest first."""
+        out: list[Timer] = []
+        if self.status != "open":
+            return out
+        steps = self.playbook.steps()
+        for s in self.steps.values():
+            title = steps[s.id].title
+            if s.open and s.due_at is not None:
+                out.append(Timer(f"step_overdue:{s.id}", "step_overdue", s.due_at,
+                                 {"en": f"{title.en} due", "zh": f"{title.zh} 到期"}, s.id))
+            if s.status == "in_progress" and s.arrive_by is not None:
+                out.append(Timer(f"arrival_overdue:{s.id}", "arrival_overdue", s.arrive_by,
+                                 {"en": f"{title.en}: arrival due", "zh": f"{title.zh}：应到达"},
+                                 s.id))
+            wait = steps[s.id].wait
+            if s.kind == "wait" and s.open and s.ready_at is not None and wait is not None:
+                out.append(Timer(f"wait_elapsed:{s.id}", "wait_elapsed", s.ready_at + wait,
+                                 {"en": f"{title.en} (wait over)", "zh": f"{title.zh}（等待结束）"},
+                                 s.id))
+        for t in self.targets.values():
+            if t.met_at is None and not t.not_applicable:
+                out.append(Timer(f"target_missed:{t.id}", "target_missed", t.due_at,
+                                 {"en": f"Target: {t.title['en']}", "zh": f"目标：{t.title['zh']}"}))
+        for r in self.reports.values():
+            if r.done_at is None:
+                out.append(Timer(f"report_due:{r.id}", "report_due", r.due_at,
+                                 {"en": f"Report: {r.title['en']}", "zh": f"上报：{r.title['zh']}"}))
+        out = [t for t in out if t.id not in self.fired]
+        out.sort(key=lambda t: t.due_at)
+        return out
+
+
+# ---- the fold ------------------------------------------------------------------------
+
+def new_state(incident_id: str, playbook: Playbook, event: Any) -> IncidentState:
+    p = event.payload
+    st = IncidentState(
+        id=incident_id, playbook=playbook, started_at=event.ts, location=p["location"],
+        location_detail=p.get("location_detail", {}), severity=int(p["severity"]),
+        drill=bool(p.get("drill")), reporter=p.get("reporter") or event.actor,
+        owner=p.get("first_receiver") or event.actor,
+        first_receiver=p.get("first_receiver") or event.actor, inputs=dict(p.get("inputs", {})),
+    )
+    track_of = playbook.track_of()
+    for sid, step in playbook.steps().items():
+        st.steps[sid] = StepState(sid, track_of[sid], step.kind)
+    _schedule_targets(st)
+    _recompute(st, playbook, event.ts)
+    return st
+
+
+def _schedule_targets(st: IncidentState, since: datetime | None = None) -> None:
+    """Targets count from the start; report clocks from when their level applied.
+
+    Raising an incident to level 1 at minute 30 gives the leadership call its
+    10 minutes from then, not an obligation that was overdue before it existed."""
+    pb = st.playbook
+    old = st.targets
+    st.targets = {}
+    for t in pb.targets:
+        ts = TargetState(t.id, {"en": t.title.en, "zh": t.title.zh}, t.met_by,
+                         st.started_at + pb.target_within(t, st.severity))
+        if t.id in old:
+            ts.met_at, ts.not_applicable = old[t.id].met_at, old[t.id].not_applicable
+            ts.fired = old[t.id].fired and old[t.id].due_at == ts.due_at
+        st.targets[t.id] = ts
+    try:
+        sev = pb.severity(st.severity)
+    except KeyError:
+        return
+    for r in sev.report:
+        if r.id in st.reports:
+            continue
+        st.reports[r.id] = ReportClockState(r.id, {"en": r.title.en, "zh": r.title.zh}, r.to,
+                                            r.by, (since or st.started_at) + r.within)
+
+
+def _due_at(st: IncidentState, step: Step) -> datetime | None:
+    if step.due is None:
+        return None
+    if isinstance(step.due, timedelta):
+        return st.started_at + step.due
+    anchor = st.steps.get(step.due.after)
+    if anchor is None or anchor.done_at is None:
+        return None
+    return anchor.done_at + step.due.within
+
+
+def _recompute(st: IncidentState, pb: Playbook, ts: datetime) -> None:
+    """Derive pending/ready/excluded for every unsettled step, in dependency order."""
+    steps = pb.steps()
+    cond = _conditional(pb)
+    changed = True
+    while changed:
+        changed = False
+        for sid, step in steps.items():
+            s = st.steps[sid]
+            if s.settled:
+                continue
+            excluded = _excluded(st, step, cond.get(sid, []))
+            if excluded:
+                s.status, s.excluded_because = "excluded", excluded
+                changed = True
+                continue
+            if s.status == "pending" and _ready(st, step, cond.get(sid, [])):
+                s.status, s.ready_at = "ready", ts
+                changed = True
+            if s.due_at is None:
+                s.due_at = _due_at(st, step)
+    for t in st.targets.values():
+        if t.met_by != "resolved" and t.met_by in st.steps and t.met_at is None:
+            dep = st.steps[t.met_by]
+            if dep.status == "done":
+                t.met_at = dep.done_at
+            t.not_applicable = dep.status in ("excluded", "skipped")
+
+
+def _conditional(pb: Playbook) -> dict[str, list[tuple[str, str]]]:
+    return pb.conditional()
+
+
+def _excluded(st: IncidentState, step: Step, cond: list[tuple[str, str]]) -> str | None:
+    if cond:
+        decisions = {dec for dec, _ in cond}
+        chosen_any = False
+        undecided = False
+        for dec in decisions:
+            d = st.steps[dec]
+            if d.status == "done":
+                if any(d.option == opt for dd, opt in cond if dd == dec):
+                    chosen_any = True
+            elif d.status in ("pending", "ready", "in_progress", "awaiting_confirmation"):
+                undecided = True
+        if not chosen_any and not undecided:
+            dec = sorted(decisions)[0]
+            return f"decision '{dec}' chose '{st.steps[dec].option or 'nothing'}'"
+    for dep in step.after:
+        if st.steps[dep].status == "excluded":
+            return f"depends on '{dep}', which does not apply"
+    if step.join and all(st.steps[d].status == "excluded" for d in step.join):
+        return "none of the branches it joins ran"
+    return None
+
+
+def _ready(st: IncidentState, step: Step, cond: list[tuple[str, str]]) -> bool:
+    if any(st.steps[d].status not in ("done", "skipped") for d in step.after):
+        return False
+    if step.join and any(not st.steps[d].settled for d in step.join):
+        return False
+    return not cond or any(st.steps[dec].status == "done" and st.steps[dec].option == opt
+                           for dec, opt in cond)
+
+
+def waiting_for(st: IncidentState, step_id: str) -> list[str]:
+    """What a pending step still waits for (for refusals and the console)."""
+    step = st.playbook.steps()[step_id]
+    out = [d for d in step.after if st.steps[d].status not in ("done", "skipped")]
+    out += [d for d in step.join if not st.steps[d].settled]
+    for dec, _opt in _conditional(st.playbook).get(step_id, []):
+        if not st.steps[dec].settled and dec not in out:
+            out.append(dec)
+    return out
+
+
+def apply(st: IncidentState, event: Any) -> None:
+    """Fold one event into the state."""
+    p, k, ts = event.payload, event.kind, event.ts
+    st.last_seq, st.last_ts = event.seq, ts
+    pb = st.playbook
+    if k in ev.STEP_EVENTS:
+        s = st.steps.get(p.get("step", ""))
+        if s is None:  # a step from another playbook version: keep the log, ignore in state
+            return
+        if k == ev.STEP_STARTED:
+            s.status = "in_progress"
+            s.started_at, s.started_by = ts, event.actor
+            s.dispatched_to = p.get("to")
+            if p.get("arrive_by"):
+                s.arrive_by = datetime.fromisoformat(p["arrive_by"])
+        elif k == ev.STEP_AWAITING:
+            s.status, s.awaiting_by = "awaiting_confirmation", event.actor
+            s.option, s.value, s.note = p.get("option"), p.get("value"), p.get("note")
+        elif k in (ev.STEP_DONE, ev.STEP_CONFIRMED):
+            s.status, s.done_at = "done", ts
+            if k == ev.STEP_CONFIRMED:
+                s.confirmed_by, s.done_by = event.actor, s.awaiting_by
+            else:
+                s.done_by = event.actor
+                s.option = p.get("option", s.option)
+                s.value = p.get("value", s.value)
+                s.note = p.get("note", s.note)
+            rec = pb.steps()[s.id].record
+            if rec is not None and s.value is not None:
+                st.values[rec.name] = s.value
+        elif k == ev.STEP_SKIPPED:
+            s.status, s.done_at, s.done_by, s.reason = "skipped", ts, event.actor, p.get("reason")
+        _recompute(st, pb, ts)
+    elif k == ev.TIMER_FIRED:
+        st.fired.add(p["timer"])
+        if p.get("kind") == "step_overdue" and p.get("step") in st.steps:
+            st.steps[p["step"]].overdue_fired = True
+        if p.get("kind") == "target_missed" and p.get("target") in st.targets:
+            st.targets[p["target"]].fired = True
+        if p.get("kind") == "report_due" and p.get("report") in st.reports:
+            st.reports[p["report"]].fired = True
+    elif k == ev.NOTE_ADDED:
+        st.notes.append({"ts": ts, "by": event.actor, "text": p.get("text", ""),
+                         "step": p.get("step")})
+    elif k == ev.OWNER_CHANGED:
+        st.handovers.append({"ts": ts, "by": event.actor, "from": p.get("from"),
+                             "to": p.get("to"), "reason": p.get("reason")})
+        st.owner = p["to"]
+    elif k == ev.SEVERITY_CHANGED:
+        st.severity = int(p["to"])
+        _schedule_targets(st, since=ts)
+    elif k == ev.REPORT_DONE:
+        r = st.reports.get(p.get("report", ""))
+        if r is not None:
+            r.done_at, r.done_by = ts, event.actor
+    elif k == ev.NOTIFY_QUEUED:
+        st.notifications[p["step"]] = dict(p)
+    elif k == ev.DELIVERY_PROGRESS:
+        for channel, counts in p.get("channels", {}).items():
+            st.delivery[channel] = dict(counts)
+    elif k == ev.PAGE_SENT:
+        st.pages.append({**p, "id": p.get("page"), "ts": ts, "acked_at": None, "acked_by": None})
+    elif k == ev.PAGE_ACKED:
+        for page in st.pages:
+            if page["acked_at"] is None and (p.get("page") in (None, page["id"])):
+                page["acked_at"], page["acked_by"] = ts, event.actor
+    elif k == ev.INCIDENT_RESOLVED:
+        st.status, st.resolved_at, st.resolved_by = "resolved", ts, event.actor
+        st.summary = p.get("summary")
+        for t in st.targets.values():
+            if t.met_by == "resolved" and t.met_at is None:
+                t.met_at = ts
+    elif k == ev.INCIDENT_REOPENED:
+        st.status, st.resolved_at, st.resolved_by = "open", None, None
+        for t in st.targets.values():
+            if t.met_by == "resolved":
+                t.met_at = None
+
+
+def fold(incident_id: str, playbook: Playbook, events: list[Any]) -> IncidentState:
+    if not events or events[0].kind != ev.INCIDENT_STARTED:
+        raise ValueError(f"incident {incident_id} has no start event")
+    st = new_state(incident_id, playbook, events[0])
+    st.last_seq, st.last_ts = events[0].seq, events[0].ts
+    for e in events[1:]:
+        apply(st, e)
+    return st

@@ -1,0 +1,53 @@
+"""Escalation as a graph: who gets pulled in, when, and proof that nobody falls through.
+
+``contacts/escalation.yaml`` describes a networkx graph whose nodes are roles of the
+directory (or named staff) and whose edges say "escalates to", with a wait, optional
+conditions (severity levels, incident types, days and hours) and an optional repeat
+limit. See that file for the format.
+
+- :func:`load_escalation` validates it against the directory (file:line errors with
+  "did you mean").
+- :func:`install` hooks it into an :class:`~incident.engine.Engine`: pages go out as
+  outbox rows with PAGE_SENT, waits run as engine timers (kind ``escalation_due``),
+  unacknowledged pages escalate, empty steps are skipped at once.
+- :func:`acknowledge` and :func:`raise_escalation` are the operations faces call.
+- :func:`check` is the static pre-flight check; :func:`simulate` and the renderers
+  show the chain with who is on duty.
+
+The package keeps no time of its own: everything runs on the engine's clock.
+"""
+
+from incident.escalation.check import CheckReport, check
+from incident.escalation.live import (
+    Escalation,
+    acknowledge,
+    install,
+    installed,
+    page_timers,
+    raise_escalation,
+)
+from incident.escalation.model import Edge, EscalationGraph, Node, build_graph, load_escalation
+from incident.escalation.render import render_dot, render_mermaid, render_text, simulate
+from incident.escalation.resolve import Resolution, resolve
+
+__all__ = [
+    "CheckReport",
+    "Edge",
+    "Escalation",
+    "EscalationGraph",
+    "Node",
+    "Resolution",
+    "acknowledge",
+    "build_graph",
+    "check",
+    "install",
+    "installed",
+    "load_escalation",
+    "page_timers",
+    "raise_escalation",
+    "render_dot",
+    "render_mermaid",
+    "render_text",
+    "resolve",
+    "simulate",
+]

@@ -1,0 +1,484 @@
+"""Live escalation on the engine's clock.
+
+How a page moves (all of it is events on the incident's timeline):
+
+- An incident starts → the graph's entry node is paged (PAGE_SENT, one outbox row
+  per person: their first paging channel, the others as fallback_channels).
+- Each page plans its out-edges that apply (severity, incident type, time of day,
+  repeat budget). An edge with wait 0 is followed at once; the others become
+  timers ``escalate:<page>:<edge>`` (kind ``escalation_due``) on the engine's clock.
+- When such a timer fires and the page is still unacknowledged, the edge is
+  followed: ESCALATION_RAISED + PAGE_SENT for the next node. A node that resolves to
+  nobody (rota gap without fallback, nobody with a working channel) is skipped at
+  once (ESCALATION_SKIPPED saying why) and its own out-edges are followed at once.
+- Paging a node again (a repeat) supersedes its earlier page: only the newest page
+  of a node keeps timers, so the wait counts from the last page.
+- An acknowledgement (PAGE_ACKED) stops the acknowledged pages' timers.
+- A step going overdue pages the current target: a reminder if that page is still
+  waiting, else a fresh page whose wait starts now.
+- ESCALATION_RAISED written by a playbook's escalate step (no 'page' in its
+  payload) pages that role; `raise_escalation` does the same by hand with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from incident.engine import events as ev
+from incident.engine.context import local_zone
+from incident.engine.state import Timer
+from incident.errors import Refused, ValidationFailed, known, suggest
+from incident.escalation.model import Edge, EscalationGraph
+from incident.escalation.resolve import Resolution, local_time, resolve
+from incident.store import NewEvent, NewOutbox
+
+if TYPE_CHECKING:
+    from incident.directory import Directory
+    from incident.engine import Engine, IncidentState
+
+log = logging.getLogger(__name__)
+
+MAX_PAGES = 200  # per incident: a safety net under the graph's own repeat limits
+TIMER_KIND = "escalation_due"
+STEP_ID = "escalation"
+
+
+@dataclass(slots=True)
+class Facts:
+    """What paging needs to know about an incident (live state or a simulation)."""
+
+    id: str
+    severity: int
+    type: str
+    drill: bool
+    title: dict[str, str]
+    location: str
+    pages: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, st: IncidentState) -> Facts:
+        return cls(st.id, st.severity, st.playbook.type, st.drill, st.title, st.location,
+                   st.pages)
+
+
+@dataclass(slots=True)
+class Start:
+    node: str
+    trigger: str  # start, no_ack, skipped, at_once, step_overdue, playbook, manual, severity
+    reason: str
+    edge: Edge | None = None
+    edge_id: str | None = None
+    from_page: str | None = None
+    via: list[str] = field(default_factory=list)
+    announce: bool = False  # write ESCALATION_RAISED before the page
+    reminder: bool = False
+    cause: int | None = None
+
+
+@dataclass(slots=True)
+class Made:
+    """Events (kind, payload) and outbox rows (with the index of their event)."""
+
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    rows: list[tuple[int, NewOutbox]] = field(default_factory=list)
+
+
+class Escalation:
+    """The escalation graph bound to a directory: plans pages, gives timers."""
+
+    def __init__(self, graph: EscalationGraph | None, directory: Directory | None):
+        self.graph = graph
+        self.directory = directory
+        self.edge_by_id: dict[str, Edge] = {e.id: e for e in graph.edges} if graph else {}
+
+    # ---- planning ---------------------------------------------------------------------
+    def out_edges(self, node: str, facts: Facts, at: datetime) -> list[Edge]:
+        if self.graph is None:
+            return []
+        local = local_time(self.directory, at)
+        return [e for e in self.graph.out_edges(node)
+                if e.matches(facts.severity, facts.type, local)]
+
+    def resolve(self, node: str, at: datetime) -> Resolution:
+        return resolve(self.graph, self.directory, node, at)
+
+    def cascade(self, facts: Facts, now: datetime, starts: list[Start],
+                made: Made | None = None) -> Made:
+        """Pages (and skips) for `starts`, following wait-0 edges and empty nodes at once."""
+        made = made or Made()
+        n_pages = len(facts.pages) + sum(1 for k, _ in made.events if k == ev.PAGE_SENT)
+        follows: Counter[str] = Counter(e for p in facts.pages for e in p.get("via") or ())
+        queue = deque(starts)
+        seen_at_once: set[str] = set()
+        paged_now: dict[str, dict[str, Any]] = {}
+        while queue:
+            s = queue.popleft()
+            edge = s.edge
+            eid = edge.id if edge else s.edge_id
+            limit = edge.repeat if edge else None
+            if eid and limit is not None and follows[eid] >= limit:
+                made.events.append((ev.ESCALATION_SKIPPED, {
+                    "to": s.node, "edge": eid, "from_page": s.from_page, "page": None,
+                    "reason": f"{edge.src} → {edge.dst} was already followed {follows[eid]} "
+                              f"time(s) (repeat: {limit})"}))
+                continue
+            if eid:
+                follows[eid] += 1
+            merged = paged_now.get(s.node)
+            if merged is not None and not s.reminder:
+                # two branches reach one node at the same moment: one page, both routes
+                if eid and eid not in merged["via"]:
+                    merged["via"].append(eid)
+                    merged.setdefault("also", []).append(
+                        {"edge": eid, "from_page": s.from_page, "reason": s.reason})
+                continue
+            if s.trigger in ("skipped", "at_once"):
+                if s.node in seen_at_once:
+                    continue  # a loop of empty or instant steps: each node once per cascade
+                seen_at_once.add(s.node)
+            if n_pages >= MAX_PAGES:
+                made.events.append((ev.ESCALATION_SKIPPED, {
+                    "to": s.node, "edge": eid, "from_page": s.from_page, "page": None,
+                    "reason": f"{MAX_PAGES} pages already sent for this incident"}))
+                continue
+            res = self.resolve(s.node, now)
+            outs = [] if s.reminder else self.out_edges(s.node, facts, now)
+            if not res.targets:
+                made.events.append((ev.ESCALATION_SKIPPED, {
+                    "to": s.node, "node": s.node, "edge": eid, "from_page": s.from_page,
+                    "page": None, "trigger": s.trigger, "reason": res.why_empty,
+                    "unreachable": res.unreachable}))
+                for e in outs:
+                    if e.dst == e.src:
+                        continue
+                    queue.append(Start(e.dst, "skipped",
+                                       f"{s.node} was skipped ({res.why_empty})", e,
+                                       from_page=s.from_page, via=[*s.via, e.id],
+                                       announce=True, cause=s.cause))
+                continue
+            n_pages += 1
+            page_id = f"P{n_pages}"
+            if s.announce:
+                made.events.append((ev.ESCALATION_RAISED, {
+                    "to": s.node, "from": edge.src if edge else None, "edge": eid,
+                    "page": page_id, "from_page": s.from_page, "reason": s.reason,
+                    "auto": True}))
+            plan = []
+            for e in outs:
+                if e.repeat is not None and follows[e.id] >= e.repeat:
+                    continue
+                if e.wait <= timedelta(0) and e.dst != e.src:
+                    queue.append(Start(e.dst, "at_once",
+                                       f"paged together with {s.node}"
+                                       + (f" ({e.conditions()})" if e.conditions() else ""),
+                                       e, from_page=page_id, via=[e.id], announce=True,
+                                       cause=s.cause))
+                elif e.wait > timedelta(0):
+                    plan.append({"to": e.dst, "edge": e.id,
+                                 "wait_s": int(e.wait.total_seconds())})
+            payload: dict[str, Any] = {
+                "page": page_id, "node": s.node,
+                "role": s.node if self.directory and s.node in self.directory.roles else None,
+                "to": res.people,
+                "names": {t.person.id: t.person.display_name("en") for t in res.targets},
+                "channels": {t.person.id: [t.channel, *t.fallbacks] for t in res.targets},
+                "fallback_person": res.via_fallback, "unreachable": res.unreachable,
+                "trigger": s.trigger, "reason": s.reason, "edge": eid,
+                "from_page": s.from_page, "via": list(s.via), "next": plan,
+                "reminder": s.reminder, "cause": s.cause,
+            }
+            made.events.append((ev.PAGE_SENT, payload))
+            if not s.reminder:
+                paged_now[s.node] = payload
+            index = len(made.events) - 1
+            for t in res.targets:
+                subject, body = page_text(facts, s, page_id, t.person.lang, t.person.id,
+                                          self.graph.title(s.node, t.person.lang)
+                                          if self.graph else s.node)
+                step_id = f"{STEP_ID}:{page_id}"  # per page: the dispatcher's fallback
+                made.rows.append((index, NewOutbox(  # keys are incident:step:person:channel
+                    idempotency_key=f"{facts.id}:{step_id}:{t.person.id}:{t.channel}",
+                    step_id=step_id,
+                    person_id=t.person.id, channel=t.channel, address=t.address,
+                    lang=t.person.lang, subject=subject, body=body, drill=facts.drill,
+                    fallback_channels=list(t.fallbacks))))
+        return made
+
+    # ---- reacting to events -------------------------------------------------------------
+    def starts_for(self, facts: Facts, stored: list[Any], st: IncidentState | None,
+                   now: datetime) -> list[Start]:
+        starts: list[Start] = []
+        causes = {p.get("cause") for p in facts.pages}
+        pages = {p["id"]: p for p in facts.pages}
+        for e in stored:
+            k, p = e.kind, e.payload
+            if e.seq in causes:
+                continue  # already answered (a retried append)
+            if (k == ev.INCIDENT_STARTED or (k == ev.TIMER_FIRED
+                                             and p.get("kind") == ENTRY_KIND)) \
+                    and self.graph is not None and not facts.pages:
+                starts.append(Start(self.graph.entry, "start", "incident started", cause=e.seq))
+            elif k == ev.TIMER_FIRED and p.get("kind") == TIMER_KIND:
+                page = pages.get(p.get("page"))
+                if page is None or page.get("acked_at"):
+                    continue
+                wait = timedelta(seconds=p.get("wait_s", 0))
+                edge = self.edge_by_id.get(p.get("edge", ""))
+                who = page.get("node")
+                starts.append(Start(p["to"], "no_ack",
+                                    f"no acknowledgement from {who} within "
+                                    f"{_minutes(wait)}", edge, p.get("edge"),
+                                    from_page=page["id"], via=[p.get("edge")],
+                                    announce=True, cause=e.seq))
+            elif k == ev.TIMER_FIRED and p.get("kind") == "step_overdue":
+                starts.append(self.current_target(facts, st, p, e.seq))
+            elif k == ev.ESCALATION_RAISED and "page" not in p and p.get("to"):
+                starts.append(Start(p["to"], "playbook", str(p.get("reason") or
+                                                             "raised by the playbook"),
+                                    cause=e.seq))
+            elif k == ev.SEVERITY_CHANGED and self.graph is not None \
+                    and int(p.get("to", 99)) < int(p.get("from", 0)):
+                entry = self.graph.entry
+                old = Facts(facts.id, int(p["from"]), facts.type, facts.drill, facts.title,
+                            facts.location, facts.pages)
+                before = {x.id for x in self.out_edges(entry, old, now)}
+                for x in self.out_edges(entry, facts, now):
+                    if x.id not in before and x.wait <= timedelta(0):
+                        starts.append(Start(x.dst, "severity",
+                                            f"severity raised to {p['to']}", x,
+                                            via=[x.id], announce=True, cause=e.seq))
+        return starts
+
+    def current_target(self, facts: Facts, st: IncidentState | None, p: dict[str, Any],
+                       seq: int) -> Start:
+        step = p.get("step")
+        title = step
+        if st is not None and step in st.playbook.steps():
+            title = st.playbook.steps()[step].title.en
+        reason = f"step '{title}' is overdue"
+        normal = [x for x in facts.pages if not x.get("reminder")]
+        if not normal:
+            entry = self.graph.entry if self.graph else ""
+            return Start(entry, "step_overdue", reason, cause=seq)
+        fired = st.fired if st is not None else set()
+        latest = {x.get("node"): x["id"] for x in normal}
+        live = [x for x in normal if not x.get("acked_at") and latest[x.get("node")] == x["id"]
+                and any(f"escalate:{x['id']}:{n['edge']}" not in fired
+                        for n in x.get("next") or ())]
+        if live:  # the ladder is still climbing: remind whoever it waits on
+            return Start(live[-1]["node"], "step_overdue", reason, reminder=True, cause=seq)
+        # nobody is waited on (acknowledged, or the ladder ran out): page the current
+        # level again and let its wait start now
+        ladder = [x for x in normal if x.get("next")] or normal
+        return Start(ladder[-1]["node"], "step_overdue", reason, cause=seq)
+
+    def react(self, st: IncidentState, events: list[Any],
+              now: datetime) -> tuple[list[NewEvent], list[NewOutbox]]:
+        """Engine reactor: pages go out in the same transaction as their cause."""
+        if st.status != "open":
+            return [], []
+        interesting = [e for e in events if e.kind in (
+            ev.INCIDENT_STARTED, ev.TIMER_FIRED, ev.ESCALATION_RAISED, ev.SEVERITY_CHANGED)]
+        if not interesting:
+            return [], []
+        facts = Facts.of(st)
+        starts = self.starts_for(facts, interesting, st, now)
+        if not starts:
+            return [], []
+        return to_append(self.cascade(facts, now, starts), ev.SYSTEM, now)
+
+    def timers(self, st: IncidentState) -> list[Timer]:
+        out = page_timers(st.pages, self.graph)
+        if self.graph is not None and not st.pages:
+            # The first page is written right after the incident row; if the process
+            # died in between, this fires on the next tick and pages the entry role.
+            out.append(Timer(ENTRY_TIMER, ENTRY_KIND, st.started_at,
+                             {"en": "Page the first escalation level",
+                              "zh": "呼叫第一级升级对象"}))
+        return out
+
+
+ENTRY_TIMER = "escalation_entry"
+ENTRY_KIND = "escalation_entry"
+
+
+def page_timers(pages: list[dict[str, Any]], graph: EscalationGraph | None = None) -> list[Timer]:
+    """The escalation waits still running: one per planned edge of each page that is
+    unacknowledged and the newest (non-reminder) page of its node."""
+    latest: dict[str, str] = {}
+    for p in pages:
+        if not p.get("reminder"):
+            latest[p.get("node") or ""] = p["id"]
+    out: list[Timer] = []
+    for p in pages:
+        if p.get("acked_at") or p.get("reminder") or latest.get(p.get("node") or "") != p["id"]:
+            continue
+        for n in p.get("next") or ():
+            wait = timedelta(seconds=n["wait_s"])
+            to_en = graph.title(n["to"], "en") if graph else n["to"]
+            to_zh = graph.title(n["to"], "zh") if graph else n["to"]
+            out.append(Timer(
+                f"escalate:{p['id']}:{n['edge']}", TIMER_KIND, p["ts"] + wait,
+                {"en": f"Escalate to {to_en} unless {p['node']} acknowledges ({p['id']})",
+                 "zh": f"{p['id']} 未确认则升级至{to_zh}"},
+                data={"page": p["id"], "to": n["to"], "edge": n["edge"], "from": p["node"],
+                      "wait_s": n["wait_s"]}))
+    return out
+
+
+def to_append(made: Made, actor: str, now: datetime,
+              prefix: list[NewEvent] | None = None) -> tuple[list[NewEvent], list[NewOutbox]]:
+    events = list(prefix or [])
+    shift = len(events)
+    events += [NewEvent(kind, ev.SYSTEM if kind != ev.PAGE_SENT or actor == ev.SYSTEM
+                        else actor, payload, now) for kind, payload in made.events]
+    rows = [_with_index(r, i + shift) for i, r in made.rows]
+    return events, rows
+
+
+def _with_index(row: NewOutbox, index: int) -> NewOutbox:
+    from dataclasses import replace
+
+    return replace(row, event_index=index)
+
+
+def _minutes(delta: timedelta) -> str:
+    secs = int(delta.total_seconds())
+    if secs % 60:
+        return f"{secs}s"
+    return f"{secs // 60}m"
+
+
+def page_text(facts: Facts, s: Start, page_id: str, lang: str, person: str,
+              role_title: str) -> tuple[str, str]:
+    title = facts.title.get(lang) or facts.title.get("en", "")
+    ack = f"incident ack {facts.id} --as {person}"
+    if lang == "zh":
+        drill = "【演练】" if facts.drill else ""
+        subject = f"{drill}升级呼叫：{title} {facts.location}（{facts.severity}级）"
+        body = (f"{drill}事件 {facts.id}：{title}，地点 {facts.location}，{facts.severity}级。"
+                f"您作为{role_title}被呼叫（{page_id}）。原因：{s.reason}。"
+                f"请立即确认：{ack}")
+    else:
+        drill = "[DRILL] " if facts.drill else ""
+        subject = f"{drill}Escalation: {title} at {facts.location} (severity {facts.severity})"
+        body = (f"{drill}Incident {facts.id}: {title} at {facts.location}, severity "
+                f"{facts.severity}. You are paged as {role_title} ({page_id}) because: "
+                f"{s.reason}. Acknowledge now: {ack}")
+    return subject, body
+
+
+# ---- installing and the public operations ----------------------------------------------
+
+_INSTALLED: weakref.WeakKeyDictionary[Any, Escalation] = weakref.WeakKeyDictionary()
+
+
+def install(engine: Engine, runtime: Any = None, *, graph: EscalationGraph | None = None,
+            directory: Directory | None = None) -> Escalation:
+    """Add the escalation hook and timer source to an engine.
+
+    The graph comes from `graph`, else from the runtime's contacts folder
+    (escalation.yaml). A broken or missing file never stops incidents: the error is
+    logged, pages by hand and by playbook still go out, and `incident escalation
+    check` names the problem.
+    """
+    directory = directory or engine.directory
+    if graph is None and runtime is not None and directory is not None:
+        from incident.escalation.model import load_escalation
+
+        path = runtime.settings.contacts_dir / "escalation.yaml"
+        if path.exists():
+            try:
+                graph = load_escalation(path, directory)
+            except ValidationFailed as exc:
+                log.error("escalation is off: %s", exc)
+    esc = Escalation(graph, directory)
+    _INSTALLED[engine] = esc
+    engine.reactors.append(esc.react)
+    engine.timer_sources.append(esc.timers)
+    return esc
+
+
+def installed(engine: Engine) -> Escalation:
+    esc = _INSTALLED.get(engine)
+    if esc is None:
+        esc = Escalation(None, engine.directory)
+    return esc
+
+
+def _require_open(st: IncidentState) -> None:
+    if st.status != "open":
+        raise Refused(f"{st.id} is resolved — reopen it first")
+
+
+def _who(directory: Directory | None, person: str | None) -> str:
+    if not person:
+        return "someone"
+    p = directory.staff.get(person) if directory is not None else None
+    return f"{p.name} ({person})" if p else person
+
+
+def acknowledge(engine: Engine, incident_id: str, actor: str,
+                page: str | None = None) -> IncidentState:
+    """Acknowledge a page (or every waiting page of the incident): escalation stops."""
+    directory = engine.directory
+
+    def make(st: IncidentState, now: datetime):
+        _require_open(st)
+        if not st.pages:
+            raise Refused(f"nobody has been paged for {st.id} yet — nothing to acknowledge")
+        if page is not None:
+            found = next((p for p in st.pages if p["id"] == page), None)
+            if found is None:
+                ids = [p["id"] for p in st.pages]
+                raise Refused(f"no page '{page}' in {st.id} — {suggest(page, ids) or known(ids)}")
+            if found["acked_at"] is not None:
+                when = found["acked_at"].astimezone(local_zone(directory)).strftime("%H:%M:%S")
+                raise Refused(f"page {page} was already acknowledged by "
+                              f"{_who(directory, found['acked_by'])} at {when}")
+            waiting = [found]
+        else:
+            waiting = st.unacked_pages()
+            if not waiting:
+                last = max(st.pages, key=lambda p: p["acked_at"])
+                when = last["acked_at"].astimezone(local_zone(directory)).strftime("%H:%M:%S")
+                raise Refused(f"{st.id} was already acknowledged by "
+                              f"{_who(directory, last['acked_by'])} at {when}")
+        payload = {"page": page, "pages": [p["id"] for p in waiting],
+                   "nodes": sorted({p.get("node") or "" for p in waiting})}
+        return [NewEvent(ev.PAGE_ACKED, actor, payload, now)]
+
+    return engine.append_events(incident_id, make)
+
+
+def raise_escalation(engine: Engine, incident_id: str, role: str, actor: str,
+                     reason: str) -> IncidentState:
+    """Escalate to a role (or named person) now, by hand, saying why."""
+    esc = installed(engine)
+    directory = engine.directory
+    if not (reason or "").strip():
+        raise Refused("say why you escalate (a reason is required)")
+    pool: set[str] = set(esc.graph.nodes) if esc.graph else set()
+    if directory is not None:
+        pool |= set(directory.roles) | set(directory.staff)
+    if role not in pool:
+        raise Refused(f"unknown role '{role}' — {suggest(role, pool) or known(pool)}")
+
+    def make(st: IncidentState, now: datetime):
+        _require_open(st)
+        facts = Facts.of(st)
+        raised = NewEvent(ev.ESCALATION_RAISED, actor,
+                          {"to": role, "reason": reason.strip(), "manual": True, "page": None},
+                          now)
+        made = esc.cascade(facts, now, [Start(role, "manual", reason.strip())])
+        first = next((p for k, p in made.events if k == ev.PAGE_SENT and p["node"] == role),
+                     None)
+        raised.payload["page"] = first["page"] if first else None
+        return to_append(made, actor, now, prefix=[raised])
+
+    return engine.append_events(incident_id, make)

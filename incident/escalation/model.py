@@ -1,0 +1,381 @@
+"""contacts/escalation.yaml → a validated networkx graph of who escalates to whom.
+
+Nodes are roles of the directory (the rota says who is on duty) or named staff;
+edges say "escalates to" with a wait, conditions and an optional repeat limit.
+Every name is checked against the directory; every finding names file and line
+and, for a misspelt name, suggests the one meant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import networkx as nx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from incident.directory.schema import Bilingual, Duration, Id, IdList, Text, parse_days
+from incident.directory.validate import validate
+from incident.errors import ValidationFailed, known, suggest
+from incident.yamlsrc import Located, parse_file
+
+if TYPE_CHECKING:
+    from incident.directory import Directory
+
+FILE = "escalation.yaml"
+CHANNELS = ("chat", "sms", "email")
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WEEK_HOURS = 7 * 24
+ALL_HOURS = (1 << WEEK_HOURS) - 1
+
+
+# ---- the YAML schema -----------------------------------------------------------------
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _levels(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, str):
+        raise ValueError(f"'{value}' is not a list of severity levels — write them like "
+                         "[1, 2] (level 1 is the most severe)")
+    return value
+
+
+Levels = Annotated[list[Annotated[int, Field(ge=1, le=9)]], BeforeValidator(_levels)]
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _hours(value: Any) -> tuple[int, int]:
+    m = _HOURS.match(value) if isinstance(value, str) else None
+    if not m:
+        raise ValueError(f"{value!r} is not a time window — write it like '22:00-08:00' "
+                         "(site-local time; it may run past midnight)")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError(f"'{value}' has an impossible time — hours run 00-23 (24:00 only as "
+                         "an end), minutes 00-59")
+    return h1 * 60 + m1, h2 * 60 + m2
+
+
+def _days(value: Any) -> list[int]:
+    return parse_days(str(value))
+
+
+class WhenIn(_Strict):
+    severity: Levels | None = Field(
+        default=None, description="only at these severity levels, e.g. [1, 2] (1 = most severe)")
+    types: IdList | None = Field(default=None, description="only for these incident types")
+    hours: Annotated[tuple[int, int], BeforeValidator(_hours)] | None = Field(
+        default=None, description="only in this site-local time window, e.g. '22:00-08:00'")
+    days: Annotated[list[int], BeforeValidator(_days)] | None = Field(
+        default=None, description="only on these days, e.g. mon-fri or 'sat,sun'")
+
+
+class EdgeIn(_Strict):
+    from_: Id = Field(alias="from")
+    to: IdList = Field(min_length=1)
+    wait: Duration = Field(description="minutes (5) or a duration ('90s', '1h') without an "
+                           "acknowledgement before this edge is followed")
+    repeat: Annotated[int, Field(ge=1, le=20)] | None = Field(
+        default=None, description="follow this edge at most N times per incident (loops)")
+    when: WhenIn | None = None
+    note: Text = ""
+
+
+class NodeIn(_Strict):
+    title: Bilingual | None = None
+    people: IdList = Field(default=[], description="named staff paged whatever the rota says")
+    note: Text = ""
+
+
+class EscalationFile(_Strict):
+    entry: Id = Field(description="the node paged when an incident starts")
+    top: Id = Field(description="the node the check times (the branch general manager)")
+    decision_makers: IdList | None = Field(
+        default=None, description="nodes with authority (default: roles of level 2 and up)")
+    severities: Levels = Field(description="the severity levels in use, e.g. [1, 2, 3]")
+    channels: list[Literal["chat", "sms", "email"]] = Field(
+        default=["chat", "sms"], min_length=1,
+        description="paging order: the first a person has is used, the rest are fallbacks")
+    nodes: dict[Id, NodeIn] = {}
+    edges: list[EdgeIn] = Field(min_length=1)
+
+
+# ---- the loaded graph ----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    id: str  # "cs_supervisor>project_manager" (+ "#n" when a pair repeats)
+    src: str
+    dst: str
+    wait: timedelta
+    repeat: int | None = None
+    severity: frozenset[int] | None = None
+    types: frozenset[str] | None = None
+    hours: tuple[int, int] | None = None  # site-local minutes after midnight
+    days: frozenset[int] | None = None
+    index: int = 0  # position under 'edges:'
+
+    @property
+    def wait_min(self) -> float:
+        return self.wait.total_seconds() / 60
+
+    def matches(self, severity: int | None, type_: str | None, local: datetime | None) -> bool:
+        if self.severity is not None and severity is not None and severity not in self.severity:
+            return False
+        if self.types is not None and type_ is not None and type_ not in self.types:
+            return False
+        if local is not None and (self.hours is not None or self.days is not None):
+            return self.active_at(local.weekday(), local.hour * 60 + local.minute)
+        return True
+
+    def active_at(self, weekday: int, minute: int) -> bool:
+        """The time conditions at a site-local weekday and minute of the day."""
+        day = weekday
+        if self.hours is not None:
+            start, end = self.hours
+            if start < end:
+                if not start <= minute < end:
+                    return False
+            elif start > end:  # runs past midnight: the early part belongs to yesterday
+                if minute >= start:
+                    pass
+                elif minute < end:
+                    day = (weekday - 1) % 7
+                else:
+                    return False
+        return self.days is None or day in self.days
+
+    @property
+    def hour_mask(self) -> int:
+        """Bit h set when the edge applies at the start of hour-of-week h."""
+        if self.hours is None and self.days is None:
+            return ALL_HOURS
+        mask = 0
+        for h in range(WEEK_HOURS):
+            if self.active_at(h // 24, (h % 24) * 60):
+                mask |= 1 << h
+        return mask
+
+    def conditions(self) -> str:
+        bits = []
+        if self.severity is not None:
+            bits.append("severity " + ",".join(str(s) for s in sorted(self.severity)))
+        if self.types is not None:
+            bits.append("type " + ",".join(sorted(self.types)))
+        if self.days is not None:
+            bits.append(days_text(self.days))
+        if self.hours is not None:
+            bits.append(f"{_hm(self.hours[0])}-{_hm(self.hours[1])}")
+        if self.repeat is not None:
+            bits.append(f"at most {self.repeat}×")
+        return ", ".join(bits)
+
+
+def _hm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def days_text(days: frozenset[int] | list[int]) -> str:
+    return ",".join(DAY_NAMES[d].lower() for d in sorted(days))
+
+
+@dataclass(slots=True)
+class Node:
+    id: str
+    kind: str  # "role" | "person"
+    title: dict[str, str]
+    people: tuple[str, ...] = ()  # named people (a person node: itself)
+    role: str | None = None
+
+
+@dataclass(slots=True)
+class EscalationGraph:
+    """The validated escalation graph. `graph` is a networkx MultiDiGraph whose edges
+    carry their `Edge` under the attribute 'edge' (key = edge id)."""
+
+    entry: str
+    top: str
+    decision_makers: frozenset[str]
+    severities: tuple[int, ...]
+    channels: tuple[str, ...]
+    nodes: dict[str, Node]
+    edges: list[Edge]
+    graph: nx.MultiDiGraph
+    located: Located | None = None
+    file: str = FILE
+    _out: dict[str, list[Edge]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._out = {n: [] for n in self.nodes}
+        for e in self.edges:
+            self._out[e.src].append(e)
+
+    def out_edges(self, node: str) -> list[Edge]:
+        return self._out.get(node, [])
+
+    def where(self, path: tuple[Any, ...]) -> tuple[int | None, int | None]:
+        return self.located.where(path) if self.located is not None else (None, None)
+
+    def edge_line(self, edge: Edge) -> int | None:
+        return self.where(("edges", edge.index))[0]
+
+    def node_line(self, node: str) -> int | None:
+        if ("nodes", node) in (self.located.locations if self.located else {}):
+            return self.where(("nodes", node))[0]
+        for e in self.edges:
+            if node in (e.src, e.dst):
+                return self.edge_line(e)
+        return None
+
+    def title(self, node: str, lang: str = "en") -> str:
+        n = self.nodes.get(node)
+        return n.title.get(lang, node) if n else node
+
+
+def load_escalation(path: str | Path, directory: Directory) -> EscalationGraph:
+    """Read and validate escalation.yaml against the directory; raise ValidationFailed
+    with every error (file, line, suggestion)."""
+    return build_graph(parse_file(path), directory)
+
+
+def build_graph(located: Located, directory: Directory) -> EscalationGraph:
+    issues = located.issues()
+    model = validate(EscalationFile, located, issues)
+    if model is None:
+        issues.raise_if_errors()
+        raise ValidationFailed(issues.items)  # pragma: no cover
+    names = [*directory.roles, *directory.staff]
+
+    def check_name(path: tuple[Any, ...], name: str) -> bool:
+        if name in directory.roles or name in directory.staff:
+            return True
+        hint = suggest(name, names) or ("roles: " + known(directory.roles))
+        located.add(issues, path, f"unknown role or person '{name}'", hint)
+        return False
+
+    def node_for(name: str) -> Node:
+        if name in directory.roles:
+            role = directory.roles[name]
+            return Node(name, "role", dict(role.title), role=name)
+        p = directory.staff[name]
+        return Node(name, "person", {"en": p.name_en or p.name, "zh": p.name}, (name,))
+
+    nodes: dict[str, Node] = {}
+    for nid, spec in model.nodes.items():
+        if not check_name(("nodes", nid), nid):
+            continue
+        node = node_for(nid)
+        if spec.title is not None:
+            node.title = spec.title.model_dump()
+        for i, pid in enumerate(spec.people):
+            if pid not in directory.staff:
+                located.add(issues, ("nodes", nid, "people", i), f"unknown person '{pid}'",
+                            suggest(pid, directory.staff) or "name a staff id from staff.yaml")
+        people = tuple(p for p in spec.people if p in directory.staff)
+        if people:
+            node.people = people
+        nodes[nid] = node
+
+    edges: list[Edge] = []
+    seen_pairs: dict[tuple[str, str], int] = {}
+    for i, e in enumerate(model.edges):
+        ok = check_name(("edges", i, "from"), e.from_)
+        dsts = []
+        for j, dst in enumerate(e.to):
+            if check_name(("edges", i, "to", j), dst):
+                dsts.append(dst)
+        if e.when is not None and e.when.severity is not None:
+            for k, level in enumerate(e.when.severity):
+                if level not in model.severities:
+                    located.add(issues, ("edges", i, "when", "severity", k),
+                                f"severity {level} is not one of the levels in use "
+                                f"({', '.join(map(str, model.severities))})",
+                                "add it to 'severities:' or correct the level")
+        if not ok:
+            continue
+        for dst in dsts:
+            for name in (e.from_, dst):
+                if name not in nodes:
+                    nodes[name] = node_for(name)
+            n = seen_pairs.get((e.from_, dst), 0) + 1
+            seen_pairs[(e.from_, dst)] = n
+            eid = f"{e.from_}>{dst}" + (f"#{n}" if n > 1 else "")
+            w = e.when
+            edges.append(Edge(
+                eid, e.from_, dst, e.wait, e.repeat,
+                frozenset(w.severity) if w and w.severity is not None else None,
+                frozenset(w.types) if w and w.types is not None else None,
+                w.hours if w else None,
+                frozenset(w.days) if w and w.days is not None else None, i))
+        if e.wait < timedelta(0):
+            located.add(issues, ("edges", i, "wait"), "a wait cannot be negative",
+                        "write 0 to page at once")
+
+    for key in ("entry", "top"):
+        name = getattr(model, key)
+        if check_name((key,), name) and name not in nodes:
+            located.add(issues, (key,), f"'{name}' is not on any edge",
+                        suggest(name, nodes) or "add an edge from or to it")
+    if model.decision_makers is not None:
+        makers = []
+        for i, name in enumerate(model.decision_makers):
+            if check_name(("decision_makers", i), name):
+                makers.append(name)
+    else:
+        makers = [n for n, node in nodes.items() if node.role is not None
+                  and directory.roles[node.role].level >= 2]
+    issues.raise_if_errors()
+
+    graph = nx.MultiDiGraph()
+    for nid, node in nodes.items():
+        graph.add_node(nid, node=node)
+    for e in edges:
+        graph.add_edge(e.src, e.dst, key=e.id, edge=e, weight=e.wait_min)
+    return EscalationGraph(model.entry, model.top, frozenset(makers), tuple(model.severities),
+                           tuple(model.channels), nodes, edges, graph, located, located.file)
+
+
+def hours_text(hours: list[int] | set[int], lang: str = "en") -> str:
+    """Hours of the week (0 = Mon 00:00) as compact ranges: 'Mon 18:00-Tue 09:00, …'."""
+    hs = sorted(set(hours))
+    if not hs:
+        return ""
+    if len(hs) == WEEK_HOURS:
+        return "all week" if lang != "zh" else "全周"
+    runs: list[list[int]] = []
+    for h in hs:
+        if runs and h == runs[-1][1]:
+            runs[-1][1] = h + 1
+        else:
+            runs.append([h, h + 1])
+    if len(runs) > 1 and runs[0][0] == 0 and runs[-1][1] == WEEK_HOURS:  # wraps Sunday night
+        runs[0][0] = runs[-1][0] - WEEK_HOURS
+        runs.pop()
+
+    def at(h: int) -> str:
+        h %= WEEK_HOURS
+        return f"{DAY_NAMES[h // 24]} {h % 24:02d}:00"
+
+    # the same window on several days reads better as "18:00-09:00 mon,tue,…"
+    windows: dict[tuple[int, int], list[int]] = {}
+    for a, b in runs:
+        windows.setdefault((a % 24, b - a), []).append((a % WEEK_HOURS) // 24)
+    out = []
+    for (start, length), days in windows.items():
+        if length >= 24 or len(days) == 1:
+            for d in days:
+                a = d * 24 + start
+                b = a + length
+                same_day = length < 24 and (b - 1) // 24 == a // 24
+                out.append(f"{at(a)}-{b % 24:02d}:00" if same_day else f"{at(a)}-{at(b)}")
+            continue
+        when = "daily" if len(days) == 7 else ",".join(DAY_NAMES[d].lower() for d in sorted(days))
+        out.append(f"{start:02d}:00-{(start + length) % 24:02d}:00 {when}")
+    return ", ".join(out)

@@ -1,0 +1,132 @@
+"""Notifications: channels as Apprise URL templates, the outbox planner and dispatcher.
+
+- ``load_channels(path)`` / ``channel_names(contacts_dir)`` — ``contacts/channels.yaml``.
+- ``Planner`` — the engine's MessagePlanner: a notify step becomes outbox rows (one
+  per recipient, first usable channel, the rest as fall-backs), written by the engine
+  in the same transaction as its ``notify.queued`` event.
+- ``preview(runtime_or_parts, state, step)`` — rendered text per language with SMS
+  segments, the audience and its channels, before anything is queued.
+- ``Dispatcher`` — claims outbox rows and sends each with its own Apprise call.
+- ``sms_segments(text)`` — ("GSM-7" | "UCS-2", segments).
+- ``send_test(channels, channel, address)`` — one message, no incident.
+
+Never imports Textual.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from incident.notify.channels import (
+    Channel,
+    ChannelError,
+    ChannelSet,
+    Masker,
+    channels_path,
+    default_channels,
+    load_channels,
+    read_secrets_file,
+)
+from incident.notify.channels import channel_names as channel_names
+from incident.notify.dispatcher import SANDBOX_URL, Dispatcher, DispatchStats, progress_payload
+from incident.notify.planner import Planner, Preview, Rendered, idempotency_key
+from incident.notify.send import Outcome, send_one
+from incident.notify.sms import sms_segments
+
+if TYPE_CHECKING:
+    from incident.engine.state import IncidentState
+    from incident.playbook import Step
+    from incident.runtime import Runtime
+
+
+def runtime_channels(runtime: Runtime) -> ChannelSet:
+    """The runtime's channels, loaded once (cached on the runtime object)."""
+    cs = getattr(runtime, "_notify_channels", None)
+    if cs is None:
+        s = runtime.settings
+        cs = load_channels(channels_path(s.contacts_dir), secrets_file=s.secrets_file)
+        runtime._notify_channels = cs  # type: ignore[attr-defined]
+    return cs
+
+
+def build_planner(runtime: Runtime) -> Planner:
+    """The planner the runtime's engine uses; channels and directory load lazily."""
+    return Planner(lambda: runtime.directory, lambda: runtime_channels(runtime))
+
+
+def build_dispatcher(runtime: Runtime, *, incident_id: str | None = None,
+                     progress: bool = True, **kwargs: Any) -> Dispatcher:
+    """The runtime's dispatcher; drills' scripted channel faults apply to its sandbox."""
+    try:
+        from incident.drill import sandbox_fault
+    except ImportError:
+        pass
+    else:
+        store = runtime.store
+        kwargs.setdefault("sandbox_fault",
+                          lambda incident, channel, now: sandbox_fault(store, incident,
+                                                                       channel, now))
+    return Dispatcher(runtime.store, runtime_channels(runtime), runtime.clock,
+                      directory=runtime.directory,
+                      engine=runtime.engine if progress else None,
+                      incident_id=incident_id, **kwargs)
+
+
+def preview(runtime_or_parts: Any, state: IncidentState, step: Step | str,
+            now: datetime | None = None) -> Preview:
+    """What a notify step would send, to whom and how — nothing is written.
+
+    `runtime_or_parts`: a Runtime, a Planner, or a (directory, channels) pair.
+    """
+    if isinstance(runtime_or_parts, Planner):
+        planner, clock = runtime_or_parts, None
+    elif isinstance(runtime_or_parts, tuple):
+        planner, clock = Planner(runtime_or_parts[0], runtime_or_parts[1]), None
+    else:
+        planner, clock = build_planner(runtime_or_parts), runtime_or_parts.clock
+    if isinstance(step, str):
+        from incident.errors import Refused
+
+        steps = state.playbook.steps()
+        if step not in steps:
+            raise Refused(f"no step '{step}' in playbook '{state.playbook.id}'")
+        step = steps[step]
+    if now is None:
+        from incident.clock import SystemClock
+
+        now = (clock or SystemClock()).now()
+    return planner.preview(state, step, now)
+
+
+def send_test(channels: ChannelSet, channel: str, address: str, *, drill: bool = False,
+              lang: str = "en") -> tuple[str, Outcome]:
+    """Send one test message; returns (masked URL, outcome)."""
+    from incident.notify.planner import drill_mark
+
+    text = {"en": ("Test message", "This is a test of the incident notification channel "
+                   f"'{channel}'. No action is needed."),
+            "zh": ("测试消息", f"这是应急通知渠道“{channel}”的测试消息，无需处理。")}[lang]
+    subject, body = text
+    if drill:
+        from urllib.parse import quote
+
+        url = SANDBOX_URL.format(channel=channel, address=quote(address, safe=""))
+        subject, body = drill_mark(lang) + subject, drill_mark(lang) + body
+        return url, send_one(url, subject, body, channels.masker)
+    ch = channels[channel]
+    try:
+        url = ch.render(address, channels.secrets)
+    except ChannelError as exc:
+        return channels.masked_template(channel), Outcome("failed_permanent", 0.0, str(exc))
+    outcome = send_one(url, subject if ch.subject else "", body, channels.masker)
+    return channels.masker(url) or "", outcome
+
+
+__all__ = [
+    "SANDBOX_URL", "Channel", "ChannelError", "ChannelSet", "DispatchStats", "Dispatcher",
+    "Masker", "Outcome", "Planner", "Preview", "Rendered", "build_dispatcher", "build_planner",
+    "channel_names", "channels_path", "default_channels", "idempotency_key", "load_channels",
+    "preview", "progress_payload", "read_secrets_file", "runtime_channels", "send_one",
+    "send_test", "sms_segments",
+]

@@ -1,0 +1,357 @@
+"""Channels: Apprise URL templates per channel kind, with limits and secrets.
+
+``contacts/channels.yaml`` (see the shipped file for commented examples)::
+
+    defaults:            # optional, applies to every channel
+      concurrency: 16    # requests in flight at once on this channel
+      rate: 50           # requests per second (0 = no limit)
+      timeout: 10s       # connect and read timeout of one request
+      retries: 3         # further attempts after a temporary failure
+      backoff: 30s       # wait before the first retry; doubles each time
+    channels:
+      sms:
+        url: "smseagle://${SMSEAGLE_TOKEN}@sms-gw.estate.lan/{phone}"
+      email:
+        url: "mailtos://${SMTP_USER}:${SMTP_PASSWORD}@smtp.estate.cn/{email}?from=noreply%40estate.cn"
+      chat:
+        url: "mmost://chat.estate.lan/${MM_HOOK}?channel={chat}"
+
+A channel's ``kind`` (sms, email or chat; defaults to its name) says which of the
+recipient's addresses it uses; the URL names that address as ``{phone}``,
+``{email}`` or ``{chat}`` (or ``{address}``), URL-encoded on substitution.
+``${NAME}`` is a secret, taken from the environment or the private secrets file
+(settings ``secrets_file``: KEY=VALUE lines, readable by its owner only) and
+inserted verbatim — never written to the repository, the database or a log.
+An unset secret is a warning at load and an error, naming the variable and the
+channel, the moment that channel is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from incident.errors import (
+    Issue,
+    IssueList,
+    Refused,
+    ValidationFailed,
+    display_path,
+    known,
+    suggest,
+)
+from incident.playbook.model import Duration
+
+KINDS = ("sms", "email", "chat")
+PLACEHOLDER = {"sms": "phone", "email": "email", "chat": "chat"}
+FILE_NAME = "channels.yaml"
+_SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+DEFAULT_URLS = {"sms": "sink://sms/{phone}", "email": "sink://email/{email}",
+                "chat": "sink://chat/{chat}"}
+
+
+class ChannelError(Refused):
+    """A channel cannot be used as configured; sending is pointless until it is fixed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Strict):
+    concurrency: Annotated[int, Field(ge=1, le=512)] = 16
+    rate: Annotated[float, Field(ge=0)] = 50.0
+    timeout: Duration = timedelta(seconds=10)
+    retries: Annotated[int, Field(ge=0, le=20)] = 3
+    backoff: Duration = timedelta(seconds=30)
+
+
+class ChannelSpec(_Strict):
+    url: Annotated[str, Field(min_length=4)]
+    kind: Literal["sms", "email", "chat"] | None = None
+    concurrency: Annotated[int, Field(ge=1, le=512)] | None = None
+    rate: Annotated[float, Field(ge=0)] | None = None
+    timeout: Duration | None = None
+    retries: Annotated[int, Field(ge=0, le=20)] | None = None
+    backoff: Duration | None = None
+    subject: bool | None = Field(default=None, description="send the subject too "
+                                 "(default: yes, except on sms)")
+    max_segments: Annotated[int, Field(ge=1, le=20)] | None = None
+
+
+class ChannelsFile(_Strict):
+    defaults: Limits = Limits()
+    channels: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ChannelSpec]
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    name: str
+    kind: str
+    url: str
+    concurrency: int = 16
+    rate: float = 50.0
+    timeout: float = 10.0
+    retries: int = 3
+    backoff: float = 30.0
+    subject: bool = True
+    max_segments: int | None = None
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def address_key(self) -> str:
+        """The key of Recipient.addresses this channel sends to."""
+        return self.kind
+
+    @property
+    def scheme(self) -> str:
+        m = _SCHEME.match(self.url)
+        return m.group(1).lower() if m else ""
+
+    def render(self, address: str, secrets: Mapping[str, str]) -> str:
+        """The Apprise URL for one recipient; ChannelError when a secret is unset."""
+        missing = [n for n in self.secrets if not secrets.get(n)]
+        if missing:
+            raise ChannelError(f"channel '{self.name}' needs ${{{missing[0]}}}, which is not "
+                               "set — export it or add it to the secrets file")
+        url = _SECRET.sub(lambda m: secrets[m.group(1)], self.url)
+        value = quote(str(address), safe="")
+        url = _FIELD.sub(lambda m: value if m.group(1) in ("address", PLACEHOLDER[self.kind])
+                         else m.group(0), url)
+        return with_timeouts(url, self.timeout)
+
+
+def with_timeouts(url: str, timeout: float) -> str:
+    """Add Apprise's connect/read timeouts (cto/rto) unless the URL sets them."""
+    extra = []
+    for key in ("cto", "rto"):
+        if not re.search(rf"[?&]{key}=", url):
+            extra.append(f"{key}={timeout:g}")
+    if not extra:
+        return url
+    return url + ("&" if "?" in url else "?") + "&".join(extra)
+
+
+class Masker:
+    """Removes secrets from text: configured secret values and URL credentials."""
+
+    _CRED = re.compile(r"(\b[a-z][a-z0-9+.-]*://)([^/\s@]+)@", re.I)
+    _QUERY = re.compile(r"([?&](?:token|access_token|key|secret|password|pass|apikey|api_key|"
+                        r"sign|signature)=)[^&\s]+", re.I)
+
+    def __init__(self, values: Iterable[str] = ()):
+        self.values = sorted({v for v in values if v and len(v) >= 3}, key=len, reverse=True)
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        out = str(text)
+        for v in self.values:
+            if v in out:
+                out = out.replace(v, "***")
+            q = quote(v, safe="")
+            if q != v and q in out:
+                out = out.replace(q, "***")
+        out = self._CRED.sub(lambda m: m.group(1) + "***@", out)
+        return self._QUERY.sub(lambda m: m.group(1) + "***", out)
+
+
+@dataclass(slots=True)
+class ChannelSet:
+    """The configured channels plus the secrets they may use."""
+
+    channels: dict[str, Channel]
+    source: str = "(built-in)"
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    warnings: list[Issue] = field(default_factory=list)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.channels
+
+    def __getitem__(self, name: str) -> Channel:
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise ChannelError(f"channel '{name}' is not configured in {self.source} — "
+                               f"{suggest(name, self.channels) or known(self.channels)}") \
+                from None
+
+    def __iter__(self):
+        return iter(self.channels.values())
+
+    def names(self) -> set[str]:
+        return set(self.channels)
+
+    def url_for(self, channel: str, address: str) -> str:
+        return self[channel].render(address, self.secrets)
+
+    @property
+    def masker(self) -> Masker:
+        return Masker(self.secrets.values())
+
+    def masked_template(self, channel: str) -> str:
+        ch = self[channel]
+        return _SECRET.sub(lambda m: f"${{{m.group(1)}}}", ch.url)
+
+
+def default_channels() -> ChannelSet:
+    chans = {k: Channel(k, k, url, subject=k != "sms") for k, url in DEFAULT_URLS.items()}
+    return ChannelSet(chans)
+
+
+def channels_path(contacts_dir: str | Path) -> Path:
+    return Path(contacts_dir) / FILE_NAME
+
+
+def read_secrets_file(path: str | Path) -> dict[str, str]:
+    """KEY=VALUE lines (# comments, optional 'export ', optional quotes).
+
+    Refused when the file can be read by group or others: secrets belong to the
+    account that runs the dispatcher.
+    """
+    p = Path(path).expanduser()
+    name = display_path(p)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise ValidationFailed([Issue(name, f"cannot read the secrets file: "
+                                            f"{exc.strerror or exc}",
+                                      hint="fix secrets_file in incident.toml, or unset it")]) \
+            from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ValidationFailed([Issue(
+            name, f"the secrets file is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
+                  "refusing to use it", hint=f"run: chmod 600 {p}")])
+    out: dict[str, str] = {}
+    issues = IssueList(name)
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        text = text.removeprefix("export ").strip()
+        if "=" not in text:
+            issues.add("expected KEY=VALUE", line=n, hint="one secret per line, e.g. SMS_TOKEN=…")
+            continue
+        key, value = (s.strip() for s in text.split("=", 1))
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            issues.add(f"'{key}' is not a variable name", line=n)
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key] = value
+    issues.raise_if_errors()
+    return out
+
+
+def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
+                  env: Mapping[str, str] | None = None) -> ChannelSet:
+    """Validate a channels.yaml (file, line and hint per problem) into a ChannelSet.
+
+    A missing file gives the built-in sink channels (sms, email, chat).
+    """
+    from incident.validation import pydantic_issues
+    from incident.yamlsrc import parse_file
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / FILE_NAME
+    secrets: dict[str, str] = {}
+    if secrets_file:
+        secrets.update(read_secrets_file(secrets_file))
+    secrets.update({k: v for k, v in (os.environ if env is None else env).items() if v})
+    if not p.exists():
+        cs = default_channels()
+        cs.secrets = {}
+        return cs
+    doc = parse_file(p)
+    issues = doc.issues()
+    if not isinstance(doc.data, dict):
+        doc.add(issues, (), "channels.yaml must be a mapping with a 'channels:' section",
+                "see the shipped contacts/channels.yaml")
+        issues.raise_if_errors()
+    try:
+        model = ChannelsFile.model_validate(doc.data)
+    except ValidationError as exc:
+        pydantic_issues(doc, exc, issues, ChannelsFile)
+        issues.raise_if_errors()
+        raise  # pragma: no cover
+    from incident.notify.sink import known_scheme
+
+    chans: dict[str, Channel] = {}
+    used: set[str] = set()
+    d = model.defaults
+    for name, spec in model.channels.items():
+        where = ("channels", name)
+        kind = spec.kind or (name if name in KINDS else None)
+        if kind is None:
+            doc.add(issues, where, f"channel '{name}' needs a 'kind'",
+                    "kind: sms, email or chat — which of a person's addresses it uses")
+            continue
+        url = spec.url.strip()
+        m = _SCHEME.match(url)
+        if not m:
+            doc.add(issues, (*where, "url"), f"'{url}' is not an Apprise URL",
+                    "write it as scheme://…, e.g. mailto://, smseagle://, mmost://")
+            continue
+        if not known_scheme(m.group(1)):
+            doc.add(issues, (*where, "url"), f"Apprise has no service '{m.group(1)}://'",
+                    "see https://appriseit.com/services/ for the URL of your provider")
+            continue
+        fields = set(_FIELD.findall(_SECRET.sub("", url)))
+        want = PLACEHOLDER[kind]
+        bad = sorted(fields - {want, "address"})
+        if bad:
+            doc.add(issues, (*where, "url"), f"unknown placeholder '{{{bad[0]}}}'",
+                    f"a {kind} channel names the recipient as {{{want}}}; secrets are ${{NAME}}")
+            continue
+        if not fields:
+            doc.add(issues, (*where, "url"), "the URL never names the recipient",
+                    f"put {{{want}}} where the {kind} address goes")
+            continue
+        names = tuple(dict.fromkeys(_SECRET.findall(url)))
+        for var in names:
+            if not secrets.get(var):
+                doc.add(issues, (*where, "url"),
+                        f"${{{var}}} is not set: channel '{name}' will fail until it is",
+                        "export it, or put it in the secrets file (settings secrets_file)",
+                        severity="warning")
+        used.update(names)
+        chans[name] = Channel(
+            name=name, kind=kind, url=url,
+            concurrency=spec.concurrency or d.concurrency,
+            rate=d.rate if spec.rate is None else spec.rate,
+            timeout=(spec.timeout or d.timeout).total_seconds(),
+            retries=d.retries if spec.retries is None else spec.retries,
+            backoff=(spec.backoff or d.backoff).total_seconds(),
+            subject=spec.subject if spec.subject is not None else kind != "sms",
+            max_segments=spec.max_segments, secrets=names)
+    issues.raise_if_errors()
+    return ChannelSet(chans, doc.file, {k: v for k, v in secrets.items() if k in used},
+                      [i for i in issues.items if i.severity == "warning"])
+
+
+def channel_names(contacts_dir: str | Path) -> set[str]:
+    """Names of the configured channels (for playbook validation); never raises."""
+    try:
+        return load_channels(channels_path(contacts_dir), env={}).names()
+    except ValidationFailed:
+        try:
+            from incident.yamlsrc import parse_file
+
+            data = parse_file(channels_path(contacts_dir)).data
+            names = set((data or {}).get("channels") or {})
+            return {str(n) for n in names} or set(KINDS)
+        except Exception:
+            return set(KINDS)

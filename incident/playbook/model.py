@@ -1,0 +1,227 @@
+"""Typed playbook model.
+
+A playbook is what a duty officer follows: tracks of steps that run in parallel,
+each step of one kind (check, decision, dispatch, notify, record, escalate, wait).
+Field names are chosen to read well in hand-written YAML.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+
+from incident.clock import parse_duration
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+LANGS = ("en", "zh")
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return parse_duration(value)
+    raise ValueError("a duration like '90s', '5m' or '1h30m' is expected")
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*h)?\s*(\d+(\.\d+)?\s*m)?\s*(\d+(\.\d+)?\s*s)?\s*$",
+                    "description": "a duration such as '90s', '5m', '1h30m'"}),
+]
+Ident = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, _")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Text(Strict):
+    """Bilingual text: English and Simplified Chinese are both required."""
+
+    en: Annotated[str, Field(min_length=1)]
+    zh: Annotated[str, Field(min_length=1)]
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+class Input(Strict):
+    """A value the officer fills in when starting (e.g. expected restoration time)."""
+
+    label: Text
+    default: str | None = None
+    required: bool = False
+
+
+class ReportClock(Strict):
+    """Who must be told, how, and by when, for a severity level."""
+
+    id: Ident
+    title: Text
+    to: Ident = Field(description="role that must be told")
+    by: Literal["phone", "written", "chat", "sms", "email", "in_person"]
+    within: Duration
+
+
+class Severity(Strict):
+    level: Annotated[int, Field(ge=1, le=9, description="1 is the most severe")]
+    name: Text
+    criteria: Text
+    report: list[ReportClock] = []
+    targets: dict[str, Duration] = Field(
+        default={}, description="per-target time overrides for this level: {target_id: duration}")
+
+
+class Target(Strict):
+    """A named time target, measured from the incident start."""
+
+    id: Ident
+    title: Text
+    within: Duration
+    met_by: str = Field(description="step id whose completion meets it, or 'resolved'")
+
+
+class Gate(Strict):
+    """A safety gate: a second person confirms before the step counts as done."""
+
+    role: Ident | None = Field(default=None, description="role the confirming person must hold")
+    text: Text
+
+
+class Option(Strict):
+    id: Ident
+    title: Text
+    next: list[Ident] = Field(default=[], description="steps that only run if this option is chosen")
+
+
+class DueAfter(Strict):
+    within: Duration
+    after: Ident
+
+
+class Dispatch(Strict):
+    role: Ident | None = None
+    vendor: Ident | None = None
+    arrive_within: Duration | None = None
+
+
+class Message(Strict):
+    subject: Text
+    body: Text
+
+
+class Notify(Strict):
+    audience: str | list[str] = Field(description="a named audience of this playbook or a selector")
+    channels: Annotated[list[Ident], Field(min_length=1)] = ["sms", "email", "chat"]
+    message: Message
+
+
+class Record(Strict):
+    name: Ident
+    type: Literal["int", "number", "text", "list"] = "text"
+    unit: str | None = None
+    label: Text | None = None
+
+
+class Escalate(Strict):
+    to: Ident
+    reason: Text | None = None
+
+
+StepKind = Literal["check", "decision", "dispatch", "notify", "record", "escalate", "wait"]
+KIND_FIELDS: dict[str, str | None] = {
+    "check": None, "decision": "options", "dispatch": "dispatch", "notify": "notify",
+    "record": "record", "escalate": "escalate", "wait": "wait",
+}
+
+
+class Step(Strict):
+    id: Ident
+    kind: StepKind
+    title: Text
+    instructions: Text | None = None
+    assignee: Ident | None = Field(default=None, description="role expected to do this step")
+    after: list[Ident] = Field(default=[], description="steps that must be settled first")
+    join: list[Ident] = Field(default=[], description="branches to wait for: whichever of them ran")
+    due: Duration | DueAfter | None = Field(
+        default=None, description="due time from the incident start, or {within, after: step}")
+    gate: Gate | None = None
+    call: Ident | None = Field(default=None, description="external number to call (directory)")
+    options: list[Option] | None = None
+    dispatch: Dispatch | None = None
+    notify: Notify | None = None
+    record: Record | None = None
+    escalate: Escalate | None = None
+    wait: Duration | None = None
+
+
+class Track(Strict):
+    id: Ident
+    title: Text
+    steps: Annotated[list[Step], Field(min_length=1)]
+
+
+class Playbook(Strict):
+    id: Ident
+    version: Annotated[int, Field(ge=1)] = 1
+    type: Ident = Field(description="incident type, e.g. fire, flooding, elevator_entrapment")
+    title: Text
+    description: Text
+    keywords: list[str] = Field(default=[], description="extra words the picker matches")
+    default_severity: int
+    severities: Annotated[list[Severity], Field(min_length=1)]
+    inputs: dict[Ident, Input] = {}
+    audiences: dict[Ident, str | list[str]] = {}
+    targets: list[Target] = []
+    tracks: Annotated[list[Track], Field(min_length=1)]
+
+    @field_validator("keywords")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return [k.lower() for k in v]
+
+    # ---- lookups the engine uses -------------------------------------------------
+    def steps(self) -> dict[str, Step]:
+        return self._step_map
+
+    @cached_property
+    def _step_map(self) -> dict[str, Step]:
+        return {s.id: s for t in self.tracks for s in t.steps}
+
+    def track_of(self) -> dict[str, str]:
+        return {s.id: t.id for t in self.tracks for s in t.steps}
+
+    def severity(self, level: int) -> Severity:
+        for s in self.severities:
+            if s.level == level:
+                return s
+        raise KeyError(level)
+
+    def target_within(self, target: Target, level: int) -> timedelta:
+        try:
+            return self.severity(level).targets.get(target.id, target.within)
+        except KeyError:
+            return target.within
+
+    def conditional(self) -> dict[str, list[tuple[str, str]]]:
+        """step id -> [(decision step, option)] that switch it on."""
+        return self._conditional
+
+    @cached_property
+    def _conditional(self) -> dict[str, list[tuple[str, str]]]:
+        out: dict[str, list[tuple[str, str]]] = {}
+        for step in self.steps().values():
+            for opt in step.options or []:
+                for nxt in opt.next:
+                    out.setdefault(nxt, []).append((step.id, opt.id))
+        return out
+
+    def matches(self, query: str) -> bool:
+        q = query.strip().lower()
+        hay = " ".join([self.id, self.type, self.title.en.lower(), self.title.zh, *self.keywords])
+        return all(part in hay for part in q.split())

@@ -1,0 +1,738 @@
+"""The data of a post-incident report, drawn from the event log and the outbox.
+
+``build_incident_report`` reads; it never writes. Times are kept as aware UTC
+datetimes and durations as timedeltas; display strings (names, titles, event
+details) are resolved once, in the report's language, so every renderer prints
+the same words.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from incident.clock import format_duration
+from incident.engine import events as ev
+from incident.engine.context import local_zone, location_label
+from incident.engine.state import IncidentState, fold
+from incident.errors import Refused
+from incident.report.labels import pick, t
+from incident.store import check_chain
+
+if TYPE_CHECKING:
+    from incident.directory import Directory
+    from incident.playbook import Playbook, PlaybookLibrary
+    from incident.store import OutboxRow, Store, StoredEvent, VerifyReport
+
+FAILED_STATES = ("failed_permanent",)
+NO_CHANNEL = "\0no_channel"
+PENDING_STATES = ("queued", "sending", "failed_temporary")
+
+
+# ---- value types -------------------------------------------------------------------
+
+@dataclass(slots=True)
+class TargetRow:
+    id: str
+    title: str
+    due_at: datetime
+    met_at: datetime | None
+    status: str            # met, met_late, missed, not_met, pending, n/a
+    took: timedelta | None  # start → met
+    margin: timedelta | None  # positive: to spare; negative: late by
+
+    @property
+    def ok(self) -> bool | None:
+        if self.status in ("met",):
+            return True
+        if self.status in ("met_late", "missed", "not_met"):
+            return False
+        return None
+
+
+@dataclass(slots=True)
+class ReportClockRow:
+    id: str
+    title: str
+    to: str
+    by: str
+    due_at: datetime
+    done_at: datetime | None
+    done_by: str | None
+    status: str
+    margin: timedelta | None
+
+
+@dataclass(slots=True)
+class TimelineRow:
+    seq: int
+    ts: datetime
+    offset: timedelta
+    actor: str
+    who: str
+    role: str
+    kind: str
+    what: str
+    step: str | None
+    step_title: str
+    track: str
+    detail: str
+
+
+@dataclass(slots=True)
+class ChannelStats:
+    channel: str
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    fell_back: int = 0
+    pending: int = 0
+    cancelled: int = 0
+
+    def add(self, state: str, n: int = 1) -> None:
+        self.total += n
+        if state == "sent":
+            self.sent += n
+        elif state in FAILED_STATES:
+            self.failed += n
+        elif state == "fell_back":
+            self.fell_back += n
+        elif state == "cancelled":
+            self.cancelled += n
+        else:
+            self.pending += n
+
+    @property
+    def attempted(self) -> int:
+        return self.total - self.cancelled
+
+    @property
+    def rate(self) -> float | None:
+        return self.sent / self.attempted if self.attempted else None
+
+
+@dataclass(slots=True)
+class Unreached:
+    person_id: str
+    name: str
+    reason: str
+
+
+@dataclass(slots=True)
+class NotifyBlock:
+    step: str
+    title: str
+    queued_at: datetime | None
+    queued_by: str
+    recipients: int
+    messages: int
+    channels: list[ChannelStats]
+    never_reached: list[Unreached]
+    reached: int
+    still_pending: int = 0
+
+
+@dataclass(slots=True)
+class PageRow:
+    page: str
+    to: str
+    role: str
+    level: str
+    sent_at: datetime
+    acked_at: datetime | None
+    acked_by: str
+    ack_after: timedelta | None
+    channels: str = ""
+    delivered: str = ""     # e.g. "1/2" messages sent
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class EscalationRow:
+    ts: datetime
+    kind: str   # raised / skipped
+    to: str
+    step: str
+    reason: str
+
+
+@dataclass(slots=True)
+class GanttBar:
+    track: str
+    track_title: str
+    step: str
+    title: str
+    status: str
+    start: datetime | None
+    end: datetime | None
+    due: datetime | None
+
+
+@dataclass(slots=True)
+class DeliveryPoint:
+    ts: datetime
+    channel: str
+
+
+@dataclass(slots=True)
+class IncidentReport:
+    id: str
+    lang: str
+    zone: ZoneInfo
+    generated_at: datetime
+    state: IncidentState
+    title: str
+    type: str
+    location: str
+    site: str
+    severity: int
+    severity_name: str
+    drill: bool
+    status: str
+    started_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str
+    summary: str
+    end: datetime          # resolved_at, or "now" for an open incident
+    reporter: str
+    first_receiver: str
+    owner: str
+    handovers: list[dict[str, Any]]
+    targets: list[TargetRow]
+    report_clocks: list[ReportClockRow]
+    timeline: list[TimelineRow]
+    notes: list[TimelineRow]
+    skipped: list[TimelineRow]
+    values: list[tuple[str, str]]
+    notifications: list[NotifyBlock]
+    other_messages: list[ChannelStats]
+    pages: list[PageRow]
+    escalations: list[EscalationRow]
+    gantt: list[GanttBar]
+    deliveries: list[DeliveryPoint]
+    integrity: VerifyReport
+    events_count: int
+    names: Names | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.started_at
+
+    def local(self, ts: datetime | None, with_date: bool = False) -> str:
+        if ts is None:
+            return "—"
+        return ts.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+# ---- helpers ------------------------------------------------------------------------
+
+def duration_text(delta: timedelta | None) -> str:
+    return "—" if delta is None else format_duration(delta)
+
+
+def margin_text(delta: timedelta | None, lang: str) -> str:
+    if delta is None:
+        return "—"
+    if delta.total_seconds() >= 0:
+        return f"{format_duration(delta)} {t('spare', lang)}" if lang == "en" \
+            else f"{t('spare', lang)} {format_duration(delta)}"
+    return f"{t('late_by', lang)} {format_duration(-delta)}"
+
+
+class Names:
+    """People, roles and vendors by id, in one language (cached: 10,000 events)."""
+
+    def __init__(self, directory: Directory | None, lang: str):
+        self.directory = directory
+        self.lang = lang
+        self._cache: dict[str, str] = {}
+
+    def who(self, pid: Any) -> str:
+        if isinstance(pid, list | tuple):
+            return ", ".join(self.who(p) for p in pid) or "—"
+        if not pid:
+            return "—"
+        pid = str(pid)
+        hit = self._cache.get(pid)
+        if hit is not None:
+            return hit
+        name = pid
+        d = self.directory
+        if pid == ev.SYSTEM:
+            name = t("system", self.lang)
+        elif d is not None:
+            person = d.people.get(pid)
+            if person is not None:
+                name = person.display_name(self.lang)
+            elif pid in d.vendors:
+                name = pick(d.vendors[pid].name, self.lang, pid)
+            elif pid.startswith("vendor:") and pid[7:] in d.vendors:
+                name = pick(d.vendors[pid[7:]].name, self.lang, pid)
+            elif pid in d.roles:
+                name = pick(d.roles[pid].title, self.lang, pid)
+            elif pid in d.externals:
+                name = pick(d.externals[pid].name, self.lang, pid)
+        self._cache[pid] = name
+        return name
+
+    def role_title(self, role: str | None) -> str:
+        if not role:
+            return ""
+        d = self.directory
+        if d is not None and role in d.roles:
+            return pick(d.roles[role].title, self.lang, role)
+        return role
+
+    def roles_of(self, pid: str | None) -> tuple[str, ...]:
+        d = self.directory
+        if not pid or d is None:
+            return ()
+        person = d.staff.get(pid)
+        return person.roles if person is not None else ()
+
+    def role_for(self, pid: str | None, wanted: str | None = None) -> str:
+        """The role a person acted in: the step's assignee role if they hold it."""
+        key = f"\0{pid}\0{wanted}"
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        roles = self.roles_of(pid)
+        role = wanted if wanted in roles else (roles[0] if roles else "")
+        text = self.role_title(role)
+        if pid == ev.SYSTEM:
+            text = ""
+        self._cache[key] = text
+        return text
+
+
+# ---- build ---------------------------------------------------------------------------
+
+def load_incident(store: Store, playbooks: PlaybookLibrary, incident_id: str,
+                  ) -> tuple[Any, Playbook, list[StoredEvent], VerifyReport]:
+    """The incident row, its playbook, its events and their hash-chain check.
+
+    The chain is checked on the very events the report is drawn from (one read, as
+    Store.verify does it), against the row's recorded length read after them, so
+    an event appended meanwhile is picked up rather than reported as missing.
+    """
+    row = store.incident(incident_id)
+    try:
+        pb = playbooks.get(row.playbook_id)
+    except KeyError:
+        raise Refused(f"incident {incident_id} uses playbook '{row.playbook_id}', which is not "
+                      "loaded — point playbooks_dir at the folder that has it") from None
+    events = store.events(incident_id)
+    for _ in range(3):
+        row = store.incident(incident_id)
+        last = events[-1].seq if events else 0
+        if row.last_seq <= last:
+            break
+        events += store.events(incident_id, after_seq=last)
+    return row, pb, events, check_chain(incident_id, events, row.last_seq)
+
+
+def build_incident_report(store: Store, playbooks: PlaybookLibrary,
+                          directory: Directory | None, incident_id: str, *, now: datetime,
+                          lang: str = "en") -> IncidentReport:
+    row, pb, events, integrity = load_incident(store, playbooks, incident_id)
+    outbox = store.outbox_rows(incident_id)
+    return assemble(row, pb, events, outbox, integrity, directory, now=now, lang=lang)
+
+
+def assemble(row: Any, pb: Playbook, events: list[StoredEvent], outbox: list[OutboxRow],
+             integrity: VerifyReport, directory: Directory | None, *, now: datetime,
+             lang: str = "en") -> IncidentReport:
+    st = fold(row.id, pb, events)
+    names = Names(directory, lang)
+    zone = local_zone(directory)
+    end = st.resolved_at if st.status == "resolved" and st.resolved_at else now
+    steps = pb.steps()
+    track_titles = {tr.id: tr.title.get(lang) for tr in pb.tracks}
+
+    try:
+        sev_name = pb.severity(st.severity).name.get(lang)
+    except KeyError:
+        sev_name = ""
+    site = ""
+    if directory is not None:
+        site = pick(directory.site.name, lang, row.site)
+    timeline = _timeline(st, pb, events, names, lang, zone, track_titles)
+    page_seqs = {e.seq for e in events if e.kind == ev.PAGE_SENT}
+    notifications, other = _notifications(
+        st, pb, events, [r for r in outbox if r.event_seq not in page_seqs], names, lang)
+    report = IncidentReport(
+        id=row.id, lang=lang, zone=zone, generated_at=now, state=st,
+        title=pb.title.get(lang), type=pb.type, location=location_label(st, directory, lang),
+        site=site or row.site, severity=st.severity, severity_name=sev_name, drill=st.drill,
+        status=st.status, started_at=st.started_at, resolved_at=st.resolved_at,
+        resolved_by=names.who(st.resolved_by) if st.resolved_by else "",
+        summary=st.summary or "", end=end, reporter=names.who(st.reporter),
+        first_receiver=names.who(st.first_receiver), owner=names.who(st.owner),
+        handovers=[{**h, "from_name": names.who(h.get("from")), "to_name": names.who(h.get("to")),
+                    "by_name": names.who(h.get("by"))} for h in st.handovers],
+        targets=target_rows(st, end, lang),
+        report_clocks=_report_clocks(st, end, names, lang),
+        timeline=timeline,
+        notes=[r for r in timeline if r.kind == ev.NOTE_ADDED],
+        skipped=[r for r in timeline if r.kind == ev.STEP_SKIPPED],
+        values=_values(st, pb, lang),
+        notifications=notifications, other_messages=other,
+        pages=_pages(st, events, outbox, names, directory, lang),
+        escalations=_escalations(events, names, steps, lang),
+        gantt=_gantt(st, pb, track_titles, lang),
+        deliveries=sorted((DeliveryPoint(r.sent_at, r.channel) for r in outbox if r.sent_at),
+                          key=lambda p: p.ts),
+        integrity=integrity, events_count=len(events), names=names,
+    )
+    return report
+
+
+def target_rows(st: IncidentState, end: datetime, lang: str = "en") -> list[TargetRow]:
+    out = []
+    resolved = st.status == "resolved"
+    for tg in st.targets.values():
+        status = tg.status(end)
+        if status == "pending" and resolved:
+            status = "not_met"
+        took = (tg.met_at - st.started_at) if tg.met_at else None
+        margin = None if status in ("n/a", "pending", "not_met") else tg.delta(end)
+        out.append(TargetRow(tg.id, pick(tg.title, lang, tg.id), tg.due_at, tg.met_at, status,
+                             took, margin))
+    return out
+
+
+def _report_clocks(st: IncidentState, end: datetime, names: Names,
+                   lang: str) -> list[ReportClockRow]:
+    out = []
+    for r in st.reports.values():
+        status = r.status(end)
+        if status == "pending" and st.status == "resolved":
+            status = "not_met"
+        margin = r.due_at - (r.done_at or end) if status in ("met", "met_late", "missed") \
+            else None
+        out.append(ReportClockRow(r.id, pick(r.title, lang, r.id), names.role_title(r.to), r.by,
+                                  r.due_at, r.done_at, names.who(r.done_by) if r.done_by else "",
+                                  status, margin))
+    return out
+
+
+def _values(st: IncidentState, pb: Playbook, lang: str) -> list[tuple[str, str]]:
+    out = []
+    for step in pb.steps().values():
+        rec = step.record
+        if rec is None or rec.name not in st.values:
+            continue
+        label = rec.label.get(lang) if rec.label else step.title.get(lang)
+        v = st.values[rec.name]
+        text = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+        if rec.unit:
+            text += f" {rec.unit}"
+        out.append((label, text))
+    return out
+
+
+def _option_title(pb: Playbook, step_id: str | None, option: str | None, lang: str) -> str:
+    if not option:
+        return ""
+    step = pb.steps().get(step_id or "")
+    for o in (step.options or []) if step is not None else []:
+        if o.id == option:
+            return o.title.get(lang)
+    return option
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, list):
+        return ", ".join(map(str, v))
+    return str(v)
+
+
+def _timeline(st: IncidentState, pb: Playbook, events: list[StoredEvent], names: Names,
+              lang: str, zone: ZoneInfo, track_titles: dict[str, str]) -> list[TimelineRow]:
+    steps = pb.steps()
+    track_of = pb.track_of()
+    start = st.started_at
+    labels = {k: (v[1] if lang == "zh" else v[0]) for k, v in ev.LABELS.items()}
+    step_titles = {sid: s.title.get(lang) for sid, s in steps.items()}
+    out: list[TimelineRow] = []
+    append = out.append
+    for e in events:
+        p = e.payload
+        sid = p.get("step") if isinstance(p.get("step"), str) else None
+        step = steps.get(sid) if sid else None
+        track = track_titles.get(track_of.get(sid, ""), p.get("track") or "") if sid else ""
+        role = names.role_for(e.actor, step.assignee if step is not None else None)
+        detail = _detail(e, st, pb, names, lang, zone)
+        append(TimelineRow(e.seq, e.ts, e.ts - start, e.actor, names.who(e.actor), role, e.kind,
+                           labels.get(e.kind, e.kind), sid,
+                           step_titles.get(sid, sid or "") if sid else "", track, detail))
+    return out
+
+
+def _detail(e: StoredEvent, st: IncidentState, pb: Playbook, names: Names, lang: str,
+            zone: ZoneInfo) -> str:
+    p, k = e.payload, e.kind
+    bits: list[str] = []
+    if k == ev.INCIDENT_STARTED:
+        bits = [pb.title.get(lang), location_label(st, names.directory, lang),
+                f"{t('severity', lang)} {p.get('severity')}"]
+        if p.get("drill"):
+            bits.append(t("drill", lang))
+        fr = p.get("first_receiver")
+        if fr:
+            bits.append(f"{t('first_receiver', lang)}: {names.who(fr)}")
+        for key, val in (p.get("inputs") or {}).items():
+            if val not in (None, ""):
+                spec = pb.inputs.get(key)
+                bits.append(f"{spec.label.get(lang) if spec else key}: {val}")
+    elif k in (ev.STEP_DONE, ev.STEP_AWAITING):
+        if p.get("option"):
+            bits.append(f"{t('option', lang)}: {_option_title(pb, p.get('step'), p['option'], lang)}")
+        if p.get("value") not in (None, "", []):
+            bits.append(f"{t('value', lang)}: {_value_text(p['value'])}")
+        if p.get("auto"):
+            bits.append(t("auto", lang))
+        if k == ev.STEP_AWAITING:
+            bits.append(t("awaiting", lang))
+        if p.get("note"):
+            bits.append(str(p["note"]))
+    elif k == ev.STEP_CONFIRMED:
+        bits.append(f"{t('confirmed_by', lang)} {names.who(e.actor)}")
+        if p.get("note"):
+            bits.append(str(p["note"]))
+    elif k == ev.STEP_STARTED:
+        if p.get("to"):
+            bits.append(f"{t('dispatched_to', lang)} {names.who(str(p['to']))}")
+        if p.get("arrive_by"):
+            try:
+                when = datetime.fromisoformat(p["arrive_by"]).astimezone(zone)
+                bits.append(f"{t('arrive_by', lang)} {when:%H:%M:%S}")
+            except (TypeError, ValueError):
+                bits.append(f"{t('arrive_by', lang)} {p['arrive_by']}")
+        if p.get("note"):
+            bits.append(str(p["note"]))
+    elif k == ev.STEP_SKIPPED:
+        bits.append(f"{t('reason', lang)}: {p.get('reason') or '—'}")
+    elif k == ev.NOTE_ADDED:
+        bits.append(str(p.get("text", "")))
+    elif k == ev.OWNER_CHANGED:
+        bits.append(t("handover_from_to", lang, a=names.who(p.get("from")), b=names.who(p.get("to"))))
+        if p.get("reason"):
+            bits.append(str(p["reason"]))
+    elif k == ev.SEVERITY_CHANGED:
+        bits.append(t("severity_from_to", lang, a=p.get("from"), b=p.get("to")))
+        if p.get("reason"):
+            bits.append(str(p["reason"]))
+    elif k == ev.REPORT_DONE:
+        r = st.reports.get(p.get("report", ""))
+        bits.append(pick(r.title, lang, p.get("report", "")) if r else str(p.get("report", "")))
+        if p.get("note"):
+            bits.append(str(p["note"]))
+    elif k == ev.TIMER_FIRED:
+        lbl = p.get("label") or {}
+        bits.append(pick(lbl, lang, str(p.get("timer", ""))) if isinstance(lbl, dict)
+                    else str(lbl))
+        if p.get("late"):
+            bits.append(t("fired_late", lang,
+                          d=format_duration(timedelta(seconds=float(p.get("late_by_s") or 0)))))
+    elif k == ev.NOTIFY_QUEUED:
+        bits.append(t("recipients_n", lang, n=p.get("recipients", 0), m=p.get("messages", 0)))
+        ch = p.get("channels")
+        if isinstance(ch, dict):
+            bits.append(" ".join(f"{c}:{n}" for c, n in ch.items()))
+        elif isinstance(ch, list):
+            bits.append(" ".join(map(str, ch)))
+    elif k == ev.DELIVERY_PROGRESS:
+        for channel, counts in (p.get("channels") or {}).items():
+            if isinstance(counts, dict):
+                bits.append(f"{channel} " + " ".join(f"{s}={n}" for s, n in counts.items()))
+    elif k == ev.PAGE_SENT:
+        who = names.who(p.get("to"))
+        role = names.role_title(p.get("role"))
+        bits.append(f"{who}" + (f" ({role})" if role else ""))
+        if p.get("level") is not None:
+            bits.append(f"{t('level', lang)} {p['level']}")
+        ch = p.get("channels")
+        if isinstance(ch, dict):
+            bits.append("; ".join(f"{names.who(k)}: {' → '.join(map(str, v))}"
+                                  if isinstance(v, list) else f"{names.who(k)}: {v}"
+                                  for k, v in ch.items()))
+        elif isinstance(ch, list):
+            bits.append(" ".join(map(str, ch)))
+        if p.get("reason"):
+            r = p["reason"]
+            bits.append(pick(r, lang) if isinstance(r, dict) else str(r))
+    elif k == ev.PAGE_ACKED:
+        if p.get("page"):
+            bits.append(str(p["page"]))
+        if p.get("note"):
+            bits.append(str(p["note"]))
+    elif k in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
+        if p.get("to"):
+            bits.append(f"{t('raised_to', lang)} {names.who(str(p['to']))}")
+        if p.get("level") is not None:
+            bits.append(f"{t('level', lang)} {p['level']}")
+        if p.get("reason"):
+            r = p["reason"]
+            bits.append(pick(r, lang) if isinstance(r, dict) else str(r))
+    elif k == ev.INCIDENT_RESOLVED:
+        if p.get("summary"):
+            bits.append(str(p["summary"]))
+        if p.get("open_steps"):
+            bits.append(t("open_steps_n", lang, n=len(p["open_steps"]),
+                          steps=", ".join(p["open_steps"])))
+    elif k == ev.INCIDENT_REOPENED:
+        bits.append(str(p.get("reason", "")))
+    else:
+        for key in ("title", "text", "reason", "summary", "to"):
+            v = p.get(key)
+            if v not in (None, "", []):
+                bits.append(pick(v, lang) if isinstance(v, dict) else str(v))
+    return "; ".join(b for b in bits if b)
+
+
+def _notifications(st: IncidentState, pb: Playbook, events: list[StoredEvent],
+                   outbox: list[OutboxRow], names: Names, lang: str,
+                   ) -> tuple[list[NotifyBlock], list[ChannelStats]]:
+    steps = pb.steps()
+    by_step: dict[str, list[OutboxRow]] = defaultdict(list)
+    for r in outbox:
+        by_step[r.step_id].append(r)
+    queued: dict[str, StoredEvent] = {}
+    for e in events:
+        if e.kind == ev.NOTIFY_QUEUED and isinstance(e.payload.get("step"), str):
+            queued.setdefault(e.payload["step"], e)
+    order = list(queued)
+    order += [s for s in by_step if s not in queued and s in steps]
+    blocks = []
+    for sid in order:
+        rows = by_step.get(sid, [])
+        e = queued.get(sid)
+        p = e.payload if e is not None else {}
+        chans: dict[str, ChannelStats] = {}
+        people: dict[str, list[OutboxRow]] = defaultdict(list)
+        for r in rows:
+            chans.setdefault(r.channel, ChannelStats(r.channel)).add(r.state)
+            people[r.person_id].append(r)
+        unreached = []
+        reached = pending = 0
+        for pid, prs in people.items():
+            if any(r.state == "sent" for r in prs):
+                reached += 1
+                continue
+            if any(r.state in PENDING_STATES for r in prs):
+                pending += 1  # still being sent (or retried): not "never reached" yet
+                continue
+            reasons = [f"{r.channel}: {r.last_error or t(r.state, lang)}" for r in prs]
+            unreached.append(Unreached(pid, names.who(pid), "; ".join(reasons)))
+        for pid, why in _payload_unreached(p):
+            if pid not in people:
+                why = t("no_channel", lang) if why == NO_CHANNEL else why
+                unreached.append(Unreached(pid, names.who(pid), why))
+        step = steps.get(sid)
+        recipients = p.get("recipients")
+        blocks.append(NotifyBlock(
+            sid, step.title.get(lang) if step else sid, e.ts if e else None,
+            names.who(e.actor) if e else "",
+            int(recipients) if isinstance(recipients, int) else len(people),
+            int(p.get("messages") or len(rows)), sorted(chans.values(), key=lambda c: c.channel),
+            unreached, reached, pending))
+    other: dict[str, ChannelStats] = {}
+    for sid, rows in by_step.items():
+        if sid in queued or sid in steps:
+            continue
+        for r in rows:
+            other.setdefault(r.channel, ChannelStats(r.channel)).add(r.state)
+    return blocks, sorted(other.values(), key=lambda c: c.channel)
+
+
+def _payload_unreached(p: dict[str, Any]) -> list[tuple[str, str]]:
+    """Recipients the planner could not queue at all (no working channel), if it says so."""
+    out = []
+    for key in ("unreachable_ids", "unreachable", "no_channel", "no_address", "unreached"):
+        val = p.get(key)
+        if not isinstance(val, list):
+            continue
+        for item in val:
+            if isinstance(item, str):
+                out.append((item, NO_CHANNEL))
+            elif isinstance(item, dict):
+                pid = item.get("person") or item.get("person_id") or item.get("id")
+                if pid:
+                    out.append((str(pid), str(item.get("reason") or NO_CHANNEL)))
+    return out
+
+
+def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow],
+           names: Names, directory: Directory | None, lang: str) -> list[PageRow]:
+    seq_of = {e.payload.get("page"): e.seq for e in events if e.kind == ev.PAGE_SENT}
+    rows_by_seq: dict[int, list[OutboxRow]] = defaultdict(list)
+    for r in outbox:
+        rows_by_seq[r.event_seq].append(r)
+    out = []
+    for p in st.pages:
+        acked = p.get("acked_at")
+        pid = p.get("id") or p.get("page") or ""
+        role = p.get("role") or p.get("node")
+        level = p.get("level")
+        if level is None and directory is not None and role in directory.roles:
+            level = directory.roles[role].level
+        chans = p.get("channels")
+        if isinstance(chans, dict):
+            chan_text = "; ".join(f"{names.who(k)}: {' → '.join(map(str, v))}"
+                                  if isinstance(v, list) else f"{names.who(k)}: {v}"
+                                  for k, v in chans.items())
+        elif isinstance(chans, list):
+            chan_text = " ".join(map(str, chans))
+        else:
+            chan_text = str(chans or "")
+        rows = rows_by_seq.get(seq_of.get(pid, -1), [])
+        delivered = ""
+        if rows:
+            people = {r.person_id for r in rows}
+            reached = {r.person_id for r in rows if r.state == "sent"}
+            delivered = f"{len(reached)}/{len(people)}"
+        reason = p.get("reason") or ""
+        out.append(PageRow(
+            str(pid), names.who(p.get("to")), names.role_title(role),
+            "" if level is None else str(level), p["ts"], acked,
+            names.who(p.get("acked_by")) if p.get("acked_by") else "",
+            (acked - p["ts"]) if acked else None, chan_text, delivered,
+            pick(reason, lang) if isinstance(reason, dict) else str(reason)))
+    return out
+
+
+def _escalations(events: list[StoredEvent], names: Names, steps: dict[str, Any],
+                 lang: str) -> list[EscalationRow]:
+    out = []
+    for e in events:
+        if e.kind not in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
+            continue
+        p = e.payload
+        reason = p.get("reason") or ""
+        if isinstance(reason, dict):
+            reason = pick(reason, lang)
+        sid = p.get("step") or ""
+        step = steps.get(sid)
+        out.append(EscalationRow(
+            e.ts, "raised" if e.kind == ev.ESCALATION_RAISED else "skipped",
+            names.who(str(p.get("to") or "")) if p.get("to") else "",
+            step.title.get(lang) if step is not None else str(sid), str(reason)))
+    return out
+
+
+def _gantt(st: IncidentState, pb: Playbook, track_titles: dict[str, str],
+           lang: str) -> list[GanttBar]:
+    out = []
+    for tr in pb.tracks:
+        for step in tr.steps:
+            s = st.steps[step.id]
+            start = s.started_at or s.ready_at
+            end = s.done_at if s.status in ("done", "skipped") else None
+            out.append(GanttBar(tr.id, track_titles[tr.id], step.id, step.title.get(lang),
+                                s.status, start, end, s.due_at))
+    return out

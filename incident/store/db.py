@@ -1,0 +1,207 @@
+"""Engines, connection settings and migrations.
+
+SQLite (the default, embedded) is tuned for a single machine with several
+threads and possibly several processes: WAL journal, a busy timeout, foreign
+keys on, and write transactions that start with ``BEGIN IMMEDIATE`` so that a
+reader never has to upgrade its lock (the classic SQLITE_BUSY deadlock).
+PostgreSQL is reached through psycopg 3.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import QueuePool, StaticPool
+
+from incident.store.records import StoreUnavailable
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+# Advisory lock key so two processes upgrading one PostgreSQL database take turns.
+PG_MIGRATION_LOCK = 0x1C1DE17
+
+
+def _json_dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a database URL; plain postgresql:// (or postgres://) means psycopg 3."""
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url or "")
+    if not text.strip():
+        raise ValueError("no database URL — set database_url (e.g. sqlite:///incident.db)")
+    text = text.strip()
+    for plain in ("postgres://", "postgresql://"):
+        if text.startswith(plain):
+            text = "postgresql+psycopg://" + text[len(plain):]
+    try:
+        u = make_url(text)
+    except sa.exc.ArgumentError as exc:
+        raise ValueError(f"database URL '{text}' is not valid: {exc}") from None
+    if u.get_backend_name() == "sqlite" and not is_memory(u):
+        path = Path(u.database).expanduser()
+        u = u.set(database=str(path))
+    return u
+
+
+def safe_url(u: URL) -> str:
+    return u.render_as_string(hide_password=True)
+
+
+@contextmanager
+def friendly_errors(u: URL) -> Iterator[None]:
+    """Connection and file problems become one clear sentence, not a traceback."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailable(f"cannot open the database at {safe_url(u)}: "
+                               f"{str(exc.orig).strip()}") from None
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot create the database at {safe_url(u)}: {exc}") from None
+
+
+def is_memory(u: URL) -> bool:
+    return u.get_backend_name() == "sqlite" and (
+        not u.database or u.database == ":memory:" or "mode=memory" in str(u))
+
+
+def sqlite_needs_serializing(u: URL) -> bool:
+    """One shared connection (in-memory DB) or a single-threaded SQLite build."""
+    return u.get_backend_name() == "sqlite" and (is_memory(u) or sqlite3.threadsafety == 0)
+
+
+def make_engine(url: str | URL) -> Engine:
+    u = normalize_url(url)
+    if u.get_backend_name() == "sqlite":
+        with friendly_errors(u):
+            return _sqlite_engine(u)
+    if u.get_backend_name() == "postgresql":
+        return sa.create_engine(u, pool_size=8, max_overflow=24, pool_pre_ping=True,
+                                json_serializer=_json_dumps)
+    return sa.create_engine(u, json_serializer=_json_dumps)
+
+
+def _sqlite_engine(u: URL) -> Engine:
+    if is_memory(u):
+        pool: dict[str, Any] = {"poolclass": StaticPool}
+    else:
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        # Each thread checks out its own connection; the sqlite3 library is built
+        # thread-safe (checked via sqlite3.threadsafety, else calls are serialized).
+        pool = {"poolclass": QueuePool, "pool_size": 8, "max_overflow": 32, "pool_timeout": 30}
+    engine = sa.create_engine(u, connect_args={"check_same_thread": False,
+                                               "timeout": BUSY_TIMEOUT_MS / 1000},
+                              json_serializer=_json_dumps, **pool)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own
+        # transaction handling would defer it and break BEGIN IMMEDIATE).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        if not is_memory(u):
+            cur.execute("PRAGMA journal_mode=WAL")
+            # Under WAL, synchronous=NORMAL is durable against application crashes and
+            # keeps the database consistent on power loss (only the last commits may
+            # roll back); it removes an fsync per commit, which is what makes
+            # thousands of single-event appends per second possible.
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        # Straight to the driver: this runs once per transaction on the hot path.
+        conn.connection.driver_connection.execute(_BEGIN[mode])
+
+    return engine
+
+
+_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool) whose transactions take the write lock up front."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+    return engine
+
+
+# ---- migrations --------------------------------------------------------------------
+
+def alembic_config(url: str | URL | None = None) -> Config:
+    """An Alembic configuration pointing inside the package; no ini file, no logging setup."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        u = normalize_url(url)
+        cfg.set_main_option("sqlalchemy.url",
+                            u.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+_heads: dict[str, str] = {}
+_heads_lock = threading.Lock()
+
+
+def head_revision() -> str:
+    with _heads_lock:
+        if "head" not in _heads:
+            _heads["head"] = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        return _heads["head"]
+
+
+def revision_of(conn: sa.Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade_engine(engine: Engine, target: str = "head") -> str | None:
+    """Bring the schema up to `target` in one transaction; a no-op when already there."""
+    with writer(engine).begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})
+        if target == "head" and revision_of(conn) == head_revision():
+            return head_revision()
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, target)
+        return revision_of(conn)
+
+
+def upgrade_database(url: str) -> str | None:
+    """Create or upgrade the schema (``incident db upgrade``); returns the revision."""
+    u = normalize_url(url)
+    engine = make_engine(u)
+    try:
+        with friendly_errors(u):
+            return upgrade_engine(engine)
+    finally:
+        engine.dispose()
+
+
+def current_revision(url: str) -> str | None:
+    """The schema revision of the database at `url` (None when it has no schema yet)."""
+    u = normalize_url(url)
+    if u.get_backend_name() == "sqlite" and not is_memory(u) and not Path(u.database).exists():
+        return None
+    engine = make_engine(u)
+    try:
+        with friendly_errors(u), engine.connect() as conn:
+            return revision_of(conn)
+    finally:
+        engine.dispose()

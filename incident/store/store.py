@@ -1,0 +1,713 @@
+"""The event store: incidents, their hash-chained event logs, and the notification outbox.
+
+Every public method runs in its own short transaction on its own pooled
+connection, so a Store may be shared by threads (console workers, the
+notification dispatcher's pool). The hot paths use SQLAlchemy Core statements
+(compiled once, cached), not the ORM.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import fields
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Engine
+
+from incident.store import db
+from incident.store.records import (
+    ATTEMPT_STATUSES,
+    FINAL_OUTBOX_STATES,
+    GENESIS_HASH,
+    INCIDENT_STATUSES,
+    AttemptRow,
+    IncidentRow,
+    NewEvent,
+    NewOutbox,
+    OutboxRow,
+    SequenceConflict,
+    StoredEvent,
+    StoreUnavailable,
+    VerifyReport,
+    event_hash,
+    normalize_payload,
+)
+from incident.store.schema import delivery_attempts, events, incident_counters, incidents, outbox
+
+_INCIDENT_COLS = [incidents.c[f.name] for f in fields(IncidentRow)]
+_EVENT_COLS = [events.c[f.name] for f in fields(StoredEvent)]
+_OUTBOX_COLS = [outbox.c[f.name] for f in fields(OutboxRow)]
+_ATTEMPT_COLS = [delivery_attempts.c[f.name] for f in fields(AttemptRow)]
+
+# Incident columns an append may change alongside its events.
+UPDATABLE = frozenset({"status", "owner", "severity", "resolved_at", "updated_at", "title",
+                       "location", "site", "type", "playbook_id", "playbook_version", "drill"})
+CLAIMABLE = ("queued", "failed_temporary")
+
+
+def _aware(name: str, value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+    return value.astimezone(UTC)
+
+
+def _bp(name: str, col: sa.Column) -> sa.BindParameter:
+    return sa.bindparam(name, type_=col.type)
+
+
+class Store:
+    def __init__(self, engine: Engine, url: URL):
+        self.engine = engine
+        self.url = url
+        self.dialect = engine.dialect.name
+        self._writer = db.writer(engine)
+        self._serial = threading.RLock() if db.sqlite_needs_serializing(url) else nullcontext()
+        self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        self._tips: dict[str, tuple[int, str]] = {}
+        self._fast = _FastSQL(engine.dialect)
+        self._build_statements()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.url.render_as_string(hide_password=True)}>"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- plumbing ------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        """A write transaction (SQLite: BEGIN IMMEDIATE, so writers queue, never deadlock)."""
+        with self._serial, self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _ro(self) -> Iterator[sa.Connection]:
+        with self._serial, self.engine.connect() as conn:
+            yield conn
+
+    def _build_statements(self) -> None:
+        c = incidents.c
+        self._q_incident = sa.select(*_INCIDENT_COLS).where(c.id == sa.bindparam("id"))
+        self._q_last_seq = sa.select(c.last_seq).where(c.id == sa.bindparam("id"))
+        self._q_prev_hash = sa.select(events.c.hash).where(
+            events.c.incident_id == sa.bindparam("id"), events.c.seq == sa.bindparam("seq"))
+        self._ins_events = events.insert()
+        self._ins_counter = (
+            self._insert(incident_counters).values(day=sa.bindparam("day"), last=1)
+            .on_conflict_do_update(index_elements=["day"],
+                                   set_={"last": incident_counters.c.last + 1})
+            .returning(incident_counters.c.last))
+        self._ins_outbox = (self._insert(outbox)
+                            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                            .returning(outbox.c.id))
+        self._ins_attempt = delivery_attempts.insert()
+        c = outbox.c
+        # One prepared statement for a whole batch of finished sends (executemany):
+        # building an update() per row cost about a millisecond of CPU each.
+        self._finish_many = (
+            outbox.update()
+            .where(c.id == sa.bindparam("b_id"), c.claimed_by == sa.bindparam("b_worker"),
+                   c.state == "sending")
+            .values(state=sa.bindparam("b_state"), attempts=sa.bindparam("b_attempts"),
+                    claimed_by=None, claimed_until=None,
+                    updated_at=sa.bindparam("b_now", type_=c.updated_at.type),
+                    last_error=sa.func.coalesce(sa.bindparam("b_error", type_=c.last_error.type),
+                                                c.last_error),
+                    sent_at=sa.func.coalesce(sa.bindparam("b_sent_at", type_=c.sent_at.type),
+                                             c.sent_at),
+                    next_attempt_at=sa.bindparam("b_next", type_=c.next_attempt_at.type)))
+
+    # ---- incidents and events -----------------------------------------------------
+    def create_incident(self, *, playbook_id: str, playbook_version: str, type: str,
+                        title: dict, location: str, site: str, severity: int, drill: bool,
+                        owner: str, created_at: datetime, events: Sequence[NewEvent],
+                        id_date: date | None = None) -> tuple[IncidentRow, list[StoredEvent]]:
+        """A new open incident and its first events, in one transaction.
+
+        The id is INC-YYMMDD-NNNN: the date of `created_at` in UTC (or `id_date`,
+        e.g. the local date, when given) and a per-day counter.
+        """
+        if not events:
+            raise ValueError("an incident starts with at least one event (incident.started)")
+        created_at = _aware("created_at", created_at)
+        day = (id_date or created_at.date()).strftime("%y%m%d")
+        first = list(events)
+        updated_at = max([created_at, *(_aware("event ts", e.ts) for e in first)])
+        with self._tx() as conn:
+            n = conn.execute(self._ins_counter, {"day": day}).scalar_one()
+            iid = f"INC-{day}-{n:04d}"
+            values = {
+                "id": iid, "playbook_id": playbook_id, "playbook_version": str(playbook_version),
+                "type": type, "title": dict(title), "location": location, "site": site or "",
+                "severity": int(severity), "drill": bool(drill), "status": "open",
+                "owner": owner, "created_at": created_at, "resolved_at": None,
+                "last_seq": len(first), "updated_at": updated_at,
+            }
+            conn.execute(incidents.insert(), values)
+            rows, stored = _chain(iid, 1, GENESIS_HASH, first)
+            conn.execute(self._ins_events, rows)
+        self._remember(stored[-1])
+        return IncidentRow(**values), stored
+
+    def append(self, incident_id: str, expected_seq: int, events: Sequence[NewEvent], *,
+               outbox: Iterable[NewOutbox] = (), update: dict[str, Any] | None = None,
+               ) -> list[StoredEvent]:
+        """Append events (plus their outbox rows and incident updates) in one transaction.
+
+        Raises SequenceConflict(current_seq) when the log is no longer at
+        `expected_seq`; nothing is written then.
+        """
+        batch = list(events)
+        if not batch:
+            raise ValueError("append needs at least one event")
+        values = _update_values(update)
+        values.setdefault("updated_at", max(_aware("event ts", e.ts) for e in batch))
+        values["last_seq"] = expected_seq + len(batch)
+        queued = list(outbox)
+        try:
+            return self._append(incident_id, expected_seq, batch, values, queued)
+        except self._fast.integrity_error:
+            raise self._append_clash(incident_id, expected_seq) from None
+
+    def _append(self, incident_id: str, expected_seq: int, batch: list[NewEvent],
+                values: dict[str, Any], queued: list[NewOutbox]) -> list[StoredEvent]:
+        fast = self._fast
+        with self._tx() as conn:
+            cur = conn.connection.driver_connection.cursor()
+            try:
+                if fast.update(cur, values, incident_id, expected_seq) != 1:
+                    current = conn.execute(self._q_last_seq, {"id": incident_id}).scalar()
+                    if current is None:
+                        raise KeyError(_unknown(incident_id))
+                    raise SequenceConflict(current, expected_seq, incident_id)
+                tip = self._tips.get(incident_id)
+                if expected_seq == 0:
+                    prev_hash = GENESIS_HASH
+                elif tip is not None and tip[0] == expected_seq:
+                    prev_hash = tip[1]
+                else:
+                    # A missing predecessor (tampering) must not stop a live incident;
+                    # verify() reports the gap.
+                    prev_hash = conn.execute(self._q_prev_hash,
+                                             {"id": incident_id, "seq": expected_seq}
+                                             ).scalar() or GENESIS_HASH
+                rows, stored = _chain(incident_id, expected_seq + 1, prev_hash, batch)
+                # The (incident_id, seq) key is the backstop behind the guarded update:
+                # its IntegrityError becomes a SequenceConflict in append().
+                fast.insert_events(cur, rows)
+            finally:
+                cur.close()
+            if queued:
+                self._add_outbox(conn, incident_id, stored, queued)
+        self._remember(stored[-1])
+        return stored
+
+    def _append_clash(self, incident_id: str, expected_seq: int) -> SequenceConflict:
+        return SequenceConflict(self._last_seq(incident_id), expected_seq, incident_id)
+
+    def _remember(self, tip: StoredEvent) -> None:
+        """Events never change, so the hash of (incident, seq) can be kept to chain on."""
+        tips = self._tips
+        if len(tips) > 4096 and tip.incident_id not in tips:
+            tips.clear()
+        tips[tip.incident_id] = (tip.seq, tip.hash)
+
+    def _last_seq(self, incident_id: str) -> int:
+        with self._ro() as conn:
+            current = conn.execute(self._q_last_seq, {"id": incident_id}).scalar()
+        if current is None:
+            raise KeyError(_unknown(incident_id))
+        return current
+
+    def events(self, incident_id: str, after_seq: int = 0,
+               kinds: Sequence[str] | None = None) -> list[StoredEvent]:
+        """The incident's events after `after_seq`, in order (optionally only some kinds)."""
+        q = (sa.select(*_EVENT_COLS)
+             .where(events.c.incident_id == incident_id, events.c.seq > after_seq)
+             .order_by(events.c.seq))
+        if kinds is not None:
+            q = q.where(events.c.kind.in_(list(kinds)))
+        with self._ro() as conn:
+            return [StoredEvent(*r) for r in conn.execute(q)]
+
+    def events_many(self, incident_ids: Sequence[str], chunk: int = 400,
+                    ) -> dict[str, list[StoredEvent]]:
+        """The events of many incidents in a few queries (monthly analyses)."""
+        out: dict[str, list[StoredEvent]] = {i: [] for i in incident_ids}
+        ids = list(out)
+        with self._ro() as conn:
+            for k in range(0, len(ids), chunk):
+                q = (sa.select(*_EVENT_COLS).where(events.c.incident_id.in_(ids[k:k + chunk]))
+                     .order_by(events.c.incident_id, events.c.seq))
+                for r in conn.execute(q):
+                    e = StoredEvent(*r)
+                    out[e.incident_id].append(e)
+        return out
+
+    def incident(self, incident_id: str) -> IncidentRow:
+        with self._ro() as conn:
+            r = conn.execute(self._q_incident, {"id": incident_id}).first()
+        if r is None:
+            raise KeyError(_unknown(incident_id))
+        return IncidentRow(*r)
+
+    def incidents(self, *, status: str | None = None, drill: bool | None = None,
+                  since: datetime | None = None, until: datetime | None = None,
+                  site: str | None = None, limit: int | None = None) -> list[IncidentRow]:
+        """Incidents newest first; `since`/`until` bound created_at (until is exclusive)."""
+        c = incidents.c
+        q = sa.select(*_INCIDENT_COLS).order_by(c.created_at.desc(), c.id.desc())
+        if status is not None:
+            q = q.where(c.status == status)
+        if drill is not None:
+            q = q.where(c.drill == bool(drill))
+        if since is not None:
+            q = q.where(c.created_at >= _aware("since", since))
+        if until is not None:
+            q = q.where(c.created_at < _aware("until", until))
+        if site is not None:
+            q = q.where(c.site == site)
+        if limit is not None:
+            q = q.limit(int(limit))
+        with self._ro() as conn:
+            return [IncidentRow(*r) for r in conn.execute(q)]
+
+    def last_change(self) -> tuple:
+        """A cheap fingerprint of everything a console shows; compare to poll for changes."""
+        inc = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(incidents.c.last_seq), 0),
+                        sa.func.max(incidents.c.updated_at))
+        box = sa.select(sa.func.max(outbox.c.id), sa.func.max(outbox.c.updated_at))
+        # Index-backed counts catch state moves made at an identical "now".
+        states = (sa.select(outbox.c.state, sa.func.count())
+                  .where(outbox.c.state.in_(("queued", "sending", "failed_temporary")))
+                  .group_by(outbox.c.state))
+        att = sa.select(sa.func.max(delivery_attempts.c.id))
+        with self._ro() as conn:
+            a = tuple(conn.execute(inc).one())
+            b = tuple(conn.execute(box).one())
+            c = tuple(sorted((st, int(n)) for st, n in conn.execute(states)))
+            d = conn.execute(att).scalar()
+        return (int(a[0]), int(a[1]), a[2], b[0], b[1], c, d)
+
+    def verify(self, incident_id: str) -> VerifyReport:
+        """Recompute the hash chain; name the first broken link."""
+        q = sa.select(*_EVENT_COLS).where(events.c.incident_id == incident_id) \
+            .order_by(events.c.seq)
+        with self._ro() as conn:
+            last_seq = conn.execute(self._q_last_seq, {"id": incident_id}).scalar()
+            if last_seq is None:
+                raise KeyError(_unknown(incident_id))
+            rows = [StoredEvent(*r) for r in conn.execute(q)]
+        return check_chain(incident_id, rows, last_seq)
+
+    # ---- outbox --------------------------------------------------------------------
+    def add_outbox(self, incident_id: str, event_seq: int, rows: Iterable[NewOutbox],
+                   *, now: datetime | None = None) -> int:
+        """Queue rows for an existing event; returns how many were new (duplicates skip)."""
+        batch = list(rows)
+        if not batch:
+            return 0
+        with self._tx() as conn:
+            ts = conn.execute(sa.select(events.c.ts).where(
+                events.c.incident_id == incident_id, events.c.seq == event_seq)).scalar()
+            if ts is None:
+                if conn.execute(self._q_last_seq, {"id": incident_id}).scalar() is None:
+                    raise KeyError(_unknown(incident_id))
+                raise ValueError(f"incident {incident_id} has no event {event_seq}")
+            return self._insert_outbox(conn, incident_id, [(event_seq, r) for r in batch],
+                                       _aware("now", now) if now else ts)
+
+    def _add_outbox(self, conn: sa.Connection, incident_id: str, stored: list[StoredEvent],
+                    rows: list[NewOutbox]) -> int:
+        pairs = []
+        for r in rows:
+            i = r.event_index if r.event_index is not None else 0
+            if not -len(stored) <= i < len(stored):
+                raise ValueError(f"outbox row {r.idempotency_key}: event_index {i} is outside "
+                                 f"the {len(stored)} events of this append")
+            pairs.append((stored[i].seq, r))
+        return self._insert_outbox(conn, incident_id, pairs, stored[0].ts)
+
+    def _insert_outbox(self, conn: sa.Connection, incident_id: str,
+                       pairs: list[tuple[int, NewOutbox]], now: datetime) -> int:
+        seen: set[str] = set()
+        values = []
+        for seq, r in pairs:
+            if not r.idempotency_key:
+                raise ValueError(f"outbox row for {r.person_id} on {r.channel} has no "
+                                 "idempotency key")
+            if r.idempotency_key in seen:
+                continue
+            seen.add(r.idempotency_key)
+            values.append({
+                "incident_id": incident_id, "event_seq": seq,
+                "idempotency_key": r.idempotency_key, "step_id": r.step_id,
+                "person_id": r.person_id, "channel": r.channel, "address": r.address,
+                "lang": r.lang, "subject": r.subject, "body": r.body, "drill": bool(r.drill),
+                "state": "queued", "attempts": 0,
+                "next_attempt_at": (_aware("next_attempt_at", r.next_attempt_at)
+                                    if r.next_attempt_at else None),
+                "claimed_by": None, "claimed_until": None, "last_error": None, "sent_at": None,
+                "fallback_channels": list(r.fallback_channels), "created_at": now,
+                "updated_at": now,
+            })
+        if not values:
+            return 0
+        return len(conn.execute(self._ins_outbox, values).all())
+
+    def claim_outbox(self, worker: str, now: datetime, limit: int, lease: timedelta,
+                     channel: str | None = None, incident_id: str | None = None,
+                     ) -> list[OutboxRow]:
+        """Take up to `limit` due rows for `worker` until now + lease.
+
+        Due: queued or failed_temporary with next_attempt_at <= now (or none), or
+        sending with an expired lease (a worker died mid-send). PostgreSQL locks with
+        FOR UPDATE SKIP LOCKED; SQLite's BEGIN IMMEDIATE serialises claimers.
+        """
+        if limit <= 0:
+            return []
+        now = _aware("now", now)
+        c = outbox.c
+        q = (sa.select(c.id).where(_due(now)).order_by(c.id).limit(int(limit))
+             .with_for_update(skip_locked=True))
+        if channel is not None:
+            q = q.where(c.channel == channel)
+        if incident_id is not None:
+            q = q.where(c.incident_id == incident_id)
+        with self._tx() as conn:
+            ids = list(conn.execute(q).scalars())
+            if not ids:
+                return []
+            conn.execute(outbox.update().where(c.id.in_(ids)).values(
+                state="sending", claimed_by=worker, claimed_until=now + lease, updated_at=now))
+            rows = conn.execute(sa.select(*_OUTBOX_COLS).where(c.id.in_(ids)).order_by(c.id))
+            return [OutboxRow(*r) for r in rows]
+
+    def finish_attempt(self, outbox_id: int, *, worker: str, status: str,
+                       started_at: datetime, elapsed_ms: float, error: str | None,
+                       now: datetime, next_attempt_at: datetime | None = None) -> bool:
+        """Record one delivery attempt and move the row on; False (nothing written) when
+        `worker` no longer holds the claim (its lease expired and someone else took it)."""
+        with self._tx() as conn:
+            return self._finish(conn, outbox_id, worker=worker, status=status,
+                                started_at=started_at, elapsed_ms=elapsed_ms, error=error,
+                                now=now, next_attempt_at=next_attempt_at) is not None
+
+    def finish_attempts(self, batch: Iterable[dict[str, Any]]) -> int:
+        """finish_attempt for many rows in one transaction; returns how many applied.
+
+        Each dict holds outbox_id, worker, status, started_at, elapsed_ms, error, now
+        and optionally next_attempt_at.
+        """
+        items = list(batch)
+        if not items:
+            return 0
+        for item in items:
+            if item["status"] not in ATTEMPT_STATUSES:
+                raise ValueError(f"attempt status '{item['status']}' is not one of "
+                                 f"{', '.join(ATTEMPT_STATUSES)}")
+        c = outbox.c
+        with self._tx() as conn:
+            held = {r.id: (r.claimed_by, r.attempts) for r in conn.execute(
+                sa.select(c.id, c.claimed_by, c.attempts)
+                .where(c.id.in_([i["outbox_id"] for i in items]), c.state == "sending")
+                .with_for_update())}
+            updates, attempts = [], []
+            for item in items:
+                oid = item["outbox_id"]
+                worker, done = held.get(oid, (None, 0))
+                if worker is None or worker != item["worker"]:
+                    continue  # the lease was lost (or the row listed twice): write nothing
+                held[oid] = (None, done + 1)
+                now = _aware("now", item["now"])
+                status = item["status"]
+                updates.append({
+                    "b_id": oid, "b_worker": worker, "b_state": status, "b_attempts": done + 1,
+                    "b_now": now, "b_error": item.get("error"),
+                    "b_sent_at": now if status == "sent" else None,
+                    "b_next": item.get("next_attempt_at") if status == "failed_temporary"
+                    else None})
+                attempts.append({"outbox_id": oid, "attempt": done + 1, "worker": worker,
+                                 "started_at": _aware("started_at", item["started_at"]),
+                                 "elapsed_ms": float(item["elapsed_ms"]), "status": status,
+                                 "error": item.get("error")})
+            if updates:
+                conn.execute(self._finish_many, updates)
+                conn.execute(self._ins_attempt, attempts)
+            return len(attempts)
+
+    def _finish(self, conn: sa.Connection, outbox_id: int, *, worker: str, status: str,
+                started_at: datetime, elapsed_ms: float, error: str | None, now: datetime,
+                next_attempt_at: datetime | None = None, record: bool = True,
+                ) -> dict[str, Any] | None:
+        if status not in ATTEMPT_STATUSES:
+            raise ValueError(f"attempt status '{status}' is not one of "
+                             f"{', '.join(ATTEMPT_STATUSES)}")
+        c = outbox.c
+        values: dict[str, Any] = {"state": status, "attempts": c.attempts + 1,
+                                  "claimed_by": None, "claimed_until": None,
+                                  "updated_at": _aware("now", now)}
+        if error is not None:
+            values["last_error"] = error
+        if status == "sent":
+            values["sent_at"] = now
+        elif status == "failed_temporary":
+            values["next_attempt_at"] = next_attempt_at
+        n = conn.execute(outbox.update()
+                         .where(c.id == outbox_id, c.claimed_by == worker, c.state == "sending")
+                         .values(**values).returning(c.attempts)).scalar()
+        if n is None:
+            return None
+        attempt = {"outbox_id": outbox_id, "attempt": n, "worker": worker,
+                   "started_at": _aware("started_at", started_at),
+                   "elapsed_ms": float(elapsed_ms), "status": status, "error": error}
+        if record:
+            conn.execute(self._ins_attempt, attempt)
+        return attempt
+
+    def mark_fell_back(self, outbox_id: int, now: datetime, reason: str) -> bool:
+        """This row gave up on its channel (the next channel got its own row)."""
+        c = outbox.c
+        with self._tx() as conn:
+            res = conn.execute(outbox.update()
+                               .where(c.id == outbox_id, c.state.not_in(("sent", "cancelled")))
+                               .values(state="fell_back", last_error=reason, claimed_by=None,
+                                       claimed_until=None, updated_at=_aware("now", now)))
+            return res.rowcount == 1
+
+    def cancel_outbox(self, incident_id: str, now: datetime, *, step_id: str | None = None,
+                      reason: str = "cancelled") -> int:
+        """Cancel rows not yet in flight (queued or waiting to retry); returns how many."""
+        c = outbox.c
+        q = outbox.update().where(c.incident_id == incident_id, c.state.in_(CLAIMABLE))
+        if step_id is not None:
+            q = q.where(c.step_id == step_id)
+        with self._tx() as conn:
+            return conn.execute(q.values(state="cancelled", last_error=reason,
+                                         updated_at=_aware("now", now))).rowcount
+
+    def outbox_row(self, outbox_id: int) -> OutboxRow:
+        with self._ro() as conn:
+            r = conn.execute(sa.select(*_OUTBOX_COLS).where(outbox.c.id == outbox_id)).first()
+        if r is None:
+            raise KeyError(f"no outbox row {outbox_id}")
+        return OutboxRow(*r)
+
+    def outbox_rows(self, incident_id: str, step_id: str | None = None) -> list[OutboxRow]:
+        q = sa.select(*_OUTBOX_COLS).where(outbox.c.incident_id == incident_id) \
+            .order_by(outbox.c.id)
+        if step_id is not None:
+            q = q.where(outbox.c.step_id == step_id)
+        with self._ro() as conn:
+            return [OutboxRow(*r) for r in conn.execute(q)]
+
+    def outbox_counts(self, incident_id: str) -> dict[tuple[str, str], dict[str, int]]:
+        """{(step_id, channel): {state: count}} for an incident's messages."""
+        c = outbox.c
+        q = (sa.select(c.step_id, c.channel, c.state, sa.func.count())
+             .where(c.incident_id == incident_id).group_by(c.step_id, c.channel, c.state))
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        with self._ro() as conn:
+            for step_id, channel, state, n in conn.execute(q):
+                out.setdefault((step_id, channel), {})[state] = int(n)
+        return out
+
+    def channel_counts(self, incident_ids: Sequence[str], chunk: int = 400,
+                       ) -> dict[str, dict[str, dict[str, int]]]:
+        """{incident: {channel: {state: count}}} over all steps, for many incidents."""
+        c = outbox.c
+        out: dict[str, dict[str, dict[str, int]]] = {i: {} for i in incident_ids}
+        ids = list(out)
+        with self._ro() as conn:
+            for k in range(0, len(ids), chunk):
+                q = (sa.select(c.incident_id, c.channel, c.state, sa.func.count())
+                     .where(c.incident_id.in_(ids[k:k + chunk]))
+                     .group_by(c.incident_id, c.channel, c.state))
+                for iid, channel, state, n in conn.execute(q):
+                    out[iid].setdefault(channel, {})[state] = int(n)
+        return out
+
+    def attempts(self, outbox_id: int) -> list[AttemptRow]:
+        q = sa.select(*_ATTEMPT_COLS).where(delivery_attempts.c.outbox_id == outbox_id) \
+            .order_by(delivery_attempts.c.attempt, delivery_attempts.c.id)
+        with self._ro() as conn:
+            return [AttemptRow(*r) for r in conn.execute(q)]
+
+    def pending_outbox_count(self, now: datetime | None = None) -> int:
+        """Rows a claim at `now` would take; with now=None, every row not yet final."""
+        if now is None:
+            cond = outbox.c.state.not_in(FINAL_OUTBOX_STATES)
+        else:
+            cond = _due(_aware("now", now))
+        with self._ro() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                    .where(cond)).scalar_one())
+
+
+# ---- helpers -----------------------------------------------------------------------
+
+class _FastSQL:
+    """The append hot path, run straight on the driver's cursor.
+
+    Going through SQLAlchemy's execution machinery costs more than SQLite itself
+    for a one-event transaction. The statements are rendered once here and the
+    values are converted by the very bind processors of the table's column types
+    (UTCDateTime, JSON, Boolean), so the stored bytes are the same as Core's.
+    """
+
+    EVENT_COLS = ("incident_id", "seq", "ts", "actor", "kind", "payload", "prev_hash", "hash")
+
+    def __init__(self, dialect: sa.Dialect):
+        self.ph = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.quote = dialect.identifier_preparer.quote
+        self.integrity_error = dialect.loaded_dbapi.IntegrityError
+        self.dialect = dialect
+        cols = ", ".join(self.quote(n) for n in self.EVENT_COLS)
+        marks = ", ".join([self.ph] * len(self.EVENT_COLS))
+        self.insert_sql = f"INSERT INTO events ({cols}) VALUES ({marks})"
+        self.event_procs = [self._proc(events.c[n]) for n in self.EVENT_COLS]
+        self.incident_procs = {c.name: self._proc(c) for c in incidents.c}
+        self.update_sql: dict[tuple[str, ...], str] = {}
+
+    def _proc(self, col: sa.Column):
+        return col.type.bind_processor(self.dialect) or (lambda v: v)
+
+    def update(self, cur: Any, values: dict[str, Any], incident_id: str, expected: int) -> int:
+        keys = tuple(sorted(values))
+        sql = self.update_sql.get(keys)
+        if sql is None:
+            sets = ", ".join(f"{self.quote(k)} = {self.ph}" for k in keys)
+            sql = f"UPDATE incidents SET {sets} WHERE id = {self.ph} AND last_seq = {self.ph}"
+            self.update_sql[keys] = sql
+        procs = self.incident_procs
+        params = [procs[k](values[k]) for k in keys]
+        params += [incident_id, expected]
+        cur.execute(sql, params)
+        return cur.rowcount
+
+    def insert_events(self, cur: Any, rows: list[dict[str, Any]]) -> None:
+        procs = list(zip(self.EVENT_COLS, self.event_procs, strict=True))
+        params = [[p(r[n]) for n, p in procs] for r in rows]
+        if len(params) == 1:
+            cur.execute(self.insert_sql, params[0])
+        else:
+            cur.executemany(self.insert_sql, params)
+
+
+def _unknown(incident_id: str) -> str:
+    return f"no incident '{incident_id}' — `incident list --all` shows the known ones"
+
+
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    c = outbox.c
+    return sa.or_(
+        sa.and_(c.state.in_(CLAIMABLE),
+                sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now)),
+        sa.and_(c.state == "sending", c.claimed_until < now),
+    )
+
+
+def _update_values(update: dict[str, Any] | None) -> dict[str, Any]:
+    values = dict(update or {})
+    unknown = sorted(set(values) - UPDATABLE)
+    if unknown:
+        raise ValueError(f"cannot update incident column(s) {', '.join(unknown)} — "
+                         f"updatable: {', '.join(sorted(UPDATABLE))}")
+    if "status" in values and values["status"] not in INCIDENT_STATUSES:
+        raise ValueError(f"incident status '{values['status']}' is not one of "
+                         f"{', '.join(INCIDENT_STATUSES)}")
+    for key in ("updated_at", "resolved_at"):
+        if values.get(key) is not None:
+            values[key] = _aware(key, values[key])
+    if "updated_at" in values and values["updated_at"] is None:
+        del values["updated_at"]
+    return values
+
+
+def _chain(incident_id: str, first_seq: int, prev: str, batch: list[NewEvent],
+           ) -> tuple[list[dict[str, Any]], list[StoredEvent]]:
+    rows: list[dict[str, Any]] = []
+    stored: list[StoredEvent] = []
+    for i, e in enumerate(batch):
+        if not e.kind or not isinstance(e.kind, str):
+            raise ValueError(f"event {i + 1} of the batch has no kind")
+        seq = first_seq + i
+        ts = _aware(f"event '{e.kind}' ts", e.ts)
+        payload = normalize_payload(e.kind, e.payload)
+        h = event_hash(prev, incident_id, seq, ts, e.actor, e.kind, payload)
+        rows.append({"incident_id": incident_id, "seq": seq, "ts": ts, "actor": e.actor,
+                     "kind": e.kind, "payload": payload, "prev_hash": prev, "hash": h})
+        stored.append(StoredEvent(incident_id, seq, ts, e.actor, e.kind, payload, prev, h))
+        prev = h
+    return rows, stored
+
+
+def check_chain(incident_id: str, rows: Sequence[StoredEvent],
+                last_seq: int | None = None) -> VerifyReport:
+    """Recompute an incident's chain from its stored events (ordered by seq)."""
+    prev = GENESIS_HASH
+    expected = 1
+    for e in rows:
+        if e.seq != expected:
+            return VerifyReport(False, len(rows), expected,
+                                f"event {expected} is missing (the next stored event is {e.seq})")
+        if e.prev_hash != prev:
+            return VerifyReport(False, len(rows), e.seq,
+                                f"event {e.seq} does not link to event {e.seq - 1}: its "
+                                "prev_hash differs from that event's hash")
+        try:
+            h = event_hash(e.prev_hash, incident_id, e.seq, e.ts, e.actor, e.kind, e.payload)
+        except (TypeError, ValueError) as exc:
+            return VerifyReport(False, len(rows), e.seq, f"event {e.seq} cannot be hashed: {exc}")
+        if h != e.hash:
+            return VerifyReport(False, len(rows), e.seq,
+                                f"event {e.seq} was altered: its content does not match its hash")
+        prev = e.hash
+        expected += 1
+    stored = expected - 1
+    if last_seq is not None and last_seq != stored:
+        if last_seq > stored:
+            return VerifyReport(False, len(rows), stored + 1,
+                                f"events {stored + 1}..{last_seq} are missing (the incident "
+                                f"records {last_seq} events, {stored} are stored)")
+        return VerifyReport(False, len(rows), last_seq + 1,
+                            f"the log holds {stored} events but the incident records only "
+                            f"{last_seq}")
+    return VerifyReport(True, len(rows), None, f"chain intact ({len(rows)} events)")
+
+
+def open_store(url: str | URL, upgrade: bool = True) -> Store:
+    """Open the store at `url`, creating or upgrading its schema unless upgrade=False.
+
+    SQLite: the file (and its folder) are created on first use. A plain
+    postgresql:// URL is served by psycopg 3.
+    """
+    u = db.normalize_url(url)
+    engine = db.make_engine(u)
+    try:
+        with db.friendly_errors(u):
+            if upgrade:
+                db.upgrade_engine(engine)
+            else:
+                with engine.connect() as conn:
+                    rev = db.revision_of(conn)
+                if rev != db.head_revision():
+                    raise StoreUnavailable(
+                        f"the database at {db.safe_url(u)} is at schema revision "
+                        f"{rev or 'none'}, this version needs {db.head_revision()} — "
+                        "run `incident db upgrade`")
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, u)

@@ -1,0 +1,152 @@
+"""Plain-text views of incident state, shared by the CLI and the console.
+
+They take state and return strings or rows: no I/O, no widgets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from incident.clock import format_duration
+from incident.engine import events as ev
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from incident.engine import IncidentState
+    from incident.store import StoredEvent
+
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "pending": ("waiting", "等待"), "ready": ("ready", "待办"),
+    "in_progress": ("in progress", "进行中"),
+    "awaiting_confirmation": ("needs 2nd person", "待复核"), "done": ("done", "完成"),
+    "skipped": ("skipped", "跳过"), "excluded": ("n/a", "不适用"),
+    "met": ("met", "达成"), "met_late": ("met late", "超时达成"), "missed": ("missed", "未达成"),
+    "n/a": ("n/a", "不适用"), "open": ("open", "处理中"), "resolved": ("resolved", "已结束"),
+}
+
+
+def status_label(status: str, lang: str = "en") -> str:
+    en, zh = STATUS_LABELS.get(status, (status, status))
+    return zh if lang == "zh" else en
+
+
+def clock_text(ts: datetime | None, zone: ZoneInfo, with_date: bool = False) -> str:
+    if ts is None:
+        return "—"
+    return ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+def offset(ts: datetime, start: datetime) -> str:
+    return "T+" + format_duration(ts - start)
+
+
+def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "en") -> list[str]:
+    """What `incident status` prints: header, tracks and steps, targets, timers."""
+    pb = st.playbook
+    zh = lang == "zh"
+    sev = pb.severity(st.severity) if any(s.level == st.severity for s in pb.severities) else None
+    lines = [
+        f"{st.id}  {pb.title.get(lang)}{'  [DRILL/演练]' if st.drill else ''}  "
+        f"{status_label(st.status, lang)}",
+        f"{'地点' if zh else 'Location'}: {st.location}   "
+        f"{'级别' if zh else 'Severity'}: {st.severity}"
+        f"{' ' + sev.name.get(lang) if sev else ''}   "
+        f"{'负责人' if zh else 'Owner'}: {st.owner}",
+        f"{'开始' if zh else 'Started'}: {clock_text(st.started_at, zone, True)}   "
+        f"{'已用时' if zh else 'Elapsed'}: "
+        f"{format_duration((st.resolved_at or now) - st.started_at)}",
+        "",
+    ]
+    steps = pb.steps()
+    for track in pb.tracks:
+        lines.append(f"[{track.title.get(lang)}]")
+        for step in track.steps:
+            s = st.steps[step.id]
+            mark = {"done": "x", "skipped": "-", "excluded": " ", "ready": ">",
+                    "in_progress": "~", "awaiting_confirmation": "?"}.get(s.status, ".")
+            extra = ""
+            if s.status == "done":
+                extra = f"{clock_text(s.done_at, zone)} {s.confirmed_by or s.done_by}"
+                if s.option:
+                    extra += f" → {s.option}"
+                if s.value is not None:
+                    extra += f" = {s.value}"
+            elif s.status == "skipped":
+                extra = f"{clock_text(s.done_at, zone)} {s.done_by}: {s.reason}"
+            elif s.open and s.due_at is not None:
+                left = s.due_at - now
+                extra = (f"{'逾期' if zh else 'OVERDUE'} {format_duration(-left)}" if left.total_seconds() < 0
+                         else f"{'剩余' if zh else 'due in'} {format_duration(left)}")
+            label = status_label(s.status, lang)
+            lines.append(f"  [{mark}] {step.id:<24} {steps[step.id].title.get(lang)[:38]:<38} "
+                         f"{label:<16} {extra}".rstrip())
+        lines.append("")
+    if st.targets:
+        lines.append("目标" if zh else "Targets")
+        for t in st.targets.values():
+            status = t.status(now)
+            delta = t.delta(now)
+            lines.append(f"  {t.title.get(lang, t.id):<28} {'截止' if zh else 'due'} "
+                         f"{clock_text(t.due_at, zone)}  {status_label(status, lang):<10} "
+                         f"{'' if status == 'n/a' else format_duration(delta)}".rstrip())
+        lines.append("")
+    if st.reports:
+        lines.append("上报时限" if zh else "Report clocks")
+        for r in st.reports.values():
+            lines.append(f"  {r.title.get(lang, r.id):<28} → {r.to:<16} {r.by:<8} "
+                         f"{'截止' if zh else 'due'} {clock_text(r.due_at, zone)}  "
+                         f"{status_label(r.status(now), lang)}")
+        lines.append("")
+    timers = st.timers()
+    if timers:
+        lines.append("计时器" if zh else "Timers")
+        for t in timers[:8]:
+            lines.append(f"  {clock_text(t.due_at, zone)}  {t.label.get(lang, t.id)}")
+    return lines
+
+
+def event_summary(e: StoredEvent, lang: str = "en") -> str:
+    """One line of the timeline for an event."""
+    p: dict[str, Any] = e.payload
+    head = ev.label(e.kind, lang)
+    bits = []
+    for key in ("step", "option", "value", "reason", "text", "to", "summary"):
+        if p.get(key) not in (None, "", []):
+            bits.append(f"{key}={p[key]}" if key not in ("text", "summary") else str(p[key]))
+    if e.kind == ev.TIMER_FIRED:
+        lbl = p.get("label", {})
+        bits = [lbl.get(lang) or lbl.get("en") or p.get("timer", "")]
+        if p.get("late"):
+            bits.append(("晚触发 " if lang == "zh" else "fired late by ")
+                        + format_duration(timedelta(seconds=float(p.get("late_by_s") or 0)))
+                        + (" (程序当时未运行)" if lang == "zh" else " (no process was running)"))
+    if e.kind == ev.INCIDENT_STARTED:
+        bits = [p.get("playbook_id", ""), p.get("location", ""), f"severity {p.get('severity')}"]
+        if p.get("drill"):
+            bits.append("DRILL")
+    if e.kind == ev.PAGE_SENT:
+        names = p.get("names") or {}
+        people = [names.get(pid, pid) for pid in p.get("to") or []]
+        bits = [f"{p.get('page', '')} {p.get('role') or p.get('node') or ''}".strip(),
+                ", ".join(people) or ("无人" if lang == "zh" else "nobody"),
+                str(p.get("reason") or "")]
+        if p.get("reminder"):
+            bits.append("提醒" if lang == "zh" else "reminder")
+    if e.kind == ev.PAGE_ACKED:
+        bits = [str(p.get("page") or ("全部呼叫" if lang == "zh" else "all pages"))]
+    if e.kind in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
+        bits = [f"→ {p.get('to')}" if p.get("to") else "", str(p.get("reason") or "")]
+    if e.kind == ev.DELIVERY_PROGRESS:
+        bits = [str(p.get("step") or "")] + [
+            f"{ch} {c.get('sent', 0)}/{sum(c.values())}"
+            for ch, c in sorted((p.get("channels") or {}).items())]
+    if e.kind == ev.DRILL_INJECT:
+        headline = p.get("headline") or {}
+        bits = [headline.get(lang) or headline.get("en") or str(p.get("text") or "")]
+    if e.kind == ev.NOTIFY_QUEUED:
+        bits = [f"step={p.get('step')}", f"{p.get('recipients', 0)} recipients",
+                " ".join(f"{k}:{v}" for k, v in (p.get("channels") or {}).items())]
+    return f"{head}: " + ", ".join(b for b in bits if b) if bits else head
+

@@ -1,0 +1,195 @@
+"""Strict YAML reading that remembers where every value was written.
+
+PyYAML silently keeps the last of two duplicate keys and says little about tabs;
+a site manager needs both caught and pointed at. We compose the node tree, build
+plain Python data from it ourselves, and keep a map from field path to (line,
+column) so that later validation errors can name the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from incident.errors import IssueList, ValidationFailed, display_path
+
+try:  # the C composer is several times faster on large files
+    _Loader: type = yaml.CSafeLoader  # type: ignore[attr-defined]
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class Located:
+    """Plain data from a YAML file plus where each field path was written."""
+
+    file: str
+    data: Any
+    locations: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: PathKey) -> tuple[int | None, int | None]:
+        """The closest known position for a path (walks up to a parent)."""
+        p = tuple(path)
+        while True:
+            if p in self.locations:
+                return self.locations[p]
+            if not p:
+                return (None, None)
+            p = p[:-1]
+
+    def issues(self) -> IssueList:
+        return IssueList(self.file)
+
+    def add(self, issues: IssueList, path: PathKey, message: str, hint: str = "",
+            severity: str = "error") -> None:
+        line, col = self.where(path)
+        issues.add(message, line=line, column=col, path=dotted(path), hint=hint, severity=severity)
+
+
+def dotted(path: PathKey) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_scalar_constructor = yaml.SafeLoader("")  # only used for resolving scalar values
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    try:
+        return _scalar_constructor.construct_object(node, deep=True)
+    except Exception:  # e.g. an impossible timestamp like 2024-13-45: keep the text
+        return node.value
+
+
+def _build(node: yaml.Node, path: PathKey, out: Located, issues: IssueList,
+           active: set[int]) -> Any:
+    if id(node) in active:
+        line = node.start_mark.line + 1
+        issues.add("an alias refers to itself", line=line, column=node.start_mark.column + 1,
+                   path=dotted(path), hint="remove the recursive '*alias'")
+        return None
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node)
+    active.add(id(node))
+    try:
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for i, child in enumerate(node.value):
+                out.locations.setdefault((*path, i),
+                                         (child.start_mark.line + 1, child.start_mark.column + 1))
+                items.append(_build(child, (*path, i), out, issues, active))
+            return items
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            seen: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key: Any = key_node.value  # raw text: 'no:' stays 'no', not False
+                else:
+                    issues.add("a key must be a plain name, not a list or mapping",
+                               line=key_node.start_mark.line + 1,
+                               column=key_node.start_mark.column + 1, path=dotted(path))
+                    continue
+                kline, kcol = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
+                    merged = _build(value_node, path, out, issues, active)
+                    for m in merged if isinstance(merged, list) else [merged]:
+                        if isinstance(m, dict):
+                            for mk, mv in m.items():
+                                result.setdefault(mk, mv)
+                    continue
+                if key in seen:
+                    issues.add(f"duplicate key '{key}' (first written on line {seen[key]})",
+                               line=kline, column=kcol, path=dotted((*path, key)),
+                               hint="YAML keeps only one of them: remove or rename one")
+                    continue
+                seen[key] = kline
+                out.locations[(*path, key)] = (kline, kcol)
+                result[key] = _build(value_node, (*path, key), out, issues, active)
+            return result
+        return None  # pragma: no cover - no other node kinds exist
+    finally:
+        active.discard(id(node))
+
+
+def _tab_issues(text: str, issues: IssueList) -> None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            issues.add("tab character in indentation", line=number,
+                       column=indent.index("\t") + 1,
+                       hint="YAML indents with spaces only: replace the tab with spaces")
+
+
+def parse_text(text: str, file: str) -> Located:
+    """Parse one YAML document; raise ValidationFailed with every problem found."""
+    issues = IssueList(file)
+    out = Located(file, None)
+    _tab_issues(text, issues)
+    if issues.has_errors:
+        issues.raise_if_errors()
+    try:
+        docs: Iterator[yaml.Node] = yaml.compose_all(text, Loader=_Loader)
+        nodes = list(docs)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "not valid YAML"
+        issues.add(f"YAML syntax: {problem}", line=(mark.line + 1) if mark else None,
+                   column=(mark.column + 1) if mark else None,
+                   hint="check indentation, colons and quotes around this line")
+        issues.raise_if_errors()
+        raise  # pragma: no cover
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        issues.add(f"not valid YAML: {exc}")
+        issues.raise_if_errors()
+        raise  # pragma: no cover
+    if len(nodes) > 1:
+        second = nodes[1].start_mark
+        issues.add("more than one YAML document ('---') in one file", line=second.line + 1,
+                   hint="keep one document per file")
+    if not nodes:
+        issues.add("the file is empty", hint="see the shipped examples for the expected layout")
+    issues.raise_if_errors()
+    try:
+        out.data = _build(nodes[0], (), out, issues, set())
+    except RecursionError:
+        issues.add("nesting is too deep to be a real file")
+    issues.raise_if_errors()
+    return out
+
+
+def read_text(path: str | Path) -> tuple[str, str]:
+    """Read a user file as text; (text, display name). Clear error on bad bytes."""
+    name = display_path(path)
+    p = Path(path)
+    issues = IssueList(name)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        issues.add(f"cannot read the file: {exc.strerror or exc}")
+        raise ValidationFailed(issues.items) from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8"), name
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        issues.add("the file is not UTF-8 text", line=line,
+                   hint="save it as UTF-8 (most editors: 'Save with encoding')")
+        raise ValidationFailed(issues.items) from None
+
+
+def parse_file(path: str | Path) -> Located:
+    text, name = read_text(path)
+    return parse_text(text, name)

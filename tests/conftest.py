@@ -1,0 +1,61 @@
+"""Shared fixtures: real databases (SQLite file; PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+# loopback SMTP / SMS gateway / chat webhook fixtures (tests/fixtures_notify.py)
+pytest_plugins = ["fixtures_notify"]
+
+REPO = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("INCIDENT_TEST_DATABASE_URL", "")
+
+
+def _db_params() -> list:
+    params = [pytest.param("sqlite", id="sqlite")]
+    if PG_URL:
+        params.append(pytest.param("postgresql", id="postgresql"))
+    return params
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch) -> None:
+    """Keep tests away from the real user's data, config and settings."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    for key in list(os.environ):
+        if key.startswith("INCIDENT_") and key != "INCIDENT_TEST_DATABASE_URL":
+            monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(params=_db_params())
+def db_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'incident.db'}"
+        return
+    import sqlalchemy as sa
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) \
+        if PG_URL.startswith("postgresql://") else PG_URL
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'incident.db'}"

@@ -1,0 +1,227 @@
+"""End to end: the real `incident console` in tmux, and `incident serve` over loopback.
+
+The tmux test types what an officer would: start a fire, complete a step, send a
+notice, acknowledge a page, resolve. Everything runs against a temporary SQLite
+file and temporary XDG dirs; the tmux session is killed in `finally`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENT_")}
+    env.update({
+        "INCIDENT_DATABASE_URL": f"sqlite:///{tmp_path / 'incident.db'}",
+        "INCIDENT_USER": "chen.jie",
+        "INCIDENT_LANG": "en",
+        "INCIDENT_PLAYBOOKS_DIR": str(REPO / "playbooks"),
+        "INCIDENT_CONTACTS_DIR": str(REPO / "contacts"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+    })
+    return env
+
+
+def _incident_command() -> list[str]:
+    script = Path(sys.executable).parent / "incident"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "incident.console"]
+
+
+class Tmux:
+    def __init__(self, name: str):
+        self.name = name
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True,
+                              timeout=10).stdout
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self.run("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
+        time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        self.keys(text, literal=True)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.name)
+
+    def wait_for(self, text: str, timeout: float = 15.0) -> str:
+        end = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < end:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"'{text}' did not appear within {timeout}s; screen:\n{screen}")
+
+
+def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (apt-get install tmux)")
+    env = _env(tmp_path)
+    name = f"incident-e2e-{uuid.uuid4().hex[:8]}"
+    cmd = " ".join([*_incident_command(), "console"])
+    tmux = Tmux(name)
+    envs = [a for k, v in env.items() if k.startswith(("INCIDENT_", "XDG_")) for a in ("-e", f"{k}={v}")]
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "32", *envs,
+                    cmd], check=True, env=env, timeout=10)
+    try:
+        tmux.wait_for("playbooks ·", timeout=30)  # home, core loaded
+        tmux.keys("n")
+        tmux.wait_for("Playbook")
+        tmux.type("fire")
+        tmux.wait_for("Fire  火灾")
+        tmux.keys("Enter")
+        tmux.wait_for("Playbook: Fire")
+        tmux.type("B3-1201")
+        tmux.wait_for("unit 1201")
+        tmux.keys("Enter")
+        tmux.keys("Enter")
+        # the toast says "Started INC-…" before the screen is drawn: wait for the steps
+        screen = tmux.wait_for("Confirm the alarm", timeout=30)
+        assert "INC-" in screen and "Loading incident" not in screen
+        # complete a step: a real fire
+        tmux.keys("1")
+        tmux.wait_for("✔ Confirm the alarm")
+        # the next step of the track is highlighted: call 119, done
+        end = time.monotonic() + 10
+        while "Call 119" not in _card_title(tmux.screen()) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert "Call 119" in _card_title(tmux.screen())
+        tmux.keys("d")
+        tmux.wait_for("✔ Call 119")
+        # send a notice: jump to the fire-floor warning and preview it
+        stuck = 0
+        for _ in range(60):
+            title = _card_title(tmux.screen())
+            if "SMS the fire floor" in title:
+                break
+            tmux.keys("Down")
+            end = time.monotonic() + 2
+            while time.monotonic() < end and _card_title(tmux.screen()) == title:
+                time.sleep(0.1)
+            stuck = stuck + 1 if _card_title(tmux.screen()) == title else 0
+            if stuck >= 2:  # a value field took the keys: Esc hands them back to the list
+                tmux.keys("Escape")
+                stuck = 0
+        assert "SMS the fire floor" in _card_title(tmux.screen()), tmux.screen()
+        tmux.keys("Enter")
+        tmux.wait_for("recipients", timeout=20)
+        tmux.keys("C-s")
+        tmux.wait_for("Queued", timeout=20)
+        # acknowledge the page on the escalation panel
+        tmux.keys("]")
+        tmux.keys("]")
+        tmux.wait_for("NOT ACKNOWLEDGED")
+        tmux.keys("a")
+        tmux.wait_for("acked by", timeout=20)
+        # resolve (steps are still open: force, with a summary)
+        tmux.keys("r")
+        tmux.wait_for("Closing summary")
+        time.sleep(0.3)
+        tmux.type("small kitchen fire, out on arrival")
+        tmux.wait_for("out on arrival")
+        tmux.keys("Tab")
+        tmux.keys("Space")
+        time.sleep(0.3)
+        tmux.keys("C-s")
+        tmux.wait_for("RESOLVED", timeout=20)
+        tmux.keys("C-q")
+        time.sleep(1.0)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, timeout=10)
+
+    # the event log says the same
+    from incident.clock import SystemClock
+    from incident.config import Settings
+    from incident.runtime import Runtime
+
+    rt = Runtime(Settings(database_url=env["INCIDENT_DATABASE_URL"],
+                          playbooks_dir=REPO / "playbooks", contacts_dir=REPO / "contacts"),
+                 SystemClock())
+    try:
+        rows = rt.store.incidents()
+        assert len(rows) == 1
+        st = rt.engine.state(rows[0].id)
+        assert st.status == "resolved"
+        assert st.summary == "small kitchen fire, out on arrival"
+        assert st.steps["confirm_alarm"].option == "real_fire"
+        assert st.steps["call_119"].status == "done"
+        assert "notify_fire_floors" in st.notifications
+        assert st.pages and not st.unacked_pages()
+    finally:
+        rt.close()
+
+
+def _card_title(screen: str) -> str:
+    """The first line inside the step card (the right-hand box)."""
+    for line in screen.split("\n"):
+        if "╭" in line:
+            continue
+        if "│" in line:
+            parts = line.split("│")
+            if len(parts) >= 3 and parts[-2].strip():
+                return parts[-2].strip()
+    return ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_publishes_the_console_over_loopback(tmp_path):
+    env = _env(tmp_path)
+    port = _free_port()
+    proc = subprocess.Popen([*_incident_command(), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        body = ""
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if proc.poll() is not None:
+                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                raise AssertionError(f"incident serve exited early:\n{out}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    assert resp.status == 200
+                    body = resp.read().decode("utf-8", errors="replace")
+                    break
+            except OSError:
+                time.sleep(0.2)
+        assert body, "the page never answered"
+        assert "incident console" in body
+        assert "ws://127.0.0.1" in body or "127.0.0.1" in body
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        if proc.stdout:
+            proc.stdout.close()
+    assert proc.returncode is not None

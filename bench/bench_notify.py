@@ -73,6 +73,14 @@ class Servers:
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
 
+    def cpu_s(self) -> float:
+        """CPU seconds the servers' process has used so far (Linux /proc)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         try:
             self.proc.stdin.write("quit\n")
@@ -128,16 +136,27 @@ def run_ours(engine, channels, directory, servers: Servers) -> dict:
     queued = time.perf_counter() - t0
     rows = len(engine.store.outbox_rows(iid))
     t1 = time.perf_counter()
+    cpu0 = (time.process_time(), _children_cpu(), servers.cpu_s())
     with Dispatcher(engine.store, channels, engine.clock, directory=directory,
                     engine=engine) as d:
         stats = d.run_until_idle()
     sent_s = time.perf_counter() - t1
+    cpu = {"dispatcher": time.process_time() - cpu0[0], "send processes": _children_cpu() - cpu0[1],
+           "servers": servers.cpu_s() - cpu0[2]}
     counts = engine.store.outbox_counts(iid)
     recorded = sum(v.get("sent", 0) for v in counts.values())
     attempts = sum(len(engine.store.attempts(r.id)) for r in engine.store.outbox_rows(iid)[:50])
     got = servers.ask("count")
     return {"queue_s": queued, "send_s": sent_s, "rows": rows, "recorded_sent": recorded,
-            "stats": stats, "server": got, "attempts_sample": attempts}
+            "stats": stats, "server": got, "attempts_sample": attempts, "cpu": cpu}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of finished child processes (the send processes, once closed)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def run_plain(engine, directory, channels, n: int, servers: Servers) -> dict:
@@ -247,6 +266,10 @@ def main() -> int:
     print(f"{f'raw clients, {args.concurrency} threads (server capacity)':<58}{raw['s']:>10.2f}"
           f"{total / raw['s']:>10.0f}")
     print("-" * 78)
+    cpu = {k: statistics.median(r["cpu"][k] for r in ours) for k in ours[0]["cpu"]}
+    print("CPU seconds during our send (median): " + ", ".join(f"{k} {v:.1f}" for k, v in
+                                                              cpu.items())
+          + f"; {sum(cpu.values()) / send:.2f} of {os.cpu_count()} cores busy")
     speedup = plain_full / send
     print(f"speed-up over plain Apprise: {speedup:.1f}x; plain run delivered {plain['ok']}/"
           f"{plain['messages']} (servers got {plain['server']['sms'] + plain['server']['smtp']})")

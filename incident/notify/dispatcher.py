@@ -67,6 +67,7 @@ SANDBOX_URL = "sink://{channel}/{address}?drill=yes"
 PENDING_STATES = ("queued", "sending", "failed_temporary")
 # processes=None: start send processes once this many live messages wait in memory
 PROCESS_BACKLOG = 200
+COALESCE = 0.02  # seconds a finished send may wait to be recorded with others
 _LOCAL_SCHEMES = ("sink://",)  # sent in this process: nothing to gain, state to keep here
 
 
@@ -170,6 +171,10 @@ class Dispatcher:
         self._dirty: set[tuple[str, str]] = set()
         self._last_emit: dict[str, float] = {}
         self._drill_cache: dict[str, bool] = {}
+        # channel -> monotonic time until which it is not claimed again while busy:
+        # its last claim came back short, so asking every turn would only cost an
+        # empty transaction (a thousand of them in a 4,000-message burst)
+        self._dry: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -274,14 +279,22 @@ class Dispatcher:
     def _fill(self) -> int:
         now = self.clock.now()
         got = 0
+        busy = self._busy()
+        t = monotonic()
         for name in self.channels.channels:
             room = self._room(name)
             idle = not self._queues[name] and not self._inflight[name]
             if room <= 0 or (room < max(1, self.channels.channels[name].concurrency // 2)
                              and not idle):
                 continue
+            if busy and self._dry.get(name, 0.0) > t:
+                continue  # when idle every channel is asked: nothing due is ever left behind
             rows = self.store.claim_outbox(self.worker, now, room, self.lease, channel=name,
                                            incident_id=self.incident_id)
+            if len(rows) < room:
+                self._dry[name] = t + self.poll
+            else:
+                self._dry.pop(name, None)
             self._queues[name].extend(rows)
             got += len(rows)
         if not got and not self._busy():
@@ -305,6 +318,17 @@ class Dispatcher:
         while True:
             try:
                 batch.append(self._results.get_nowait())
+            except queue.Empty:
+                break
+        # Many sends in flight: gather for a moment so that one transaction records
+        # dozens of attempts rather than each a few (a result waits at most COALESCE).
+        end = monotonic() + COALESCE
+        while batch and len(batch) < sum(self._inflight.values()) and len(batch) < 256:
+            left = end - monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(self._results.get(timeout=left))
             except queue.Empty:
                 break
         if batch:
@@ -485,6 +509,8 @@ class Dispatcher:
             self._dirty.add((row.incident_id, row.step_id))
         if items:
             self.store.finish_attempts(items)
+        if fell:
+            self._dry.clear()  # fall-back rows were just queued on other channels
         for row, reason in fell:
             if self.store.mark_fell_back(row.id, now, reason):
                 self.stats.fell_back += 1

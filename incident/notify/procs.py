@@ -216,6 +216,7 @@ def _serve(threads: int, stdin: IO[str], stdout: IO[str]) -> None:
     from incident.notify.send import send_one
 
     _no_proxy_lookups()
+    _calm_gc()
 
     out_lock = threading.Lock()
 
@@ -232,6 +233,17 @@ def _serve(threads: int, stdin: IO[str], stdout: IO[str]) -> None:
         for line in stdin:
             if line.strip():
                 pool.submit(run, *json.loads(line))
+
+
+def _calm_gc() -> None:
+    """Collect cycles less often: a send allocates thousands of short-lived objects
+    (URL parsing, MIME, HTTP), so the default threshold of 700 runs a collection every
+    few sends, each walking everything the imports left behind. Freezing those and
+    raising the threshold cut the send processes' CPU by about a tenth in bench/."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from incident.errors import Refused
 from incident.escalation import acknowledge, install, load_escalation, raise_escalation
 from incident.playbook import PlaybookLibrary, load_playbook
 from incident.store import open_store
+from incident.views import event_summary
 
 REPO = Path(__file__).resolve().parent.parent
 CONTACTS = REPO / "contacts"
@@ -101,6 +102,10 @@ def test_nobody_acknowledges_the_ladder_climbs_on_the_clock(db_url, shipped):
     p1 = eng.store.outbox_rows(iid, step_id="escalation:P1")
     assert {r.person_id for r in p1} == {"chen.jie", "liu.yang"}
     assert eng.store.verify(iid).ok
+    # the timeline names the people paged in the reader's language
+    first = kinds(eng, iid, ev.PAGE_SENT)[0]
+    assert "Chen Jie, Liu Yang" in event_summary(first, "en")
+    assert "陈杰, 刘洋" in event_summary(first, "zh")
 
 
 def test_an_acknowledgement_stops_the_escalation(db_url, shipped):

@@ -185,7 +185,9 @@ class Escalation:
                 "page": page_id, "node": s.node,
                 "role": s.node if self.directory and s.node in self.directory.roles else None,
                 "to": res.people,
-                "names": {t.person.id: t.person.display_name("en") for t in res.targets},
+                "names": {t.person.id: {"en": t.person.display_name("en"),
+                                         "zh": t.person.display_name("zh")}
+                          for t in res.targets},
                 "channels": {t.person.id: [t.channel, *t.fallbacks] for t in res.targets},
                 "fallback_person": res.via_fallback, "unreachable": res.unreachable,
                 "trigger": s.trigger, "reason": s.reason, "edge": eid,

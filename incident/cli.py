@@ -103,7 +103,7 @@ def _classify(path: Path) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @pass_ctx
 def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
-    """Check playbooks, the estate directory and rosters. Exit 1 on errors."""
+    """Check playbooks, the estate directory, channels and rosters. Exit 1 on errors."""
     from incident.directory import load_directory, read_roster
     from incident.playbook import load_library, load_playbook
 
@@ -121,6 +121,8 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
     except ValidationFailed as exc:
         issues.extend(exc.issues)
         checked.append(f"directory {dir_path}")
+    if not paths or dir_path in paths:
+        checked += _validate_channels(dir_path, settings.secrets_file, issues)
     channels = ctx.runtime.channel_names
     for path in paths or (settings.playbooks_dir,):
         if not path.exists():
@@ -160,6 +162,25 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
         else:
             click.secho(f"valid ({warnings} warning(s))", fg="green")
     sys.exit(1 if errors else 0)
+
+
+def _validate_channels(contacts: Path, secrets_file: Path | None,
+                       issues: list[Issue]) -> list[str]:
+    """channels.yaml in full: Apprise knows each scheme, every secret is set."""
+    try:
+        from incident.notify import channels_path, load_channels
+    except ImportError:
+        return []
+    path = channels_path(contacts)
+    if not path.exists():
+        return []
+    try:
+        cs = load_channels(path, secrets_file=secrets_file)
+    except ValidationFailed as exc:
+        issues.extend(exc.issues)
+        return [f"channels {path}"]
+    issues.extend(cs.warnings)
+    return [f"channels {path}: {', '.join(sorted(cs.names()))}"]
 
 
 def _validate_drills(ctx: Ctx, directory: Any, issues: list[Issue]) -> list[str]:

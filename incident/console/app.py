@@ -31,6 +31,7 @@ from incident.console.messages import (
     ActionFailed,
     CoreFailed,
     CoreReady,
+    DispatcherReady,
     HomeData,
     IncidentData,
     OpenIncident,
@@ -169,24 +170,26 @@ class IncidentConsole(App[None]):
         except Exception as exc:  # bad YAML, unreachable DB: a modal, never a traceback
             self.post_message(CoreFailed(error_text(exc)))
             return
-        dispatcher = False
+        # the lists first: the dispatcher imports Apprise (about 0.6 s) after they show
+        self.post_message(CoreReady(len(playbooks), len(directory.staff), len(directory.units),
+                                    bridge.has_notify(), bridge.has_escalation()))
+        running = False
         if self.want_dispatcher:
             try:
                 d = bridge.make_dispatcher(rt)
                 if d is not None:
                     d.start()
                     self.dispatcher = d
-                    dispatcher = True
+                    running = True
             except Exception as exc:
                 self.post_message(ActionFailed("app", f"notification dispatcher: "
                                                       f"{error_text(exc)}", refused=False))
-        self.post_message(CoreReady(len(playbooks), len(directory.staff), len(directory.units),
-                                    bridge.has_notify(), bridge.has_escalation(), dispatcher))
+        self.post_message(DispatcherReady(running))
 
     def on_core_ready(self, msg: CoreReady) -> None:
         self.ready = True
         self.features = {"notify": msg.notify, "escalation": msg.escalation,
-                         "dispatcher": msg.dispatcher}
+                         "dispatcher": False}
         home = self.home_screen
         if home is not None:
             home.core_ready(msg)
@@ -194,6 +197,9 @@ class IncidentConsole(App[None]):
         iid = self.ui.get("incident") if self.restore else None
         if iid:
             self.open_incident(iid, self.ui.get("step"))
+
+    def on_dispatcher_ready(self, msg: DispatcherReady) -> None:
+        self.features = {**self.features, "dispatcher": msg.running}
 
     def on_core_failed(self, msg: CoreFailed) -> None:
         from incident.console.screens.dialogs import ErrorModal

@@ -29,7 +29,13 @@ class CoreReady(Message):
     units: int
     notify: bool
     escalation: bool
-    dispatcher: bool
+
+
+@dataclass
+class DispatcherReady(Message):
+    """The background dispatcher started (or could not), after the lists were shown."""
+
+    running: bool
 
 
 @dataclass

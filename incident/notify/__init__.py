@@ -29,15 +29,32 @@ from incident.notify.channels import (
     read_secrets_file,
 )
 from incident.notify.channels import channel_names as channel_names
-from incident.notify.dispatcher import SANDBOX_URL, Dispatcher, DispatchStats, progress_payload
 from incident.notify.planner import Planner, Preview, Rendered, idempotency_key
-from incident.notify.send import Outcome, send_one
 from incident.notify.sms import sms_segments
 
 if TYPE_CHECKING:
     from incident.engine.state import IncidentState
+    from incident.notify.dispatcher import Dispatcher
+    from incident.notify.send import Outcome
     from incident.playbook import Step
     from incident.runtime import Runtime
+
+# Sending needs Apprise, whose import loads every plugin (about 0.6 s). Channel names,
+# planning and previews do not, so the console can show its lists before that cost:
+# the sending half is imported on first use.
+_LAZY = {"SANDBOX_URL": "dispatcher", "Dispatcher": "dispatcher", "DispatchStats": "dispatcher",
+         "progress_payload": "dispatcher", "Outcome": "send", "send_one": "send"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'incident.notify' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(f"incident.notify.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 def runtime_channels(runtime: Runtime) -> ChannelSet:
@@ -58,6 +75,8 @@ def build_planner(runtime: Runtime) -> Planner:
 def build_dispatcher(runtime: Runtime, *, incident_id: str | None = None,
                      progress: bool = True, **kwargs: Any) -> Dispatcher:
     """The runtime's dispatcher; drills' scripted channel faults apply to its sandbox."""
+    from incident.notify.dispatcher import Dispatcher
+
     try:
         from incident.drill import sandbox_fault
     except ImportError:
@@ -102,7 +121,9 @@ def preview(runtime_or_parts: Any, state: IncidentState, step: Step | str,
 def send_test(channels: ChannelSet, channel: str, address: str, *, drill: bool = False,
               lang: str = "en") -> tuple[str, Outcome]:
     """Send one test message; returns (masked URL, outcome)."""
+    from incident.notify.dispatcher import SANDBOX_URL
     from incident.notify.planner import drill_mark
+    from incident.notify.send import Outcome, send_one
 
     text = {"en": ("Test message", "This is a test of the incident notification channel "
                    f"'{channel}'. No action is needed."),

@@ -256,10 +256,12 @@ def read_secrets_file(path: str | Path) -> dict[str, str]:
 
 
 def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
-                  env: Mapping[str, str] | None = None) -> ChannelSet:
+                  env: Mapping[str, str] | None = None, schemes: bool = True) -> ChannelSet:
     """Validate a channels.yaml (file, line and hint per problem) into a ChannelSet.
 
-    A missing file gives the built-in sink channels (sms, email, chat).
+    A missing file gives the built-in sink channels (sms, email, chat). `schemes=False`
+    skips asking Apprise whether each URL's scheme exists — that import loads every
+    Apprise plugin (about 0.6 s), which knowing the channels' names does not need.
     """
     from incident.validation import pydantic_issues
     from incident.yamlsrc import parse_file
@@ -287,7 +289,11 @@ def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
         pydantic_issues(doc, exc, issues, ChannelsFile)
         issues.raise_if_errors()
         raise  # pragma: no cover
-    from incident.notify.sink import known_scheme
+    if schemes:
+        from incident.notify.sink import known_scheme
+    else:
+        def known_scheme(scheme: str) -> bool:
+            return True
 
     chans: dict[str, Channel] = {}
     used: set[str] = set()
@@ -345,7 +351,7 @@ def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
 def channel_names(contacts_dir: str | Path) -> set[str]:
     """Names of the configured channels (for playbook validation); never raises."""
     try:
-        return load_channels(channels_path(contacts_dir), env={}).names()
+        return load_channels(channels_path(contacts_dir), env={}, schemes=False).names()
     except ValidationFailed:
         try:
             from incident.yamlsrc import parse_file

@@ -400,6 +400,47 @@ def test_restart_comes_back_to_the_open_incident_and_step(runtime, tmp_path):
     run(third())
 
 
+def test_keys_pressed_while_an_incident_loads_are_kept(runtime, tmp_path):
+    """Open an incident and press 1 at once, before its first snapshot has arrived."""
+    import threading
+
+    async def go():
+        app = build(runtime, tmp_path, dispatcher=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            engine = runtime.engine
+            iid = engine.start("fire", "B3-1201", actor=app.user).id
+            read = engine.state
+            gate = threading.Event()
+
+            def slow_read(incident_id):  # a slow database: the first snapshot is late
+                gate.wait(10)
+                return read(incident_id)
+
+            engine.state = slow_read
+            try:
+                app.open_incident(iid)
+                for _ in range(50):
+                    await pilot.pause()
+                    if app.incident_screens():
+                        break
+                scr = app.incident_screens()[0]
+                await pilot.press("1")
+                assert scr.state is None  # still loading: held, not lost and not yet acted
+                assert read(iid).steps["confirm_alarm"].option is None
+            finally:
+                engine.state = read
+                gate.set()
+            await settle(pilot)
+            st = read(iid)
+            assert st.steps["confirm_alarm"].option == "real_fire"
+            assert st.steps["confirm_alarm"].done_by == app.user
+            assert "✔ Confirm the alarm" in str(scr.query_one("#steps").get_option("confirm_alarm")
+                                                .prompt)
+
+    run(go())
+
+
 def test_a_second_console_sees_the_first_consoles_actions(runtime, tmp_path):
     other = make_runtime(tmp_path / "incident.db", user="liu.yang", clock=runtime.clock)
 

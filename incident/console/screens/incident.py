@@ -80,6 +80,7 @@ class IncidentScreen(Screen):
         super().__init__(id="incident-screen")
         self.incident_id = incident_id
         self.initial = initial
+        self._early: list[str] = []
         self.wanted_step = step
         self.state: Any = None
         self.timers: list[Any] = []
@@ -154,8 +155,8 @@ class IncidentScreen(Screen):
         app: Any = self.app
         if action == "ack":
             return bool(app.features.get("escalation"))
-        if self.state is None:
-            return action == "back"
+        if self.state is None:  # loading: shown dimmed, and keys for them are held
+            return True if action == "back" else None
         resolved = self.state.status != "open"
         if action == "reopen":
             return resolved
@@ -188,6 +189,8 @@ class IncidentScreen(Screen):
         if first or st.status != self._bindings_for:
             self._bindings_for = st.status
             self.refresh_bindings()
+        if first and self._early:
+            self.call_later(self._replay_early)
 
     def show_state(self, st: Any) -> None:
         """Apply an operation's resulting snapshot at once (events follow with the reload)."""
@@ -491,6 +494,8 @@ class IncidentScreen(Screen):
                  t("inc.noted", self.lang))
 
     def on_key(self, event: Any) -> None:
+        if self._hold_key(event):
+            return
         if event.key == "escape" and self.focused is not None and \
                 self.focused.id in ("note", "card-value"):
             event.stop()
@@ -498,6 +503,28 @@ class IncidentScreen(Screen):
             if self.focused.id == "note":
                 self.query_one("#note", Input).remove_class("-visible")
             self.set_focus(self.query_one("#steps", StepList))
+
+    # ---- keys typed before the incident has loaded ------------------------------------
+    def _hold_key(self, event: Any) -> bool:
+        """Keep a key for this screen's bindings that came before the first snapshot
+        (or while earlier ones wait): an officer who opens an incident and presses
+        `1` at once gets option 1, not silence. Replayed in order by `show`."""
+        if self.state is not None and not self._early:
+            return False
+        active = self.active_bindings.get(event.key)
+        if active is None or active.node is not self or active.binding.action == "back":
+            return False
+        self._early.append(event.key)
+        event.stop()
+        event.prevent_default()
+        return True
+
+    async def _replay_early(self) -> None:
+        while self._early:
+            key = self._early.pop(0)
+            active = self.active_bindings.get(key)
+            if active is not None and active.enabled:
+                await self.run_action(active.binding.action)
 
     def action_back(self) -> None:
         self.app.go_home()  # type: ignore[attr-defined]

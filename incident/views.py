@@ -107,12 +107,11 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
     return lines
 
 
-def _in_lang(value: Any, lang: str) -> str:
-    """A {en, zh} text in `lang` (English when missing); a plain string as it is
-    (logs written before names were kept in both languages)."""
-    if isinstance(value, dict):
-        return str(value.get(lang) or value.get("en") or "")
-    return str(value or "")
+def pick(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
+    """A bilingual dict ({'en':…, 'zh':…}) in the wanted language."""
+    if not texts:
+        return fallback
+    return texts.get(lang) or texts.get("en") or texts.get("zh") or fallback
 
 
 def event_summary(e: StoredEvent, lang: str = "en") -> str:
@@ -124,7 +123,7 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
         if p.get(key) not in (None, "", []):
             bits.append(f"{key}={p[key]}" if key not in ("text", "summary") else str(p[key]))
     if e.kind == ev.TIMER_FIRED:
-        bits = [_in_lang(p.get("label"), lang) or p.get("timer", "")]
+        bits = [pick(p.get("label"), lang, p.get("timer", ""))]
         if p.get("late"):
             bits.append(("晚触发 " if lang == "zh" else "fired late by ")
                         + format_duration(timedelta(seconds=float(p.get("late_by_s") or 0)))
@@ -135,7 +134,9 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
             bits.append("DRILL")
     if e.kind == ev.PAGE_SENT:
         names = p.get("names") or {}
-        people = [_in_lang(names.get(pid), lang) or pid for pid in p.get("to") or []]
+        # logs written before names were kept in both languages hold plain strings
+        people = [n if isinstance(n := names.get(pid, pid), str) else pick(n, lang, pid)
+                  for pid in p.get("to") or []]
         bits = [f"{p.get('page', '')} {p.get('role') or p.get('node') or ''}".strip(),
                 ", ".join(people) or ("无人" if lang == "zh" else "nobody"),
                 str(p.get("reason") or "")]
@@ -150,7 +151,7 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
             f"{ch} {c.get('sent', 0)}/{sum(c.values())}"
             for ch, c in sorted((p.get("channels") or {}).items())]
     if e.kind == ev.DRILL_INJECT:
-        bits = [_in_lang(p.get("headline"), lang) or str(p.get("text") or "")]
+        bits = [pick(p.get("headline"), lang, str(p.get("text") or ""))]
     if e.kind == ev.NOTIFY_QUEUED:
         bits = [f"step={p.get('step')}", f"{p.get('recipients', 0)} recipients",
                 " ".join(f"{k}:{v}" for k, v in (p.get("channels") or {}).items())]

@@ -200,9 +200,3 @@ def t(key: str, lang: str = "en", **fmt: object) -> str:
     text = zh if lang == "zh" else en
     return text.format(**fmt) if fmt else text
 
-
-def pick(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
-    """A bilingual dict ({'en':…, 'zh':…}) in the wanted language."""
-    if not texts:
-        return fallback
-    return texts.get(lang) or texts.get("en") or texts.get("zh") or fallback

@@ -19,8 +19,9 @@ from incident.engine import events as ev
 from incident.engine.context import local_zone, location_label
 from incident.engine.state import IncidentState, fold
 from incident.errors import Refused
-from incident.report.labels import pick, t
+from incident.report.labels import t
 from incident.store import check_chain
+from incident.views import pick
 
 if TYPE_CHECKING:
     from incident.directory import Directory

@@ -22,10 +22,11 @@ from zoneinfo import ZoneInfo
 from incident.clock import format_duration
 from incident.engine.context import local_zone
 from incident.engine.state import fold
-from incident.report.labels import pick, t
+from incident.report.labels import t
 from incident.report.model import ChannelStats, TargetRow, duration_text, margin_text, target_rows
 from incident.report.render import h, html_page, html_table, md_table, pct
 from incident.store import StoredEvent, check_chain
+from incident.views import pick
 
 if TYPE_CHECKING:
     from incident.directory import Directory

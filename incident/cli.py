@@ -534,16 +534,61 @@ def log(ctx: Ctx, incident_id: str, fmt: str) -> None:
 
 
 @main.command()
-@click.argument("incident_id")
+@click.argument("incident_id", required=False)
+@click.option("--expect", metavar="SEQ:HASH",
+              help="also check that event SEQ has this hash (the head printed on a filed "
+                   "report)")
 @pass_ctx
 @handled
-def verify(ctx: Ctx, incident_id: str) -> None:
-    """Check the hash chain of an incident's log; names the first broken link."""
-    rep = ctx.runtime.store.verify(incident_id)
-    if rep.ok:
-        click.secho(f"{incident_id}: chain intact ({rep.count} events)", fg="green")
-        return
-    _fail(f"{incident_id}: chain BROKEN at event {rep.first_bad_seq}: {rep.reason}")
+def verify(ctx: Ctx, incident_id: str | None, expect: str | None) -> None:
+    """Check an incident's log (or every incident's) with the chain key and against its
+    last anchor; names the first broken link or what no longer matches. Exit 1 if any
+    log fails."""
+    store = ctx.runtime.store
+    if expect and not incident_id:
+        raise click.UsageError("--expect needs an incident ID")
+    ids = [incident_id] if incident_id else [r.id for r in reversed(store.incidents())]
+    bad = 0
+    for iid in ids:
+        rep = store.verify(iid)
+        if rep.ok:
+            extra = [f"head {rep.head_seq} {rep.head_hash}"] if rep.head_hash else []
+            if rep.key_ids:
+                extra.append("keyed " + ",".join(rep.key_ids))
+            if rep.unkeyed:
+                extra.append(f"{rep.unkeyed} unkeyed legacy event(s)")
+            extra.append(f"anchored at event {rep.anchor_seq} ({rep.anchor_at:%Y-%m-%d %H:%M:%S}"
+                         " UTC)" if rep.anchor_at else "not anchored yet")
+            click.secho(f"{iid}: chain intact ({rep.count} events) · " + " · ".join(extra),
+                        fg="green")
+        else:
+            bad += 1
+            where = f" at event {rep.first_bad_seq}" if rep.first_bad_seq else ""
+            click.secho(f"{iid}: chain BROKEN{where}: {rep.reason}", fg="red", err=True)
+    if expect:
+        seq_text, _, want = expect.partition(":")
+        want = want.strip().lower()
+        if len(want) < 12:
+            raise click.BadParameter("give at least the first 12 hex digits of the hash",
+                                     param_hint="--expect")
+        try:
+            seq = int(seq_text)
+        except ValueError:
+            raise click.BadParameter(f"'{expect}' is not SEQ:HASH, e.g. 42:3fa9…",
+                                     param_hint="--expect") from None
+        got = next((e.hash for e in store.events(ids[0], after_seq=seq - 1) if e.seq == seq),
+                   None)
+        if got is not None and got.startswith(want):
+            click.secho(f"{ids[0]}: event {seq} matches the filed hash", fg="green")
+        else:
+            bad += 1
+            now = f"is {got}" if got else "no longer exists"
+            click.secho(f"{ids[0]}: event {seq} does NOT match the filed hash {want}: it {now}",
+                        fg="red", err=True)
+    if len(ids) > 1:
+        click.echo(f"{len(ids) - bad} of {len(ids)} incident log(s) intact")
+    if bad:
+        sys.exit(1)
 
 
 @main.command()
@@ -575,7 +620,7 @@ def _register_faces() -> None:
     report, console) register themselves here; a missing one is simply absent."""
     import importlib
 
-    for name in ("notify", "escalation", "drill", "report", "console"):
+    for name in ("notify", "escalation", "drill", "report", "console", "integrity"):
         module = f"incident.cli_{name}"
         try:
             mod = importlib.import_module(module)

@@ -12,9 +12,12 @@ import functools
 import io
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from incident.store import VerifyReport
 
 
 def _stats_line(stats: Any) -> str:
@@ -203,6 +206,7 @@ def register(main: click.Group) -> None:
             zone = local_zone(rt.directory)
         except Exception:
             pass
+        chain = rt.store.verify(incident_id)
         out = []
         for r in rows:
             person = people.get(r.person_id)
@@ -222,15 +226,21 @@ def register(main: click.Group) -> None:
             return
         if fmt == "csv":
             buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=list(out[0]) if out else
-                               ["step", "person", "name", "channel", "address", "lang", "state",
-                                "attempts", "sent_at", "reason", "drill"])
+            from incident.report.render import CSV_CHAIN_HEAD, csv_chain_cells
+
+            # Each row carries the log's verdict and head: the export can be checked later.
+            marks = dict(zip(CSV_CHAIN_HEAD, csv_chain_cells(chain), strict=True))
+            w = csv.DictWriter(buf, fieldnames=["step", "person", "name", "channel", "address",
+                                                "lang", "state", "attempts", "sent_at",
+                                                "reason", "drill", *CSV_CHAIN_HEAD])
             w.writeheader()
-            w.writerows(out)
+            w.writerows({**o, **marks} for o in out)
             click.echo(buf.getvalue(), nl=False)
+            _chain_exit(incident_id, chain)
             return
         if not out:
             click.echo("no messages for this incident")
+            _chain_exit(incident_id, chain)
             return
         counts: dict[str, int] = {}
         for o in out:
@@ -246,3 +256,15 @@ def register(main: click.Group) -> None:
             if o["state"] in ("queued", "sending", "failed_temporary"):
                 color = "cyan"
             click.secho(line, fg=color)
+        click.echo(f"chain: {'intact' if chain.ok else 'BROKEN'}, head event {chain.head_seq} "
+                   f"{chain.head_hash}")
+        _chain_exit(incident_id, chain)
+
+
+def _chain_exit(incident_id: str, chain: VerifyReport) -> None:
+    """Exports of a log that no longer verifies say so and exit 1, like the reports."""
+    if chain.ok:
+        return
+    click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
+                f"{chain.first_bad_seq}: {chain.reason}", fg="red", err=True)
+    sys.exit(1)

@@ -79,6 +79,11 @@ def register(main: click.Group) -> None:
             m = build_monthly(rt.store, rt.playbooks, rt.directory, since=start, until=end,
                               site=site, now=now, lang=lang)
             _emit(render_monthly(m, fmt), output)
+            for f in m.tampered:
+                click.secho(f"warning: {f.id}: hash chain BROKEN, left out of the figures: "
+                            f"{f.chain_reason}", fg="red", err=True)
+            if m.tampered:
+                sys.exit(1)
             return
         rep = build_incident_report(rt.store, rt.playbooks, rt.directory, incident_id,
                                     now=now, lang=lang)
@@ -111,3 +116,8 @@ def register(main: click.Group) -> None:
         rep = build_incident_report(rt.store, rt.playbooks, rt.directory, incident_id,
                                     now=rt.clock.now(), lang=report_lang or ctx.lang)
         _emit(render_brief(build_brief(rep, rt.directory, prepared_by=ctx.user), fmt), output)
+        if not rep.integrity.ok:
+            click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
+                        f"{rep.integrity.first_bad_seq}: {rep.integrity.reason}", fg="red",
+                        err=True)
+            sys.exit(1)

@@ -39,6 +39,13 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     secrets_file: Path | None = None
     clock: str = "system"  # or "fixed:2026-01-05T03:00:00+00:00" (replays, rehearsals, tests)
+    # Integrity (README, "Chain key and anchors"): the HMAC secret(s) for the event chain
+    # from a secret store (INCIDENT_CHAIN_KEY, comma-separated, the last signs), else
+    # the key file; where signed checkpoints go; an Apprise URL to post them to.
+    chain_key: str = field(default="", repr=False)
+    chain_key_file: Path | None = None
+    anchor_file: Path | None = None
+    anchor_url: str = field(default="", repr=False)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -48,12 +55,20 @@ class Settings:
         return f"sqlite:///{data_dir() / 'incident.db'}"
 
     @property
+    def chain_key_path(self) -> Path:
+        return self.chain_key_file or data_dir() / "chain.key"
+
+    @property
+    def anchor_path(self) -> Path:
+        return self.anchor_file or data_dir() / "anchors.jsonl"
+
+    @property
     def acting_user(self) -> str:
         return self.user or os.environ.get("USER", "") or "duty_officer"
 
 
 _FIELDS = {f.name for f in fields(Settings)} - {"sources"}
-_PATHS = {"playbooks_dir", "contacts_dir", "secrets_file"}
+_PATHS = {"playbooks_dir", "contacts_dir", "secrets_file", "chain_key_file", "anchor_file"}
 
 
 def _coerce(name: str, value: Any, base: Path | None = None) -> Any:

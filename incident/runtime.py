@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from incident.engine import Engine
     from incident.playbook import PlaybookLibrary
     from incident.store import Store
+    from incident.store.anchors import AnchorLog
+    from incident.store.keys import Keyring
 
 
 class Runtime:
@@ -59,7 +61,44 @@ class Runtime:
     def store(self) -> Store:
         from incident.store import open_store
 
-        return open_store(self.settings.db_url)
+        store = open_store(self.settings.db_url)
+        try:
+            self._refuse_new_key_for_keyed_log(store)
+            store.use_integrity(self.keyring, self.anchor_log)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _refuse_new_key_for_keyed_log(self, store: Store) -> None:
+        """A lost key file must not be silently replaced: the log's older events would
+        no longer verify and new ones would be signed by a key nobody backed up."""
+        s = self.settings
+        if "keyring" in self.__dict__ or s.chain_key or s.chain_key_path.exists():
+            return
+        used = store.signing_keys()
+        if used:
+            from incident.store.keys import ChainKeyProblem
+
+            raise ChainKeyProblem(
+                f"no chain key at {s.chain_key_path}, but this database holds events signed "
+                f"with chain key(s) {', '.join(used)} — restore the key file from its backup "
+                "(or set INCIDENT_CHAIN_KEY / chain_key_file); no new key was made")
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The chain key (outside the database): INCIDENT_CHAIN_KEY, else the key file,
+        made (mode 600) on first use."""
+        from incident.store.keys import load_keyring
+
+        s = self.settings
+        return load_keyring(secret=s.chain_key, path=s.chain_key_path, now=self.clock.now())
+
+    @cached_property
+    def anchor_log(self) -> AnchorLog:
+        from incident.store.anchors import AnchorLog
+
+        return AnchorLog(self.settings.anchor_path, self.keyring)
 
     @cached_property
     def engine(self) -> Engine:

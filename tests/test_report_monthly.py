@@ -126,8 +126,9 @@ def test_csv_json_html_and_site_filter(month):
     assert _monthly(rt, site="elsewhere").total == 0
 
 
-def test_cli_monthly(month):
+def test_cli_monthly(month, monkeypatch):
     _rt, ids, url = month
+    monkeypatch.setenv("INCIDENT_CHAIN_KEY_FILE", _rt.keyring.source)  # the fixture's key
     flags = ["--db", url, "--playbooks", str(REPO / "playbooks"), "--contacts",
              str(REPO / "contacts")]
     out = CliRunner().invoke(main, [*flags, "report", "--since", "2026-01-01", "--until",

@@ -19,6 +19,7 @@ from incident.report.render import (
     h,
     html_page,
     html_table,
+    integrity_dict,
     integrity_text,
     md_table,
     when,
@@ -374,6 +375,6 @@ def brief_json(b: Brief) -> str:
         "resources": [{**r, "ordered": iso(r["ordered"]), "eta": iso(r["eta"]),
                        "arrived": iso(r["arrived"])} for r in b.resources],
         "prepared_by": {"name": b.prepared_name, "position": b.prepared_position},
-        "integrity": {"ok": rep.integrity.ok, "reason": rep.integrity.reason},
+        "integrity": integrity_dict(rep.integrity),
     }, ensure_ascii=False, indent=2)
 

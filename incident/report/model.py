@@ -20,7 +20,6 @@ from incident.engine.context import local_zone, location_label
 from incident.engine.state import IncidentState, fold
 from incident.errors import Refused
 from incident.report.labels import t
-from incident.store import check_chain
 from incident.views import pick
 
 if TYPE_CHECKING:
@@ -333,7 +332,7 @@ def load_incident(store: Store, playbooks: PlaybookLibrary, incident_id: str,
         if row.last_seq <= last:
             break
         events += store.events(incident_id, after_seq=last)
-    return row, pb, events, check_chain(incident_id, events, row.last_seq)
+    return row, pb, events, store.check_chain(incident_id, events, row.last_seq)
 
 
 def build_incident_report(store: Store, playbooks: PlaybookLibrary,

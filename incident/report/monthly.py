@@ -25,7 +25,7 @@ from incident.engine.state import fold
 from incident.report.labels import t
 from incident.report.model import ChannelStats, TargetRow, duration_text, margin_text, target_rows
 from incident.report.render import h, html_page, html_table, md_table, pct
-from incident.store import StoredEvent, check_chain
+from incident.store import StoredEvent
 from incident.views import pick
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ class Facts:
     follow_ups: list[str]
     chain_ok: bool
     chain_reason: str = ""
+    head_seq: int = 0
+    head_hash: str = ""
 
     @property
     def missed(self) -> list[TargetRow]:
@@ -126,6 +128,9 @@ class Monthly:
     drills: Section
     chains_ok: int
     total: int
+    # Incidents whose log failed verification: listed apart, in no figure.
+    tampered: list[Facts] = field(default_factory=list)
+    all_facts: list[Facts] = field(default_factory=list)
 
 
 def _pct(values: list[timedelta], q: float) -> timedelta | None:
@@ -146,7 +151,7 @@ def facts_of(store: Store, playbooks: PlaybookLibrary, row: IncidentRow, *, now:
         events = store.events(row.id)
     if outbox is None:
         outbox = store.channel_counts([row.id])[row.id]
-    chain = check_chain(row.id, events, row.last_seq)
+    chain = store.check_chain(row.id, events, row.last_seq)
     try:
         pb = playbooks.get(row.playbook_id)
     except KeyError:
@@ -163,7 +168,8 @@ def facts_of(store: Store, playbooks: PlaybookLibrary, row: IncidentRow, *, now:
         follow.append(f"playbook '{row.playbook_id}' not loaded")
         return Facts(row.id, row.playbook_id, row.type, pick(row.title, lang, row.playbook_id),
                      row.severity, "", row.drill, row.site, row.status, row.created_at,
-                     row.resolved_at, [], {}, {}, channels, follow, chain.ok, chain.reason)
+                     row.resolved_at, [], {}, {}, channels, follow, chain.ok, chain.reason,
+                     chain.head_seq, chain.head_hash)
     st = fold(row.id, pb, events)
     end = st.resolved_at if st.status == "resolved" and st.resolved_at else now
     targets = target_rows(st, end, lang)
@@ -189,7 +195,7 @@ def facts_of(store: Store, playbooks: PlaybookLibrary, row: IncidentRow, *, now:
                  row.site, st.status, st.started_at, st.resolved_at, targets,
                  {tg.id: tg.due_at - st.started_at for tg in st.targets.values()},
                  {tg.id: tg.title.get(lang) for tg in pb.targets}, channels, follow, chain.ok,
-                 chain.reason)
+                 chain.reason, chain.head_seq, chain.head_hash)
 
 
 def _section(facts: list[Facts], drill: bool) -> Section:
@@ -233,8 +239,10 @@ def build_monthly(store: Store, playbooks: PlaybookLibrary, directory: Directory
     events_of, counts = store.events_many(ids), store.channel_counts(ids)
     facts = [facts_of(store, playbooks, r, now=now, lang=lang, events=events_of[r.id],
                       outbox=counts[r.id]) for r in rows]
-    return Monthly(lang, local_zone(directory), since, until, site, now, _section(facts, False),
-                   _section(facts, True), sum(1 for f in facts if f.chain_ok), len(facts))
+    good = [f for f in facts if f.chain_ok]
+    return Monthly(lang, local_zone(directory), since, until, site, now, _section(good, False),
+                   _section(good, True), len(good), len(facts),
+                   [f for f in facts if not f.chain_ok], facts)
 
 
 # ---- dates ------------------------------------------------------------------------------
@@ -314,9 +322,29 @@ def _sections(m: Monthly) -> list[tuple[str, Section]]:
     return [(t("live_incidents", m.lang), m.live), (t("drills", m.lang), m.drills)]
 
 
+def _tampered_head(lang: str) -> list[str]:
+    return [t("incident", lang), t("started", lang), t("type", lang), t("reason", lang)]
+
+
+def _tampered_rows(m: Monthly) -> list[list[str]]:
+    return [[f.id, f.started_at.astimezone(m.zone).strftime("%Y-%m-%d %H:%M"), f.title,
+             f.chain_reason] for f in m.tampered]
+
+
+def _heads_head(lang: str) -> list[str]:
+    return [t("incident", lang), t("head_seq", lang), t("head_hash", lang),
+            t("integrity", lang)]
+
+
+def _heads_rows(m: Monthly) -> list[list[Any]]:
+    return [[f.id, f.head_seq, f.head_hash, "✓" if f.chain_ok else "✗"] for f in m.all_facts]
+
+
 def monthly_markdown(m: Monthly) -> str:
     lang = m.lang
     out = [f"# {t('monthly_title', lang)}", "", f"**{t('period', lang)}:** {_period(m)}", ""]
+    if m.tampered:
+        out += [f"> **⚠ {t('tampered_banner', lang, n=len(m.tampered))}**", ""]
     for name, sec in _sections(m):
         out += [f"## {name} ({len(sec.incidents)})", ""]
         if not sec.incidents:
@@ -342,6 +370,14 @@ def monthly_markdown(m: Monthly) -> str:
         out += md_table([t("incident", lang), t("started", lang), t("type", lang),
                          t("status", lang), t("follow_ups", lang)],
                         _follow_rows(m, sec)) if sec.follow_ups else [t("none", lang)]
+        out.append("")
+    if m.tampered:
+        out += [f"## ⚠ {t('tampered_title', lang)}", ""]
+        out += md_table(_tampered_head(lang), _tampered_rows(m))
+        out.append("")
+    if m.all_facts:
+        out += [f"### {t('chain_heads', lang)}", ""]
+        out += md_table(_heads_head(lang), _heads_rows(m))
         out.append("")
     out += ["---", "", t("integrity_summary", lang, ok=m.chains_ok, n=m.total) + ". "
             + f"{t('generated', lang)}: {m.generated_at.astimezone(m.zone):%Y-%m-%d %H:%M:%S}", ""]
@@ -375,6 +411,9 @@ def monthly_html(m: Monthly) -> str:
     lang = m.lang
     parts = [f"<h1>{h(t('monthly_title', lang))}</h1>",
              f'<div class="sub"><b>{h(t("period", lang))}:</b> {h(_period(m))}</div>']
+    if m.tampered:
+        parts.append(f'<div class="banner">⚠ {h(t("tampered_banner", lang, n=len(m.tampered)))}'
+                     "</div>")
     for name, sec in _sections(m):
         parts.append(f"<h2>{h(name)} ({len(sec.incidents)})</h2>")
         if not sec.incidents:
@@ -406,6 +445,12 @@ def monthly_html(m: Monthly) -> str:
                                  t("status", lang), t("follow_ups", lang)],
                                 _follow_rows(m, sec)) if sec.follow_ups
                      else f"<p>{h(t('none', lang))}</p>")
+    if m.tampered:
+        parts.append(f"<h2>⚠ {h(t('tampered_title', lang))}</h2>")
+        parts.append(html_table(_tampered_head(lang), _tampered_rows(m)))
+    if m.all_facts:
+        parts.append(f"<h3>{h(t('chain_heads', lang))}</h3>")
+        parts.append(html_table(_heads_head(lang), _heads_rows(m)))
     cls = "ok" if m.chains_ok == m.total else "banner"
     parts.append(f'<footer><div class="{cls}">{h(t("integrity_summary", lang, ok=m.chains_ok, n=m.total))}'
                  f'</div><p class="muted">{h(t("generated", lang))}: '
@@ -416,7 +461,8 @@ def monthly_html(m: Monthly) -> str:
 
 MONTHLY_CSV = ["id", "mode", "playbook", "type", "title", "severity", "site", "status",
                "started_local", "resolved_local", "duration_s", "targets_met", "targets_judged",
-               "missed_targets", "messages", "messages_sent", "chain_ok", "follow_ups"]
+               "missed_targets", "messages", "messages_sent", "chain_ok", "follow_ups",
+               "in_figures", "chain_head_seq", "chain_head_hash"]
 
 
 def monthly_csv(m: Monthly) -> str:
@@ -425,8 +471,8 @@ def monthly_csv(m: Monthly) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(MONTHLY_CSV)
     fmt = "%Y-%m-%d %H:%M:%S"
-    for sec in (m.live, m.drills):
-        for f in sec.incidents:
+    for sec in (m.live, m.drills, m.tampered):
+        for f in (sec.incidents if isinstance(sec, Section) else sec):
             judged = [r for r in f.targets if r.ok is not None]
             w.writerow([
                 f.id, "drill" if f.drill else "live", f.playbook_id, f.type, f.title, f.severity,
@@ -436,7 +482,8 @@ def monthly_csv(m: Monthly) -> str:
                 sum(1 for r in judged if r.ok), len(judged), "; ".join(r.id for r in f.missed),
                 sum(c.total for c in f.channels.values()),
                 sum(c.sent for c in f.channels.values()), "yes" if f.chain_ok else "NO",
-                "; ".join(f.follow_ups)])
+                "; ".join(f.follow_ups), "yes" if f.chain_ok else "no", f.head_seq,
+                f.head_hash])
     return buf.getvalue()
 
 
@@ -460,7 +507,11 @@ def monthly_json(m: Monthly) -> str:
 
     return json.dumps({"since": m.since.isoformat(), "until": m.until.isoformat(),
                        "site": m.site, "live": sec(m.live), "drills": sec(m.drills),
-                       "chains_ok": m.chains_ok, "total": m.total}, ensure_ascii=False, indent=2)
+                       "chains_ok": m.chains_ok, "total": m.total,
+                       "tampered": [{"id": f.id, "reason": f.chain_reason} for f in m.tampered],
+                       "chain_heads": [{"id": f.id, "ok": f.chain_ok, "head_seq": f.head_seq,
+                                        "head_hash": f.head_hash} for f in m.all_facts]},
+                      ensure_ascii=False, indent=2)
 
 
 def render_monthly(m: Monthly, fmt: str) -> str:

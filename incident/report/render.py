@@ -55,10 +55,38 @@ def pct(x: float | None) -> str:
 
 
 def integrity_text(rep: IncidentReport) -> str:
-    v = rep.integrity
+    """The verdict, then what a filed copy can be checked against later: the head
+    (sequence and hash), the signing keys and the last anchor outside the database."""
+    v, lang = rep.integrity, rep.lang
+    parts = [t("chain_ok", lang, count=v.count) if v.ok
+             else t("chain_bad", lang, seq=v.first_bad_seq, reason=v.reason)]
+    if v.head_hash:
+        parts.append(t("chain_head", lang, seq=v.head_seq, hash=v.head_hash))
+    if v.key_ids:
+        parts.append(t("chain_keyed", lang, keys=", ".join(v.key_ids)))
+    if v.unkeyed:
+        parts.append(t("chain_unkeyed", lang, n=v.unkeyed))
     if v.ok:
-        return t("chain_ok", rep.lang, count=v.count)
-    return t("chain_bad", rep.lang, seq=v.first_bad_seq, reason=v.reason)
+        parts.append(t("anchor_ok", lang, at=rep.local(v.anchor_at, True), seq=v.anchor_seq)
+                     if v.anchor_at is not None else t("anchor_none", lang))
+    return " ".join(parts)
+
+
+def integrity_dict(v: Any) -> dict[str, Any]:
+    """The chain check for JSON exports (v: a store VerifyReport)."""
+    return {"ok": v.ok, "count": v.count, "first_bad_seq": v.first_bad_seq, "reason": v.reason,
+            "problem": v.problem, "head_seq": v.head_seq, "head_hash": v.head_hash,
+            "keys": list(v.key_ids), "unkeyed_events": v.unkeyed, "anchor_seq": v.anchor_seq,
+            "anchor_at": v.anchor_at.isoformat() if v.anchor_at else None}
+
+
+# Every CSV export ends each row with the chain's verdict and head, so a copy that
+# travels alone (a spreadsheet) can still be checked against the database later.
+CSV_CHAIN_HEAD = ["chain_ok", "chain_head_seq", "chain_head_hash"]
+
+
+def csv_chain_cells(v: Any) -> list[Any]:
+    return ["yes" if v.ok else "NO", v.head_seq, v.head_hash]
 
 
 def summary_rows(rep: IncidentReport) -> list[tuple[str, str]]:
@@ -236,7 +264,7 @@ def to_markdown(rep: IncidentReport) -> str:
 # ---- CSV and JSON ---------------------------------------------------------------------
 
 CSV_HEAD = ["seq", "time_local", "ts_utc", "offset", "actor", "name", "role", "kind", "what",
-            "step", "step_title", "track", "detail"]
+            "step", "step_title", "track", "detail", *CSV_CHAIN_HEAD]
 
 
 def to_csv(rep: IncidentReport) -> str:
@@ -245,12 +273,13 @@ def to_csv(rep: IncidentReport) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEAD)
     zone = rep.zone
+    chain = csv_chain_cells(rep.integrity)
     for r in rep.timeline:
         lt = r.ts.astimezone(zone)
         w.writerow([r.seq, f"{lt.year:04d}-{lt.month:02d}-{lt.day:02d} {lt.hour:02d}:"
                            f"{lt.minute:02d}:{lt.second:02d}", r.ts.isoformat(),
                     offset_text(rep, r), r.actor, r.who, r.role, r.kind, r.what, r.step or "",
-                    r.step_title, r.track, r.detail])
+                    r.step_title, r.track, r.detail, *chain])
     return buf.getvalue()
 
 
@@ -306,8 +335,7 @@ def to_dict(rep: IncidentReport) -> dict[str, Any]:
         "escalations": [{"ts": _iso(e.ts), "kind": e.kind, "to": e.to, "step": e.step,
                          "reason": e.reason} for e in rep.escalations],
         "deliveries": [{"ts": _iso(d.ts), "channel": d.channel} for d in rep.deliveries],
-        "integrity": {"ok": v.ok, "count": v.count, "first_bad_seq": v.first_bad_seq,
-                      "reason": v.reason},
+        "integrity": integrity_dict(v),
     }
 
 

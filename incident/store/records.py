@@ -57,6 +57,9 @@ class StoredEvent:
     payload: dict
     prev_hash: str
     hash: str
+    # The chain key that signed this event (HMAC-SHA256); None: an unkeyed legacy
+    # event hashed with plain SHA-256 before the chain was keyed.
+    key_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,17 @@ class VerifyReport:
     count: int
     first_bad_seq: int | None
     reason: str
+    # What a filed copy can be checked against later: the last stored event.
+    head_seq: int = 0
+    head_hash: str = ""
+    # Keys that signed the events; how many events are unkeyed legacy SHA-256.
+    key_ids: tuple[str, ...] = ()
+    unkeyed: int = 0
+    # The last checkpoint written outside the database for this incident, if any.
+    anchor_seq: int | None = None
+    anchor_at: datetime | None = None
+    # "", or what failed: altered, missing, unkeyed, key_missing, truncated, rehashed, anchors
+    problem: str = ""
 
 
 def canonical_json(obj: Any) -> str:
@@ -165,6 +179,22 @@ def event_hash(prev_hash: str, incident_id: str, seq: int, ts: datetime, actor: 
     body = canonical_json({"incident_id": incident_id, "seq": seq, "ts": ts_text(ts),
                            "actor": actor, "kind": kind, "payload": payload})
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def hash_body(incident_id: str, seq: int, ts: datetime, actor: str, kind: str,
+              payload: dict) -> str:
+    return canonical_json({"incident_id": incident_id, "seq": seq, "ts": ts_text(ts),
+                           "actor": actor, "kind": kind, "payload": payload})
+
+
+def keyed_event_hash(key: Any, prev_hash: str, incident_id: str, seq: int, ts: datetime,
+                     actor: str, kind: str, payload: dict) -> str:
+    """HMAC-SHA256 under the chain key of the same text event_hash digests.
+
+    Without the key (kept outside the database) nobody can recompute it, so an
+    edited and re-hashed log no longer verifies. ``key`` is a keys.ChainKey.
+    """
+    return key.mac(prev_hash + hash_body(incident_id, seq, ts, actor, kind, payload))
 
 
 def normalize_payload(kind: str, payload: Any) -> dict:

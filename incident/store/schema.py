@@ -94,6 +94,8 @@ events = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # Id of the chain key whose HMAC is `hash`; NULL for unkeyed legacy SHA-256 events.
+    sa.Column("key_id", sa.String(40), nullable=True),
 )
 
 outbox = sa.Table(

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine
 
 from incident.store import db
+from incident.store.keys import ChainKey, Keyring
 from incident.store.records import (
     ATTEMPT_STATUSES,
     FINAL_OUTBOX_STATES,
@@ -35,6 +36,7 @@ from incident.store.records import (
     StoreUnavailable,
     VerifyReport,
     event_hash,
+    keyed_event_hash,
     normalize_payload,
 )
 from incident.store.schema import delivery_attempts, events, incident_counters, incidents, outbox
@@ -70,7 +72,20 @@ class Store:
         self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         self._tips: dict[str, tuple[int, str]] = {}
         self._fast = _FastSQL(engine.dialect)
+        # Set by use_integrity(): the chain key (outside the database) and the anchor
+        # log. Without a keyring new events are unkeyed (plain SHA-256), as before.
+        self.keyring: Keyring | None = None
+        self.anchors: Any = None
         self._build_statements()
+
+    def use_integrity(self, keyring: Keyring | None, anchors: Any = None) -> None:
+        """Key new events with ``keyring.current`` and check chains against its keys and
+        against the last checkpoint in ``anchors`` (an anchors.AnchorLog)."""
+        self.keyring = keyring
+        self.anchors = anchors
+
+    def _key(self) -> ChainKey | None:
+        return self.keyring.current if self.keyring is not None else None
 
     def __repr__(self) -> str:
         return f"<Store {self.url.render_as_string(hide_password=True)}>"
@@ -155,7 +170,7 @@ class Store:
                 "last_seq": len(first), "updated_at": updated_at,
             }
             conn.execute(incidents.insert(), values)
-            rows, stored = _chain(iid, 1, GENESIS_HASH, first)
+            rows, stored = _chain(iid, 1, GENESIS_HASH, first, self._key())
             conn.execute(self._ins_events, rows)
         self._remember(stored[-1])
         return IncidentRow(**values), stored
@@ -202,7 +217,8 @@ class Store:
                     prev_hash = conn.execute(self._q_prev_hash,
                                              {"id": incident_id, "seq": expected_seq}
                                              ).scalar() or GENESIS_HASH
-                rows, stored = _chain(incident_id, expected_seq + 1, prev_hash, batch)
+                rows, stored = _chain(incident_id, expected_seq + 1, prev_hash, batch,
+                                      self._key())
                 # The (incident_id, seq) key is the backstop behind the guarded update:
                 # its IntegrityError becomes a SequenceConflict in append().
                 fast.insert_events(cur, rows)
@@ -301,7 +317,8 @@ class Store:
         return (int(a[0]), int(a[1]), a[2], b[0], b[1], c, d)
 
     def verify(self, incident_id: str) -> VerifyReport:
-        """Recompute the hash chain; name the first broken link."""
+        """Recompute the hash chain with the chain keys and compare it with the last
+        anchor; name the first broken link or what no longer matches."""
         q = sa.select(*_EVENT_COLS).where(events.c.incident_id == incident_id) \
             .order_by(events.c.seq)
         with self._ro() as conn:
@@ -309,7 +326,23 @@ class Store:
             if last_seq is None:
                 raise KeyError(_unknown(incident_id))
             rows = [StoredEvent(*r) for r in conn.execute(q)]
-        return check_chain(incident_id, rows, last_seq)
+        return self.check_chain(incident_id, rows, last_seq)
+
+    def signing_keys(self, limit: int = 10) -> list[str]:
+        """Ids of chain keys that signed events here (a few; for "key missing" checks)."""
+        q = (sa.select(events.c.key_id).where(events.c.key_id.is_not(None)).distinct()
+             .limit(limit))
+        with self._ro() as conn:
+            return sorted(conn.execute(q).scalars())
+
+    def check_chain(self, incident_id: str, rows: Sequence[StoredEvent],
+                    last_seq: int | None = None) -> VerifyReport:
+        """check_chain with this store's keyring and the incident's last anchor."""
+        anchor, problem = None, ""
+        if self.anchors is not None:
+            anchor, problem = self.anchors.latest_for(incident_id)
+        return check_chain(incident_id, rows, last_seq, keyring=self.keyring, anchor=anchor,
+                           anchor_problem=problem)
 
     # ---- outbox --------------------------------------------------------------------
     def add_outbox(self, incident_id: str, event_seq: int, rows: Iterable[NewOutbox],
@@ -566,7 +599,8 @@ class _FastSQL:
     (UTCDateTime, JSON, Boolean), so the stored bytes are the same as Core's.
     """
 
-    EVENT_COLS = ("incident_id", "seq", "ts", "actor", "kind", "payload", "prev_hash", "hash")
+    EVENT_COLS = ("incident_id", "seq", "ts", "actor", "kind", "payload", "prev_hash", "hash",
+                  "key_id")
 
     def __init__(self, dialect: sa.Dialect):
         self.ph = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -636,55 +670,120 @@ def _update_values(update: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _chain(incident_id: str, first_seq: int, prev: str, batch: list[NewEvent],
+           key: ChainKey | None = None,
            ) -> tuple[list[dict[str, Any]], list[StoredEvent]]:
     rows: list[dict[str, Any]] = []
     stored: list[StoredEvent] = []
+    kid = key.id if key is not None else None
     for i, e in enumerate(batch):
         if not e.kind or not isinstance(e.kind, str):
             raise ValueError(f"event {i + 1} of the batch has no kind")
         seq = first_seq + i
         ts = _aware(f"event '{e.kind}' ts", e.ts)
         payload = normalize_payload(e.kind, e.payload)
-        h = event_hash(prev, incident_id, seq, ts, e.actor, e.kind, payload)
+        if key is not None:
+            h = keyed_event_hash(key, prev, incident_id, seq, ts, e.actor, e.kind, payload)
+        else:
+            h = event_hash(prev, incident_id, seq, ts, e.actor, e.kind, payload)
         rows.append({"incident_id": incident_id, "seq": seq, "ts": ts, "actor": e.actor,
-                     "kind": e.kind, "payload": payload, "prev_hash": prev, "hash": h})
-        stored.append(StoredEvent(incident_id, seq, ts, e.actor, e.kind, payload, prev, h))
+                     "kind": e.kind, "payload": payload, "prev_hash": prev, "hash": h,
+                     "key_id": kid})
+        stored.append(StoredEvent(incident_id, seq, ts, e.actor, e.kind, payload, prev, h, kid))
         prev = h
     return rows, stored
 
 
-def check_chain(incident_id: str, rows: Sequence[StoredEvent],
-                last_seq: int | None = None) -> VerifyReport:
-    """Recompute an incident's chain from its stored events (ordered by seq)."""
+def _when(ts: datetime | None) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ts is not None else "?"
+
+
+def check_chain(incident_id: str, rows: Sequence[StoredEvent], last_seq: int | None = None,
+                *, keyring: Keyring | None = None, anchor: Any = None,
+                anchor_problem: str = "") -> VerifyReport:
+    """Recompute an incident's chain from its stored events (ordered by seq).
+
+    Keyed events are checked with the key that signed them (HMAC); unkeyed legacy
+    events with plain SHA-256 — but an unkeyed event after a keyed one, or dated
+    after the chain key was made, is a downgrade: someone recomputed the chain
+    without the key. Then the chain is compared with the last anchor (a signed
+    checkpoint kept outside the database): fewer events than anchored means the
+    log was truncated, another hash at the anchored event means it was re-hashed.
+    """
+    n = len(rows)
+    head_seq = rows[-1].seq if rows else 0
+    head_hash = rows[-1].hash if rows else ""
+    kids = tuple(dict.fromkeys(e.key_id for e in rows if e.key_id))
+    unkeyed = sum(1 for e in rows if not e.key_id)
+    a_seq = anchor.seq if anchor is not None else None
+    a_at = anchor.at if anchor is not None else None
+
+    def bad(seq: int | None, reason: str, problem: str) -> VerifyReport:
+        return VerifyReport(False, n, seq, reason, head_seq, head_hash, kids, unkeyed,
+                            a_seq, a_at, problem)
+
+    if anchor_problem:
+        return bad(None, anchor_problem, "anchors")
+    since = keyring.keyed_since if keyring is not None else None
     prev = GENESIS_HASH
     expected = 1
+    keyed_seen = False
     for e in rows:
         if e.seq != expected:
-            return VerifyReport(False, len(rows), expected,
-                                f"event {expected} is missing (the next stored event is {e.seq})")
+            return bad(expected, f"event {expected} is missing (the next stored event is "
+                                 f"{e.seq})", "missing")
         if e.prev_hash != prev:
-            return VerifyReport(False, len(rows), e.seq,
-                                f"event {e.seq} does not link to event {e.seq - 1}: its "
-                                "prev_hash differs from that event's hash")
+            return bad(e.seq, f"event {e.seq} does not link to event {e.seq - 1}: its "
+                              "prev_hash differs from that event's hash", "altered")
         try:
-            h = event_hash(e.prev_hash, incident_id, e.seq, e.ts, e.actor, e.kind, e.payload)
+            if e.key_id:
+                key = keyring.get(e.key_id) if keyring is not None else None
+                if key is None:
+                    loaded = ", ".join(keyring.ids()) if keyring is not None else "none"
+                    return bad(e.seq, f"event {e.seq} was signed with chain key {e.key_id}, "
+                                      f"which is not loaded here (loaded: {loaded}) — copy the "
+                                      "key file from the host that wrote it, or add the old "
+                                      "secret to INCIDENT_CHAIN_KEY", "key_missing")
+                keyed_seen = True
+                h = keyed_event_hash(key, e.prev_hash, incident_id, e.seq, e.ts, e.actor,
+                                     e.kind, e.payload)
+            else:
+                if keyed_seen:
+                    return bad(e.seq, f"event {e.seq} is not keyed although earlier events "
+                                      "are: the chain was recomputed without the key",
+                               "unkeyed")
+                if since is not None and e.ts > since:
+                    return bad(e.seq, f"event {e.seq} is not keyed although it is dated "
+                                      f"{_when(e.ts)}, after the chain key was made "
+                                      f"({_when(since)}): the chain was recomputed without "
+                                      "the key", "unkeyed")
+                h = event_hash(e.prev_hash, incident_id, e.seq, e.ts, e.actor, e.kind,
+                               e.payload)
         except (TypeError, ValueError) as exc:
-            return VerifyReport(False, len(rows), e.seq, f"event {e.seq} cannot be hashed: {exc}")
+            return bad(e.seq, f"event {e.seq} cannot be hashed: {exc}", "altered")
         if h != e.hash:
-            return VerifyReport(False, len(rows), e.seq,
-                                f"event {e.seq} was altered: its content does not match its hash")
+            return bad(e.seq, f"event {e.seq} was altered: its content does not match its "
+                              + ("keyed hash" if e.key_id else "hash"), "altered")
         prev = e.hash
         expected += 1
     stored = expected - 1
     if last_seq is not None and last_seq != stored:
         if last_seq > stored:
-            return VerifyReport(False, len(rows), stored + 1,
-                                f"events {stored + 1}..{last_seq} are missing (the incident "
-                                f"records {last_seq} events, {stored} are stored)")
-        return VerifyReport(False, len(rows), last_seq + 1,
-                            f"the log holds {stored} events but the incident records only "
-                            f"{last_seq}")
-    return VerifyReport(True, len(rows), None, f"chain intact ({len(rows)} events)")
+            return bad(stored + 1, f"events {stored + 1}..{last_seq} are missing (the incident "
+                                   f"records {last_seq} events, {stored} are stored)", "missing")
+        return bad(last_seq + 1, f"the log holds {stored} events but the incident records only "
+                                 f"{last_seq}", "missing")
+    if anchor is not None:
+        where = f"the anchor of {_when(anchor.at)}"
+        if anchor.seq > stored:
+            return bad(stored + 1, f"the log was truncated: {where} recorded {anchor.seq} "
+                                   f"events ending in {anchor.head[:16]}…, the log now holds "
+                                   f"{stored}", "truncated")
+        if anchor.seq >= 1 and rows[anchor.seq - 1].hash != anchor.head:
+            return bad(anchor.seq, f"event {anchor.seq} no longer matches {where}: anchored "
+                                   f"hash {anchor.head[:16]}…, now {rows[anchor.seq - 1].hash[:16]}"
+                                   "… — the log was edited and re-hashed", "rehashed")
+    return VerifyReport(True, n, None, f"chain intact ({n} events)", head_seq, head_hash, kids,
+                        unkeyed, a_seq, a_at, "")
 
 
 def open_store(url: str | URL, upgrade: bool = True) -> Store:

@@ -36,10 +36,16 @@ class AnchorRun:
         return not self.refused and self.posted is not False
 
 
-def write_anchor(runtime: Runtime, incident_ids: list[str] | None = None) -> AnchorRun:
+def write_anchor(runtime: Runtime, incident_ids: list[str] | None = None, *,
+                 full: bool = False) -> AnchorRun:
     """Anchor every incident (or the given ones) whose chain head moved since its last
     anchor; refuse the ones whose chain no longer verifies. Safe to call periodically
-    and from several processes (the anchor file is appended under a lock)."""
+    and from several processes (the anchor file is appended under a lock).
+
+    ``full`` also re-verifies incidents that did not move (``incident anchor`` does, so
+    cron hears of an edit at once); the service's periodic call skips them, as any
+    edit to them is caught against their anchor whenever they are verified or reported.
+    """
     store, log = runtime.store, runtime.anchor_log
     run = AnchorRun()
     scan = log.scan()
@@ -52,13 +58,17 @@ def write_anchor(runtime: Runtime, incident_ids: list[str] | None = None) -> Anc
     heads: list[tuple[str, int, str]] = []
     for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
         last = scan.latest.get(row.id)
-        if last is not None and last.seq == row.last_seq:
+        unchanged = last is not None and last.seq == row.last_seq
+        if unchanged and not full:
             # Anchored as it stands: any later edit is caught against that anchor.
             run.unchanged += 1
             continue
         v = store.verify(row.id)
         if not v.ok:
             run.refused[row.id] = v
+            continue
+        if unchanged:
+            run.unchanged += 1
             continue
         heads.append((row.id, v.head_seq, v.head_hash))
     run.written = log.append(heads, runtime.clock.now())

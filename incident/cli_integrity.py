@@ -26,7 +26,7 @@ def register(main: click.Group) -> None:
         from incident.anchoring import write_anchor
 
         rt = ctx.runtime
-        run = write_anchor(rt, list(incident_ids) or None)
+        run = write_anchor(rt, list(incident_ids) or None, full=True)
         for a in run.written:
             click.echo(f"{a.incident_id}: anchored event {a.seq} head {a.head}")
         click.echo(f"anchored {len(run.written)} incident(s) to {rt.anchor_log.path}"

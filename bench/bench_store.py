@@ -26,6 +26,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from incident.store import NewEvent, NewOutbox, Store, open_store
+from incident.store.keys import keyring_from_secret
 
 T0 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -85,9 +86,12 @@ def timed(fn: Callable[[], None]) -> float:
     return time.perf_counter() - t0
 
 
-def run_once(url: str, n_events: int, n_outbox: int) -> dict[str, tuple[float, int]]:
+def run_once(url: str, n_events: int, n_outbox: int, keyed: bool = False,
+             ) -> dict[str, tuple[float, int]]:
     out: dict[str, tuple[float, int]] = {}
     store = open_store(url)
+    if keyed:  # HMAC-SHA256 chain, as every Runtime uses it
+        store.use_integrity(keyring_from_secret("bench-secret-0123456789abcdef"))
     try:
         iid = new_incident(store)
 
@@ -150,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--outbox", type=int, default=4_000)
     ap.add_argument("--sqlite-only", action="store_true")
+    ap.add_argument("--plain", action="store_true",
+                    help="unkeyed SHA-256 chain (legacy) instead of the keyed HMAC chain")
     args = ap.parse_args(argv)
     server = args.db or os.environ.get("INCIDENT_TEST_DATABASE_URL", "")
     backends = ["sqlite"] + (["postgresql"] if server and not args.sqlite_only else [])
@@ -162,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, list[tuple[float, int]]] = {k: [] for k in TARGETS}
         for _ in range(args.runs):
             with fresh_db(kind, server) as url:
-                for name, value in run_once(url, args.events, args.outbox).items():
+                for name, value in run_once(url, args.events, args.outbox,
+                                             keyed=not args.plain).items():
                     results[name].append(value)
         for name, (unit, target) in TARGETS.items():
             med = statistics.median(t for t, _ in results[name])

@@ -523,7 +523,8 @@ def log(ctx: Ctx, incident_id: str, fmt: str) -> None:
     events = rt.store.events(incident_id)
     if fmt == "json":
         click.echo(json.dumps([{"seq": e.seq, "ts": e.ts.isoformat(), "actor": e.actor,
-                                "kind": e.kind, "payload": e.payload, "hash": e.hash}
+                                "kind": e.kind, "payload": e.payload, "hash": e.hash,
+                                "key_id": e.key_id}
                                for e in events], ensure_ascii=False, indent=2))
         return
     zone = _zone(ctx)

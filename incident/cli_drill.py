@@ -375,6 +375,41 @@ def register(main: click.Group) -> None:
         from incident.drill import build_aar, render_aar
 
         rt = ctx.runtime
+        lang = report_lang or ctx.lang
         a = build_aar(rt.store, rt.playbooks, rt.directory, incident_id,
-                      now=rt.clock.now(), lang=report_lang or ctx.lang)
-        _emit(render_aar(a, fmt), output)
+                      now=rt.clock.now(), lang=lang)
+        chain = rt.store.verify(incident_id)
+        _emit(_with_integrity(render_aar(a, fmt), fmt, chain, lang, rt), output)
+        if not chain.ok:
+            click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
+                        f"{chain.first_bad_seq}: {chain.reason}", fg="red", err=True)
+            sys.exit(1)
+
+
+def _with_integrity(text: str, fmt: str, chain: Any, lang: str, rt: Any) -> str:
+    """The after-action report ends, like every report, with the chain's verdict and head."""
+    from html import escape
+
+    from incident.engine.context import local_zone
+    from incident.report.labels import t
+    from incident.report.render import integrity_dict, verdict_text
+
+    zone = local_zone(rt.directory)
+    line = verdict_text(chain, lang,
+                        lambda ts: ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"))
+    if fmt == "json":
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(doc, dict):
+            doc["integrity"] = integrity_dict(chain)
+            return json.dumps(doc, ensure_ascii=False, indent=2)
+        return text
+    if fmt == "html":
+        cls = "ok" if chain.ok else "banner"
+        block = f'<footer><div class="{cls}"><b>{escape(t("integrity", lang))}:</b> ' \
+                f"{escape(line)}</div></footer>"
+        at = text.rfind("</body>")
+        return text[:at] + block + text[at:] if at >= 0 else text + block
+    return text.rstrip("\n") + f"\n\n---\n\n**{t('integrity', lang)}:** {line}\n"

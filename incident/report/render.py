@@ -57,7 +57,11 @@ def pct(x: float | None) -> str:
 def integrity_text(rep: IncidentReport) -> str:
     """The verdict, then what a filed copy can be checked against later: the head
     (sequence and hash), the signing keys and the last anchor outside the database."""
-    v, lang = rep.integrity, rep.lang
+    return verdict_text(rep.integrity, rep.lang, lambda ts: rep.local(ts, True))
+
+
+def verdict_text(v: Any, lang: str, local: Any) -> str:
+    """integrity_text for any output (v: a store VerifyReport; local: ts -> local text)."""
     parts = [t("chain_ok", lang, count=v.count) if v.ok
              else t("chain_bad", lang, seq=v.first_bad_seq, reason=v.reason)]
     if v.head_hash:
@@ -67,7 +71,7 @@ def integrity_text(rep: IncidentReport) -> str:
     if v.unkeyed:
         parts.append(t("chain_unkeyed", lang, n=v.unkeyed))
     if v.ok:
-        parts.append(t("anchor_ok", lang, at=rep.local(v.anchor_at, True), seq=v.anchor_seq)
+        parts.append(t("anchor_ok", lang, at=local(v.anchor_at), seq=v.anchor_seq)
                      if v.anchor_at is not None else t("anchor_none", lang))
     return " ".join(parts)
 

@@ -466,3 +466,23 @@ def test_the_drill_after_action_report_names_the_head_and_fails_on_tampering(db_
     truncate_last(db_url, iid)
     res = _cli(db_url, "drill", "report", iid)
     assert res.exit_code == 1 and "the log was truncated" in res.output
+
+
+def test_removing_an_anchor_line_from_the_middle_is_named(logged):
+    rt, iid, url = logged
+    for text in ("first", "second"):
+        rt.clock.advance("1m")
+        rt.engine.note(iid, text, actor=OFFICER)
+        assert write_anchor(rt).ok
+    rt.clock.advance("1m")
+    rt.engine.note(iid, "third", actor=OFFICER)
+    assert write_anchor(rt).ok
+    path = rt.settings.anchor_path
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3
+    path.write_text(lines[0] + "\n" + lines[2] + "\n")
+    res = _cli(url, "verify")
+    assert res.exit_code == 1
+    assert f"anchor file {path} line 2: it does not follow the line before it" in res.output
+    res = _cli(url, "anchor")
+    assert res.exit_code == 1 and "not anchoring" in res.output

@@ -321,11 +321,14 @@ class Store:
         anchor; name the first broken link or what no longer matches."""
         q = sa.select(*_EVENT_COLS).where(events.c.incident_id == incident_id) \
             .order_by(events.c.seq)
+        # Events first, then the recorded length: an append committed in between (a
+        # live incident, PostgreSQL's read committed) then shows as more to read, not
+        # as a log longer than its incident row.
         with self._ro() as conn:
+            rows = [StoredEvent(*r) for r in conn.execute(q)]
             last_seq = conn.execute(self._q_last_seq, {"id": incident_id}).scalar()
             if last_seq is None:
                 raise KeyError(_unknown(incident_id))
-            rows = [StoredEvent(*r) for r in conn.execute(q)]
         return self.check_chain(incident_id, rows, last_seq)
 
     def signing_keys(self, limit: int = 10) -> list[str]:
@@ -341,6 +344,20 @@ class Store:
         anchor, problem = None, ""
         if self.anchors is not None:
             anchor, problem = self.anchors.latest_for(incident_id)
+        rows = list(rows)
+        for _ in range(3):
+            # Catch up with appends made while we read (an anchor or the row may already
+            # know of them): a live log must not look truncated or over-long.
+            have = rows[-1].seq if rows else 0
+            ahead = max(anchor.seq if anchor is not None else 0, last_seq or 0)
+            if ahead <= have:
+                break
+            more = self.events(incident_id, after_seq=have)
+            if not more:
+                break
+            rows += more
+            if last_seq is not None:
+                last_seq = self._last_seq(incident_id)
         return check_chain(incident_id, rows, last_seq, keyring=self.keyring, anchor=anchor,
                            anchor_problem=problem)
 

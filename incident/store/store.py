@@ -768,7 +768,7 @@ def check_chain(incident_id: str, rows: Sequence[StoredEvent], last_seq: int | N
                     return bad(e.seq, f"event {e.seq} is not keyed although earlier events "
                                       "are: the chain was recomputed without the key",
                                "unkeyed")
-                if since is not None and e.ts > since:
+                if since is not None and e.ts >= since:
                     return bad(e.seq, f"event {e.seq} is not keyed although it is dated "
                                       f"{_when(e.ts)}, after the chain key was made "
                                       f"({_when(since)}): the chain was recomputed without "

@@ -157,7 +157,9 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
     from incident.runtime import Runtime
 
     rt = Runtime(Settings(database_url=env["INCIDENT_DATABASE_URL"],
-                          playbooks_dir=REPO / "playbooks", contacts_dir=REPO / "contacts"),
+                          playbooks_dir=REPO / "playbooks", contacts_dir=REPO / "contacts",
+                          # the console's chain key (its data dir, not this process's)
+                          chain_key_file=tmp_path / "data" / "incident" / "chain.key"),
                  SystemClock())
     try:
         rows = rt.store.incidents()

@@ -226,7 +226,9 @@ def register(main: click.Group) -> None:
                                ["step", "person", "name", "channel", "address", "lang", "state",
                                 "attempts", "sent_at", "reason", "drill"])
             w.writeheader()
-            w.writerows(out)
+            from incident.safetext import csv_dict
+
+            w.writerows(csv_dict(o) for o in out)
             click.echo(buf.getvalue(), nl=False)
             return
         if not out:

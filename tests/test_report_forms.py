@@ -242,4 +242,4 @@ def test_unreachable_recipients_and_hostile_text(rt):
     html = render(rep, "html")
     assert "<script>" not in html and "&lt;script&gt;" in html
     md = render(rep, "md")
-    assert "\\| pipe new line |" in md
+    assert "\\| pipe ⏎ new line |" in md

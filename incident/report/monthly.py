@@ -25,6 +25,7 @@ from incident.engine.state import fold
 from incident.report.labels import t
 from incident.report.model import ChannelStats, TargetRow, duration_text, margin_text, target_rows
 from incident.report.render import h, html_page, html_table, md_table, pct
+from incident.safetext import csv_row
 from incident.store import StoredEvent, check_chain
 from incident.views import pick
 
@@ -428,7 +429,7 @@ def monthly_csv(m: Monthly) -> str:
     for sec in (m.live, m.drills):
         for f in sec.incidents:
             judged = [r for r in f.targets if r.ok is not None]
-            w.writerow([
+            w.writerow(csv_row([
                 f.id, "drill" if f.drill else "live", f.playbook_id, f.type, f.title, f.severity,
                 f.site, f.status, f.started_at.astimezone(m.zone).strftime(fmt),
                 f.resolved_at.astimezone(m.zone).strftime(fmt) if f.resolved_at else "",
@@ -436,7 +437,7 @@ def monthly_csv(m: Monthly) -> str:
                 sum(1 for r in judged if r.ok), len(judged), "; ".join(r.id for r in f.missed),
                 sum(c.total for c in f.channels.values()),
                 sum(c.sent for c in f.channels.values()), "yes" if f.chain_ok else "NO",
-                "; ".join(f.follow_ups)])
+                "; ".join(f.follow_ups)]))
     return buf.getvalue()
 
 

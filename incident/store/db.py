@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import QueuePool, StaticPool
 
+from incident.files import create_private_file
 from incident.store.records import StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -98,7 +99,7 @@ def _sqlite_engine(u: URL) -> Engine:
     if is_memory(u):
         pool: dict[str, Any] = {"poolclass": StaticPool}
     else:
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(u.database))  # mode 600: it holds every owner's phone
         # Each thread checks out its own connection; the sqlite3 library is built
         # thread-safe (checked via sqlite3.threadsafety, else calls are serialized).
         pool = {"poolclass": QueuePool, "pool_size": 8, "max_overflow": 32, "pool_timeout": 30}

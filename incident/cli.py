@@ -68,6 +68,15 @@ def handled(fn: Callable) -> Callable:
             _fail(f"refused: {exc}")
         except KeyError as exc:
             _fail(str(exc.args[0]) if exc.args else "not found")
+        except Exception as exc:
+            if not type(exc).__module__.startswith("sqlalchemy"):
+                raise
+            from incident.store.db import database_error_text
+
+            text = database_error_text(exc)
+            if text is None:
+                raise
+            _fail(text)  # "database is locked" and friends: one line, not a traceback
 
     return wrapper
 

@@ -34,11 +34,16 @@ def csv_cell(value: Any) -> Any:
 
     Numbers stay numbers. Text that a spreadsheet would read as a formula (it begins
     with ``= + - @``, a tab or a carriage return) gets a leading apostrophe, which
-    Excel, LibreOffice and WPS all take as "this is text" (OWASP's advice).
+    Excel, LibreOffice and WPS all take as "this is text" (OWASP's advice). A carriage
+    return inside becomes a newline: Python's writer (lineterminator "\\n") would leave
+    a lone CR unquoted, and spreadsheets read it as the start of a new row.
     """
-    if not isinstance(value, str) or not value or not value.startswith(_CSV_TRIGGERS):
+    if not isinstance(value, str) or not value:
         return value
-    if _CSV_HARMLESS.fullmatch(value):
+    if "\r" in value:
+        value = "'" + value if value.startswith(_CSV_TRIGGERS) else value
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    if not value.startswith(_CSV_TRIGGERS) or _CSV_HARMLESS.fullmatch(value):
         return value
     return "'" + value
 
@@ -57,13 +62,15 @@ def csv_dict(row: dict[str, Any]) -> dict[str, Any]:
 # hyperlinks, clipboard), DCS/SOS/PM/APC strings, and the two-byte escapes; also the C1
 # single-byte CSI (0x9b) and OSC (0x9d) forms.
 _ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]?"            # CSI
-    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC ... BEL / ST
-    r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"   # DCS, SOS, PM, APC ... ST
-    r"|\x1b[ -/]*[0-~]?"                    # other escapes (charset, reset, keypad...)
-    r"|\x9b[0-?]*[ -/]*[@-~]?"             # C1 CSI
-    r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x9c)?"  # C1 OSC/DCS/SOS/PM/APC
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"                        # CSI
+    r"|\x1b\][^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"      # OSC ... BEL / ST
+    r"|\x1b[PX^_][^\x1b\x9c\n]*(?:\x1b\\|\x9c)?"           # DCS, SOS, PM, APC ... ST
+    r"|\x1b[ -/]*[0-~]?"                                # other escapes (charset, reset...)
+    r"|\x9b[0-?]*[ -/]*[@-~]?"                         # C1 CSI
+    r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c\n]*(?:\x07|\x9c)?"  # C1 OSC/DCS/SOS/PM/APC
 )
+# A string sequence is cut at the end of its line: with its introducer gone the rest is
+# plain text, and an unterminated one must not swallow the lines (CSV rows) after it.
 # Everything else that a terminal acts on rather than prints: C0 (but tab and newline are
 # handled by the callers), DEL, C1, and the bidirectional overrides that reorder what the
 # reader sees ("Trojan Source").

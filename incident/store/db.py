@@ -74,6 +74,27 @@ def friendly_errors(u: URL) -> Iterator[None]:
         raise StoreUnavailable(f"cannot create the database at {safe_url(u)}: {exc}") from None
 
 
+def database_error_text(exc: BaseException) -> str | None:
+    """One sentence, with what to do, for a database error that reached a face; None for
+    errors that are not the database's."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return None
+    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+    if "database is locked" in text or "database table is locked" in text:
+        return (f"the database is busy: another incident process (a console, `incident "
+                f"service`, a long import) held its write lock for more than "
+                f"{BUSY_TIMEOUT_MS // 1000} s, so this command saved nothing — run it again "
+                "in a moment; if it keeps happening, find the holder (e.g. `fuser` on the "
+                "database file) and close it")
+    if "readonly database" in text or "read-only" in text:
+        return ("the database is read-only for this account — check the permissions of the "
+                "database file and its folder (mode 600, owned by the account that runs "
+                "incident); nothing was saved")
+    if isinstance(exc, sa.exc.OperationalError):
+        return f"the database could not be used: {text} — nothing was saved; try again"
+    return None
+
+
 def is_memory(u: URL) -> bool:
     return u.get_backend_name() == "sqlite" and (
         not u.database or u.database == ":memory:" or "mode=memory" in str(u))

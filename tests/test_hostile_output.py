@@ -126,7 +126,7 @@ def _cli(contacts, url, *args):
 
 
 def test_report_csv_has_no_live_formula(hostile):
-    rt, iid, contacts, url = hostile
+    _rt, iid, contacts, url = hostile
     out = _cli(contacts, url, "report", iid, "--format", "csv")
     rows = list(csv.reader(io.StringIO(out.lstrip("\ufeff"))))
     cells = [c for r in rows[1:] for c in r]
@@ -138,7 +138,7 @@ def test_report_csv_has_no_live_formula(hostile):
 
 
 def test_deliveries_csv_has_no_live_formula(hostile):
-    rt, iid, contacts, url = hostile
+    _rt, iid, contacts, url = hostile
     out = _cli(contacts, url, "deliveries", iid, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     owners = [r for r in rows if r["person"].startswith("owner:")]

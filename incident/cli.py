@@ -69,7 +69,7 @@ def handled(fn: Callable) -> Callable:
         except KeyError as exc:
             _fail(str(exc.args[0]) if exc.args else "not found")
         except Exception as exc:
-            if not type(exc).__module__.startswith("sqlalchemy"):
+            if type(exc).__module__.split(".")[0] not in ("sqlalchemy", "sqlite3"):
                 raise
             from incident.store.db import database_error_text
 

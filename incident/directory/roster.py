@@ -230,7 +230,8 @@ def _records(reader, issues: IssueList):
         except csv.Error as exc:
             unterminated = "end of data" in str(exc) or "EOF" in str(exc)
             issues.add("a double quote opened in this row is never closed, so every row after "
-                       "it was swallowed" if unterminated else f"this row is not valid CSV: {exc}",
+                       "it was swallowed" if unterminated
+                       else f"the double quotes in this row do not pair up ({exc})",
                        line=line, hint='close the quote ("), or write "" for a quote inside a '
                        "value")
             return

@@ -127,7 +127,7 @@ def private_names(source: str) -> list[str]:
             getattr(node.arg, "value", None)
         if isinstance(name, str) and name.startswith("_"):
             found.append(name)
-    return found
+    return sorted(set(found), key=source.find)
 
 
 @lru_cache(maxsize=2048)
@@ -177,7 +177,8 @@ def check(source: str, contexts: list[tuple[str, dict[str, Any]]]) -> str | None
     """Why the template would fail when a message is sent, or None."""
     bad = private_names(source)
     if bad:
-        return (f"the template reaches for '{bad[0]}': names starting with '_' are not "
+        names = ", ".join(f"'{n}'" for n in bad)
+        return (f"the template reaches for {names}: names starting with '_' are not "
                 "allowed in messages")
     for label, ctx in contexts:
         try:

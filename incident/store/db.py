@@ -67,9 +67,12 @@ def friendly_errors(u: URL) -> Iterator[None]:
     """Connection and file problems become one clear sentence, not a traceback."""
     try:
         yield
-    except sa.exc.OperationalError as exc:
+    except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
+        locked = database_error_text(exc)
+        if locked and "busy" in locked:
+            raise StoreUnavailable(locked) from None
         raise StoreUnavailable(f"cannot open the database at {safe_url(u)}: "
-                               f"{str(exc.orig).strip()}") from None
+                               f"{str(getattr(exc, 'orig', exc)).strip()}") from None
     except OSError as exc:
         raise StoreUnavailable(f"cannot create the database at {safe_url(u)}: {exc}") from None
 
@@ -77,7 +80,7 @@ def friendly_errors(u: URL) -> Iterator[None]:
 def database_error_text(exc: BaseException) -> str | None:
     """One sentence, with what to do, for a database error that reached a face; None for
     errors that are not the database's."""
-    if not isinstance(exc, sa.exc.DBAPIError):
+    if not isinstance(exc, sa.exc.DBAPIError | sqlite3.Error):
         return None
     text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
     if "database is locked" in text or "database table is locked" in text:
@@ -90,7 +93,7 @@ def database_error_text(exc: BaseException) -> str | None:
         return ("the database is read-only for this account — check the permissions of the "
                 "database file and its folder (mode 600, owned by the account that runs "
                 "incident); nothing was saved")
-    if isinstance(exc, sa.exc.OperationalError):
+    if isinstance(exc, sa.exc.OperationalError | sqlite3.OperationalError):
         return f"the database could not be used: {text} — nothing was saved; try again"
     return None
 

@@ -113,16 +113,41 @@ _env.filters = {name: _env.filters[name] for name in SAFE_FILTERS}
 _env.globals = {"range": _range}
 
 
+@lru_cache(maxsize=2048)
+def _parsed(source: str) -> nodes.Template:
+    return _env.parse(source)
+
+
 def undeclared(source: str) -> set[str]:
     """Names a template uses; raises TemplateSyntaxError."""
-    return set(meta.find_undeclared_variables(_env.parse(source)))
+    return set(meta.find_undeclared_variables(_parsed(source)))
+
+
+# filters that turn any value into text without failing (first/sum/round/abs can fail)
+_NEVER_FAIL = frozenset({"upper", "lower", "title", "capitalize", "trim", "e", "escape",
+                         "string", "length", "count", "striptags", "wordcount", "default",
+                         "d"})
+_PLAIN = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const)
+
+
+def _plain(source: str) -> bool:
+    """Only text, {{ names }} and argument-free safe filters: nothing that can fail once
+    the names are known (checked by undeclared), so no need to compile and render."""
+    for node in _parsed(source).find_all(nodes.Node):
+        if isinstance(node, nodes.Filter):
+            if node.args or node.kwargs or node.dyn_args or node.dyn_kwargs \
+                    or node.name not in _NEVER_FAIL:
+                return False
+        elif not isinstance(node, _PLAIN):
+            return False
+    return True
 
 
 def private_names(source: str) -> list[str]:
     """Attributes or keys starting with '_' (``''.__class__``, ``x['__globals__']``): the
     sandbox would refuse them at send time; they are refused at load instead."""
     found: list[str] = []
-    for node in _env.parse(source).find_all((nodes.Getattr, nodes.Getitem)):
+    for node in _parsed(source).find_all((nodes.Getattr, nodes.Getitem)):
         name = node.attr if isinstance(node, nodes.Getattr) else \
             getattr(node.arg, "value", None)
         if isinstance(name, str) and name.startswith("_"):
@@ -180,6 +205,8 @@ def check(source: str, contexts: list[tuple[str, dict[str, Any]]]) -> str | None
         names = ", ".join(f"'{n}'" for n in bad)
         return (f"the template reaches for {names}: names starting with '_' are not "
                 "allowed in messages")
+    if _plain(source):
+        return None
     for label, ctx in contexts:
         try:
             render(source, ctx)

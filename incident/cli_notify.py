@@ -244,6 +244,9 @@ def register(main: click.Group) -> None:
                     f"{o['state']:<17} {o['attempts']}x")
             if o["reason"]:
                 line += f"  {o['reason'][:120]}"
+            from incident.safetext import terminal
+
+            line = terminal(line)  # names and gateway errors are data: one clean line
             color = {"sent": None, "fell_back": "yellow"}.get(o["state"], "red")
             if o["state"] in ("queued", "sending", "failed_temporary"):
                 color = "cyan"

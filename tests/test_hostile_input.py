@@ -335,3 +335,19 @@ def test_a_locked_database_is_one_clear_line(tmp_path, monkeypatch):
     assert res.exit_code == 1, res.output
     assert "database is busy" in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_a_read_is_not_stopped_by_a_held_write_lock(tmp_path, monkeypatch):
+    import incident.store.db as db
+
+    iid, env = _incident(tmp_path)
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)
+    holder = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        res = CliRunner().invoke(main, ["log", iid], env=env)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert res.exit_code == 0, res.output
+    assert "Incident started" in res.output or "started" in res.output.lower()

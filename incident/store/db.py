@@ -196,7 +196,14 @@ def revision_of(conn: sa.Connection) -> str | None:
 
 
 def upgrade_engine(engine: Engine, target: str = "head") -> str | None:
-    """Bring the schema up to `target` in one transaction; a no-op when already there."""
+    """Bring the schema up to `target` in one transaction; a no-op when already there.
+
+    The common case (already at head) is read without taking SQLite's write lock, so a
+    read-only command is not stopped by a writer holding the lock."""
+    if target == "head" and engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            if revision_of(conn) == head_revision():
+                return head_revision()
     with writer(engine).begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})

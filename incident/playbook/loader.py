@@ -20,6 +20,7 @@ from incident.playbook.model import KIND_FIELDS, Playbook, Step
 from incident.playbook.templates import (
     INCIDENT_VARS,
     TemplateSyntaxError,
+    private_problem,
     sample_contexts,
     undeclared,
 )
@@ -152,7 +153,11 @@ class _Checker:
         for name in sorted(names - allowed):
             self.err(path, f"unknown template variable '{name}'",
                      suggest(name, allowed) or known(allowed, 20))
-        if names <= allowed:
+        if not names <= allowed:  # rendering needs every name; the '_' check does not
+            problem = private_problem(source)
+            if problem:
+                self.err(path, problem, "remove them: a message prints the incident's fields, nothing else")
+        else:
             records = {s.record.name: s.record.type for s in self.steps.values()
                        if s.record is not None}
             defaults = {k: spec.default for k, spec in self.pb.inputs.items()}

@@ -198,13 +198,19 @@ def sample_contexts(names: Iterable[str], records: dict[str, str] | None = None,
             ("no floor, unit or recipient and nothing recorded yet", sparse)]
 
 
+def private_problem(source: str) -> str | None:
+    bad = private_names(source)
+    if not bad:
+        return None
+    names = ", ".join(f"'{n}'" for n in bad)
+    return f"the template reaches for {names}: names starting with '_' are not allowed in messages"
+
+
 def check(source: str, contexts: list[tuple[str, dict[str, Any]]]) -> str | None:
     """Why the template would fail when a message is sent, or None."""
-    bad = private_names(source)
-    if bad:
-        names = ", ".join(f"'{n}'" for n in bad)
-        return (f"the template reaches for {names}: names starting with '_' are not "
-                "allowed in messages")
+    problem = private_problem(source)
+    if problem:
+        return problem
     if _plain(source):
         return None
     for label, ctx in contexts:
@@ -219,5 +225,6 @@ def check(source: str, contexts: list[tuple[str, dict[str, Any]]]) -> str | None
     return None
 
 
-__all__ = ["INCIDENT_VARS", "TemplateLimit", "TemplateSyntaxError", "check", "render",
+__all__ = ["INCIDENT_VARS", "TemplateLimit", "TemplateSyntaxError", "check", "private_problem",
+           "render",
            "sample_contexts", "undeclared"]

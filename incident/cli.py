@@ -17,7 +17,9 @@ import click
 
 from incident.config import load_settings
 from incident.errors import Issue, Refused, ValidationFailed
+from incident.files import OutputError
 from incident.runtime import Runtime
+from incident.safetext import terminal
 
 
 class Ctx:
@@ -60,10 +62,21 @@ def handled(fn: Callable) -> Callable:
             click.secho(f"{n} error{'s' if n != 1 else ''} — nothing was changed.", fg="red",
                         err=True)
             sys.exit(1)
+        except OutputError as exc:  # -o into a missing folder, no permission...
+            _fail(str(exc))
         except Refused as exc:
             _fail(f"refused: {exc}")
         except KeyError as exc:
             _fail(str(exc.args[0]) if exc.args else "not found")
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] not in ("sqlalchemy", "sqlite3"):
+                raise
+            from incident.store.db import database_error_text
+
+            text = database_error_text(exc)
+            if text is None:
+                raise
+            _fail(text)  # "database is locked" and friends: one line, not a traceback
 
     return wrapper
 
@@ -83,6 +96,9 @@ pass_ctx = click.make_pass_decorator(Ctx)
 @click.pass_context
 def main(ctx: click.Context, **flags: Any) -> None:
     """Emergency response and incident coordination for managed estates."""
+    from incident.safetext import guard_streams
+
+    guard_streams()  # no data printed by any verb can drive the terminal
     ctx.obj = Ctx(**flags)
 
 
@@ -219,7 +235,12 @@ def schema_playbook(output: Path | None) -> None:
 
     text = schema_text()
     if output:
-        output.write_text(text, encoding="utf-8")
+        from incident.files import OutputError, write_output
+
+        try:
+            write_output(output, text)
+        except OutputError as exc:
+            _fail(str(exc))
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
@@ -260,8 +281,8 @@ def contacts_show(ctx: Ctx, selector: tuple[str, ...], at: str | None, limit: in
                + (f", no channel {none}" if none else ""))
     for r in recipients[:limit]:
         flags = (" [" + ",".join(r.vulnerable) + "]") if r.vulnerable else ""
-        click.echo(f"  {r.person_id:<24} {r.name:<14} {r.unit or '':<10} {r.lang}  "
-                   f"{' '.join(sorted(r.addresses))}{flags}")
+        click.echo(terminal(f"  {r.person_id:<24} {r.name:<14} {r.unit or '':<10} {r.lang}  "
+                            f"{' '.join(sorted(r.addresses))}{flags}"))
     if len(recipients) > limit:
         click.echo(f"  … {len(recipients) - limit} more (--limit)")
 
@@ -269,13 +290,20 @@ def contacts_show(ctx: Ctx, selector: tuple[str, ...], at: str | None, limit: in
 @contacts.command("import")
 @click.argument("roster", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="validate only")
+@click.option("--allow-shrink", is_flag=True,
+              help="accept a roster with no owners or far fewer than today's")
 @pass_ctx
 @handled
-def contacts_import(ctx: Ctx, roster: Path, dry_run: bool) -> None:
-    """Validate an owner roster CSV and make it the active roster."""
+def contacts_import(ctx: Ctx, roster: Path, dry_run: bool, allow_shrink: bool) -> None:
+    """Validate an owner roster CSV and make it the active roster.
+
+    Refused when it has no owner rows, or would remove more than roster_max_shrink
+    (default 10%) of the current owners, unless --allow-shrink."""
     from incident.directory import import_roster
 
-    result = import_roster(roster, ctx.runtime.settings.contacts_dir, dry_run=dry_run)
+    settings = ctx.runtime.settings
+    result = import_roster(roster, settings.contacts_dir, dry_run=dry_run,
+                           allow_shrink=allow_shrink, max_shrink=settings.roster_max_shrink)
     for issue in result.issues:
         click.secho(issue.format(), fg="red" if issue.severity == "error" else "yellow", err=True)
     errors = [i for i in result.issues if i.severity == "error"]
@@ -361,9 +389,10 @@ def list_(ctx: Ctx, show_all: bool, fmt: str) -> None:
     if not rows:
         click.echo("no open incidents" if not show_all else "no incidents")
     for r in rows:
-        click.echo(f"{r.id}  {r.created_at.astimezone(zone):%Y-%m-%d %H:%M}  {r.status:<8} "
-                   f"{r.title.get(ctx.lang, r.playbook_id):<22} {r.location:<10} "
-                   f"sev {r.severity}  {r.owner}{'  DRILL' if r.drill else ''}")
+        click.echo(terminal(
+            f"{r.id}  {r.created_at.astimezone(zone):%Y-%m-%d %H:%M}  {r.status:<8} "
+            f"{r.title.get(ctx.lang, r.playbook_id):<22} {r.location:<10} "
+            f"sev {r.severity}  {r.owner}{'  DRILL' if r.drill else ''}"))
 
 
 @main.command()
@@ -531,7 +560,7 @@ def log(ctx: Ctx, incident_id: str, fmt: str) -> None:
     start0 = events[0].ts if events else None
     for e in events:
         click.echo(f"{e.seq:>5}  {e.ts.astimezone(zone):%H:%M:%S}  {offset(e.ts, start0):<10} "
-                   f"{e.actor:<16} {event_summary(e, ctx.lang)}")
+                   f"{terminal(e.actor):<16} {event_summary(e, ctx.lang)}")
 
 
 @main.command()

@@ -39,8 +39,9 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    from incident.files import write_output
+
+    write_output(output, text)  # no mkdir; a bad path is one clear line (handled)
     click.echo(f"wrote {output}", err=True)
 
 

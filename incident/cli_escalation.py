@@ -10,6 +10,7 @@ import click
 
 from incident.cli import Ctx, handled, pass_ctx
 from incident.errors import Issue, ValidationFailed
+from incident.safetext import terminal
 
 
 def _graph(ctx: Ctx):
@@ -160,8 +161,9 @@ def escalation_pages(ctx: Ctx, incident_id: str, fmt: str) -> None:
         ack = (f"acked {p['acked_at'].astimezone(zone):%H:%M:%S} by {p['acked_by']}"
                if p.get("acked_at") else "waiting")
         kind = " (reminder)" if p.get("reminder") else ""
-        click.echo(f"{p['id']:<4} {p['ts'].astimezone(zone):%H:%M:%S}  {p.get('node', ''):<18} "
-                   f"{', '.join(p.get('to') or []):<28} {ack}{kind}  — {p.get('reason', '')}")
+        click.echo(terminal(f"{p['id']:<4} {p['ts'].astimezone(zone):%H:%M:%S}  "
+                            f"{p.get('node', ''):<18} {', '.join(p.get('to') or []):<28} "
+                            f"{ack}{kind}  — {p.get('reason', '')}"))
     for t in timers:
         click.echo(f"  next: {t.due_at.astimezone(zone):%H:%M:%S}  {t.label.get(ctx.lang)}")
 

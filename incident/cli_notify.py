@@ -234,7 +234,9 @@ def register(main: click.Group) -> None:
                                                 "lang", "state", "attempts", "sent_at",
                                                 "reason", "drill", *CSV_CHAIN_HEAD])
             w.writeheader()
-            w.writerows({**o, **marks} for o in out)
+            from incident.safetext import csv_dict
+
+            w.writerows(csv_dict({**o, **marks}) for o in out)
             click.echo(buf.getvalue(), nl=False)
             _chain_exit(incident_id, chain)
             return
@@ -252,6 +254,9 @@ def register(main: click.Group) -> None:
                     f"{o['state']:<17} {o['attempts']}x")
             if o["reason"]:
                 line += f"  {o['reason'][:120]}"
+            from incident.safetext import terminal
+
+            line = terminal(line)  # names and gateway errors are data: one clean line
             color = {"sent": None, "fell_back": "yellow"}.get(o["state"], "red")
             if o["state"] in ("queued", "sending", "failed_temporary"):
                 color = "cyan"

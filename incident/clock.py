@@ -6,6 +6,7 @@ Nothing else in the core may call datetime.now() or sleep().
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time as _time
@@ -74,17 +75,40 @@ _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m(?
                        r"(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
 
 
+# Every wait, deadline and offset in an incident is within this; anything longer is a typo
+# (and '99999999999h' would overflow Python's timedelta in the middle of a command).
+MAX_DURATION = timedelta(days=30)
+
+
+class DurationOutOfRange(ValueError):
+    """A well-formed duration that is longer than MAX_DURATION."""
+
+
 def parse_duration(text: str | int | float) -> timedelta:
-    """'90s', '5m', '1h30m', '2h', or a number of minutes."""
+    """'90s', '5m', '1h30m', '2h', or a number of minutes; from 0 up to MAX_DURATION."""
     if isinstance(text, bool):
         raise ValueError("a duration like '5m', '90s' or '1h30m' is expected")
     if isinstance(text, int | float):
-        return timedelta(minutes=text)
+        try:
+            minutes = float(text)
+        except OverflowError:
+            minutes = math.inf
+        if math.isnan(minutes) or minutes < 0:
+            raise ValueError(f"{text!r} is not a duration — write it like '90s', '5m' or '1h30m'")
+        return _bounded(minutes * 60, text)
     m = _DURATION.match(str(text))
     if not m or not any(m.groups()):
         raise ValueError(f"'{text}' is not a duration — write it like '90s', '5m' or '1h30m'")
     h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return timedelta(hours=h, minutes=mi, seconds=s)
+    return _bounded(h * 3600 + mi * 60 + s, text)
+
+
+def _bounded(seconds: float, text: object) -> timedelta:
+    if not seconds <= MAX_DURATION.total_seconds():  # also catches inf
+        shown = str(text) if len(str(text)) <= 24 else str(text)[:20] + "…"
+        raise DurationOutOfRange(f"'{shown}' is longer than {MAX_DURATION.days} days — "
+                         "a wait or deadline here is at most 720h")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:

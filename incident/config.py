@@ -46,6 +46,7 @@ class Settings:
     chain_key_file: Path | None = None
     anchor_file: Path | None = None
     anchor_url: str = field(default="", repr=False)
+    roster_max_shrink: float = 0.10  # share of owners a roster import may remove
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -69,9 +70,23 @@ class Settings:
 
 _FIELDS = {f.name for f in fields(Settings)} - {"sources"}
 _PATHS = {"playbooks_dir", "contacts_dir", "secrets_file", "chain_key_file", "anchor_file"}
+_SHARES = {"roster_max_shrink"}
+
+
+def _share(name: str, value: Any) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise ValidationFailed([Issue(name, f"{name} = {value!r} is not a share between 0 and 1",
+                                      hint="e.g. 0.1 for 10%")])
+    return share
 
 
 def _coerce(name: str, value: Any, base: Path | None = None) -> Any:
+    if name in _SHARES:
+        return _share(name, value)
     if name in _PATHS and value not in (None, ""):
         p = Path(str(value)).expanduser()
         return (base / p) if base is not None and not p.is_absolute() else p

@@ -74,10 +74,17 @@ def model_at(root: type[BaseModel], path: PathKey) -> type[BaseModel] | None:
 def pydantic_issues(doc: Located, exc: ValidationError, issues: IssueList,
                     model: type[BaseModel]) -> None:
     """One Issue per pydantic error (unions report one per member: kept once)."""
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    # `due: 99999h` fails both members of `Duration | DueAfter`: the duration's own message
+    # says what is wrong; "should be a valid dictionary" beside it only confuses
+    explained = {data_path(doc.data, tuple(e["loc"])) for e in errors
+                 if e["type"] == "value_error"}
+    for err in errors:
         loc = tuple(err["loc"])
         path = data_path(doc.data, loc)
         kind, msg, hint = err["type"], err["msg"], ""
+        if kind in ("model_type", "dict_type") and path in explained:
+            continue
         got = err.get("input")
         if kind == "extra_forbidden":
             key = str(loc[-1])

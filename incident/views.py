@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from incident.clock import format_duration
 from incident.engine import events as ev
+from incident.safetext import terminal
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -104,7 +105,7 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
         lines.append("计时器" if zh else "Timers")
         for t in timers[:8]:
             lines.append(f"  {clock_text(t.due_at, zone)}  {t.label.get(lang, t.id)}")
-    return lines
+    return [terminal(line) for line in lines]  # data stays on its line, escapes removed
 
 
 def pick(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
@@ -115,7 +116,8 @@ def pick(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
 
 
 def event_summary(e: StoredEvent, lang: str = "en") -> str:
-    """One line of the timeline for an event."""
+    """One line of the timeline for an event (control codes removed, line breaks shown as ⏎,
+    so a note cannot forge a line that reads like another event)."""
     p: dict[str, Any] = e.payload
     head = ev.label(e.kind, lang)
     bits = []
@@ -155,5 +157,5 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
     if e.kind == ev.NOTIFY_QUEUED:
         bits = [f"step={p.get('step')}", f"{p.get('recipients', 0)} recipients",
                 " ".join(f"{k}:{v}" for k, v in (p.get("channels") or {}).items())]
-    return f"{head}: " + ", ".join(b for b in bits if b) if bits else head
+    return terminal(f"{head}: " + ", ".join(str(b) for b in bits if b) if bits else head)
 

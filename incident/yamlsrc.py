@@ -24,6 +24,14 @@ except AttributeError:  # pragma: no cover - libyaml missing
 
 PathKey = tuple[str | int, ...]
 
+# Bounds that no hand-written file comes near but that stop a "billion laughs" alias bomb
+# (9 levels of 9 aliases is 387 million nodes) before it is expanded: checked on the
+# parser's event stream, which costs time and memory in proportion to the text only.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+MAX_ALIASES = 1_000          # '*name' uses in one file
+MAX_ALIAS_DEPTH = 4          # an alias to content holding aliases to content holding ...
+MAX_ALIAS_NODES = 100_000    # values that all the aliases together stand for
+
 
 @dataclass(slots=True)
 class Located:
@@ -132,13 +140,70 @@ def _tab_issues(text: str, issues: IssueList) -> None:
                        hint="YAML indents with spaces only: replace the tab with spaces")
 
 
+def _too_big(size: int, issues: IssueList) -> None:
+    if size > MAX_YAML_BYTES:
+        issues.add(f"the file is {size / 1048576:.1f} MiB; a YAML file here may be at most "
+                   f"{MAX_YAML_BYTES // 1048576} MiB",
+                   hint="split it, or keep bulk data (owners) in the CSV roster")
+        issues.raise_if_errors()
+
+
+def _alias_issues(text: str, issues: IssueList) -> None:
+    """Refuse alias bombs before anything is built: from the parser's events, work out
+    how many values each anchor stands for and how deeply aliases nest, and stop at
+    the first alias that takes the file past a bound."""
+    anchors: dict[str, tuple[int, int]] = {}  # name -> (values, alias depth)
+    stack: list[list[Any]] = []  # open collections: [anchor, values, depth]
+    count = expanded = 0
+
+    def close(anchor: str | None, size: int, depth: int) -> None:
+        if anchor:
+            anchors[anchor] = (size, depth)
+        if stack:
+            stack[-1][1] += size
+            stack[-1][2] = max(stack[-1][2], depth)
+
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent):
+                size, depth = anchors.get(event.anchor, (1, 0))
+                count += 1
+                expanded += size
+                depth += 1
+                problem = ("more than " + f"{MAX_ALIASES:,} aliases" if count > MAX_ALIASES
+                           else f"aliases nested more than {MAX_ALIAS_DEPTH} deep"
+                           if depth > MAX_ALIAS_DEPTH
+                           else f"aliases that stand for more than {MAX_ALIAS_NODES:,} values"
+                           if expanded > MAX_ALIAS_NODES else "")
+                if problem:
+                    issues.add(f"too many aliases: '*{event.anchor}' here makes {problem}",
+                               line=event.start_mark.line + 1,
+                               column=event.start_mark.column + 1,
+                               hint="write the values out, or use fewer '&anchor'/'*alias' pairs")
+                    issues.raise_if_errors()
+                close(None, size, depth)
+            elif isinstance(event, yaml.ScalarEvent):
+                close(event.anchor, 1, 0)
+            elif isinstance(event, yaml.CollectionStartEvent):
+                stack.append([event.anchor, 1, 0])
+            elif isinstance(event, yaml.CollectionEndEvent) and stack:
+                anchor, size, depth = stack.pop()
+                close(anchor, size, depth)
+    except yaml.YAMLError:
+        return  # the composer below reports syntax errors with their position
+
+
 def parse_text(text: str, file: str) -> Located:
     """Parse one YAML document; raise ValidationFailed with every problem found."""
     issues = IssueList(file)
     out = Located(file, None)
+    _too_big(len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > MAX_YAML_BYTES
+             else len(text), issues)
     _tab_issues(text, issues)
     if issues.has_errors:
         issues.raise_if_errors()
+    if "*" in text and "&" in text:  # no anchors, no aliases: skip the extra pass
+        _alias_issues(text, issues)
     try:
         docs: Iterator[yaml.Node] = yaml.compose_all(text, Loader=_Loader)
         nodes = list(docs)
@@ -175,6 +240,7 @@ def read_text(path: str | Path) -> tuple[str, str]:
     p = Path(path)
     issues = IssueList(name)
     try:
+        _too_big(p.stat().st_size, issues)  # before reading a huge file into memory
         raw = p.read_bytes()
     except OSError as exc:
         issues.add(f"cannot read the file: {exc.strerror or exc}")

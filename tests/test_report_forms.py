@@ -147,6 +147,7 @@ def test_cli_report_every_format(rt, db_url, tmp_path):
     assert rows[0][:3] == ["seq", "time_local", "ts_utc"]
     assert len(rows) - 1 == len(rt.store.events(iid))
     target = tmp_path / "out" / "report.html"
+    target.parent.mkdir()  # -o never creates folders
     res = runner.invoke(main, [*_flags(db_url), "report", iid, "--format", "html", "-o",
                                str(target)])
     assert res.exit_code == 0 and target.read_text(encoding="utf-8").startswith("<!DOCTYPE")
@@ -242,4 +243,4 @@ def test_unreachable_recipients_and_hostile_text(rt):
     html = render(rep, "html")
     assert "<script>" not in html and "&lt;script&gt;" in html
     md = render(rep, "md")
-    assert "\\| pipe new line |" in md
+    assert "\\| pipe ⏎ new line |" in md

@@ -6,6 +6,7 @@ reports every error of every file; warnings are kept on the Directory.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -293,9 +294,18 @@ class RosterImport:
         return [i for i in self.issues if i.severity == "error"]
 
 
+# A new roster that drops more than this share of today's owners is refused unless the
+# officer says --allow-shrink: a truncated export must not silently unlist owners.
+MAX_SHRINK = 0.10
+
+
 def import_roster(path: str | Path, contacts_dir: str | Path, *,
-                  dry_run: bool = False) -> RosterImport:
+                  dry_run: bool = False, allow_shrink: bool = False,
+                  max_shrink: float = MAX_SHRINK) -> RosterImport:
     """Check a roster against the estate's units and make it contacts_dir/owners.csv.
+
+    A roster with no owners, or one that would remove more than ``max_shrink`` of
+    the current owners (matched by unit and name), is an error unless allow_shrink.
 
     Nothing is written when there is any error or with dry_run. The new roster is
     stored as UTF-8 whatever its encoding was; the previous one is kept as
@@ -311,13 +321,49 @@ def import_roster(path: str | Path, contacts_dir: str | Path, *,
     result = read_roster(path, units=estate.units if estate else None)
     issues.extend(result.issues)
     out = RosterImport(result.owners, issues, result.encoding, target)
+    if not any(i.severity == "error" for i in issues) and not allow_shrink:
+        shrink = _shrink_issue(path, target, result.owners, max_shrink)
+        if shrink is not None:
+            issues.append(shrink)
     if dry_run or any(i.severity == "error" for i in issues):
         return out
     text = Path(path).read_bytes().decode(result.encoding)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
+    # owners' phone numbers: a new roster is private (600); a replaced one keeps its mode
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o600
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
     if target.exists():
         target.replace(target.with_name(target.name + ".bak"))
     tmp.replace(target)
     out.imported = True
     return out
+
+
+def _shrink_issue(path: str | Path, target: Path, owners: list[Person],
+                  max_shrink: float) -> Issue | None:
+    """Refuse an import that empties or sharply shrinks the roster (a cut-off export,
+    a header-only file, the wrong sheet)."""
+    name = display_path(path)
+    hint = ("check that the export is complete; if the owners really left, run again "
+            "with --allow-shrink")
+    if not owners:
+        return Issue(name, "the roster has no owner rows — importing it would unlist every "
+                     "owner and break every playbook that notifies owners", hint=hint)
+    if not target.is_file():
+        return None
+    try:
+        current = read_roster(target).owners
+    except ValidationFailed:
+        return None  # the current roster is unreadable: nothing to protect
+    if not current:
+        return None
+    new_keys = {(p.unit, p.name) for p in owners}
+    removed = sum(1 for p in current if (p.unit, p.name) not in new_keys)
+    if removed / len(current) <= max_shrink:
+        return None
+    return Issue(name, f"importing this roster would remove {removed:,} of the "
+                 f"{len(current):,} current owners ({removed / len(current):.0%}; more than "
+                 f"{max_shrink:.0%} is refused)", hint=hint)

@@ -164,13 +164,11 @@ def read_roster(path: str | Path, *, units: Mapping[str, Unit] | None = None) ->
 
 def _parse(text: str, issues: IssueList, result: RosterResult,
            units: Mapping[str, Unit] | None) -> None:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = _records(reader, issues)
     header: list[str] | None = None
     header_line = 0
-    last_line = 0
-    for record in reader:
-        line = last_line + 1
-        last_line = reader.line_num
+    for line, record in records:
         if not any(cell.strip() for cell in record):
             continue
         header = [_column_name(c) for c in record]
@@ -188,14 +186,20 @@ def _parse(text: str, issues: IssueList, result: RosterResult,
     counts: dict[str, int] = {}
     seen_rows: dict[tuple[str, ...], int] = {}
     owners = result.owners
-    for record in reader:
-        line = last_line + 1
-        last_line = reader.line_num
+    notes = col.get("notes")
+    for line, record in records:
         if not any(cell.strip() for cell in record):
             continue
         if len(record) > width and any(c.strip() for c in record[width:]):
             issues.add(f"this row has {len(record)} values but the header has {width} columns",
                        line=line, hint="put double quotes around values that contain commas")
+            continue
+        if reader.line_num > line and any("\n" in c or "\r" in c for i, c in enumerate(record)
+                                          if i != notes):
+            issues.add(f"a quoted value that starts on line {line} runs on to line "
+                       f"{reader.line_num}: a closing double quote is probably missing, and "
+                       "the rows in between were read as one value", line=line,
+                       hint='close the quote (") in this row; inside a value write "" for a quote')
             continue
         values = {h: (record[i].strip() if i < len(record) else "") for h, i in col.items()}
         key = tuple(values.values())  # same column order for every row of the file
@@ -207,6 +211,32 @@ def _parse(text: str, issues: IssueList, result: RosterResult,
         person = _row(values, line, issues, index, counts)
         if person is not None:
             owners.append(person)
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _records(reader, issues: IssueList):
+    """(first line, record) pairs; a quoting error names the row it starts on and ends
+    the reading (what follows cannot be trusted)."""
+    last = 0
+    while True:
+        line = last + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            unterminated = "end of data" in str(exc) or "EOF" in str(exc)
+            issues.add("a double quote opened in this row is never closed, so every row after "
+                       "it was swallowed" if unterminated
+                       else f"the double quotes in this row do not pair up ({exc})",
+                       line=line, hint='close the quote ("), or write "" for a quote inside a '
+                       "value")
+            return
+        last = reader.line_num
+        yield line, record
 
 
 def _check_header(header: list[str], line: int, issues: IssueList) -> bool:

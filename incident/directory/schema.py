@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from incident.clock import parse_duration
+from incident.clock import DurationOutOfRange, parse_duration
 from incident.directory import contact
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -149,6 +149,8 @@ def _timezone(value: str) -> str:
 def _duration(value: Any) -> timedelta:
     try:
         return parse_duration(value)
+    except DurationOutOfRange:
+        raise
     except (ValueError, TypeError):
         raise ValueError(f"{value!r} is not a duration — write it like '30m', '1h' "
                          "or '1h30m'") from None

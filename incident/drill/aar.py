@@ -325,7 +325,10 @@ def to_markdown(a: AfterAction) -> str:
     from incident.report.render import md_table
 
     lang, sc = a.lang, a.drill.scenario
-    out = [f"# {t('title', lang)} — {sc.title.get(lang)}", "", f"> **{t('banner', lang)}**", "",
+    from incident.safetext import md_text
+
+    out = [f"# {t('title', lang)} — {md_text(sc.title.get(lang))}", "",
+           f"> **{t('banner', lang)}**", "",
            f"## {t('summary', lang)}", ""]
     out += md_table(["", ""], [[k, v] for k, v in summary_rows(a)])
     out += ["", f"## {t('objectives', lang)}", ""]
@@ -341,7 +344,7 @@ def to_markdown(a: AfterAction) -> str:
     for key, items in (("strengths", a.drill.evaluation.strengths),
                        ("improvements", a.drill.evaluation.improvements)):
         out += ["", f"## {t(key, lang)}", ""]
-        out += [f"- {i['text']}" for i in items] or [t("none", lang)]
+        out += [f"- {md_text(i['text'])}" for i in items] or [t("none", lang)]
     out += ["", f"## {t('plan', lang)}", ""]
     out += md_table(*plan_rows(a)) if a.drill.evaluation.plan else [t("none", lang)]
     out += ["", f"## {t('trend', lang)}", ""]

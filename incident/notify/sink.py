@@ -20,6 +20,8 @@ from typing import Any
 
 from apprise.decorators import notify as _apprise_notify
 
+from incident.files import open_private_append
+
 SCHEME = "sink"
 
 _lock = threading.Lock()
@@ -81,8 +83,7 @@ def _sink(body: str, title: str, notify_type: str, meta: dict[str, Any], *args: 
     with _lock:
         _recent.append(rec)
         p = _path or default_path()
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with p.open("a", encoding="utf-8") as fh:
+        with open_private_append(p) as fh:  # mode 600: real addresses and texts
             fh.write(line)
     return True
 

@@ -17,7 +17,14 @@ from pydantic import ValidationError
 
 from incident.errors import Issue, IssueList, ValidationFailed, known, suggest
 from incident.playbook.model import KIND_FIELDS, Playbook, Step
-from incident.playbook.templates import INCIDENT_VARS, TemplateSyntaxError, undeclared
+from incident.playbook.templates import (
+    INCIDENT_VARS,
+    TemplateSyntaxError,
+    private_problem,
+    sample_contexts,
+    undeclared,
+)
+from incident.playbook.templates import check as check_template
 from incident.validation import pydantic_issues
 from incident.yamlsrc import Located, PathKey, parse_file, parse_text
 
@@ -146,6 +153,19 @@ class _Checker:
         for name in sorted(names - allowed):
             self.err(path, f"unknown template variable '{name}'",
                      suggest(name, allowed) or known(allowed, 20))
+        if not names <= allowed:  # rendering needs every name; the '_' check does not
+            problem = private_problem(source)
+            if problem:
+                self.err(path, problem, "remove them: a message prints the incident's fields, nothing else")
+        else:
+            records = {s.record.name: s.record.type for s in self.steps.values()
+                       if s.record is not None}
+            defaults = {k: spec.default for k, spec in self.pb.inputs.items()}
+            problem = check_template(source, sample_contexts(names, records, defaults))
+            if problem:
+                self.err(path, problem, "write the message so it can always be rendered: "
+                         "plain {{ names }}, filters like upper/default, no arithmetic "
+                         "that can fail")
 
     def step(self, path: PathKey, step: Step) -> None:
         for field_name in ("options", "dispatch", "notify", "record", "escalate", "wait"):

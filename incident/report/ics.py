@@ -24,6 +24,7 @@ from incident.report.render import (
     md_table,
     when,
 )
+from incident.safetext import md_text
 
 if TYPE_CHECKING:
     from incident.directory import Directory
@@ -305,14 +306,14 @@ def _resource_head(lang: str) -> list[str]:
 def brief_markdown(b: Brief) -> str:
     rep, lang = b.rep, b.rep.lang
     out = [f"# {t('ics201_title', lang)} — {rep.id}", "",
-           f"**{rep.title}** · {rep.location} · {t('generated', lang)} "
+           f"**{md_text(rep.title)}** · {md_text(rep.location)} · {t('generated', lang)} "
            f"{rep.local(b.now, True)} ({rep.zone.key})", ""]
     if rep.drill:
         out += [f"> **{t('drill_banner', lang)}**", ""]
     if not rep.integrity.ok:
         out += [f"> **⚠ {integrity_text(rep)}**", ""]
     out += [f"## 1. {t('ics_situation', lang)}", ""]
-    out += [f"- {line}" for line in b.situation]
+    out += [f"- {md_text(line)}" for line in b.situation]
     out += ["", f"## 2. {t('ics_objectives', lang)}", ""]
     out += md_table([t("what", lang), t("due", lang), t("status", lang)],
                     [list(o) for o in b.objectives]) if b.objectives else [t("none", lang)]
@@ -325,8 +326,8 @@ def brief_markdown(b: Brief) -> str:
     out += ["", f"## 5. {t('ics_resources_201', lang)}", ""]
     out += md_table(_resource_head(lang), _resource_rows(b)) if b.resources \
         else [t("none", lang)]
-    out += ["", f"{t('ics_prepared', lang)[3:]}: {b.prepared_name}"
-            + (f" ({b.prepared_position})" if b.prepared_position else "")
+    out += ["", f"{t('ics_prepared', lang)[3:]}: {md_text(b.prepared_name)}"
+            + (f" ({md_text(b.prepared_position)})" if b.prepared_position else "")
             + f" · {rep.local(b.now, True)}", "",
             f"*{t('integrity', lang)}: {integrity_text(rep)}*", ""]
     return "\n".join(out)

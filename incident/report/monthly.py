@@ -25,6 +25,7 @@ from incident.engine.state import fold
 from incident.report.labels import t
 from incident.report.model import ChannelStats, TargetRow, duration_text, margin_text, target_rows
 from incident.report.render import h, html_page, html_table, md_table, pct
+from incident.safetext import csv_row
 from incident.store import StoredEvent
 from incident.views import pick
 
@@ -474,7 +475,7 @@ def monthly_csv(m: Monthly) -> str:
     for sec in (m.live, m.drills, m.tampered):
         for f in (sec.incidents if isinstance(sec, Section) else sec):
             judged = [r for r in f.targets if r.ok is not None]
-            w.writerow([
+            w.writerow(csv_row([
                 f.id, "drill" if f.drill else "live", f.playbook_id, f.type, f.title, f.severity,
                 f.site, f.status, f.started_at.astimezone(m.zone).strftime(fmt),
                 f.resolved_at.astimezone(m.zone).strftime(fmt) if f.resolved_at else "",
@@ -483,7 +484,7 @@ def monthly_csv(m: Monthly) -> str:
                 sum(c.total for c in f.channels.values()),
                 sum(c.sent for c in f.channels.values()), "yes" if f.chain_ok else "NO",
                 "; ".join(f.follow_ups), "yes" if f.chain_ok else "no", f.head_seq,
-                f.head_hash])
+                f.head_hash]))
     return buf.getvalue()
 
 

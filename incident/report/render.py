@@ -17,6 +17,7 @@ from incident.report.model import (
     margin_text,
 )
 from incident.report.svg import delivery_svg, gantt_svg
+from incident.safetext import csv_row, md_text
 
 # ---- shared -------------------------------------------------------------------------
 
@@ -37,10 +38,12 @@ def when(rep: IncidentReport, ts: datetime | None) -> str:
 
 
 def md_cell(value: Any) -> str:
+    """A table cell: one line, pipes and backslashes escaped, HTML and links neutralised
+    (safetext.md_text)."""
     text = "" if value is None else str(value)
-    if "|" not in text and "\n" not in text and "\\" not in text and "\r" not in text:
-        return text
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    if "|" in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace("|", "\\|")
+    return md_text(text)
 
 
 def md_table(head: list[str], rows: list[list[Any]]) -> list[str]:
@@ -192,7 +195,8 @@ def offset_text(rep: IncidentReport, row) -> str:
 def to_markdown(rep: IncidentReport) -> str:
     lang = rep.lang
     out: list[str] = [f"# {t('report_title', lang)} — {rep.id}", "",
-                      f"**{rep.title}** · {rep.location} · {rep.local(rep.started_at, True)}"]
+                      f"**{md_text(rep.title)}** · {md_text(rep.location)} · "
+                      f"{rep.local(rep.started_at, True)}"]
     if rep.drill:
         out += ["", f"> **{t('drill_banner', lang)}**"]
     if not rep.integrity.ok:
@@ -218,8 +222,9 @@ def to_markdown(rep: IncidentReport) -> str:
             for r in rep.timeline]
     if rep.notes:
         out += ["", f"### {t('notes', lang)}", ""]
-        out += [f"- {when(rep, r.ts)} ({offset_text(rep, r)}) {r.who}: {r.detail}"
-                + (f" [{r.step_title}]" if r.step_title else "") for r in rep.notes]
+        out += [f"- {when(rep, r.ts)} ({offset_text(rep, r)}) {md_text(r.who)}: "
+                f"{md_text(r.detail)}" + (f" [{md_text(r.step_title)}]" if r.step_title else "")
+                for r in rep.notes]
     if rep.skipped:
         out += ["", f"### {t('skipped_steps', lang)}", ""]
         out += md_table([t("step", lang), t("track", lang), t("time", lang), t("who", lang),
@@ -230,11 +235,11 @@ def to_markdown(rep: IncidentReport) -> str:
     if not rep.notifications and not rep.other_messages:
         out.append(t("none", lang))
     for n in rep.notifications:
-        head = f"### {n.title} (`{n.step}`)"
+        head = f"### {md_text(n.title)} (`{md_text(n.step)}`)"
         out += [head, ""]
         meta = [f"{t('queued_at', lang)}: {when(rep, n.queued_at)}"]
         if n.queued_by:
-            meta.append(f"{t('by', lang)} {n.queued_by}")
+            meta.append(f"{t('by', lang)} {md_text(n.queued_by)}")
         meta.append(f"{t('recipients', lang)}: {n.recipients}")
         meta.append(f"{t('messages', lang)}: {n.messages}")
         out += [" · ".join(meta), ""]
@@ -280,10 +285,10 @@ def to_csv(rep: IncidentReport) -> str:
     chain = csv_chain_cells(rep.integrity)
     for r in rep.timeline:
         lt = r.ts.astimezone(zone)
-        w.writerow([r.seq, f"{lt.year:04d}-{lt.month:02d}-{lt.day:02d} {lt.hour:02d}:"
+        w.writerow(csv_row([r.seq, f"{lt.year:04d}-{lt.month:02d}-{lt.day:02d} {lt.hour:02d}:"
                            f"{lt.minute:02d}:{lt.second:02d}", r.ts.isoformat(),
                     offset_text(rep, r), r.actor, r.who, r.role, r.kind, r.what, r.step or "",
-                    r.step_title, r.track, r.detail, *chain])
+                    r.step_title, r.track, r.detail, *chain]))
     return buf.getvalue()
 
 

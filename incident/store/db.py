@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import QueuePool, StaticPool
 
+from incident.files import create_private_file
 from incident.store.records import StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -66,11 +67,35 @@ def friendly_errors(u: URL) -> Iterator[None]:
     """Connection and file problems become one clear sentence, not a traceback."""
     try:
         yield
-    except sa.exc.OperationalError as exc:
+    except (sa.exc.OperationalError, sqlite3.OperationalError) as exc:
+        locked = database_error_text(exc)
+        if locked and "busy" in locked:
+            raise StoreUnavailable(locked) from None
         raise StoreUnavailable(f"cannot open the database at {safe_url(u)}: "
-                               f"{str(exc.orig).strip()}") from None
+                               f"{str(getattr(exc, 'orig', exc)).strip()}") from None
     except OSError as exc:
         raise StoreUnavailable(f"cannot create the database at {safe_url(u)}: {exc}") from None
+
+
+def database_error_text(exc: BaseException) -> str | None:
+    """One sentence, with what to do, for a database error that reached a face; None for
+    errors that are not the database's."""
+    if not isinstance(exc, sa.exc.DBAPIError | sqlite3.Error):
+        return None
+    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+    if "database is locked" in text or "database table is locked" in text:
+        return (f"the database is busy: another incident process (a console, `incident "
+                f"service`, a long import) held its write lock for more than "
+                f"{BUSY_TIMEOUT_MS // 1000} s, so this command saved nothing — run it again "
+                "in a moment; if it keeps happening, find the holder (e.g. `fuser` on the "
+                "database file) and close it")
+    if "readonly database" in text or "read-only" in text:
+        return ("the database is read-only for this account — check the permissions of the "
+                "database file and its folder (mode 600, owned by the account that runs "
+                "incident); nothing was saved")
+    if isinstance(exc, sa.exc.OperationalError | sqlite3.OperationalError):
+        return f"the database could not be used: {text} — nothing was saved; try again"
+    return None
 
 
 def is_memory(u: URL) -> bool:
@@ -98,7 +123,7 @@ def _sqlite_engine(u: URL) -> Engine:
     if is_memory(u):
         pool: dict[str, Any] = {"poolclass": StaticPool}
     else:
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(u.database))  # mode 600: it holds every owner's phone
         # Each thread checks out its own connection; the sqlite3 library is built
         # thread-safe (checked via sqlite3.threadsafety, else calls are serialized).
         pool = {"poolclass": QueuePool, "pool_size": 8, "max_overflow": 32, "pool_timeout": 30}
@@ -171,7 +196,14 @@ def revision_of(conn: sa.Connection) -> str | None:
 
 
 def upgrade_engine(engine: Engine, target: str = "head") -> str | None:
-    """Bring the schema up to `target` in one transaction; a no-op when already there."""
+    """Bring the schema up to `target` in one transaction; a no-op when already there.
+
+    The common case (already at head) is read without taking SQLite's write lock, so a
+    read-only command is not stopped by a writer holding the lock."""
+    if target == "head" and engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            if revision_of(conn) == head_revision():
+                return head_revision()
     with writer(engine).begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})

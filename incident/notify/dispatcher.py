@@ -88,11 +88,13 @@ class DispatchStats:
 
 
 class _Job(NamedTuple):
-    """What one send needs: the Apprise URL (with secrets) and the text."""
+    """What one send needs: the Apprise URL (with secrets), the text, and the seconds it
+    may take at most (ends well before the row's lease)."""
 
     url: str
     title: str
     body: str
+    deadline: float = 30.0
 
 
 class _Bucket:
@@ -397,7 +399,7 @@ class Dispatcher:
                 out = Outcome(out.status, out.elapsed_ms, self.masker(out.error))
             self._results.put((row, out, started))
 
-        procs.submit(job.url, job.title, job.body, done)
+        procs.submit(job.url, job.title, job.body, done, job.deadline)
         self._procs_idle_since = None
         return True
 
@@ -430,14 +432,18 @@ class Dispatcher:
         job = self._job(row, drill, now)
         if not isinstance(job, _Job):
             return job
-        return send_one(job.url, job.title, job.body, self.masker)
+        return send_one(job.url, job.title, job.body, self.masker, deadline=job.deadline)
 
     def _job(self, row: OutboxRow, drill: bool, now: datetime) -> _Job | Outcome | None:
         """The send to make for a row — or its outcome when there is nothing to send
         (None: the lease would lapse mid-send, leave it to be re-claimed)."""
         ch = self.channels.channels.get(row.channel)
+        # The send's hard deadline: two socket timeouts and a second, the margin the
+        # lease must still have before a send may start — so a send always ends
+        # (sent, failed or cut off) while its claim is held.
+        deadline = 2 * (ch.timeout if ch else 10) + 1
         if row.claimed_until is not None:
-            margin = timedelta(seconds=2 * (ch.timeout if ch else 10) + 1)
+            margin = timedelta(seconds=deadline)
             if now + margin >= row.claimed_until:
                 return None  # the lease would lapse mid-send: let it be re-claimed
         if drill:
@@ -450,7 +456,7 @@ class Dispatcher:
                     and self.sandbox_fault(row.incident_id, row.channel, now):
                 self.faults_hit += 1
                 url += ("&" if "?" in url else "?") + "fail=yes"
-            return _Job(url, subject, body)
+            return _Job(url, subject, body, deadline)
         if ch is None:
             return Outcome(PERMANENT, 0.0, f"channel '{row.channel}' is not configured in "
                                            f"{self.channels.source}")
@@ -458,7 +464,7 @@ class Dispatcher:
             url = ch.render(row.address, self.channels.secrets)
         except ChannelError as exc:
             return Outcome(PERMANENT, 0.0, self.masker(str(exc)))
-        return _Job(url, row.subject if ch.subject else "", row.body)
+        return _Job(url, row.subject if ch.subject else "", row.body, deadline)
 
     def _is_drill(self, row: OutboxRow) -> bool:
         if row.drill:
@@ -476,9 +482,12 @@ class Dispatcher:
 
     # ---- recording -----------------------------------------------------------------------
     def _record(self, batch: list[tuple[OutboxRow, Outcome | None, datetime]]) -> None:
+        """Write a batch of outcomes in one transaction, each fenced by its claim: an
+        outcome whose lease was lost (re-claimed by another dispatcher) changes nothing
+        and triggers no fall-back (see Store.record_attempts)."""
         now = self.clock.now()
         items: list[dict[str, Any]] = []
-        fell: list[tuple[OutboxRow, str]] = []
+        counted: list[tuple[OutboxRow, str, bool]] = []
         for row, outcome, started in batch:
             self._inflight[row.channel] -= 1
             if outcome is None:
@@ -494,28 +503,35 @@ class Dispatcher:
                     error = f"gave up after {attempt} attempt(s): {error}"
                 else:
                     backoff = (ch.backoff if ch is not None else 30.0) * (2 ** (attempt - 1))
+                    if outcome.retry_after is not None:  # the service said when
+                        backoff = max(backoff, outcome.retry_after)
                     next_at = now + timedelta(seconds=backoff)
+            item = {"outbox_id": row.id, "worker": self.worker, "status": status,
+                    "started_at": started, "elapsed_ms": outcome.elapsed_ms,
+                    "error": error, "now": now, "next_attempt_at": next_at}
+            fell = False
             if status == PERMANENT and row.fallback_channels:
-                reason = self._fall_back(row, now, error or "")
-                if reason:
-                    fell.append((row, reason))
-            items.append({"outbox_id": row.id, "worker": self.worker, "status": status,
-                          "started_at": started, "elapsed_ms": outcome.elapsed_ms,
-                          "error": error, "now": now, "next_attempt_at": next_at})
-            self.stats.attempts += 1
+                nxt = self._fall_back(row, error or "")
+                if nxt is not None:
+                    item["fall_back"] = (row.incident_id, row.event_seq, *nxt)
+                    fell = True
+            items.append(item)
             key = {SENT: "sent", TEMPORARY: "retrying", PERMANENT: "failed"}[status]
+            counted.append((row, key, fell))
+        applied = self.store.record_attempts(items) if items else set()
+        for row, key, fell in counted:
+            if row.id not in applied:
+                self.stats.lease_lost += 1  # another dispatcher holds it now
+                log.warning("outbox row %s: the lease was lost before the outcome was "
+                            "recorded; it is left to the dispatcher that holds it", row.id)
+                continue
+            self.stats.attempts += 1
+            if fell:
+                key = "fell_back"
+                self._dry.clear()  # a fall-back row was just queued on another channel
             setattr(self.stats, key, getattr(self.stats, key) + 1)
             self.stats.count(row.channel, key)
             self._dirty.add((row.incident_id, row.step_id))
-        if items:
-            self.store.finish_attempts(items)
-        if fell:
-            self._dry.clear()  # fall-back rows were just queued on other channels
-        for row, reason in fell:
-            if self.store.mark_fell_back(row.id, now, reason):
-                self.stats.fell_back += 1
-                self.stats.failed -= 1
-                self.stats.count(row.channel, "fell_back")
 
     def _address(self, person_id: str, channel: str) -> str | None:
         ch = self.channels.channels.get(channel)
@@ -530,8 +546,9 @@ class Dispatcher:
             return None
         return who.channels.get(ch.address_key) or None
 
-    def _fall_back(self, row: OutboxRow, now: datetime, error: str) -> str | None:
-        """Queue the next usable channel; returns the reason to store, or None."""
+    def _fall_back(self, row: OutboxRow, error: str) -> tuple[NewOutbox, str] | None:
+        """The next usable channel's row and the reason to store, or None. It is
+        written only together with this row's attempt, while the claim holds."""
         rest = list(row.fallback_channels)
         while rest:
             nxt = rest.pop(0)
@@ -544,8 +561,7 @@ class Dispatcher:
                 step_id=row.step_id, person_id=row.person_id, channel=nxt, address=address,
                 lang=row.lang, subject=row.subject, body=row.body, drill=row.drill,
                 fallback_channels=rest)
-            self.store.add_outbox(row.incident_id, row.event_seq, [new], now=now)
-            return f"fell back to {nxt}: {error}"[:600]
+            return new, f"fell back to {nxt}: {error}"[:600]
         return None
 
     # ---- progress ------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def test_an_address_the_mail_sender_would_misread_is_refused_at_import(tmp_path)
 def test_notify_test_normalises_a_phone_number_like_the_roster(tmp_path, smseagle):
     env = build_env(tmp_path, "sqlite:///" + str(tmp_path / "db.sqlite"), sms=smseagle)
     cs = env.channels()
-    url, out = send_test(cs, "sms", "138 0000 0001")
+    _url, out = send_test(cs, "sms", "138 0000 0001")
     assert out.status == SENT, out.error
     assert [m.to for m in smseagle.messages()] == ["+8613800000001"]
     with pytest.raises(Refused, match="not a valid mainland mobile"):

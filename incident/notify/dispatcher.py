@@ -171,6 +171,7 @@ class Dispatcher:
         self._buckets = {c.name: _Bucket(c.rate, c.concurrency) for c in channels}
         self._results: queue.Queue[tuple[OutboxRow, Outcome | None, datetime]] = queue.Queue()
         self._dirty: set[tuple[str, str]] = set()
+        self._held: set[int] = set()  # ids queued or in flight in this dispatcher
         self._last_emit: dict[str, float] = {}
         self._drill_cache: dict[str, bool] = {}
         # channel -> monotonic time until which it is not claimed again while busy:
@@ -297,17 +298,27 @@ class Dispatcher:
                 self._dry[name] = t + self.poll
             else:
                 self._dry.pop(name, None)
+            rows = self._new(rows)
             self._queues[name].extend(rows)
             got += len(rows)
         if not got and not self._busy():
             # rows for channels this configuration does not know: claim them to fail them
-            for row in self.store.claim_outbox(self.worker, now, 20, self.lease,
-                                               incident_id=self.incident_id):
+            for row in self._new(self.store.claim_outbox(self.worker, now, 20, self.lease,
+                                                         incident_id=self.incident_id)):
                 self._queues.setdefault(row.channel, deque()).append(row)
                 self._inflight.setdefault(row.channel, 0)
                 got += 1
         self.stats.claimed += got
         return got
+
+    def _new(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """Claimed rows this dispatcher does not hold yet. A row whose lease ran out
+        while it was still queued or in flight here is claimed again by us (the claim
+        is renewed), but it must not be sent a second time: the send in flight
+        records it under the same claim."""
+        fresh = [r for r in rows if r.id not in self._held]
+        self._held.update(r.id for r in fresh)
+        return fresh
 
     def _turn(self) -> None:
         wake = self._submit()
@@ -490,6 +501,7 @@ class Dispatcher:
         counted: list[tuple[OutboxRow, str, bool]] = []
         for row, outcome, started in batch:
             self._inflight[row.channel] -= 1
+            self._held.discard(row.id)
             if outcome is None:
                 self.stats.lease_lost += 1
                 continue
@@ -519,11 +531,14 @@ class Dispatcher:
             key = {SENT: "sent", TEMPORARY: "retrying", PERMANENT: "failed"}[status]
             counted.append((row, key, fell))
         applied = self.store.record_attempts(items) if items else set()
+        lost = [row.id for row, _, _ in counted if row.id not in applied]
+        if lost:
+            self.stats.lease_lost += len(lost)  # another dispatcher holds them now
+            log.warning("%d outcome(s) not recorded: their lease was lost to another "
+                        "dispatcher, which owns them now (rows %s)", len(lost),
+                        ", ".join(map(str, lost[:10])) + (" …" if len(lost) > 10 else ""))
         for row, key, fell in counted:
             if row.id not in applied:
-                self.stats.lease_lost += 1  # another dispatcher holds it now
-                log.warning("outbox row %s: the lease was lost before the outcome was "
-                            "recorded; it is left to the dispatcher that holds it", row.id)
                 continue
             self.stats.attempts += 1
             if fell:

@@ -216,3 +216,131 @@ def test_send_processes_die_with_their_parent(tmp_path):
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+class _MatrixRateLimited:
+    """A Matrix homeserver's client API that logs in and joins, then answers every
+    message with 429 M_LIMIT_EXCEEDED and retry_after_ms (ten minutes)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler
+
+        from servers import _Server
+
+        owner = self
+        self.paths: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                owner.paths.append(self.path)
+                code, answer = 200, {}
+                if "/send/" in self.path:
+                    code, answer = 429, {"errcode": "M_LIMIT_EXCEEDED",
+                                         "error": "Too many requests",
+                                         "retry_after_ms": 600_000}
+                elif "/join" in self.path:
+                    answer = {"room_id": "!duty:estate.lan"}
+                elif "/login" in self.path:
+                    answer = {"access_token": "t0k", "user_id": "@bot:estate.lan",
+                              "device_id": "D1"}
+                body = json.dumps(answer).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = _any
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def test_a_matrix_retry_after_is_not_slept_out_inside_the_send():
+    """Apprise's Matrix plugin sleeps out retry_after_ms inside notify(); the send's
+    deadline stops it: a temporary failure carrying the ten minutes asked for."""
+    mx = _MatrixRateLimited()
+    try:
+        t0 = time.monotonic()
+        out = send_one(f"matrix://bot:pw@127.0.0.1:{mx.port}/!duty:estate.lan?mode=off",
+                       "Burst", "Water off in B3", deadline=5)
+        took = time.monotonic() - t0
+    finally:
+        mx.stop()
+    assert any("/send/" in p for p in mx.paths)
+    assert out.status == TEMPORARY and out.retry_after == 600
+    assert "HTTP 429" in out.error and "wait 600 s" in out.error
+    assert took < 30  # well inside any lease; without the deadline: ten minutes
+
+
+# ---- what the officer reads (CLI) ----------------------------------------------------------
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    import shutil
+
+    from fixtures_notify import PLAYBOOK
+
+    from incident.notify import sink
+
+    contacts = make_estate(tmp_path / "contacts")
+    pb = tmp_path / "playbooks"
+    pb.mkdir()
+    (pb / "burst.yaml").write_text(PLAYBOOK, encoding="utf-8")
+    shutil.copy("contacts/channels.yaml", contacts / "channels.yaml")
+    monkeypatch.setenv("INCIDENT_CONTACTS_DIR", str(contacts))
+    monkeypatch.setenv("INCIDENT_PLAYBOOKS_DIR", str(pb))
+    monkeypatch.setenv("INCIDENT_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("INCIDENT_USER", "night.officer")
+    sink.configure(tmp_path / "sink.jsonl")
+    yield tmp_path
+    sink.configure(None)
+
+
+def _run(*args: str):
+    from click.testing import CliRunner
+
+    from incident.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_cli_notify_test_sends_one_sms_to_a_spaced_number(cli):
+    from incident.notify import sink
+
+    res = _run("notify", "test", "sms", "138 0000 0001")
+    assert res.exit_code == 0, res.output
+    got = sink.read(cli / "sink.jsonl")
+    assert len(got) == 1 and "+8613800000001" in str(got[0])
+    res = _run("notify", "test", "sms", "138 0000")
+    assert res.exit_code != 0 and "not a valid mainland mobile" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_cli_deliveries_shows_the_smtp_servers_refusal(cli, monkeypatch):
+    with SmtpServer(login=(SMTP_USER, SMTP_PASSWORD)) as smtp:
+        _email_channels(cli / "contacts", smtp)
+        monkeypatch.setenv("SMTP_USER", SMTP_USER)
+        monkeypatch.setenv("SMTP_PASSWORD", "not-the-password")
+        iid = _run("start", "burst", "--at", "B3-1201").output.strip()
+        _run("act", iid, "tell_all_email")
+        res = _run("deliveries", iid)
+    assert "SMTP 535" in res.output and "failed_permanent" in res.output
+    assert "Connection error while submitting email" not in res.output.split("SMTP 535")[0]
+    assert "not-the-password" not in res.output

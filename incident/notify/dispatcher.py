@@ -10,7 +10,13 @@ loop — a few milliseconds). A dispatcher that dies leaves its rows in
 
 So no message whose send was *recorded* goes twice (the claim is checked when
 the outcome is written, and rows already ``sent`` are never claimable), and every
-unsent message goes. The one window left is at-least-once: a message the gateway
+unsent message goes. The claim fences everything a dispatcher records: the
+attempt, the new state and a fall-back row are written in one transaction only
+while ``claimed_by`` is still this dispatcher and the row still ``sending``
+(Store.record_attempts) — one that was paused past its lease records nothing.
+A row this dispatcher still holds is never queued twice when it re-claims it.
+Every send has a hard deadline (two socket timeouts and a second) that ends
+before the lease; a service's long retry-after becomes the retry time. The one window left is at-least-once: a message the gateway
 accepted in the instant before the process was killed, before its outcome was
 committed, is sent again after the lease expires. That window is at most the
 messages in flight at the kill — bounded by the channels' concurrency — and in

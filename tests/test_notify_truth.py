@@ -344,3 +344,42 @@ def test_cli_deliveries_shows_the_smtp_servers_refusal(cli, monkeypatch):
     assert "SMTP 535" in res.output and "failed_permanent" in res.output
     assert "Connection error while submitting email" not in res.output.split("SMTP 535")[0]
     assert "not-the-password" not in res.output
+
+
+def test_a_tls_certificate_that_does_not_verify_is_permanent_and_says_so(tmp_path):
+    """A self-signed certificate on the SMTP server: retrying cannot fix it."""
+    import shutil
+    import socket
+    import ssl
+    import threading
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=smtp.estate.lan", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:  # an SMTPS server as far as the handshake: the client gives up
+        with listener:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.sendall(b"220 smtp.estate.lan ESMTP\r\n")
+            except (OSError, ssl.SSLError):
+                pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    out = send_one(f"mailtos://127.0.0.1:{port}/a%40example.com?from=n%40e.cn&mode=ssl&cto=3",
+                   "t", "b")
+    t.join(5)
+    assert out.status == PERMANENT
+    assert "TLS certificate verify failed" in out.error

@@ -156,7 +156,7 @@ def run_ours(engine, channels, directory, servers: Servers) -> dict:
             "stats": stats, "server": got, "attempts_sample": attempts, "cpu": cpu}
 
 
-CRASH_LEASE_S = 8.0  # > 2 x timeout (2 s) + 1: a send may start right after the claim
+CRASH_LEASE_S = 12.0  # > 3 x timeout (2 s) + 1: a send may start a while after its claim
 
 CRASH_CHILD = """
 import sys

@@ -36,7 +36,7 @@ db_url, channels_file, contacts, env = sys.argv[1], sys.argv[2], sys.argv[3], sy
 store = open_store(db_url)
 channels = load_channels(channels_file, env=json.loads(env))
 d = Dispatcher(store, channels, SystemClock(), directory=load_directory(contacts),
-               lease=timedelta(seconds=4), processes=0, worker="paused-dispatcher")
+               lease=timedelta(seconds=6), processes=0, worker="paused-dispatcher")
 print("ready", flush=True)
 stats = d.run_until_idle()
 d.close()

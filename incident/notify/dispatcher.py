@@ -15,8 +15,9 @@ attempt, the new state and a fall-back row are written in one transaction only
 while ``claimed_by`` is still this dispatcher and the row still ``sending``
 (Store.record_attempts) — one that was paused past its lease records nothing.
 A row this dispatcher still holds is never queued twice when it re-claims it.
-Every send has a hard deadline (two socket timeouts and a second) that ends
-before the lease; a service's long retry-after becomes the retry time. The one window left is at-least-once: a message the gateway
+Every send has a hard deadline (the channel's timeout and a second; with the
+request under way at most two socket timeouts more) that ends before the lease;
+a service's long retry-after becomes the retry time. The one window left is at-least-once: a message the gateway
 accepted in the instant before the process was killed, before its outcome was
 committed, is sent again after the lease expires. That window is at most the
 messages in flight at the kill — bounded by the channels' concurrency — and in
@@ -455,12 +456,15 @@ class Dispatcher:
         """The send to make for a row — or its outcome when there is nothing to send
         (None: the lease would lapse mid-send, leave it to be re-claimed)."""
         ch = self.channels.channels.get(row.channel)
-        # The send's hard deadline: two socket timeouts and a second, the margin the
-        # lease must still have before a send may start — so a send always ends
-        # (sent, failed or cut off) while its claim is held.
-        deadline = 2 * (ch.timeout if ch else 10) + 1
+        # The send's hard deadline: no new request (HTTP) or message (SMTP) starts
+        # after it, and no retry-after is slept past it. The one already started is
+        # bounded by its connect and read timeouts, so a send takes at most
+        # deadline + 2 x timeout — the margin the lease must still have before a send
+        # may start: a send always ends (sent, failed or cut off) while its claim holds.
+        timeout = ch.timeout if ch else 10.0
+        deadline = timeout + 1
         if row.claimed_until is not None:
-            margin = timedelta(seconds=deadline)
+            margin = timedelta(seconds=deadline + 2 * timeout)
             if now + margin >= row.claimed_until:
                 return None  # the lease would lapse mid-send: let it be re-claimed
         if drill:

@@ -356,6 +356,9 @@ def _install_smtp_trace() -> None:
 
         def sendmail(self, from_addr: str, to_addrs: list, message: str) -> bool:
             t = _trace()
+            if t is not None and t.left() <= 0:
+                raise _RetryLater(0.0, "the send ran out of its time limit before the "
+                                  "message was handed over (deadline)")
             try:
                 refused = self._socket.sendmail(from_addr, to_addrs, message)
             except errors as exc:

@@ -109,3 +109,27 @@ def test_a_paused_dispatcher_past_its_lease_records_nothing_and_sends_no_fall_ba
     assert sum(delivered.values()) == len(people)
     assert set(delivered.values()) == {1}
     env.store.close()
+
+
+def test_a_row_re_claimed_while_still_in_flight_here_is_not_sent_twice(notify_env, smseagle):
+    """The lease of rows still in flight runs out (the clock jumps) and the same
+    dispatcher claims them again: the claim is renewed, the message is not resent."""
+    import threading
+
+    env = notify_env
+    iid = env.start()
+    env.engine.act(iid, "tell_all_sms", actor="night.officer")
+    rows = env.store.outbox_rows(iid)
+    smseagle.faults.set_latency(1.5)
+    d = env.dispatcher(lease=timedelta(seconds=30), processes=0, poll=0.05)
+    t = threading.Thread(target=d.run_until_idle)
+    t.start()
+    _wait(lambda: any(r.state == "sending" for r in env.store.outbox_rows(iid)), 10,
+          "the first claims")
+    time.sleep(0.3)  # some sends are on the wire, the rest queued behind them
+    env.clock.advance("1m")  # every lease held by d has run out
+    t.join(60)
+    d.close()
+    assert {r.state for r in env.store.outbox_rows(iid)} == {"sent"}
+    assert sum(smseagle.count_by_to().values()) == len(rows)
+    assert set(smseagle.count_by_to().values()) == {1}

@@ -179,6 +179,7 @@ class Dispatcher:
         self._results: queue.Queue[tuple[OutboxRow, Outcome | None, datetime]] = queue.Queue()
         self._dirty: set[tuple[str, str]] = set()
         self._held: set[int] = set()  # ids queued or in flight in this dispatcher
+        self._renewed: dict[int, datetime | None] = {}  # held ids claimed again: new lease
         self._last_emit: dict[str, float] = {}
         self._drill_cache: dict[str, bool] = {}
         # channel -> monotonic time until which it is not claimed again while busy:
@@ -323,7 +324,12 @@ class Dispatcher:
         while it was still queued or in flight here is claimed again by us (the claim
         is renewed), but it must not be sent a second time: the send in flight
         records it under the same claim."""
-        fresh = [r for r in rows if r.id not in self._held]
+        fresh = []
+        for r in rows:
+            if r.id in self._held:
+                self._renewed[r.id] = r.claimed_until  # its new lease, for _job
+            else:
+                fresh.append(r)
         self._held.update(r.id for r in fresh)
         return fresh
 
@@ -463,9 +469,10 @@ class Dispatcher:
         # may start: a send always ends (sent, failed or cut off) while its claim holds.
         timeout = ch.timeout if ch else 10.0
         deadline = timeout + 1
-        if row.claimed_until is not None:
+        claimed_until = self._renewed.get(row.id, row.claimed_until)
+        if claimed_until is not None:
             margin = timedelta(seconds=deadline + 2 * timeout)
-            if now + margin >= row.claimed_until:
+            if now + margin >= claimed_until:
                 return None  # the lease would lapse mid-send: let it be re-claimed
         if drill:
             mark = drill_mark(row.lang)
@@ -512,6 +519,7 @@ class Dispatcher:
         for row, outcome, started in batch:
             self._inflight[row.channel] -= 1
             self._held.discard(row.id)
+            self._renewed.pop(row.id, None)
             if outcome is None:
                 self.stats.lease_lost += 1
                 continue

@@ -168,7 +168,7 @@ def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
     """Why Apprise would read this channel URL with another host or port than written,
     or None. Checked with the real secrets where set (a stand-in otherwise)."""
     stand_in = {k: "x" for k in _SECRET.findall(template)}
-    written = _FIELD.sub("x", _SECRET.sub("x", template))
+    written = _FIELD.sub("x", _SECRET.sub("secret0stand0in", template))
     try:
         parts = urlsplit(written)
         host, port = parts.hostname, parts.port
@@ -176,6 +176,8 @@ def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
         return f"the URL cannot be read as written ({exc}); percent-encode @ : / # ? in it"
     if not host:
         return "the URL names no host"
+    if "secret0stand0in" in host:
+        return None  # the host place holds a token (dingtalk://${TOKEN}/…): nothing to compare
     url = _FIELD.sub("x", insert_secrets(template, {**stand_in, **{
         k: v for k, v in secrets.items() if v}}))
     import apprise
@@ -396,7 +398,7 @@ def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
                         severity="warning")
         used.update(names)
         if schemes:
-            problem = url_parse_problem(url, secrets)
+            problem = Masker(secrets.values())(url_parse_problem(url, secrets))
             if problem:
                 doc.add(issues, (*where, "url"), f"channel '{name}': {problem}",
                         "percent-encode @ : / # ? & in the URL's literal parts (%40 %3A %2F "

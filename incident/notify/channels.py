@@ -184,6 +184,8 @@ def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
 
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if plugin is None:
+        if any(not secrets.get(k) for k in stand_in):
+            return None  # a stand-in for an unset secret may be what it cannot read
         return "Apprise cannot read the URL once its secrets are in"
     got_host = getattr(plugin, "host", None)
     got_port = getattr(plugin, "port", None)

@@ -36,7 +36,7 @@ db_url, channels_file, contacts, env = sys.argv[1], sys.argv[2], sys.argv[3], sy
 store = open_store(db_url)
 channels = load_channels(channels_file, env=json.loads(env))
 d = Dispatcher(store, channels, SystemClock(), directory=load_directory(contacts),
-               lease=timedelta(seconds=6), processes=0, worker="paused-dispatcher")
+               lease=timedelta(seconds=12), processes=0, worker="paused-dispatcher")
 print("ready", flush=True)
 stats = d.run_until_idle()
 d.close()
@@ -58,14 +58,14 @@ def test_a_paused_dispatcher_past_its_lease_records_nothing_and_sends_no_fall_ba
     env = build_env(tmp_path, db_url, smtp=smtp, sms=smseagle, chat=mattermost)
     # no retries: the paused dispatcher's failed send is final, so it wants to fall back
     write_channels(env.contacts, smtp=smtp, sms=smseagle, chat=mattermost, retries=0,
-                   timeout="1s")
+                   timeout="3s", concurrency=16)
     iid = env.start()
     env.engine.act(iid, "tell_owners", actor="night.officer")
     rows = env.store.outbox_rows(iid)
     people = {r.person_id for r in rows}
     assert any(r.fallback_channels for r in rows)
     for server in (smseagle, smtp, mattermost):  # slow, then refusing: what A will see
-        server.faults.set_latency(2.0)
+        server.faults.set_latency(5.0)
         server.faults.fail(400 if server is not smtp else 554)
 
     script = tmp_path / "dispatcher_a.py"
@@ -79,10 +79,11 @@ def test_a_paused_dispatcher_past_its_lease_records_nothing_and_sends_no_fall_ba
         assert a.stdout.readline().strip() == "ready"
         _wait(lambda: all(r.state == "sending" for r in env.store.outbox_rows(iid)), 20,
               "dispatcher A to claim every message")
-        time.sleep(0.7)  # its requests are on the wire, the gateways are answering slowly
+        time.sleep(0.7)  # its requests are on the wire; the gateways answer in 5 s, A's
+        # read timeout is 3 s: A is paused before it learns anything
         a.send_signal(signal.SIGSTOP)
         lease_end = max(r.claimed_until for r in env.store.outbox_rows(iid))
-        _wait(lambda: SystemClock().now() > lease_end + timedelta(seconds=0.5), 20,
+        _wait(lambda: SystemClock().now() > lease_end + timedelta(seconds=0.5), 30,
               "A's lease to run out")
         for server in (smseagle, smtp, mattermost):
             server.faults.heal()

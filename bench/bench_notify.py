@@ -12,7 +12,12 @@ process and answer every message after 200 ms. Compared:
 3. the servers' own capacity: a raw client loop (http.client / smtplib) in a
    thread pool, nothing recorded.
 
-    .venv/bin/python bench/bench_notify.py [--owners 2000] [--runs 3] [--plain 200]
+4. crash runs (``--crash N``): a dispatcher process sending the same burst at
+   concurrency 128 per channel is killed with SIGKILL mid-burst; a second one
+   takes over once the leases run out. Counted at the servers: messages lost
+   (none allowed) and duplicates per kill (the sends already on the wire).
+
+    .venv/bin/python bench/bench_notify.py [--owners 2000] [--runs 3] [--plain 200] [--crash 3]
 """
 
 from __future__ import annotations
@@ -91,7 +96,7 @@ class Servers:
             self.proc.wait()
 
 
-def build(tmp: Path, owners: int, ports: dict, concurrency: int):
+def build(tmp: Path, owners: int, ports: dict, concurrency: int, timeout: str = "10s"):
     from fixtures_notify import PLAYBOOK, make_estate
 
     from incident.clock import SystemClock
@@ -104,7 +109,7 @@ def build(tmp: Path, owners: int, ports: dict, concurrency: int):
     contacts = make_estate(tmp / "contacts", owners)
     chfile = contacts / "channels.yaml"
     chfile.write_text(f"""\
-defaults: {{concurrency: {concurrency}, rate: 0, timeout: 10s, retries: 3, backoff: 5s}}
+defaults: {{concurrency: {concurrency}, rate: 0, timeout: {timeout}, retries: 3, backoff: 5s}}
 channels:
   sms:
     url: "smseagle://${{SMSEAGLE_TOKEN}}@127.0.0.1:{ports['sms']}/{{phone}}"
@@ -149,6 +154,70 @@ def run_ours(engine, channels, directory, servers: Servers) -> dict:
     got = servers.ask("count")
     return {"queue_s": queued, "send_s": sent_s, "rows": rows, "recorded_sent": recorded,
             "stats": stats, "server": got, "attempts_sample": attempts, "cpu": cpu}
+
+
+CRASH_LEASE_S = 12.0  # > 3 x timeout (2 s) + 1: a send may start a while after its claim
+
+CRASH_CHILD = """
+import sys
+from datetime import timedelta
+from incident.clock import SystemClock
+from incident.directory import load_directory
+from incident.notify import Dispatcher, load_channels
+from incident.store import open_store
+db, chfile, contacts, token, lease = sys.argv[1:6]
+store = open_store(db)
+d = Dispatcher(store, load_channels(chfile, env={"SMSEAGLE_TOKEN": token}), SystemClock(),
+               directory=load_directory(contacts), lease=timedelta(seconds=float(lease)))
+print("ready", flush=True)
+d.run_until_idle()
+"""
+
+
+def run_crash(tmp: Path, owners: int, servers: Servers, concurrency: int) -> dict:
+    """Kill -9 a dispatcher mid-burst; a second one finishes after the leases run out."""
+    from incident.notify import Dispatcher
+    from incident.store import open_store
+
+    servers.ask("reset")
+    engine, channels, directory = build(tmp, owners, servers.ports, concurrency,
+                                        timeout="2s")
+    iid = engine.start("burst", "B3-1201", actor="night.officer").id
+    engine.act(iid, "tell_all_sms", actor="night.officer")
+    engine.act(iid, "tell_all_email", actor="night.officer")
+    total = len(engine.store.outbox_rows(iid))
+    db = str(engine.store.engine.url)
+    contacts = tmp / "contacts"
+    child = subprocess.Popen([sys.executable, "-c", CRASH_CHILD, db,
+                              str(contacts / "channels.yaml"), str(contacts), TOKEN,
+                              str(CRASH_LEASE_S)],
+                             stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    # kill once about a third of the burst has reached the servers
+    while True:
+        got = servers.ask("count")
+        if got["sms"] + got["smtp"] >= total // 3 or child.poll() is not None:
+            break
+        time.sleep(0.02)
+    store = open_store(db)
+    child.kill()
+    child.wait()
+    counts = store.outbox_counts(iid)
+    recorded = sum(v.get("sent", 0) for v in counts.values())
+    in_flight = sum(v.get("sending", 0) for v in counts.values())
+    time.sleep(1.0)  # whatever the killed sends still had on the wire arrives now
+    at_kill = servers.ask("count")
+    time.sleep(CRASH_LEASE_S)
+    with Dispatcher(store, channels, engine.clock, directory=directory) as d:
+        d.run_until_idle(wait_retries=True, timeout=120)
+    got = servers.ask("count")
+    delivered = got["sms_unique"] + got["smtp_unique"]
+    store.close()
+    engine.store.close()
+    return {"total": total, "recorded_at_kill": recorded, "claimed_at_kill": in_flight,
+            "servers_at_kill": at_kill["sms"] + at_kill["smtp"],
+            "lost": total - delivered, "duplicates": got["sms"] + got["smtp"] - delivered}
 
 
 def _children_cpu() -> float:
@@ -215,6 +284,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--plain", type=int, default=200, help="messages in the plain-Apprise run")
     ap.add_argument("--concurrency", type=int, default=128, help="per channel")
+    ap.add_argument("--crash", type=int, default=3, help="kill -9 runs (0: none)")
     args = ap.parse_args()
     total = 2 * args.owners
     load_before = os.getloadavg()
@@ -239,6 +309,16 @@ def main() -> int:
             plain = run_plain(engine, directory, channels, args.plain, servers)
             raw = run_raw(servers.ports, args.owners, args.concurrency, servers)
             engine.store.close()
+            crashes = []
+            for i in range(args.crash):
+                c = run_crash(Path(tmp) / f"crash{i}", args.owners, servers, args.concurrency)
+                crashes.append(c)
+                print(f"  kill -9 {i + 1}: {c['recorded_at_kill']} of {c['total']} recorded "
+                      f"sent, {c['claimed_at_kill']} claimed in flight, servers had "
+                      f"{c['servers_at_kill']}; after recovery lost {c['lost']}, "
+                      f"duplicates {c['duplicates']}", flush=True)
+                if c["lost"]:
+                    ok = False
     finally:
         servers.close()
 
@@ -276,6 +356,12 @@ def main() -> int:
     lost = [total - r["recorded_sent"] for r in ours]
     print(f"nothing lost: recorded sent per run {[r['recorded_sent'] for r in ours]} of {total}; "
           f"lost {lost}")
+    if crashes:
+        dups = [c["duplicates"] for c in crashes]
+        print(f"kill -9 at concurrency {args.concurrency} per channel (sms + e-mail): "
+              f"duplicates per kill {dups} (median {statistics.median(dups):g}, max "
+              f"{max(dups)}; bound: the sends in flight, {2 * args.concurrency}); lost "
+              f"{[c['lost'] for c in crashes]}")
     targets = [("all sent and recorded within 15 s", send <= 15 and ok),
                (">= 5x faster than plain Apprise", speedup >= 5),
                ("nothing lost, nothing twice", ok)]

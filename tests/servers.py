@@ -64,6 +64,7 @@ class _Faults:
         self._fail: list[tuple[int | None, Any]] = []  # (remaining or None=forever, code)
         self.hang = 0.0
         self.requests = 0
+        self.retry_after: str | None = None  # Retry-After header sent with a 429
 
     def set_latency(self, seconds: float) -> None:
         self.latency = float(seconds)
@@ -186,7 +187,9 @@ class HttpReceiver:
             self.requests.append({"path": h.path, "headers": dict(h.headers), "json": doc})
         code = f.next_failure()
         if code is not None:
-            self._reply(h, int(code), {"error": f"injected {code}"})
+            extra = {"Retry-After": f.retry_after} if int(code) == 429 and f.retry_after \
+                else None
+            self._reply(h, int(code), {"error": f"injected {code}"}, extra)
             return
         status, answer, rec = self.accept_request(h.path, doc)
         if rec is not None:
@@ -195,10 +198,13 @@ class HttpReceiver:
         self._reply(h, status, answer)
 
     @staticmethod
-    def _reply(h: BaseHTTPRequestHandler, status: int, answer: Any) -> None:
+    def _reply(h: BaseHTTPRequestHandler, status: int, answer: Any,
+               headers: dict[str, str] | None = None) -> None:
         body = (answer if isinstance(answer, bytes) else json.dumps(answer).encode())
         try:
             h.send_response(status)
+            for k, v in (headers or {}).items():
+                h.send_header(k, v)
             h.send_header("Content-Type", "application/json")
             h.send_header("Content-Length", str(len(body)))
             h.end_headers()
@@ -278,9 +284,16 @@ class JsonGateway(HttpReceiver):
 
 
 class SmtpServer:
-    """aiosmtpd on 127.0.0.1 that keeps every message it accepts."""
+    """aiosmtpd on 127.0.0.1 that keeps every message it accepts.
 
-    def __init__(self, port: int = 0):
+    ``login=(user, password)``: AUTH is offered (without TLS) and any other
+    credentials get ``535 5.7.8``. ``unknown``: mailboxes answered ``550 5.1.1`` at RCPT.
+    """
+
+    def __init__(self, port: int = 0, login: tuple[str, str] | None = None,
+                 unknown: set[str] | None = None):
+        self.login = login
+        self.unknown = set(unknown or ())
         self._port = port or free_port()
         self._raw: list[tuple[tuple[str, ...], bytes]] = []  # (rcpt_tos, content)
         self._parsed: list[Received] = []
@@ -299,6 +312,13 @@ class SmtpServer:
         owner = self
 
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, options):
+                if address.lower() in owner.unknown:
+                    return f"550 5.1.1 <{address}>: Recipient address rejected: " \
+                           "User unknown in local recipient table"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):
                 f = owner.faults
                 if f.latency:
@@ -316,8 +336,19 @@ class SmtpServer:
 
         # server_hostname: name the greeting without a socket.getfqdn() per connection
         # (a blocking resolver call on the server's one event-loop thread)
+        auth: dict[str, Any] = {}
+        if self.login is not None:
+            from aiosmtpd.smtp import AuthResult
+
+            def check(server, session, envelope, mechanism, data) -> AuthResult:
+                user = data.login.decode() if isinstance(data.login, bytes) else data.login
+                word = data.password.decode() if isinstance(data.password, bytes) \
+                    else data.password
+                return AuthResult(success=(user, word) == owner.login, handled=False)
+
+            auth = {"authenticator": check, "auth_require_tls": False}
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self._port,
-                                      server_hostname="localhost", ready_timeout=5.0)
+                                      server_hostname="localhost", ready_timeout=5.0, **auth)
         self._controller.start()
         return self
 

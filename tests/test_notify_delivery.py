@@ -125,25 +125,27 @@ def test_a_hanging_gateway_times_out_and_is_retried(tmp_path, db_url, smseagle):
     env.store.close()
 
 
-def test_smtp_rejections_are_retried_then_given_up(tmp_path, db_url, smtp):
-    """Apprise reports an SMTP rejection without its code, so every one is retried
-    (retries: 2 here) before the row fails for good."""
+def test_smtp_rejections_carry_the_server_reply_4xx_retried_5xx_final(tmp_path, db_url, smtp):
+    """The SMTP server's own reply is kept: a 451 is retried (temporary), a 554 ends the
+    row at once (permanent), each with its code and text — not Apprise's "Connection
+    error while submitting email"."""
     env = build_env(tmp_path, db_url, smtp=smtp)
     iid = env.start()
     env.engine.act(iid, "tell_all_email", actor="night.officer")
     smtp.faults.fail(451, times=4)
     d = env.dispatcher()
     d.run_until_idle()
-    assert {r.state for r in env.store.outbox_rows(iid)} == {"failed_temporary"}
+    rows = env.store.outbox_rows(iid)
+    assert {r.state for r in rows} == {"failed_temporary"}
+    assert all("SMTP 451" in r.last_error and "try again later" in r.last_error for r in rows)
     smtp.faults.fail(554)
-    for _ in range(2):
-        env.clock.advance("1h")
-        d.run_until_idle()
+    env.clock.advance("1h")
+    d.run_until_idle()
     rows = env.store.outbox_rows(iid)
     assert {r.state for r in rows} == {"failed_permanent"}
-    assert all(r.attempts == 3 and r.last_error.startswith("gave up after 3 attempt(s)")
-               for r in rows)
-    assert smtp.faults.requests == 12 and not smtp.messages()
+    assert all(r.attempts == 2 and "SMTP 554" in r.last_error
+               and "mailbox unavailable" in r.last_error for r in rows)
+    assert smtp.faults.requests == 8 and not smtp.messages()
     env.store.close()
 
 

@@ -17,6 +17,9 @@ _SHORT = re.compile(r"^[1-9]\d{2,5}$")  # 110, 119, 120, 12345, 95598, 962777
 _EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$")
 _CHAT = re.compile(r"^[^\s]{1,64}$")
+# local parts every mail sender reads the same way; anything else is checked against
+# how Apprise (which sends our e-mail) will parse it
+_PLAIN_LOCAL = re.compile(r"^[A-Za-z0-9._+-]+$")
 
 MOBILE_HINT = "write 11 digits like 13812345678 or +8613812345678"
 _MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE,
@@ -90,7 +93,28 @@ def email(text: str) -> str:
         raise ValueError(f"'{raw}' is not a valid e-mail address — write it like "
                          "name@example.com")
     local, _, domain = raw.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    address = f"{local}@{domain.lower()}"
+    if not _PLAIN_LOCAL.match(local):
+        read_as = sender_reads(address)
+        if (read_as or "").lower() != address.lower():
+            raise ValueError(
+                f"'{raw}' would be read by the mail sender as "
+                f"{repr(read_as) if read_as else 'no address at all'} — the message would "
+                "not reach this person; ask for an address without characters like ' or "
+                "write the one they really use")
+    return address
+
+
+def sender_reads(address: str) -> str | None:
+    """The address Apprise's e-mail plugins will really send to, or None if it cannot
+    read one. The one check shared with the sender: Apprise reads "o'neil@x.cn" as the
+    name "o" and the address "neil@x.cn" — another person's mailbox."""
+    from apprise.utils.parse import is_email  # loads Apprise (~0.3 s): rare addresses only
+
+    found = is_email(address)
+    if not found or found.get("name"):
+        return found.get("full_email") if found else None
+    return str(found.get("full_email") or "") or None
 
 
 def chat(text: str) -> str:

@@ -118,9 +118,28 @@ def preview(runtime_or_parts: Any, state: IncidentState, step: Step | str,
     return planner.preview(state, step, now)
 
 
+def normalise_address(kind: str, address: str) -> str:
+    """An address as the roster would store it for this kind of channel (sms: E.164
+    mobile, email: checked against what the mail sender will read, chat: one id)."""
+    from incident.directory import contact
+    from incident.errors import Refused
+
+    check = {"sms": contact.mobile, "email": contact.email, "chat": contact.chat}.get(kind)
+    if check is None:
+        return address
+    try:
+        return check(address)
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+
+
 def send_test(channels: ChannelSet, channel: str, address: str, *, drill: bool = False,
               lang: str = "en") -> tuple[str, Outcome]:
-    """Send one test message; returns (masked URL, outcome)."""
+    """Send one test message; returns (masked URL, outcome).
+
+    The address is checked and normalised the way the roster does it for the
+    channel's kind ('138 0000 0001' is one number, +8613800000001): Refused if invalid.
+    """
     from incident.notify.dispatcher import SANDBOX_URL
     from incident.notify.planner import drill_mark
     from incident.notify.send import Outcome, send_one
@@ -129,6 +148,8 @@ def send_test(channels: ChannelSet, channel: str, address: str, *, drill: bool =
                    f"'{channel}'. No action is needed."),
             "zh": ("测试消息", f"这是应急通知渠道“{channel}”的测试消息，无需处理。")}[lang]
     subject, body = text
+    address = normalise_address(channels[channel].kind if channel in channels else channel,
+                                address)
     if drill:
         from urllib.parse import quote
 
@@ -148,6 +169,7 @@ __all__ = [
     "SANDBOX_URL", "Channel", "ChannelError", "ChannelSet", "DispatchStats", "Dispatcher",
     "Masker", "Outcome", "Planner", "Preview", "Rendered", "build_dispatcher", "build_planner",
     "channel_names", "channels_path", "default_channels", "idempotency_key", "load_channels",
+    "normalise_address",
     "preview", "progress_payload", "read_secrets_file", "runtime_channels", "send_one",
     "send_test", "sms_segments",
 ]

@@ -21,7 +21,10 @@ recipient's addresses it uses; the URL names that address as ``{phone}``,
 ``{email}`` or ``{chat}`` (or ``{address}``), URL-encoded on substitution.
 ``${NAME}`` is a secret, taken from the environment or the private secrets file
 (settings ``secrets_file``: KEY=VALUE lines, readable by its owner only) and
-inserted verbatim — never written to the repository, the database or a log.
+percent-encoded for the part of the URL it lands in (so an SMTP user
+``noreply@estate.cn`` or a password with ``@/#?&`` stays one value; in the path a
+``/`` is kept, for tokens written as ``A/B/C``) — write secrets as they are, not
+encoded. Never written to the repository, the database or a log.
 An unset secret is a warning at load and an error, naming the variable and the
 channel, the moment that channel is used.
 """
@@ -36,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -126,11 +129,73 @@ class Channel:
         if missing:
             raise ChannelError(f"channel '{self.name}' needs ${{{missing[0]}}}, which is not "
                                "set — export it or add it to the secrets file")
-        url = _SECRET.sub(lambda m: secrets[m.group(1)], self.url)
+        url = insert_secrets(self.url, secrets)
         value = quote(str(address), safe="")
         url = _FIELD.sub(lambda m: value if m.group(1) in ("address", PLACEHOLDER[self.kind])
                          else m.group(0), url)
         return with_timeouts(url, self.timeout)
+
+
+def insert_secrets(template: str, secrets: Mapping[str, str]) -> str:
+    """Put each ${NAME} into the URL, percent-encoded for the part it lands in.
+
+    User and password (before the host's ``@``), query and fragment: every reserved
+    character is encoded (``noreply@estate.cn`` → ``noreply%40estate.cn``), since
+    Apprise decodes each of them. Host and path: ``/`` is kept (tokens such as
+    ``T1/B2/XyZ`` are path segments by design), the rest encoded."""
+    out: list[str] = []
+    pos = 0
+    for m in _SECRET.finditer(template):
+        out.append(template[pos:m.start()])
+        whole = _in_userinfo_query_or_fragment(template[:m.start()], template[m.end():])
+        out.append(quote(secrets[m.group(1)], safe="" if whole else "/"))
+        pos = m.end()
+    out.append(template[pos:])
+    return "".join(out)
+
+
+def _in_userinfo_query_or_fragment(before: str, after: str) -> bool:
+    rest = _SECRET.sub("", before.split("://", 1)[-1])
+    if "?" in rest or "#" in rest:
+        return True  # query or fragment
+    if "/" in rest:
+        return False  # path
+    nxt = re.search(r"[@/?#]", _SECRET.sub("", after))
+    return nxt is not None and nxt.group(0) == "@"  # user or password
+
+
+def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
+    """Why Apprise would read this channel URL with another host or port than written,
+    or None. Checked with the real secrets where set (a stand-in otherwise)."""
+    stand_in = {k: "x" for k in _SECRET.findall(template)}
+    written = _FIELD.sub("x", _SECRET.sub("secret0stand0in", template))
+    try:
+        parts = urlsplit(written)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        return f"the URL cannot be read as written ({exc}); percent-encode @ : / # ? in it"
+    if not host:
+        return "the URL names no host"
+    if "secret0stand0in" in host:
+        return None  # the host place holds a token (dingtalk://${TOKEN}/…): nothing to compare
+    url = _FIELD.sub("x", insert_secrets(template, {**stand_in, **{
+        k: v for k, v in secrets.items() if v}}))
+    import apprise
+
+    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if plugin is None:
+        if any(not secrets.get(k) for k in stand_in):
+            return None  # a stand-in for an unset secret may be what it cannot read
+        return "Apprise cannot read the URL once its secrets are in"
+    got_host = getattr(plugin, "host", None)
+    got_port = getattr(plugin, "port", None)
+    if got_host is not None and str(got_host).lower() != host.lower():
+        return f"Apprise reads the host as '{got_host}', not '{host}'"
+    if port is not None and got_port is not None and int(got_port) != port:
+        return f"Apprise reads the port as {got_port}, not {port}"
+    if port is not None and got_port is None and got_host is not None:
+        return f"Apprise loses the port {port}"
+    return None
 
 
 def with_timeouts(url: str, timeout: float) -> str:
@@ -334,6 +399,12 @@ def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
                         "export it, or put it in the secrets file (settings secrets_file)",
                         severity="warning")
         used.update(names)
+        if schemes:
+            problem = Masker(secrets.values())(url_parse_problem(url, secrets))
+            if problem:
+                doc.add(issues, (*where, "url"), f"channel '{name}': {problem}",
+                        "percent-encode @ : / # ? & in the URL's literal parts (%40 %3A %2F "
+                        "%23 %3F %26), or put the value in a ${SECRET}", severity="warning")
         chans[name] = Channel(
             name=name, kind=kind, url=url,
             concurrency=spec.concurrency or d.concurrency,

@@ -10,11 +10,20 @@ loop — a few milliseconds). A dispatcher that dies leaves its rows in
 
 So no message whose send was *recorded* goes twice (the claim is checked when
 the outcome is written, and rows already ``sent`` are never claimable), and every
-unsent message goes. The one window left is at-least-once: a message the gateway
-accepted in the instant before the process was killed, before its outcome was
-committed, is sent again after the lease expires. That window is at most the
-messages in flight at the kill — bounded by the channels' concurrency — and in
-practice the few whose HTTP/SMTP answer had arrived but not yet been written.
+unsent message goes. The claim fences everything a dispatcher records: the
+attempt, the new state and a fall-back row are written in one transaction only
+while ``claimed_by`` is still this dispatcher and the row still ``sending``
+(Store.record_attempts) — one that was paused past its lease records nothing.
+A row this dispatcher still holds is never queued twice when it re-claims it.
+Every send has a hard deadline (the channel's timeout and a second; with the
+request under way at most two socket timeouts more) that ends before the lease;
+a service's long retry-after becomes the retry time.
+
+The one window left is at-least-once: a message the gateway accepted in the
+instant before the process was killed, before its outcome was committed, is sent
+again after the lease expires. That window is at most the messages in flight at
+the kill — bounded by the channels' concurrency (bench/bench_notify.py --crash:
+about 150-210 per kill at 2 x 128 in flight, gateways answering in 200 ms).
 A send is never started when the lease would run out before it could finish.
 
 Sending a large burst is CPU-bound on our side (a few ms of Python per Apprise
@@ -88,11 +97,13 @@ class DispatchStats:
 
 
 class _Job(NamedTuple):
-    """What one send needs: the Apprise URL (with secrets) and the text."""
+    """What one send needs: the Apprise URL (with secrets), the text, and the seconds it
+    may take at most (ends well before the row's lease)."""
 
     url: str
     title: str
     body: str
+    deadline: float = 30.0
 
 
 class _Bucket:
@@ -169,6 +180,8 @@ class Dispatcher:
         self._buckets = {c.name: _Bucket(c.rate, c.concurrency) for c in channels}
         self._results: queue.Queue[tuple[OutboxRow, Outcome | None, datetime]] = queue.Queue()
         self._dirty: set[tuple[str, str]] = set()
+        self._held: set[int] = set()  # ids queued or in flight in this dispatcher
+        self._renewed: dict[int, datetime | None] = {}  # held ids claimed again: new lease
         self._last_emit: dict[str, float] = {}
         self._drill_cache: dict[str, bool] = {}
         # channel -> monotonic time until which it is not claimed again while busy:
@@ -295,17 +308,32 @@ class Dispatcher:
                 self._dry[name] = t + self.poll
             else:
                 self._dry.pop(name, None)
+            rows = self._new(rows)
             self._queues[name].extend(rows)
             got += len(rows)
         if not got and not self._busy():
             # rows for channels this configuration does not know: claim them to fail them
-            for row in self.store.claim_outbox(self.worker, now, 20, self.lease,
-                                               incident_id=self.incident_id):
+            for row in self._new(self.store.claim_outbox(self.worker, now, 20, self.lease,
+                                                         incident_id=self.incident_id)):
                 self._queues.setdefault(row.channel, deque()).append(row)
                 self._inflight.setdefault(row.channel, 0)
                 got += 1
         self.stats.claimed += got
         return got
+
+    def _new(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """Claimed rows this dispatcher does not hold yet. A row whose lease ran out
+        while it was still queued or in flight here is claimed again by us (the claim
+        is renewed), but it must not be sent a second time: the send in flight
+        records it under the same claim."""
+        fresh = []
+        for r in rows:
+            if r.id in self._held:
+                self._renewed[r.id] = r.claimed_until  # its new lease, for _job
+            else:
+                fresh.append(r)
+        self._held.update(r.id for r in fresh)
+        return fresh
 
     def _turn(self) -> None:
         wake = self._submit()
@@ -397,7 +425,7 @@ class Dispatcher:
                 out = Outcome(out.status, out.elapsed_ms, self.masker(out.error))
             self._results.put((row, out, started))
 
-        procs.submit(job.url, job.title, job.body, done)
+        procs.submit(job.url, job.title, job.body, done, job.deadline)
         self._procs_idle_since = None
         return True
 
@@ -430,15 +458,23 @@ class Dispatcher:
         job = self._job(row, drill, now)
         if not isinstance(job, _Job):
             return job
-        return send_one(job.url, job.title, job.body, self.masker)
+        return send_one(job.url, job.title, job.body, self.masker, deadline=job.deadline)
 
     def _job(self, row: OutboxRow, drill: bool, now: datetime) -> _Job | Outcome | None:
         """The send to make for a row — or its outcome when there is nothing to send
         (None: the lease would lapse mid-send, leave it to be re-claimed)."""
         ch = self.channels.channels.get(row.channel)
-        if row.claimed_until is not None:
-            margin = timedelta(seconds=2 * (ch.timeout if ch else 10) + 1)
-            if now + margin >= row.claimed_until:
+        # The send's hard deadline: no new request (HTTP) or message (SMTP) starts
+        # after it, and no retry-after is slept past it. The one already started is
+        # bounded by its connect and read timeouts, so a send takes at most
+        # deadline + 2 x timeout — the margin the lease must still have before a send
+        # may start: a send always ends (sent, failed or cut off) while its claim holds.
+        timeout = ch.timeout if ch else 10.0
+        deadline = timeout + 1
+        claimed_until = self._renewed.get(row.id, row.claimed_until)
+        if claimed_until is not None:
+            margin = timedelta(seconds=deadline + 2 * timeout)
+            if now + margin >= claimed_until:
                 return None  # the lease would lapse mid-send: let it be re-claimed
         if drill:
             mark = drill_mark(row.lang)
@@ -450,7 +486,7 @@ class Dispatcher:
                     and self.sandbox_fault(row.incident_id, row.channel, now):
                 self.faults_hit += 1
                 url += ("&" if "?" in url else "?") + "fail=yes"
-            return _Job(url, subject, body)
+            return _Job(url, subject, body, deadline)
         if ch is None:
             return Outcome(PERMANENT, 0.0, f"channel '{row.channel}' is not configured in "
                                            f"{self.channels.source}")
@@ -458,7 +494,7 @@ class Dispatcher:
             url = ch.render(row.address, self.channels.secrets)
         except ChannelError as exc:
             return Outcome(PERMANENT, 0.0, self.masker(str(exc)))
-        return _Job(url, row.subject if ch.subject else "", row.body)
+        return _Job(url, row.subject if ch.subject else "", row.body, deadline)
 
     def _is_drill(self, row: OutboxRow) -> bool:
         if row.drill:
@@ -476,11 +512,16 @@ class Dispatcher:
 
     # ---- recording -----------------------------------------------------------------------
     def _record(self, batch: list[tuple[OutboxRow, Outcome | None, datetime]]) -> None:
+        """Write a batch of outcomes in one transaction, each fenced by its claim: an
+        outcome whose lease was lost (re-claimed by another dispatcher) changes nothing
+        and triggers no fall-back (see Store.record_attempts)."""
         now = self.clock.now()
         items: list[dict[str, Any]] = []
-        fell: list[tuple[OutboxRow, str]] = []
+        counted: list[tuple[OutboxRow, str, bool]] = []
         for row, outcome, started in batch:
             self._inflight[row.channel] -= 1
+            self._held.discard(row.id)
+            self._renewed.pop(row.id, None)
             if outcome is None:
                 self.stats.lease_lost += 1
                 continue
@@ -494,28 +535,38 @@ class Dispatcher:
                     error = f"gave up after {attempt} attempt(s): {error}"
                 else:
                     backoff = (ch.backoff if ch is not None else 30.0) * (2 ** (attempt - 1))
+                    if outcome.retry_after is not None:  # the service said when
+                        backoff = max(backoff, outcome.retry_after)
                     next_at = now + timedelta(seconds=backoff)
+            item = {"outbox_id": row.id, "worker": self.worker, "status": status,
+                    "started_at": started, "elapsed_ms": outcome.elapsed_ms,
+                    "error": error, "now": now, "next_attempt_at": next_at}
+            fell = False
             if status == PERMANENT and row.fallback_channels:
-                reason = self._fall_back(row, now, error or "")
-                if reason:
-                    fell.append((row, reason))
-            items.append({"outbox_id": row.id, "worker": self.worker, "status": status,
-                          "started_at": started, "elapsed_ms": outcome.elapsed_ms,
-                          "error": error, "now": now, "next_attempt_at": next_at})
-            self.stats.attempts += 1
+                nxt = self._fall_back(row, error or "")
+                if nxt is not None:
+                    item["fall_back"] = (row.incident_id, row.event_seq, *nxt)
+                    fell = True
+            items.append(item)
             key = {SENT: "sent", TEMPORARY: "retrying", PERMANENT: "failed"}[status]
+            counted.append((row, key, fell))
+        applied = self.store.record_attempts(items) if items else set()
+        lost = [row.id for row, _, _ in counted if row.id not in applied]
+        if lost:
+            self.stats.lease_lost += len(lost)  # another dispatcher holds them now
+            log.warning("%d outcome(s) not recorded: their lease was lost to another "
+                        "dispatcher, which owns them now (rows %s)", len(lost),
+                        ", ".join(map(str, lost[:10])) + (" …" if len(lost) > 10 else ""))
+        for row, key, fell in counted:
+            if row.id not in applied:
+                continue
+            self.stats.attempts += 1
+            if fell:
+                key = "fell_back"
+                self._dry.clear()  # a fall-back row was just queued on another channel
             setattr(self.stats, key, getattr(self.stats, key) + 1)
             self.stats.count(row.channel, key)
             self._dirty.add((row.incident_id, row.step_id))
-        if items:
-            self.store.finish_attempts(items)
-        if fell:
-            self._dry.clear()  # fall-back rows were just queued on other channels
-        for row, reason in fell:
-            if self.store.mark_fell_back(row.id, now, reason):
-                self.stats.fell_back += 1
-                self.stats.failed -= 1
-                self.stats.count(row.channel, "fell_back")
 
     def _address(self, person_id: str, channel: str) -> str | None:
         ch = self.channels.channels.get(channel)
@@ -530,8 +581,9 @@ class Dispatcher:
             return None
         return who.channels.get(ch.address_key) or None
 
-    def _fall_back(self, row: OutboxRow, now: datetime, error: str) -> str | None:
-        """Queue the next usable channel; returns the reason to store, or None."""
+    def _fall_back(self, row: OutboxRow, error: str) -> tuple[NewOutbox, str] | None:
+        """The next usable channel's row and the reason to store, or None. It is
+        written only together with this row's attempt, while the claim holds."""
         rest = list(row.fallback_channels)
         while rest:
             nxt = rest.pop(0)
@@ -544,8 +596,7 @@ class Dispatcher:
                 step_id=row.step_id, person_id=row.person_id, channel=nxt, address=address,
                 lang=row.lang, subject=row.subject, body=row.body, drill=row.drill,
                 fallback_channels=rest)
-            self.store.add_outbox(row.incident_id, row.event_seq, [new], now=now)
-            return f"fell back to {nxt}: {error}"[:600]
+            return new, f"fell back to {nxt}: {error}"[:600]
         return None
 
     # ---- progress ------------------------------------------------------------------------

@@ -14,14 +14,19 @@ progress events, masking of error text, and the drill sandbox (drill and
 ``sink://`` messages are never handed to a child, so the sink file and the
 console's ``recent()`` list are written by the parent only).
 
-Protocol: one JSON object per line. Parent → child ``[id, url, title, body]``;
-child → parent ``[id, status, elapsed_ms, error]``. The parent gives each task
+Protocol: one JSON object per line. Parent → child ``[id, url, title, body,
+deadline_s]``; child → parent ``[id, status, elapsed_ms, error, retry_after_s]``. The parent gives each task
 to the child with the fewest in flight.
 
 Lifetime: children are plain subprocesses (no ``fork`` of a threaded parent, no
 re-import of the parent's ``__main__``), ignore Ctrl-C (the parent decides), and
-leave when their stdin closes — on ``close()`` and also when the parent dies, so
-they never outlive it. ``close()`` lets them finish what they hold, then
+leave when their stdin closes on ``close()``. When the parent dies (kill -9) they
+die with it: on Linux the kernel kills them (``PR_SET_PDEATHSIG``; they are
+started from one long-lived thread, since the kernel ties that signal to the
+thread that forked), and everywhere a child checks before each send that its
+parent is still the one that started it, so it never *starts* a send for a
+parent that is gone. What a kill -9 can still duplicate is only the sends whose
+request had already reached the gateway (see README, "Delivery guarantees"). ``close()`` lets them finish what they hold, then
 terminates any that do not leave. A task a dead child took with it gets the
 outcome ``None`` — "not recorded": the row stays ``sending`` and is re-claimed
 when its lease runs out, exactly as after a dispatcher crash.
@@ -33,6 +38,7 @@ import itertools
 import json
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -46,6 +52,7 @@ from incident.notify.send import Outcome
 log = logging.getLogger(__name__)
 
 Done = Callable[[Outcome | None], None]
+PR_SET_PDEATHSIG = 1
 
 
 def usable_cores() -> int:
@@ -59,16 +66,55 @@ def usable_cores() -> int:
 _CHILD = "import sys; from incident.notify.procs import main; sys.exit(main())"
 
 
+class _Spawner:
+    """One daemon thread that starts every send process.
+
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that forked the child ends, not
+    the process: a dispatcher thread that stops would take its children with it.
+    This thread lives as long as the process, so the signal means "the process died".
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], subprocess.Popen], queue.Queue]] = \
+            queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def popen(self, make: Callable[[], subprocess.Popen]) -> subprocess.Popen:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="notify-spawner")
+                self._thread.start()
+        answer: queue.Queue = queue.Queue(1)
+        self._jobs.put((make, answer))
+        result = answer.get()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _run(self) -> None:
+        while True:
+            make, answer = self._jobs.get()
+            try:
+                answer.put(make())
+            except BaseException as exc:  # hand it to the caller
+                answer.put(exc)
+
+
+_SPAWNER = _Spawner()
+
+
 class _Child:
     def __init__(self, threads: int, index: int):
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # the folder holding `incident`
         env["PYTHONIOENCODING"] = "utf-8"
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(threads)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
-            encoding="utf-8", bufsize=1)
+        argv = [sys.executable, "-c", _CHILD, str(threads), str(os.getpid())]
+        self.proc = _SPAWNER.popen(lambda: subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
+            encoding="utf-8", bufsize=1))
         self.index = index
         self.inflight = 0
         self.lock = threading.Lock()  # one writer at a time on stdin
@@ -109,13 +155,15 @@ class SendProcesses:
     def size(self) -> int:
         return len(self._children)
 
-    def submit(self, url: str, title: str, body: str, done: Done) -> None:
+    def submit(self, url: str, title: str, body: str, done: Done,
+               deadline: float | None = None) -> None:
         tid = next(self._ids)
         with self._lock:
             child = min(self._children, key=lambda c: c.inflight)
             child.inflight += 1
             self._pending[tid] = (child, done)
-        if not child.send(json.dumps([tid, url, title, body], ensure_ascii=False) + "\n"):
+        task = [tid, url, title, body, deadline]
+        if not child.send(json.dumps(task, ensure_ascii=False) + "\n"):
             self._give_up(child, "a send process is gone")
 
     def _read(self, child: _Child) -> None:
@@ -123,15 +171,16 @@ class SendProcesses:
         assert stdout is not None
         for line in stdout:
             try:
-                tid, status, elapsed, error = json.loads(line)
+                tid, status, elapsed, error, *more = json.loads(line)
             except ValueError:  # pragma: no cover - a stray line
                 continue
+            retry_after = float(more[0]) if more and more[0] is not None else None
             with self._lock:
                 entry = self._pending.pop(tid, None)
                 if entry is not None:
                     child.inflight -= 1
             if entry is not None:
-                entry[1](Outcome(status, float(elapsed), error))
+                entry[1](Outcome(status, float(elapsed), error, retry_after))
         child.proc.wait()
         if not self._closed:
             log.warning("send process %d exited with code %s", child.index,
@@ -209,7 +258,29 @@ def _no_proxy_lookups() -> bool:
     return True
 
 
-def _serve(threads: int, stdin: IO[str], stdout: IO[str]) -> None:
+def _die_with_parent(parent: int | None) -> Callable[[], bool]:
+    """Ask the kernel to kill this process when its parent dies (Linux), and return a
+    check "is the parent that started me still there?" for use before each send.
+
+    The check covers the instant between the parent's death and the signal, a parent
+    that died before the signal was armed, and systems without prctl."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl
+            pass
+    if parent is None:
+        return lambda: True
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(0)
+    return lambda: os.getppid() == parent
+
+
+def _serve(threads: int, stdin: IO[str], stdout: IO[str],
+           parent_alive: Callable[[], bool] = lambda: True) -> None:
     """Send every task read from stdin with up to `threads` at once; answer on stdout."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -220,9 +291,13 @@ def _serve(threads: int, stdin: IO[str], stdout: IO[str]) -> None:
 
     out_lock = threading.Lock()
 
-    def run(tid: int, url: str, title: str, body: str) -> None:
-        out = send_one(url, title, body)  # never raises
-        line = json.dumps([tid, out.status, out.elapsed_ms, out.error], ensure_ascii=False)
+    def run(tid: int, url: str, title: str, body: str, deadline: float | None = None,
+            *_: object) -> None:
+        if not parent_alive():
+            os._exit(0)  # the parent is gone: nobody would record this send
+        out = send_one(url, title, body, deadline=deadline)  # never raises
+        line = json.dumps([tid, out.status, out.elapsed_ms, out.error, out.retry_after],
+                          ensure_ascii=False)
         with out_lock:
             stdout.write(line + "\n")
             stdout.flush()
@@ -250,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     args = sys.argv[1:] if argv is None else argv
     threads = int(args[0]) if args else 16
-    _serve(threads, sys.stdin, sys.stdout)
+    alive = _die_with_parent(int(args[1]) if len(args) > 1 else None)
+    _serve(threads, sys.stdin, sys.stdout, alive)
     return 0
 
 

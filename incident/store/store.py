@@ -458,11 +458,25 @@ class Store:
         """finish_attempt for many rows in one transaction; returns how many applied.
 
         Each dict holds outbox_id, worker, status, started_at, elapsed_ms, error, now
-        and optionally next_attempt_at.
+        and optionally next_attempt_at and fall_back (see record_attempts).
+        """
+        return len(self.record_attempts(batch))
+
+    def record_attempts(self, batch: Iterable[dict[str, Any]]) -> set[int]:
+        """Record finished sends, fenced by their claim; returns the ids applied.
+
+        An item applies only while its worker still holds the claim (``claimed_by``
+        = worker and state ``sending``, checked under a row lock in this one
+        transaction): a worker whose lease ran out and was re-claimed writes
+        nothing at all — no attempt, no state change, no fall-back.
+
+        ``fall_back`` (optional, with a failed_permanent status): ``(incident_id,
+        event_seq, NewOutbox, reason)`` — the next channel's row is queued and this
+        row marked ``fell_back`` in the same transaction, only if the claim held.
         """
         items = list(batch)
         if not items:
-            return 0
+            return set()
         for item in items:
             if item["status"] not in ATTEMPT_STATUSES:
                 raise ValueError(f"attempt status '{item['status']}' is not one of "
@@ -473,7 +487,7 @@ class Store:
                 sa.select(c.id, c.claimed_by, c.attempts)
                 .where(c.id.in_([i["outbox_id"] for i in items]), c.state == "sending")
                 .with_for_update())}
-            updates, attempts = [], []
+            updates, attempts, falls = [], [], []
             for item in items:
                 oid = item["outbox_id"]
                 worker, done = held.get(oid, (None, 0))
@@ -492,10 +506,17 @@ class Store:
                                  "started_at": _aware("started_at", item["started_at"]),
                                  "elapsed_ms": float(item["elapsed_ms"]), "status": status,
                                  "error": item.get("error")})
+                if item.get("fall_back") and status == "failed_permanent":
+                    falls.append((oid, now, item["fall_back"]))
             if updates:
                 conn.execute(self._finish_many, updates)
                 conn.execute(self._ins_attempt, attempts)
-            return len(attempts)
+            for oid, now, (incident_id, event_seq, new, reason) in falls:
+                self._insert_outbox(conn, incident_id, [(event_seq, new)], now)
+                conn.execute(outbox.update()
+                             .where(c.id == oid, c.state == "failed_permanent")
+                             .values(state="fell_back", last_error=reason, updated_at=now))
+            return {a["outbox_id"] for a in attempts}
 
     def _finish(self, conn: sa.Connection, outbox_id: int, *, worker: str, status: str,
                 started_at: datetime, elapsed_ms: float, error: str | None, now: datetime,
@@ -526,13 +547,20 @@ class Store:
             conn.execute(self._ins_attempt, attempt)
         return attempt
 
-    def mark_fell_back(self, outbox_id: int, now: datetime, reason: str) -> bool:
-        """This row gave up on its channel (the next channel got its own row)."""
+    def mark_fell_back(self, outbox_id: int, now: datetime, reason: str, *,
+                       worker: str | None = None) -> bool:
+        """This row gave up on its channel (the next channel got its own row).
+
+        With `worker`, only while that worker holds the row's claim (state
+        ``sending``, ``claimed_by`` = worker): a worker whose lease is gone changes
+        nothing. The dispatcher records its fall-backs through record_attempts,
+        fenced in the same transaction as the attempt."""
         c = outbox.c
+        q = outbox.update().where(c.id == outbox_id, c.state.not_in(("sent", "cancelled")))
+        if worker is not None:
+            q = q.where(c.claimed_by == worker, c.state == "sending")
         with self._tx() as conn:
-            res = conn.execute(outbox.update()
-                               .where(c.id == outbox_id, c.state.not_in(("sent", "cancelled")))
-                               .values(state="fell_back", last_error=reason, claimed_by=None,
+            res = conn.execute(q.values(state="fell_back", last_error=reason, claimed_by=None,
                                        claimed_until=None, updated_at=_aware("now", now)))
             return res.rowcount == 1
 

@@ -13,7 +13,7 @@ from incident.cli import Ctx, handled, pass_ctx
 
 LOOPBACK = "127.0.0.1"
 FLAG_NAMES = {"database_url": "--db", "playbooks_dir": "--playbooks",
-              "contacts_dir": "--contacts", "user": "--as", "lang": "--lang"}
+              "contacts_dir": "--contacts", "as_person": "--as", "lang": "--lang"}
 
 
 def global_args(ctx: Ctx) -> list[str]:

@@ -166,7 +166,8 @@ def register(main: click.Group) -> None:
         pace = speed if speed is not None else loaded.scenario.speed
         rt.clock = ScaledClock(pace)  # before the engine is built: it keeps this clock
         install(rt.engine)
-        st = start_drill(rt.engine, loaded, speed=pace, actor=ctx.flags.get("user") or None)
+        st = start_drill(rt.engine, loaded, speed=pace, actor=ctx.user if (settings.user or ctx.flags.get("as_person"))
+                         else None)
         click.echo(st.id)
         if no_console:
             click.echo(f"drill started at {pace:g}× — the scaled clock runs only while this "

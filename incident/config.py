@@ -38,6 +38,7 @@ class Settings:
     lang: str = "en"
     timezone: str = "Asia/Shanghai"
     secrets_file: Path | None = None
+    credentials_file: Path | None = None  # staff PINs and passwords, hashed (mode 600)
     clock: str = "system"  # or "fixed:2026-01-05T03:00:00+00:00" (replays, rehearsals, tests)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -49,11 +50,17 @@ class Settings:
 
     @property
     def acting_user(self) -> str:
-        return self.user or os.environ.get("USER", "") or "duty_officer"
+        """The declared staff id ('' when none): only a claim — incident.identity decides
+        who is really at the keyboard."""
+        return self.user.strip()
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.credentials_file or data_dir() / "credentials.json"
 
 
 _FIELDS = {f.name for f in fields(Settings)} - {"sources"}
-_PATHS = {"playbooks_dir", "contacts_dir", "secrets_file"}
+_PATHS = {"playbooks_dir", "contacts_dir", "secrets_file", "credentials_file"}
 
 
 def _coerce(name: str, value: Any, base: Path | None = None) -> Any:

@@ -47,6 +47,7 @@ TICKET_ENV = "INCIDENT_SERVE_SECRET"
 MAX_FAILURES, LOCKOUT = 5, 60.0  # wrong passwords per person before a pause (seconds)
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WEB_DIR = Path(__file__).parent / "web"
+PERSON = web.RequestKey("person", str)  # the signed-in staff id of a request
 
 
 def _digest(text: str) -> str:
@@ -55,7 +56,7 @@ def _digest(text: str) -> str:
 
 def make_ticket(secret: str, person: str, read_only: bool) -> str:
     """Proof that a console child was started by this server for `person`."""
-    return hmac.new(secret.encode("utf-8"), f"{person}\n{int(read_only)}".encode("utf-8"),
+    return hmac.new(secret.encode("utf-8"), f"{person}\n{int(read_only)}".encode(),
                     hashlib.sha256).hexdigest()
 
 
@@ -248,8 +249,8 @@ class StaffServer(Server):
             if session is None:
                 if is_ws or request.method != "GET":
                     return web.Response(status=403, text="refused: sign in first")
-                raise web.HTTPSeeOther("/login")
-            request["person"] = session.person
+                return web.Response(status=303, headers={"Location": "/login"})
+            request[PERSON] = session.person
         response = await handler(request)
         response.headers.setdefault("Content-Security-Policy", self.csp)
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -266,7 +267,7 @@ class StaffServer(Server):
     def _signed_in(self, person: str) -> web.Response:
         sid = self.gate.open_session(person)
         log.info("signed in: %s", person)
-        response = web.HTTPSeeOther("/")
+        response = web.Response(status=303, headers={"Location": "/"})
         response.set_cookie(COOKIE, sid, httponly=True, samesite="Strict", path="/",
                             secure=self.gate.secure, max_age=int(SESSION_TTL))
         return response
@@ -297,7 +298,7 @@ class StaffServer(Server):
 
     async def handle_logout(self, request: web.Request) -> web.StreamResponse:
         self.gate.close_session(request.cookies.get(COOKIE))
-        response = web.HTTPSeeOther("/login")
+        response = web.Response(status=303, headers={"Location": "/login"})
         response.del_cookie(COOKIE, path="/")
         return response
 
@@ -311,12 +312,12 @@ class StaffServer(Server):
             "app_websocket_url": f"{ws}/ws",
             "config": {"static": {"url": "/static/"}},
             "application": {"name": self.title},
-            "person": request["person"] + (" · read-only" if self.read_only else ""),
+            "person": request[PERSON] + (" · read-only" if self.read_only else ""),
         }
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One console per browser session, run as the signed-in person."""
-        person = request["person"]
+        person = request[PERSON]
         websocket = web.WebSocketResponse(heartbeat=15, max_msg_size=256 * 1024)
         width = _int(request.query.get("width"), 80)
         height = _int(request.query.get("height"), 24)

@@ -37,8 +37,10 @@ class Ctx:
         """The staff member at this keyboard (their login, or the declared `user`)."""
         from incident.identity import keyboard_person
 
-        declared = self.runtime.settings.acting_user or self.flags.get("as_person")
-        return keyboard_person(self.runtime.directory, declared)
+        directory = self.runtime.directory
+        declared = self.runtime.settings.acting_user or (
+            self.flags.get("as_person") if directory.access.identify_by == "declared" else None)
+        return keyboard_person(directory, declared)
 
     @property
     def user(self) -> Actor:

@@ -29,7 +29,7 @@ def global_args(ctx: Ctx) -> list[str]:
 
 
 def console_command(ctx: Ctx, dispatch: bool, person: str | None = None,
-                    read_only: bool = False) -> str:
+                    read_only: bool = False, proven: bool = True) -> str:
     """The command a served session runs: a console as `person`, with the ticket that
     proves this server started it (see incident.console.serve)."""
     args = [sys.executable, "-m", "incident.console", *global_args(ctx), "console"]
@@ -40,7 +40,9 @@ def console_command(ctx: Ctx, dispatch: bool, person: str | None = None,
             i = args.index("--as")
             del args[i:i + 2]
         args += ["--served-as", person,
-                 "--serve-ticket", make_ticket(server_secret(), person, read_only)]
+                 "--serve-ticket", make_ticket(server_secret(), person, read_only, proven)]
+        if not proven:
+            args.append("--served-declared")
     if read_only:
         args.append("--read-only")
     if not dispatch or read_only:
@@ -75,10 +77,11 @@ def register(main: click.Group) -> None:
                   help="follow along: every act is refused (and no messages are sent)")
     @click.option("--served-as", hidden=True)
     @click.option("--serve-ticket", hidden=True)
+    @click.option("--served-declared", is_flag=True, hidden=True)
     @pass_ctx
     @handled
     def console(ctx: Ctx, no_dispatch: bool, home: bool, read_only: bool,
-                served_as: str | None, serve_ticket: str | None) -> None:
+                served_as: str | None, serve_ticket: str | None, served_declared: bool) -> None:
         """The duty officer's console: run a live incident from the keyboard."""
         from incident.console import create_app
         from incident.identity import Actor, staff_id
@@ -86,9 +89,10 @@ def register(main: click.Group) -> None:
         if served_as is not None:  # a browser session of `incident serve`
             from incident.console.serve import check_ticket
 
-            if not check_ticket(served_as, read_only, serve_ticket):
+            if not check_ticket(served_as, read_only, serve_ticket, not served_declared):
                 raise Refused("--served-as is only for consoles started by `incident serve`")
-            user = Actor(staff_id(ctx.runtime.directory, served_as), how="served")
+            user = Actor(staff_id(ctx.runtime.directory, served_as),
+                         how="declared" if served_declared else "served")
         else:
             user = ctx.user  # refused with the fix when nobody known is at the keyboard
         app = create_app(ctx.runtime, dispatcher=not no_dispatch, restore=not home,
@@ -133,9 +137,10 @@ def register(main: click.Group) -> None:
         directory = rt.directory
         store = CredentialStore(rt.settings.credentials_path)
         try:
-            owner: str | None = str(ctx.user)
+            me = ctx.keyboard
+            owner: str | None = str(me)
         except Refused as exc:  # nobody known runs this: password sign-in only
-            owner = None
+            me, owner = None, None
             click.echo(f"no one-time link ({exc})", err=True)
 
         def check_password(person: str, password: str) -> str | None:
@@ -148,9 +153,10 @@ def register(main: click.Group) -> None:
 
         shown_host = f"[{host}]" if ":" in host else host
         url = (public_url or f"http://{shown_host}:{port}").rstrip("/")
-        gate = Gate(url, link_person=owner, check_password=check_password)
-        server = StaffServer(gate, lambda person: console_command(ctx, dispatch, person,
-                                                                  read_only),
+        gate = Gate(url, link_person=owner, check_password=check_password,
+                    link_proven=bool(me is not None and me.proven))
+        server = StaffServer(gate, lambda person, proven: console_command(
+                                 ctx, dispatch, person, read_only, proven),
                              host=host, port=port, read_only=read_only,
                              title="incident console" + (" (read-only)" if read_only else ""))
         click.echo(f"serving the console on {url}" + (" — read-only" if read_only else "")

@@ -38,7 +38,7 @@ class Served:
             return person
         return None
 
-    def command_for(self, person: str) -> str:
+    def command_for(self, person: str, proven: bool) -> str:
         self.launched.append(person)  # a harmless child that just waits for its stdin
         return f"{sys.executable} -c \"import sys; sys.stdin.buffer.read()\""
 
@@ -201,6 +201,12 @@ def test_served_console_refuses_a_forged_identity(tmp_path, monkeypatch):
     # a ticket for a read-write console does not open a read-only one's twin and back
     ro = make_ticket("the-server-secret", "han.xue", True)
     r = CliRunner().invoke(main, ["console", "--served-as", "han.xue", "--serve-ticket", ro])
+    assert r.exit_code == 1
+    # a session opened by the link of a starter who only declared who they were stays
+    # declared: its ticket does not pass for a proven one
+    declared = make_ticket("the-server-secret", "han.xue", False, proven=False)
+    r = CliRunner().invoke(main, ["console", "--served-as", "han.xue", "--serve-ticket",
+                                  declared])
     assert r.exit_code == 1
 
 

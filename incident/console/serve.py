@@ -48,22 +48,24 @@ MAX_FAILURES, LOCKOUT = 5, 60.0  # wrong passwords per person before a pause (se
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WEB_DIR = Path(__file__).parent / "web"
 PERSON = web.RequestKey("person", str)  # the signed-in staff id of a request
+PROVEN = web.RequestKey("proven", bool)  # ...and whether that proves them (see Session)
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def make_ticket(secret: str, person: str, read_only: bool) -> str:
-    """Proof that a console child was started by this server for `person`."""
-    return hmac.new(secret.encode("utf-8"), f"{person}\n{int(read_only)}".encode(),
-                    hashlib.sha256).hexdigest()
+def make_ticket(secret: str, person: str, read_only: bool, proven: bool = True) -> str:
+    """Proof that a console child was started by this server for `person` (signed in by
+    password, or by the link of a starter who was `proven` rather than only declared)."""
+    text = f"{person}\n{int(read_only)}\n{int(proven)}"
+    return hmac.new(secret.encode("utf-8"), text.encode(), hashlib.sha256).hexdigest()
 
 
-def check_ticket(person: str, read_only: bool, ticket: str | None) -> bool:
+def check_ticket(person: str, read_only: bool, ticket: str | None, proven: bool = True) -> bool:
     secret = os.environ.get(TICKET_ENV, "")
     return bool(secret and ticket) and hmac.compare_digest(
-        make_ticket(secret, person, read_only), ticket or "")
+        make_ticket(secret, person, read_only, proven), ticket or "")
 
 
 def server_secret() -> str:
@@ -79,6 +81,7 @@ def server_secret() -> str:
 class Session:
     person: str
     expires: float
+    proven: bool = True  # False: signed in by the link of a starter who only declared
 
 
 class Gate:
@@ -87,7 +90,7 @@ class Gate:
 
     def __init__(self, public_url: str, *, link_person: str | None,
                  check_password: Callable[[str, str], str | None],
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, link_proven: bool = True):
         parts = urlsplit(public_url)
         self.public_url = public_url.rstrip("/")
         self.secure = parts.scheme == "https"
@@ -102,6 +105,7 @@ class Gate:
         if parts.port in (None, default):
             self.origins.add(f"{parts.scheme}://{parts.hostname}".lower())
         self.link_person = link_person
+        self.link_proven = link_proven
         self.link_token = secrets.token_urlsafe(32) if link_person else None
         self._link_hash = _digest(self.link_token) if self.link_token else None
         self.check_password = check_password  # (person, password) -> staff id or None
@@ -131,9 +135,9 @@ class Gate:
         return self.link_person
 
     # ---- sessions ----------------------------------------------------------------------
-    def open_session(self, person: str) -> str:
+    def open_session(self, person: str, proven: bool = True) -> str:
         sid = secrets.token_urlsafe(32)
-        self.sessions[_digest(sid)] = Session(person, self.clock() + SESSION_TTL)
+        self.sessions[_digest(sid)] = Session(person, self.clock() + SESSION_TTL, proven)
         return sid
 
     def session(self, sid: str | None) -> Session | None:
@@ -201,7 +205,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 class StaffServer(Server):
     """textual-serve's server behind the Gate; one console per session, run as its person."""
 
-    def __init__(self, gate: Gate, command_for: Callable[[str], str], *, host: str, port: int,
+    def __init__(self, gate: Gate, command_for: Callable[[str, bool], str], *, host: str,
+                 port: int,
                  title: str, read_only: bool = False):
         super().__init__("incident console", host=host, port=port, title=title,
                          public_url=gate.public_url, templates_path=WEB_DIR)
@@ -251,6 +256,7 @@ class StaffServer(Server):
                     return web.Response(status=403, text="refused: sign in first")
                 return web.Response(status=303, headers={"Location": "/login"})
             request[PERSON] = session.person
+            request[PROVEN] = session.proven
         response = await handler(request)
         response.headers.setdefault("Content-Security-Policy", self.csp)
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -264,8 +270,8 @@ class StaffServer(Server):
         return web.Response(status=status, content_type="text/html", text=LOGIN_PAGE.format(
             title=html.escape(self.title), message=html.escape(message)))
 
-    def _signed_in(self, person: str) -> web.Response:
-        sid = self.gate.open_session(person)
+    def _signed_in(self, person: str, proven: bool = True) -> web.Response:
+        sid = self.gate.open_session(person, proven)
         log.info("signed in: %s", person)
         response = web.Response(status=303, headers={"Location": "/"})
         response.set_cookie(COOKIE, sid, httponly=True, samesite="Strict", path="/",
@@ -280,7 +286,7 @@ class StaffServer(Server):
                 return self._login_page("This link was already used or is wrong — sign in "
                                         "with your password · 链接已使用或无效，请用密码登录",
                                         status=403)
-            return self._signed_in(person)
+            return self._signed_in(person, self.gate.link_proven)
         return self._login_page()
 
     async def handle_login(self, request: web.Request) -> web.StreamResponse:
@@ -325,7 +331,7 @@ class StaffServer(Server):
         try:
             await websocket.prepare(request)
             log.info("console opened for %s", person)
-            app_service = AppService(self.command_for(person),
+            app_service = AppService(self.command_for(person, request[PROVEN]),
                                      write_bytes=websocket.send_bytes,
                                      write_str=websocket.send_str, close=websocket.close,
                                      download_manager=self.download_manager, debug=False)

@@ -313,8 +313,7 @@ class StaffServer(Server):
     async def handle_index(self, request: web.Request) -> dict[str, Any]:
         ws = self.public_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         return {
-            "font_size": max(8, min(40, int(request.query.get("fontsize", "16") or 16)
-                                     if request.query.get("fontsize", "16").isdigit() else 16)),
+            "font_size": _int(request.query.get("fontsize"), 16, 8, 40),
             "app_websocket_url": f"{ws}/ws",
             "config": {"static": {"url": "/static/"}},
             "application": {"name": self.title},
@@ -350,8 +349,9 @@ class StaffServer(Server):
         return websocket
 
 
-def _int(value: str | None, default: int) -> int:
+def _int(value: str | None, default: int, low: int = 10, high: int = 1000) -> int:
+    """A number from the query string, kept within bounds (the browser sends them)."""
     try:
-        return max(10, min(1000, int(value or default)))
+        return max(low, min(high, int(value or default)))
     except ValueError:
         return default

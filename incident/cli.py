@@ -18,6 +18,7 @@ import click
 from incident.config import load_settings
 from incident.errors import Issue, Refused, ValidationFailed
 from incident.files import OutputError
+from incident.identity import Actor
 from incident.runtime import Runtime
 from incident.safetext import terminal
 
@@ -34,12 +35,62 @@ class Ctx:
         return self._runtime
 
     @property
-    def user(self) -> str:
-        return self.runtime.settings.acting_user
+    def keyboard(self) -> Actor:
+        """The staff member at this keyboard (their login, or the declared `user`)."""
+        from incident.identity import keyboard_person
+
+        directory = self.runtime.directory
+        declared = self.runtime.settings.acting_user or (
+            self.flags.get("as_person") if directory.access.identify_by == "declared" else None)
+        return keyboard_person(directory, declared)
+
+    @property
+    def user(self) -> Actor:
+        """Who acts are recorded for: the keyboard person, or the `--as` colleague they
+        may enter for (refused with a clear message otherwise)."""
+        from incident.identity import acting_person
+
+        return acting_person(self.runtime.directory, self.keyboard, self.flags.get("as_person"))
+
+    @property
+    def reader(self) -> str | None:
+        """Who a read is prepared by, when known: reads never need an identity."""
+        try:
+            return str(self.user)
+        except Refused:
+            return None
+
+    def confirmer(self, pin_stdin: bool) -> Actor:
+        """The second person of a gated step, proven by their own login or their PIN —
+        never by a typed id."""
+        from incident.credentials import CredentialStore
+        from incident.identity import staff_id
+
+        keyboard = self.keyboard
+        wanted = self.flags.get("as_person") or str(keyboard)
+        if wanted == str(keyboard) and keyboard.proven:
+            return keyboard
+        person = staff_id(self.runtime.directory, wanted, what="confirming person")
+        store = CredentialStore(self.runtime.settings.credentials_path)
+        if not store.has(person):
+            raise Refused(f"{person} has no PIN yet — to confirm as the second person they "
+                          f"set one with `incident staff set-pin {person}` (or confirm from "
+                          "their own login)")
+        pin = read_secret(f"PIN for {person}", pin_stdin)
+        store.require(person, pin)
+        return Actor(person, how="pin")
 
     @property
     def lang(self) -> str:
         return self.runtime.settings.lang
+
+
+def read_secret(label: str, from_stdin: bool) -> str:
+    """A PIN or password: one line of standard input (--pin-stdin, for scripts), or a
+    prompt that does not echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(label, hide_input=True, default="", show_default=False, err=True)
 
 
 def _fail(message: str) -> None:
@@ -90,7 +141,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
               help="folder of playbooks")
 @click.option("--contacts", "contacts_dir", type=click.Path(path_type=Path),
               help="estate directory folder")
-@click.option("--as", "user", help="the acting person (staff id)")
+@click.option("--as", "as_person", help="the acting person (staff id; see README, Identity)")
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="language for output")
 @click.version_option(package_name="incident")
 @click.pass_context
@@ -442,11 +493,13 @@ def _state_json(st: Any, now: Any) -> dict[str, Any]:
 @click.option("--start", "start_", is_flag=True, help="take the step on / dispatch")
 @click.option("--confirm", is_flag=True, help="second-person confirmation of a gated step")
 @click.option("--to", help="dispatch to this person or vendor")
+@click.option("--pin-stdin", is_flag=True,
+              help="with --confirm: read the confirming person's PIN from standard input")
 @pass_ctx
 @handled
 def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | None,
         note: str | None, skip_reason: str | None, start_: bool, confirm: bool,
-        to: str | None) -> None:
+        to: str | None, pin_stdin: bool) -> None:
     """Act on a step: done by default; --skip, --start, --confirm."""
     chosen = [name for name, on in (("skip", skip_reason is not None), ("start", start_),
                                     ("confirm", confirm)) if on]
@@ -454,8 +507,9 @@ def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | 
         raise click.UsageError("use only one of --skip, --start, --confirm")
     action = chosen[0] if chosen else "done"
     rt = ctx.runtime
+    actor = ctx.confirmer(pin_stdin) if action == "confirm" else ctx.user
     rt.engine.tick(incident_id)
-    st = rt.engine.act(incident_id, step, actor=ctx.user, action=action, option=option,
+    st = rt.engine.act(incident_id, step, actor=actor, action=action, option=option,
                        value=value, reason=skip_reason, note=note, to=to)
     s = st.steps[step]
     click.echo(f"{step}: {s.status}")
@@ -650,7 +704,7 @@ def _register_faces() -> None:
     report, console) register themselves here; a missing one is simply absent."""
     import importlib
 
-    for name in ("notify", "escalation", "drill", "report", "console", "integrity"):
+    for name in ("notify", "escalation", "drill", "report", "console", "integrity", "staff"):
         module = f"incident.cli_{name}"
         try:
             mod = importlib.import_module(module)
@@ -662,8 +716,8 @@ def _register_faces() -> None:
 
 
 def _set_user(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value:
-        ctx.ensure_object(Ctx).flags["user"] = value
+    if value is not None:
+        ctx.ensure_object(Ctx).flags["as_person"] = value
 
 
 def _accept_as_everywhere(group: click.Group) -> None:

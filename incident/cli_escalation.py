@@ -25,17 +25,16 @@ def _graph(ctx: Ctx):
 
 @click.command("ack")
 @click.argument("incident_id")
-@click.option("--as", "person", help="who acknowledges (default: the acting person)")
 @click.option("--page", help="acknowledge one page (e.g. P3) instead of every waiting page")
 @pass_ctx
 @handled
-def ack(ctx: Ctx, incident_id: str, person: str | None, page: str | None) -> None:
+def ack(ctx: Ctx, incident_id: str, page: str | None) -> None:
     """Acknowledge the incident's pages: the escalation stops."""
     from incident.escalation import acknowledge
 
     rt = ctx.runtime
+    actor = ctx.user  # who acknowledges: the person at the keyboard (or --as, if allowed)
     rt.engine.tick(incident_id)
-    actor = person or ctx.user
     st = acknowledge(rt.engine, incident_id, actor, page=page)
     acked = [p["id"] for p in st.pages if p.get("acked_by") == actor]
     click.echo(f"{incident_id}: acknowledged by {actor} ({', '.join(acked) or 'no page'})")

@@ -157,5 +157,7 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
     if e.kind == ev.NOTIFY_QUEUED:
         bits = [f"step={p.get('step')}", f"{p.get('recipients', 0)} recipients",
                 " ".join(f"{k}:{v}" for k, v in (p.get("channels") or {}).items())]
+    if p.get("entered_by"):  # typed by a colleague for the actor
+        bits.append(("代录：" if lang == "zh" else "entered by ") + str(p["entered_by"]))
     return terminal(f"{head}: " + ", ".join(str(b) for b in bits if b) if bits else head)
 

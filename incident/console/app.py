@@ -40,6 +40,7 @@ from incident.console.messages import (
 from incident.console.model import delivery_from_counts, summarize
 from incident.console.state_file import UIState, default_path
 from incident.errors import Refused, ValidationFailed
+from incident.identity import Actor
 
 if TYPE_CHECKING:
     from incident.console.model import IncidentSummary
@@ -112,10 +113,16 @@ class IncidentConsole(App[None]):
 
     def __init__(self, runtime: Runtime, *, ui_state_path: Path | None = None,
                  heartbeat: float = 1.0, keymap: dict[str, str] | None = None,
-                 dispatcher: bool = True, restore: bool = True):
+                 dispatcher: bool = True, restore: bool = True, user: str | None = None,
+                 read_only: bool = False):
         super().__init__()
         self.runtime = runtime
-        self.user = runtime.settings.acting_user
+        # who acts from this console: resolved by the face that starts it (incident
+        # console / serve); the engine refuses anyone who is not staff
+        self.user = user if user is not None else Actor(runtime.settings.acting_user)
+        self.read_only = read_only
+        if read_only:
+            dispatcher = False
         self.heartbeat_interval = heartbeat
         self.want_dispatcher = dispatcher
         self.restore = restore
@@ -146,6 +153,7 @@ class IncidentConsole(App[None]):
         if self.theme not in self.available_themes:
             self.theme = NORMAL_THEME
         self.title = t("app.title", self.lang)
+        self.sub_title = self.signed_in_text()
         localize_bindings(self, self.lang)
         self.load_core()
         if self.heartbeat_interval > 0:
@@ -159,6 +167,11 @@ class IncidentConsole(App[None]):
                 self.dispatcher.stop()
             self.dispatcher = None
 
+    def signed_in_text(self) -> str:
+        """Who this console acts as (shown in the header), and whether it only follows."""
+        text = str(self.user)
+        return f"{text} · {t('app.read_only', self.lang)}" if self.read_only else text
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="core")
     def load_core(self) -> None:
         rt = self.runtime
@@ -166,7 +179,9 @@ class IncidentConsole(App[None]):
             directory = rt.directory
             playbooks = rt.playbooks
             _ = rt.store
-            _ = rt.engine
+            engine = rt.engine
+            if self.read_only:  # a manager following along: every act is refused
+                engine.read_only = t("err.read_only", self.lang)
         except Exception as exc:  # bad YAML, unreachable DB: a modal, never a traceback
             self.post_message(CoreFailed(error_text(exc)))
             return
@@ -395,6 +410,7 @@ class IncidentConsole(App[None]):
     def watch_lang(self, lang: str) -> None:
         self.ui.update(lang=lang)
         self.title = t("app.title", lang)
+        self.sub_title = self.signed_in_text()
         localize_bindings(self, lang)
         for scr in self.screen_stack:
             localize_bindings(scr, lang)

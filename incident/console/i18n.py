@@ -144,6 +144,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "form.reason": ("Reason (required)", "原因（必填）"),
     "form.confirm.title": ("Second-person confirmation — {step}", "第二人复核——{step}"),
     "form.confirmer": ("Confirming person (staff id)", "复核人（员工编号）"),
+    "form.pin": ("Their PIN (not needed when you confirm as yourself at your own login)",
+                 "复核人 PIN 码（本人登录复核时无需填写）"),
+    "form.pin.missing": ("{who}: type their PIN — a typed name alone does not prove who "
+                         "confirms", "{who}：请输入其 PIN 码——仅填写姓名不能证明复核人身份"),
     "form.note": ("Note (optional)", "备注（可选）"),
     "form.handover.title": ("Hand over {id}", "移交 {id}"),
     "form.handover.to": ("New owner (staff id)", "新负责人（员工编号）"),
@@ -169,6 +173,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "dir.nobody": ("nobody rostered", "无人值班"),
     # errors
     "err.refused": ("Refused", "操作被拒绝"),
+    "err.read_only": ("This console follows along read-only — act from a duty console",
+                      "此控制台仅供跟踪查看（只读）——请在值班控制台操作"),
+    "app.read_only": ("read-only", "只读"),
     "err.failed": ("Something went wrong", "出现错误"),
     "err.core": ("The console cannot load its data", "控制台无法加载数据"),
     "err.close": ("Close", "关闭"),

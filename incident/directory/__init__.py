@@ -64,6 +64,7 @@ from incident.directory.directory import Directory
 from incident.directory.loader import RosterImport, import_roster, load_directory
 from incident.directory.models import (
     VULNERABLE_KINDS,
+    Access,
     Building,
     External,
     Location,
@@ -81,6 +82,7 @@ from incident.directory.selector import Selector, SelectorError, Term, parse_sel
 
 __all__ = [
     "VULNERABLE_KINDS",
+    "Access",
     "Building",
     "Directory",
     "External",

@@ -23,6 +23,7 @@ from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.engine.state import IncidentState, Timer, apply, fold, waiting_for
 from incident.errors import Refused, known, suggest
+from incident.identity import Actor, staff_id
 from incident.playbook import Playbook, PlaybookLibrary, Step
 from incident.store import NewEvent, NewOutbox, SequenceConflict, StoredEvent
 
@@ -65,6 +66,8 @@ class Engine:
         self.reactors: list[Reactor] = []
         self._cache: dict[str, IncidentState] = {}
         self._lock = threading.RLock()
+        # set (to the reason) for a console that only follows along: acts are refused
+        self.read_only: str | None = None
 
     # ---- reading -----------------------------------------------------------------
     def _playbook_for(self, incident_id: str, playbook_id: str) -> Playbook:
@@ -114,6 +117,9 @@ class Engine:
                 events, outbox, update = plan(st, now)
                 if not events:
                     return _snapshot(st) if snapshot else None
+                if self.read_only and any(e.actor != ev.SYSTEM for e in events):
+                    raise Refused(self.read_only)
+                events = [_recorded(e) for e in events]
                 events, outbox = self._react(st, events, outbox, now)
                 update = {"updated_at": now, **update}
                 try:
@@ -154,6 +160,7 @@ class Engine:
     def start(self, playbook_id: str, at: str, *, actor: str, severity: int | None = None,
               drill: bool = False, reporter: str | None = None, first_receiver: str | None = None,
               inputs: dict[str, Any] | None = None, note: str | None = None) -> IncidentState:
+        self.check_actor(actor)
         try:
             pb = self.playbooks.get(playbook_id)
         except KeyError as exc:
@@ -229,6 +236,7 @@ class Engine:
             option: str | None = None, value: Any = None, reason: str | None = None,
             note: str | None = None, to: str | None = None) -> IncidentState:
         """Act on a step. action: done (default), start, skip, confirm."""
+        self.check_actor(actor)
         if action not in ("done", "start", "skip", "confirm"):
             raise Refused(f"unknown action '{action}' — use done, start, skip or confirm")
 
@@ -319,6 +327,9 @@ class Engine:
         if actor == s.awaiting_by:
             raise Refused(f"'{step.title.en}' must be confirmed by a second person — "
                           f"{self._who(actor)} did the step")
+        if isinstance(actor, Actor) and not actor.proven:
+            raise Refused(f"'{step.title.en}' must be confirmed with {self._who(actor)}'s own "
+                          "login or PIN, not a typed name")
         role = step.gate.role if step.gate else None
         if role and self.directory is not None:
             person = self.directory.staff.get(actor)
@@ -329,6 +340,7 @@ class Engine:
 
     def note(self, incident_id: str, text: str, *, actor: str,
              step: str | None = None) -> IncidentState:
+        self.check_actor(actor)
         if not text.strip():
             raise Refused("the note is empty")
 
@@ -343,6 +355,7 @@ class Engine:
 
     def handover(self, incident_id: str, to: str, *, actor: str,
                  reason: str | None = None) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
             if to == st.owner:
@@ -357,6 +370,7 @@ class Engine:
 
     def set_severity(self, incident_id: str, level: int, *, actor: str,
                      reason: str) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
             try:
@@ -372,6 +386,7 @@ class Engine:
 
     def report_done(self, incident_id: str, report_id: str, *, actor: str,
                     note: str | None = None) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             r = st.reports.get(report_id)
             if r is None:
@@ -387,6 +402,7 @@ class Engine:
 
     def resolve(self, incident_id: str, *, actor: str, summary: str = "",
                 force: bool = False) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
             still = [s.id for s in st.steps.values() if not s.settled]
@@ -403,6 +419,7 @@ class Engine:
         return self._commit(incident_id, plan)
 
     def reopen(self, incident_id: str, *, actor: str, reason: str) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             if st.status == "open":
                 raise Refused(f"{incident_id} is already open")
@@ -485,6 +502,19 @@ class Engine:
         return fired
 
     # ---- helpers -----------------------------------------------------------------
+    def check_actor(self, actor: str) -> None:
+        """Every act has a person: a staff member when the engine knows the directory,
+        never empty and never the reserved `system` (the engine's own entries)."""
+        if self.read_only:
+            raise Refused(self.read_only)
+        if self.directory is not None:
+            staff_id(self.directory, actor)
+            if isinstance(actor, Actor) and actor.entered_by is not None:
+                staff_id(self.directory, actor.entered_by, what="person entering")
+            return
+        if not str(actor or "").strip() or actor == ev.SYSTEM:
+            raise Refused(f"'{actor}' cannot act — name a member of staff")
+
     def _who(self, person: str | None) -> str:
         if not person:
             return "someone"
@@ -493,6 +523,16 @@ class Engine:
             if p is not None:
                 return f"{p.name} ({person})"
         return person
+
+
+def _recorded(e: NewEvent) -> NewEvent:
+    """The event as stored: a plain actor id, and "entered by X" in the payload when
+    someone typed it for the actor (a supervisor taking a colleague's phone call)."""
+    by = getattr(e.actor, "entered_by", None)
+    if type(e.actor) is str and by is None:
+        return e
+    payload = {**e.payload, "entered_by": by} if by else e.payload
+    return replace(e, actor=str(e.actor), payload=payload)
 
 
 def _provisional(incident_id: str, events: list[NewEvent], first_seq: int) -> list[StoredEvent]:

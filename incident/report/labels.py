@@ -128,6 +128,7 @@ LABELS: dict[str, tuple[str, str]] = {
                     "数据取自事件日志及消息发件箱。"),
     # event details
     "system": ("System", "系统"),
+    "entered_by": ("entered by", "代录："),
     "auto": ("automatic", "自动"),
     "dispatched_to": ("dispatched to", "派往"),
     "arrive_by": ("arrive by", "应到达"),

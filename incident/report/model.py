@@ -467,7 +467,10 @@ def _timeline(st: IncidentState, pb: Playbook, events: list[StoredEvent], names:
         track = track_titles.get(track_of.get(sid, ""), p.get("track") or "") if sid else ""
         role = names.role_for(e.actor, step.assignee if step is not None else None)
         detail = _detail(e, st, pb, names, lang, zone)
-        append(TimelineRow(e.seq, e.ts, e.ts - start, e.actor, names.who(e.actor), role, e.kind,
+        who = names.who(e.actor)
+        if p.get("entered_by"):  # typed by a colleague for them (a phone call to the desk)
+            who += f" ({t('entered_by', lang)} {names.who(p['entered_by'])})"
+        append(TimelineRow(e.seq, e.ts, e.ts - start, e.actor, who, role, e.kind,
                            labels.get(e.kind, e.kind), sid,
                            step_titles.get(sid, sid or "") if sid else "", track, detail))
     return out

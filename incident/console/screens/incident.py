@@ -42,6 +42,7 @@ from incident.console.widgets.incident import (
 )
 from incident.engine.context import local_zone
 from incident.errors import Refused
+from incident.identity import Actor
 
 PANELS = ("timers", "messages", "escalation", "timeline")
 
@@ -454,18 +455,24 @@ class IncidentScreen(Screen):
         step = self.state.playbook.steps()[sid]
         staff = list(self.rt.directory.staff)
 
+        me = self.app.user  # type: ignore[attr-defined]
+        credentials = self.rt.settings.credentials_path
+
         def submit(values: dict[str, Any]) -> Callable[[], Any]:
             who = (values.get("who") or "").strip()
             if not who:
                 raise Refused(t("form.confirmer", self.lang))
             note = (values.get("note") or "").strip() or None
-            return lambda: engine.act(iid, sid, actor=who, action="confirm", note=note)
+            actor = confirming_actor(self.rt.directory, me, who, values.get("pin") or "",
+                                     credentials, self.lang)
+            return lambda: engine.act(iid, sid, actor=actor, action="confirm", note=note)
 
         desc = step.gate.text.get(self.lang) if step.gate else ""
         drafts = self.form_drafts.setdefault(f"confirm:{sid}", {})
         self.app.push_screen(
             FormModal(t("form.confirm.title", self.lang, step=self._step_title(sid)),
                       [FormField("who", t("form.confirmer", self.lang), suggestions=staff),
+                       FormField("pin", t("form.pin", self.lang), secret=True),
                        FormField("note", t("form.note", self.lang))], submit,
                       description=desc, drafts=drafts, form_id="confirm"),
             self._after_form(t("ok.confirmed", self.lang, step=self._step_title(sid))))
@@ -686,3 +693,19 @@ class IncidentScreen(Screen):
         tabs = self.query_one("#panels", TabbedContent)
         idx = PANELS.index(tabs.active) if tabs.active in PANELS else 0
         tabs.active = PANELS[(idx + 1) % len(PANELS)]
+
+
+def confirming_actor(directory: Any, me: Any, who: str, pin: str, credentials: Any,
+                     lang: str) -> Actor:
+    """The second person, proven: the console's own person when their login (or the
+    served console's sign-in) identified them, anyone else only with their PIN."""
+    from incident.credentials import CredentialStore
+    from incident.identity import staff_id
+
+    person = staff_id(directory, who, what="confirming person")
+    if person == str(me) and not pin:
+        return me  # the engine decides: their own login proves them, a declared name not
+    if not pin:
+        raise Refused(t("form.pin.missing", lang, who=person))
+    CredentialStore(credentials).require(person, pin)
+    return Actor(person, how="pin")

@@ -54,6 +54,7 @@ from incident.notify.channels import ChannelError, ChannelSet
 from incident.notify.planner import drill_mark, idempotency_key
 from incident.notify.procs import SendProcesses, usable_cores
 from incident.notify.send import PERMANENT, SENT, TEMPORARY, Outcome, send_one
+from incident.notify.tally import progress_fields, tally
 from incident.store import NewEvent, NewOutbox, OutboxRow
 
 if TYPE_CHECKING:
@@ -118,18 +119,8 @@ class _Bucket:
 
 
 def progress_payload(store: Store, incident_id: str, step: str) -> dict[str, Any]:
-    """{"step", "channels": {ch: {sent, failed, pending, fell_back}}} from the outbox."""
-    channels: dict[str, dict[str, int]] = {}
-    for (step_id, channel), states in sorted(store.outbox_counts(incident_id).items()):
-        if step_id != step:
-            continue
-        channels[channel] = {
-            "sent": states.get("sent", 0),
-            "failed": states.get("failed_permanent", 0) + states.get("cancelled", 0),
-            "pending": sum(states.get(s, 0) for s in PENDING_STATES),
-            "fell_back": states.get("fell_back", 0),
-        }
-    return {"step": step, "channels": channels}
+    """The step's own messages, per recipient and per channel (see notify/tally.py)."""
+    return progress_fields(tally(step, store.outbox_brief(incident_id, step)))
 
 
 class Dispatcher:

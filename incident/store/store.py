@@ -29,6 +29,7 @@ from incident.store.records import (
     IncidentRow,
     NewEvent,
     NewOutbox,
+    OutboxBrief,
     OutboxRow,
     SequenceConflict,
     StoredEvent,
@@ -511,6 +512,17 @@ class Store:
             q = q.where(outbox.c.step_id == step_id)
         with self._ro() as conn:
             return [OutboxRow(*r) for r in conn.execute(q)]
+
+    def outbox_brief(self, incident_id: str, step_id: str | None = None) -> list[OutboxBrief]:
+        """The few columns a per-recipient tally needs (id, step, person, channel, state,
+        sent_at), in id order — cheap enough to run on every progress report."""
+        c = outbox.c
+        q = sa.select(c.id, c.step_id, c.person_id, c.channel, c.state, c.sent_at) \
+            .where(c.incident_id == incident_id).order_by(c.id)
+        if step_id is not None:
+            q = q.where(c.step_id == step_id)
+        with self._ro() as conn:
+            return [OutboxBrief(*r) for r in conn.execute(q)]
 
     def outbox_counts(self, incident_id: str) -> dict[tuple[str, str], dict[str, int]]:
         """{(step_id, channel): {state: count}} for an incident's messages."""

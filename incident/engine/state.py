@@ -395,6 +395,12 @@ def apply(st: IncidentState, event: Any) -> None:
             r.done_at, r.done_by = ts, event.actor
     elif k == ev.NOTIFY_QUEUED:
         st.notifications[p["step"]] = dict(p)
+    elif k == ev.NOTIFY_RETRIED:
+        old = st.notifications.get(p.get("step", ""))
+        if old is not None:
+            st.notifications[p["step"]] = {**old,
+                                           "retried": int(old.get("retried") or 0)
+                                           + int(p.get("messages") or 0)}
     elif k == ev.DELIVERY_PROGRESS:
         for channel, counts in p.get("channels", {}).items():
             st.delivery[channel] = dict(counts)

@@ -51,7 +51,7 @@ from urllib.parse import quote
 from incident.clock import Clock, SystemClock, monotonic
 from incident.engine import events as ev
 from incident.notify.channels import ChannelError, ChannelSet
-from incident.notify.planner import drill_mark, idempotency_key
+from incident.notify.planner import drill_mark, fallback_key
 from incident.notify.procs import SendProcesses, usable_cores
 from incident.notify.send import PERMANENT, SENT, TEMPORARY, Outcome, send_one
 from incident.notify.tally import progress_fields, tally
@@ -530,8 +530,8 @@ class Dispatcher:
             if address is None:
                 continue
             new = NewOutbox(
-                idempotency_key=idempotency_key(row.incident_id, row.step_id, row.person_id,
-                                                nxt),
+                idempotency_key=fallback_key(row.idempotency_key, row.incident_id, row.step_id,
+                                             row.person_id, row.channel, nxt),
                 step_id=row.step_id, person_id=row.person_id, channel=nxt, address=address,
                 lang=row.lang, subject=row.subject, body=row.body, drill=row.drill,
                 fallback_channels=rest)

@@ -160,6 +160,27 @@ def progress_fields(t: StepTally) -> dict[str, Any]:
     }
 
 
+def from_progress(p: dict[str, Any]) -> StepTally | None:
+    """The tally a ``delivery.progress`` payload carries (None for an older payload
+    without per-recipient figures)."""
+    if "recipients" not in p or not isinstance(p.get("step"), str):
+        return None
+    chans = []
+    for ch, c in sorted((p.get("channels") or {}).items()):
+        if isinstance(c, dict):
+            chans.append(ChannelTally(ch, delivered=int(c.get("sent") or 0),
+                                      waiting=int(c.get("pending") or 0),
+                                      failed=int(c.get("failed") or 0),
+                                      fell_back=int(c.get("fell_back") or 0)))
+    at = p.get("delivered_at")
+    return StepTally(
+        step=p["step"], recipients=int(p.get("recipients") or 0),
+        delivered=int(p.get("delivered") or 0), waiting=int(p.get("waiting") or 0),
+        failed=int(p.get("failed") or 0), cancelled=int(p.get("cancelled") or 0),
+        messages=int(p.get("messages") or 0), channels=tuple(chans),
+        delivered_at=datetime.fromisoformat(at) if isinstance(at, str) else None)
+
+
 def summary_line(t: StepTally, lang: str = "en") -> str:
     """One line for the CLI and the console: "9 recipients: 7 delivered, 2 failed …"."""
     zh = lang == "zh"

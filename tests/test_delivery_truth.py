@@ -20,6 +20,7 @@ from fixtures_notify import ENV, PLAYBOOK, build_env, make_estate, write_channel
 from incident.engine import events as ev
 from incident.notify.retry import retry_failed
 from incident.notify.tally import tallies, tally
+from incident.report import build_incident_report, to_markdown
 from incident.views import status_lines
 
 TARGETS = PLAYBOOK + """\
@@ -72,6 +73,18 @@ def test_a_notify_target_is_not_met_while_none_of_its_messages_is_delivered(
     assert "delivered 0/16, failed for good 16 (sms 0 delivered, 16 failed)" in text
     assert "met when every reachable recipient has a message delivered" in text
 
+    rep = build_incident_report(env.store, env.engine.playbooks, env.engine.directory, iid,
+                                now=env.clock.now())
+    row = next(r for r in rep.targets if r.id == "owners_warned")
+    assert row.status == "missed" and row.met_at is None
+    assert row.how == "met when every reachable recipient has a message delivered"
+    block = next(b for b in rep.notifications if b.step == "tell_all_sms")
+    assert (block.reached, block.failed, len(block.never_reached)) == (0, 16, 16)
+    zh = to_markdown(build_incident_report(env.store, env.engine.playbooks,
+                                           env.engine.directory, iid, now=env.clock.now(),
+                                           lang="zh"))
+    assert "每位可联系的收件人至少收到一条消息即达成" in zh and "最终失败: 16" in zh
+
     smseagle.accept()  # the gateway is back: send again what failed for good
     res = _retry(env, iid)
     assert res.per_step == {"tell_all_sms": 16}
@@ -93,6 +106,13 @@ def test_a_notify_target_is_not_met_while_none_of_its_messages_is_delivered(
     assert sorted(retried[0].payload["replaces"]) == sorted(r.id for r in old)
     assert {r.event_seq for r in new} == {retried[0].seq}
     last = env.store.incident(iid).last_seq
+    rep = build_incident_report(env.store, env.engine.playbooks, env.engine.directory, iid,
+                                now=env.clock.now())
+    row = next(r for r in rep.targets if r.id == "owners_warned")
+    assert row.status == "met_late" and "(16/16 reached at the time)" in row.how
+    block = next(b for b in rep.notifications if b.step == "tell_all_sms")
+    assert (block.reached, block.failed, block.retried, block.never_reached) == (16, 0, 16, [])
+    assert [(c.channel, c.total, c.sent) for c in block.channels] == [("sms", 16, 16)]
     assert _retry(env, iid).messages == 0  # nothing failed any more: nothing is written
     assert env.store.incident(iid).last_seq == last
     env.store.close()

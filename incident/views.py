@@ -142,13 +142,16 @@ def delivery_line(st: IncidentState, step_id: str, tally: Any = None, lang: str 
 
     `tally` is a notify.tally.StepTally read from the outbox; without it the latest
     delivery.progress of the step is used, then the queued count."""
-    from incident.notify.tally import from_progress, summary_line
-
     zh = lang == "zh"
-    if tally is None and step_id in st.step_delivery:
-        tally = from_progress(st.step_delivery[step_id])
-    if tally is not None and tally.recipients:
-        return summary_line(tally, lang)
+    try:
+        from incident.notify.tally import from_progress, summary_line
+    except ImportError:  # notifications not installed: only the queued count is known
+        tally = None
+    else:
+        if tally is None and step_id in st.step_delivery:
+            tally = from_progress(st.step_delivery[step_id])
+        if tally is not None and tally.recipients:
+            return summary_line(tally, lang)
     queued = st.notifications.get(step_id)
     if queued is None:
         return None
@@ -201,6 +204,21 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
             for ch, c in sorted((p.get("channels") or {}).items())]
     if e.kind == ev.DRILL_INJECT:
         bits = [pick(p.get("headline"), lang, str(p.get("text") or ""))]
+    if e.kind == ev.NOTIFY_RETRIED:
+        bits = [f"step={p.get('step')}",
+                (f"重发 {p.get('messages', 0)} 条" if lang == "zh"
+                 else f"{p.get('messages', 0)} message(s) sent again")]
+        if p.get("channel"):
+            bits.append(f"channel={p['channel']}")
+    if e.kind == ev.DELIVERY_PROGRESS and "recipients" in p:
+        bits = [str(p.get("step") or ""),
+                (f"已送达 {p.get('delivered', 0)}/{p.get('recipients', 0)}" if lang == "zh"
+                 else f"delivered {p.get('delivered', 0)}/{p.get('recipients', 0)}")]
+        if p.get("waiting"):
+            bits.append(f"待发 {p['waiting']}" if lang == "zh" else f"waiting {p['waiting']}")
+        if p.get("failed"):
+            bits.append(f"最终失败 {p['failed']}" if lang == "zh"
+                        else f"failed for good {p['failed']}")
     if e.kind == ev.NOTIFY_QUEUED:
         bits = [f"step={p.get('step')}", f"{p.get('recipients', 0)} recipients",
                 " ".join(f"{k}:{v}" for k, v in (p.get("channels") or {}).items())]

@@ -107,8 +107,8 @@ def register(main: click.Group) -> None:
                 handled(lambda: _deliver(ctx, iid, wait_retries=False, timeout=None))()
                 failed = report_delivery(ctx, iid, step)
                 if failed:
-                    click.secho(f"{step} is recorded as done, but {failed} recipient(s) were "
-                                "not reached", fg="red", err=True)
+                    click.secho(f"{step}: the step is recorded, but {failed} recipient(s) "
+                                "were not reached", fg="red", err=True)
                     sys.exit(1)
             elif pending:
                 click.echo(f"not sent yet: run `incident notify send {iid}`")
@@ -336,6 +336,10 @@ def register(main: click.Group) -> None:
             counts[o["state"]] = counts.get(o["state"], 0) + 1
         click.echo(f"{len(out)} message(s): " + ", ".join(f"{k} {v}" for k, v in
                                                        sorted(counts.items())))
+        from incident.notify.tally import summary_line, tallies
+
+        for sid, tl in tallies(rows).items():
+            click.echo(f"  {sid}: {summary_line(tl, ctx.lang)}")
         for o in out:
             line = (f"  {o['step']:<16} {o['person']:<22} {o['name']:<10} {o['channel']:<6} "
                     f"{o['state']:<17} {o['attempts']}x")

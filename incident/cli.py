@@ -380,16 +380,16 @@ def status(ctx: Ctx, incident_id: str, fmt: str) -> None:
     st = rt.engine.state(incident_id)
     now = rt.clock.now()
     if fmt == "json":
-        from incident.notify.tally import progress_fields, tallies
+        from incident.notify.tally import progress_fields, step_tallies
 
         doc = _state_json(st, now)
         doc["delivery"] = {sid: progress_fields(t) for sid, t in
-                           tallies(rt.store.outbox_brief(incident_id)).items()}
+                           step_tallies(rt.store, incident_id).items()}
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
         return
-    from incident.notify.tally import tallies
+    from incident.notify.tally import step_tallies
 
-    delivery = tallies(rt.store.outbox_brief(incident_id))
+    delivery = step_tallies(rt.store, incident_id)
     for line in status_lines(st, now, _zone(ctx), ctx.lang, delivery):
         click.echo(line)
 

@@ -53,16 +53,15 @@ def _step_title(st: Any, step_id: str, lang: str) -> str:
 def report_delivery(ctx: Any, incident_id: str, step: str | None = None) -> int:
     """Print each notify step's own delivery (per recipient); return how many recipients
     failed for good. Pages are listed after the steps' messages."""
-    from incident.notify.tally import summary_line, tallies
+    from incident.notify.tally import step_tallies, summary_line
 
     rt = ctx.runtime
-    rows = rt.store.outbox_brief(incident_id, step)
     try:
         st = rt.engine.state(incident_id)
     except Exception:  # the playbook may be gone; the outbox still answers
         st = None
-    found = tallies(rows)
-    order = sorted(found, key=lambda s: (s.startswith("escalation:"), ))
+    found = step_tallies(rt.store, incident_id, step)
+    order = sorted(found, key=lambda s: s.startswith("escalation:"))
     failed = 0
     for sid in order:
         t = found[sid]

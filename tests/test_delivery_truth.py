@@ -19,7 +19,7 @@ from fixtures_notify import ENV, PLAYBOOK, build_env, make_estate, write_channel
 
 from incident.engine import events as ev
 from incident.notify.retry import retry_failed
-from incident.notify.tally import tallies, tally
+from incident.notify.tally import step_tallies, tallies, tally
 from incident.report import build_incident_report, to_markdown
 from incident.views import status_lines
 
@@ -69,7 +69,7 @@ def test_a_notify_target_is_not_met_while_none_of_its_messages_is_delivered(
     st = env.engine.state(iid)
     assert st.targets["owners_warned"].status(env.clock.now()) == "missed"
     text = "\n".join(status_lines(st, env.clock.now(), UTC, "en",
-                                  tallies(env.store.outbox_brief(iid))))
+                                  step_tallies(env.store, iid)))
     assert "delivered 0/16, failed for good 16 (sms 0 delivered, 16 failed)" in text
     assert "met when every reachable recipient has a message delivered" in text
 
@@ -132,6 +132,7 @@ def test_a_retried_chain_falls_back_with_its_own_keys(tmp_path, db_url, smseagle
     # Guo Yan's SMS failed, her chat message went: she is delivered
     assert (t.recipients, t.delivered, t.failed) == (9, 1, 8)
     assert (t.channel("sms").fell_back, t.channel("sms").failed) == (2, 7)
+    assert step_tallies(env.store, iid, "tell_owners") == {"tell_owners": t}
     assert t.channel("email").failed == 1 and t.channel("chat").delivered == 1
     assert env.engine.state(iid).targets["most_b3_warned"].met_at is None
 
@@ -147,6 +148,7 @@ def test_a_retried_chain_falls_back_with_its_own_keys(tmp_path, db_url, smseagle
     assert [m.to for m in smtp.messages()] == ["li.ming@example.com"]
     t = tally("tell_owners", env.store.outbox_rows(iid))
     assert (t.delivered, t.failed) == (2, 7)
+    assert step_tallies(env.store, iid)["tell_owners"] == t  # the SQL aggregate agrees
     assert env.engine.state(iid).targets["most_b3_warned"].met_at is None  # 2/9 < 50%
 
     smseagle.faults.heal()

@@ -284,12 +284,11 @@ class IncidentConsole(App[None]):
             timers = rt.engine.timers(st)
             events = rt.store.events(incident_id, after_seq=after_seq)
             try:
-                from incident.notify.tally import tallies
+                from incident.notify.tally import step_tallies
             except ImportError:  # notifications not installed: raw counts per state
                 delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
             else:
-                delivery = delivery_from_tallies(tallies(rt.store.outbox_brief(incident_id)),
-                                                 st)
+                delivery = delivery_from_tallies(step_tallies(rt.store, incident_id), st)
             now = rt.clock.now()
         except Exception as exc:
             self.post_message(ActionFailed(f"incident:{incident_id}", error_text(exc),

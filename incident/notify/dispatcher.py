@@ -54,7 +54,7 @@ from incident.notify.channels import ChannelError, ChannelSet
 from incident.notify.planner import drill_mark, fallback_key
 from incident.notify.procs import SendProcesses, usable_cores
 from incident.notify.send import PERMANENT, SENT, TEMPORARY, Outcome, send_one
-from incident.notify.tally import progress_fields, tally
+from incident.notify.tally import StepTally, progress_fields, step_tallies
 from incident.store import NewEvent, NewOutbox, OutboxRow
 
 if TYPE_CHECKING:
@@ -120,7 +120,8 @@ class _Bucket:
 
 def progress_payload(store: Store, incident_id: str, step: str) -> dict[str, Any]:
     """The step's own messages, per recipient and per channel (see notify/tally.py)."""
-    return progress_fields(tally(step, store.outbox_brief(incident_id, step)))
+    tallied = step_tallies(store, incident_id, step)
+    return progress_fields(tallied.get(step) or StepTally(step))
 
 
 class Dispatcher:

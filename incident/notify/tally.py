@@ -87,54 +87,106 @@ class StepTally:
 
 
 def tally(step: str, rows: Iterable[RowLike]) -> StepTally:
-    """Count one step's rows (rows of other steps are ignored)."""
+    """Count one step's rows, given in id order (rows of other steps are ignored)."""
     people: dict[str, list[RowLike]] = {}
     messages = 0
     for r in rows:
-        if r.step_id != step:
-            continue
-        messages += 1
-        people.setdefault(r.person_id, []).append(r)
+        if r.step_id == step:
+            messages += 1
+            prs = people.get(r.person_id)
+            if prs is None:
+                people[r.person_id] = [r]
+            else:
+                prs.append(r)
     delivered = waiting = failed = cancelled = 0
-    reached: list[datetime] = []
+    reached: datetime | None = None
     failed_people: list[str] = []
-    per_channel: dict[str, dict[str, int]] = {}
+    per_channel: dict[str, list[int]] = {}  # delivered, waiting, failed, fell_back, cancelled
+    slot = {"sent": 0, "queued": 1, "sending": 1, "failed_temporary": 1, "fell_back": 3,
+            "cancelled": 4}
     for pid, prs in people.items():
-        prs.sort(key=lambda r: r.id)
-        sent = [r.sent_at for r in prs if r.state == "sent"]
-        if sent:
+        if len(prs) == 1:  # the common case: one message, nothing fell back or was retried
+            r = prs[0]
+            state = r.state
+            i = slot.get(state, 2)
+            c = per_channel.get(r.channel)
+            if c is None:
+                c = per_channel[r.channel] = [0, 0, 0, 0, 0]
+            c[i] += 1
+            if i == 0:
+                delivered += 1
+                if r.sent_at is not None and (reached is None or r.sent_at > reached):
+                    reached = r.sent_at
+            elif i == 1:
+                waiting += 1
+            elif i == 4:
+                cancelled += 1
+            else:
+                failed += 1
+                failed_people.append(pid)
+            continue
+        first_sent: datetime | None = None
+        any_sent = any_waiting = False
+        all_cancelled = True
+        latest: dict[str, str] = {}
+        for r in prs:
+            latest[r.channel] = r.state  # id order: the last row on a channel wins
+            if r.state == "sent":
+                any_sent = True
+                if r.sent_at is not None and (first_sent is None or r.sent_at < first_sent):
+                    first_sent = r.sent_at
+            elif r.state in WAITING_STATES:
+                any_waiting = True
+            if r.state != "cancelled":
+                all_cancelled = False
+        if any_sent:
             delivered += 1
-            times = [t for t in sent if t is not None]
-            if times:
-                reached.append(min(times))
-        elif any(r.state in WAITING_STATES for r in prs):
+            if first_sent is not None and (reached is None or first_sent > reached):
+                reached = first_sent
+        elif any_waiting:
             waiting += 1
-        elif all(r.state == "cancelled" for r in prs):
+        elif all_cancelled:
             cancelled += 1
         else:
             failed += 1
             failed_people.append(pid)
-        latest: dict[str, RowLike] = {}
-        for r in prs:
-            latest[r.channel] = r  # rows are in id order: the last one wins
-        for ch, r in latest.items():
-            c = per_channel.setdefault(ch, {"delivered": 0, "waiting": 0, "failed": 0,
-                                            "fell_back": 0, "cancelled": 0})
-            if r.state == "sent":
-                c["delivered"] += 1
-            elif r.state in WAITING_STATES:
-                c["waiting"] += 1
-            elif r.state == "fell_back":
-                c["fell_back"] += 1
-            elif r.state == "cancelled":
-                c["cancelled"] += 1
-            else:
-                c["failed"] += 1
+        for ch, state in latest.items():
+            c = per_channel.get(ch)
+            if c is None:
+                c = per_channel[ch] = [0, 0, 0, 0, 0]
+            c[slot.get(state, 2)] += 1
     return StepTally(
         step=step, recipients=len(people), delivered=delivered, waiting=waiting, failed=failed,
         cancelled=cancelled, messages=messages,
-        channels=tuple(ChannelTally(ch, **c) for ch, c in sorted(per_channel.items())),
-        delivered_at=max(reached) if reached else None, failed_people=tuple(failed_people))
+        channels=tuple(ChannelTally(ch, *c) for ch, c in sorted(per_channel.items())),
+        delivered_at=reached, failed_people=tuple(failed_people))
+
+
+def from_summary(step: str, summary: dict[str, Any]) -> StepTally:
+    """A StepTally from ``Store.delivery_summary`` (aggregated in the database: a
+    progress report on 10,000 owners must not read 10,000 rows). No failed_people."""
+    people = summary.get("people") or {}
+    chans = []
+    for ch, states in sorted((summary.get("channels") or {}).items()):
+        chans.append(ChannelTally(
+            ch, delivered=states.get("sent", 0),
+            waiting=sum(states.get(s, 0) for s in WAITING_STATES),
+            failed=sum(n for s, n in states.items()
+                       if s not in WAITING_STATES and s not in ("sent", "fell_back",
+                                                                 "cancelled")),
+            fell_back=states.get("fell_back", 0), cancelled=states.get("cancelled", 0)))
+    return StepTally(
+        step=step, recipients=sum(people.values()), delivered=people.get("delivered", 0),
+        waiting=people.get("waiting", 0), failed=people.get("failed", 0),
+        cancelled=people.get("cancelled", 0), messages=int(summary.get("messages") or 0),
+        channels=tuple(chans), delivered_at=summary.get("delivered_at"))
+
+
+def step_tallies(store: Any, incident_id: str, step: str | None = None,
+                 ) -> dict[str, StepTally]:
+    """Every step's tally (or one step's), aggregated by the store; steps by name."""
+    return {sid: from_summary(sid, s)
+            for sid, s in sorted(store.delivery_summary(incident_id, step).items())}
 
 
 def tallies(rows: Iterable[RowLike]) -> dict[str, StepTally]:

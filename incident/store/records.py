@@ -127,18 +127,6 @@ class OutboxRow:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxBrief:
-    """An outbox row reduced to what a delivery tally reads (Store.outbox_brief)."""
-
-    id: int
-    step_id: str
-    person_id: str
-    channel: str
-    state: str
-    sent_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class AttemptRow:
     id: int
     outbox_id: int

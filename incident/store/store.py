@@ -29,7 +29,6 @@ from incident.store.records import (
     IncidentRow,
     NewEvent,
     NewOutbox,
-    OutboxBrief,
     OutboxRow,
     SequenceConflict,
     StoredEvent,
@@ -513,16 +512,53 @@ class Store:
         with self._ro() as conn:
             return [OutboxRow(*r) for r in conn.execute(q)]
 
-    def outbox_brief(self, incident_id: str, step_id: str | None = None) -> list[OutboxBrief]:
-        """The few columns a per-recipient tally needs (id, step, person, channel, state,
-        sent_at), in id order — cheap enough to run on every progress report."""
+    def delivery_summary(self, incident_id: str, step_id: str | None = None,
+                         ) -> dict[str, dict[str, Any]]:
+        """Per step, its messages counted per recipient, in two aggregate queries.
+
+        {step: {"people": {delivered|waiting|failed|cancelled: n}, "delivered_at": the
+        latest of each delivered recipient's first sent_at, "messages": rows,
+        "channels": {channel: {state: n}} over each recipient's latest row per channel}}.
+        A recipient is delivered when any row was sent, waiting when one is still
+        queued / sending / waiting to retry, cancelled when all were, else failed.
+        (notify/tally.py turns this into a StepTally.)"""
         c = outbox.c
-        q = sa.select(c.id, c.step_id, c.person_id, c.channel, c.state, c.sent_at) \
-            .where(c.incident_id == incident_id).order_by(c.id)
+        where = [c.incident_id == incident_id]
         if step_id is not None:
-            q = q.where(c.step_id == step_id)
+            where.append(c.step_id == step_id)
+        sent = sa.func.sum(sa.case((c.state == "sent", 1), else_=0))
+        waiting = sa.func.sum(sa.case((c.state.in_((*CLAIMABLE, "sending")), 1), else_=0))
+        live = sa.func.sum(sa.case((c.state != "cancelled", 1), else_=0))
+        cat = sa.case((sent > 0, "delivered"), (waiting > 0, "waiting"), (live == 0, "cancelled"),
+                      else_="failed").label("cat")
+        first = sa.func.min(sa.case((c.state == "sent", c.sent_at))).label("first_sent")
+        per_person = (sa.select(c.step_id, cat, first, sa.func.count().label("n"))
+                      .where(*where).group_by(c.step_id, c.person_id).subquery())
+        q_people = sa.select(per_person.c.step_id, per_person.c.cat, sa.func.count(),
+                             sa.type_coerce(sa.func.max(per_person.c.first_sent),
+                                            c.sent_at.type),
+                             sa.func.sum(per_person.c.n)) \
+            .group_by(per_person.c.step_id, per_person.c.cat)
+        latest = sa.select(sa.func.max(c.id)).where(*where) \
+            .group_by(c.step_id, c.person_id, c.channel).scalar_subquery()
+        q_chan = (sa.select(c.step_id, c.channel, c.state, sa.func.count())
+                  .where(c.id.in_(latest)).group_by(c.step_id, c.channel, c.state))
+        out: dict[str, dict[str, Any]] = {}
+
+        def entry(sid: str) -> dict[str, Any]:
+            return out.setdefault(sid, {"people": {}, "delivered_at": None, "messages": 0,
+                                        "channels": {}})
+
         with self._ro() as conn:
-            return [OutboxBrief(*r) for r in conn.execute(q)]
+            for sid, category, n, at, rows in conn.execute(q_people):
+                e = entry(sid)
+                e["people"][category] = int(n)
+                e["messages"] += int(rows or 0)
+                if category == "delivered":
+                    e["delivered_at"] = at
+            for sid, channel, state, n in conn.execute(q_chan):
+                entry(sid)["channels"].setdefault(channel, {})[state] = int(n)
+        return out
 
     def outbox_counts(self, incident_id: str) -> dict[tuple[str, str], dict[str, int]]:
         """{(step_id, channel): {state: count}} for an incident's messages."""

@@ -339,12 +339,19 @@ def register(main: click.Group) -> None:
 
         for sid, tl in tallies(rows).items():
             click.echo(f"  {sid}: {summary_line(tl, ctx.lang)}")
-        for o in out:
+        # a failed row followed by a later one for the same person (a retry) is history
+        later = {(r.step_id, r.person_id): r.id for r in rows}
+        for r, o in zip(rows, out, strict=True):
             line = (f"  {o['step']:<16} {o['person']:<22} {o['name']:<10} {o['channel']:<6} "
                     f"{o['state']:<17} {o['attempts']}x")
+            superseded = r.state == "failed_permanent" and later[(r.step_id, r.person_id)] != r.id
+            if superseded:
+                line += "  (sent again below)"
             if o["reason"]:
                 line += f"  {o['reason'][:120]}"
             color = {"sent": None, "fell_back": "yellow"}.get(o["state"], "red")
+            if superseded:
+                color = "yellow"
             if o["state"] in ("queued", "sending", "failed_temporary"):
                 color = "cyan"
             click.secho(line, fg=color)

@@ -53,8 +53,11 @@ def test_card_and_panel_show_delivery_and_retry_sends_again(tmp_path, smseagle, 
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert app.dispatcher is not None
-            app.dispatcher.stop()
-            app.dispatcher.run_until_idle(timeout=20)
+            app.dispatcher.stop()  # deliver on this thread, not on the console's timing
+            from incident.notify import build_dispatcher
+
+            with build_dispatcher(rt) as d:
+                d.run_until_idle(timeout=20)
             await poke(pilot)
             await goto(pilot, "notify_fire_floors")
             await settle(pilot)
@@ -75,8 +78,6 @@ def test_card_and_panel_show_delivery_and_retry_sends_again(tmp_path, smseagle, 
             smseagle.accept()
             await pilot.press("R")
             await settle(pilot)
-            from incident.notify import build_dispatcher
-
             with build_dispatcher(rt) as d:  # the console's own one was stopped above
                 d.run_until_idle(timeout=20)
             await poke(pilot)

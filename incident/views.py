@@ -156,6 +156,10 @@ def delivery_line(st: IncidentState, step_id: str, tally: Any = None, lang: str 
     if queued is None:
         return None
     n = queued.get("messages", 0)
+    if not n:
+        lost = queued.get("unreachable", 0)
+        return (f"无消息（{lost} 位收件人无可用渠道）" if zh
+                else f"no messages ({lost} recipient(s) without a usable channel)")
     return f"已排队 {n} 条，尚未发送" if zh else f"{n} message(s) queued, none sent yet"
 
 

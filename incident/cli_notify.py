@@ -38,7 +38,12 @@ def _deliver(ctx: Any, incident_id: str | None, *, wait_retries: bool,
     from incident.notify import build_dispatcher
 
     with build_dispatcher(ctx.runtime, incident_id=incident_id) as d:
-        return d.run_until_idle(timeout=timeout, wait_retries=wait_retries)
+        stats = d.run_until_idle(timeout=timeout, wait_retries=wait_retries)
+    if incident_id is not None:  # a dispatcher that died may have left the log behind
+        from incident.notify.reconcile import reconcile_progress
+
+        reconcile_progress(ctx.runtime.engine, incident_id)
+    return stats
 
 
 def _step_title(st: Any, step_id: str, lang: str) -> str:

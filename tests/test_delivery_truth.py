@@ -161,6 +161,26 @@ def test_a_retried_chain_falls_back_with_its_own_keys(tmp_path, db_url, smseagle
     env.store.close()
 
 
+def test_a_delivery_the_log_missed_is_caught_up_by_the_next_send(tmp_path, db_url, smseagle):
+    """A dispatcher that recorded its sends but never appended progress (killed, or run
+    without an engine): the target waits until an explicit send reconciles the log."""
+    from incident.notify.reconcile import reconcile_progress
+
+    env = build_env(tmp_path, db_url, playbook=TARGETS, sms=smseagle)
+    iid = env.start()
+    env.engine.act(iid, "tell_all_sms", actor=OFFICER)
+    env.dispatcher(engine=None).run_until_idle()
+    assert len(smseagle.messages()) == 16
+    assert env.engine.state(iid).targets["owners_warned"].met_at is None  # not told yet
+    assert reconcile_progress(env.engine, iid) == ["tell_all_sms"]
+    target = env.engine.state(iid).targets["owners_warned"]
+    assert target.reached == (16, 16) and target.met_at <= env.clock.now()
+    last = env.store.incident(iid).last_seq
+    assert reconcile_progress(env.engine, iid) == []  # up to date: nothing written
+    assert env.store.incident(iid).last_seq == last
+    env.store.close()
+
+
 def test_a_step_counts_its_own_messages_per_recipient():
     t0 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 

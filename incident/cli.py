@@ -460,9 +460,17 @@ def status(ctx: Ctx, incident_id: str, fmt: str) -> None:
     st = rt.engine.state(incident_id)
     now = rt.clock.now()
     if fmt == "json":
-        click.echo(json.dumps(_state_json(st, now), ensure_ascii=False, indent=2, default=str))
+        from incident.notify.tally import progress_fields, step_tallies
+
+        doc = _state_json(st, now)
+        doc["delivery"] = {sid: progress_fields(t) for sid, t in
+                           step_tallies(rt.store, incident_id).items()}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
         return
-    for line in status_lines(st, now, _zone(ctx), ctx.lang):
+    from incident.notify.tally import step_tallies
+
+    delivery = step_tallies(rt.store, incident_id)
+    for line in status_lines(st, now, _zone(ctx), ctx.lang, delivery):
         click.echo(line)
 
 
@@ -475,7 +483,9 @@ def _state_json(st: Any, now: Any) -> dict[str, Any]:
                         "done_at": s.done_at, "option": s.option, "value": s.value,
                         "due_at": s.due_at, "overdue": s.overdue(now)}
                   for sid, s in st.steps.items()},
-        "targets": {tid: {"status": t.status(now), "due_at": t.due_at, "met_at": t.met_at}
+        "targets": {tid: {"status": t.status(now), "due_at": t.due_at, "met_at": t.met_at,
+                          "rule": t.rule, "threshold_pct": t.threshold,
+                          "reached": list(t.reached) if t.reached else None}
                     for tid, t in st.targets.items()},
         "reports": {rid: {"status": r.status(now), "due_at": r.due_at, "to": r.to}
                     for rid, r in st.reports.items()},

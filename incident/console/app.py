@@ -37,7 +37,7 @@ from incident.console.messages import (
     OpenIncident,
     StoreChanged,
 )
-from incident.console.model import delivery_from_counts, summarize
+from incident.console.model import delivery_from_counts, delivery_from_tallies, summarize
 from incident.console.state_file import UIState, default_path
 from incident.errors import Refused, ValidationFailed
 from incident.identity import Actor
@@ -298,7 +298,12 @@ class IncidentConsole(App[None]):
             st = rt.engine.state(incident_id)
             timers = rt.engine.timers(st)
             events = rt.store.events(incident_id, after_seq=after_seq)
-            delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
+            try:
+                from incident.notify.tally import step_tallies
+            except ImportError:  # notifications not installed: raw counts per state
+                delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
+            else:
+                delivery = delivery_from_tallies(step_tallies(rt.store, incident_id), st)
             now = rt.clock.now()
         except Exception as exc:
             self.post_message(ActionFailed(f"incident:{incident_id}", error_text(exc),

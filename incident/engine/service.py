@@ -575,6 +575,7 @@ def _snapshot(st: IncidentState) -> IncidentState:
     new.fired = set(st.fired)
     new.notifications = dict(st.notifications)
     new.delivery = {k: dict(v) for k, v in st.delivery.items()}
+    new.step_delivery = dict(st.step_delivery)  # payloads are replaced, never changed
     new.pages = [dict(p) for p in st.pages]
     return new
 

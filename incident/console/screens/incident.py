@@ -71,6 +71,7 @@ class IncidentScreen(Screen):
         Binding("v", "severity", "Severity", id="incident.severity"),
         Binding("p", "report", "Reported", id="incident.report"),
         Binding("m", "recipients", "Recipients", id="incident.recipients"),
+        Binding("R", "retry_failed", "Retry failed", id="incident.retry"),
         Binding("right_square_bracket", "next_panel", "Panel", id="incident.panel"),
         Binding("o", "reopen", "Reopen", id="incident.reopen"),
         *[Binding(str(i), f"choose({i})", show=False) for i in range(1, 10)],
@@ -92,7 +93,7 @@ class IncidentScreen(Screen):
         self.form_drafts: dict[str, dict[str, Any]] = {}
         self._shown_seq = -1
         self._card_step: str | None = None
-        self._bindings_for = ""
+        self._bindings_for: Any = ""
         self._reflow: Any = None
 
     # ---- plumbing --------------------------------------------------------------------------
@@ -161,6 +162,9 @@ class IncidentScreen(Screen):
         resolved = self.state.status != "open"
         if action == "reopen":
             return resolved
+        if action == "retry_failed":  # offered only while some recipient was not reached
+            return not resolved and any(d.failed for d in self.delivery
+                                        if not d.step_id.startswith("escalation:"))
         return not (resolved and action in ("primary", "skip", "confirm", "take", "handover", "ack", "escalate", "resolve", "severity", "report", "choose"))
 
     # ---- data in ---------------------------------------------------------------------------
@@ -187,8 +191,9 @@ class IncidentScreen(Screen):
                                            bool(self.app.features.get("dispatcher")))  # type: ignore[attr-defined]
         self.render_clock()
         self.render_card(force=True)
-        if first or st.status != self._bindings_for:
-            self._bindings_for = st.status
+        failed = any(d.failed for d in self.delivery)
+        if first or (st.status, failed) != self._bindings_for:
+            self._bindings_for = (st.status, failed)  # "Retry failed" comes and goes
             self.refresh_bindings()
         if first and self._early:
             self.call_later(self._replay_early)
@@ -202,8 +207,9 @@ class IncidentScreen(Screen):
         self.query_one("#steps", StepList).show_state(st, self.now(), self.lang, None)
         self.render_clock()
         self.render_card(force=True)
-        if st.status != self._bindings_for:
-            self._bindings_for = st.status
+        failed = any(d.failed for d in self.delivery)
+        if (st.status, failed) != self._bindings_for:
+            self._bindings_for = (st.status, failed)
             self.refresh_bindings()
 
     def tick_clock(self) -> None:
@@ -238,7 +244,8 @@ class IncidentScreen(Screen):
 
         body, hints = card_text(st, sid, self.now(), self.lang, self.zone, self.name_of,
                                 self.rt.directory.externals, waiting_for(st, sid)
-                                if st.steps[sid].status == "pending" else [])
+                                if st.steps[sid].status == "pending" else [],
+                                next((d for d in self.delivery if d.step_id == sid), None))
         card = self.query_one("#card-body", Static)
         if sid != self._card_step and getattr(card, "_last_text", None) is not None:
             # Moving through the steps: paint the new card at once and reflow a moment
@@ -646,6 +653,21 @@ class IncidentScreen(Screen):
 
         rt, iid, user = self.rt, self.incident_id, self.app.user  # type: ignore[attr-defined]
         self.run("ack", lambda: bridge.acknowledge(rt, iid, user), t("ok.acked", self.lang))
+
+    def action_retry_failed(self) -> None:
+        """Send again what failed for good: the highlighted notify step's messages, or
+        every notify step's when the highlighted step has none."""
+        from incident.console import bridge
+
+        if self.state is None:
+            return
+        rt, iid, user = self.rt, self.incident_id, self.app.user  # type: ignore[attr-defined]
+        sid = self.current_step
+        failed = {d.step_id for d in self.delivery if d.failed}
+        step = sid if sid in failed else None
+        lang = self.lang
+        self.run("retry", lambda: bridge.retry_failed(rt, iid, user, step, lang),
+                 t("ok.retried", lang))
 
     def action_escalate(self) -> None:
         from incident.console import bridge

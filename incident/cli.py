@@ -376,8 +376,7 @@ def status(ctx: Ctx, incident_id: str, fmt: str) -> None:
     from incident.views import status_lines
 
     rt = ctx.runtime
-    rt.engine.tick(incident_id)
-    st = rt.engine.state(incident_id)
+    st = rt.engine.state(incident_id)  # a read: what is due shows as due, nothing is fired
     now = rt.clock.now()
     if fmt == "json":
         click.echo(json.dumps(_state_json(st, now), ensure_ascii=False, indent=2, default=str))
@@ -550,13 +549,15 @@ def verify(ctx: Ctx, incident_id: str) -> None:
 @pass_ctx
 @handled
 def tick(ctx: Ctx) -> None:
-    """Fire every timer that has fallen due (for cron or a fire panel)."""
-    fired = ctx.runtime.engine.tick()
-    for iid, payload in fired:
+    """Fire every timer that has fallen due, once (`incident service` keeps doing it)."""
+    sweep = ctx.runtime.engine.sweep()
+    for iid, payload in sweep.fired:
         late = " (late)" if payload.get("late") else ""
         click.echo(f"{iid}: {payload['kind']} {payload['timer']}{late}")
-    if not fired:
+    if not sweep.fired:
         click.echo("nothing due")
+    for iid, why in sweep.broken.items():  # named, skipped; the others still fired
+        click.secho(f"{iid}: skipped, damaged: {why}", fg="yellow", err=True)
 
 
 @main.command()
@@ -575,7 +576,7 @@ def _register_faces() -> None:
     report, console) register themselves here; a missing one is simply absent."""
     import importlib
 
-    for name in ("notify", "escalation", "drill", "report", "console"):
+    for name in ("notify", "escalation", "drill", "report", "console", "service"):
         module = f"incident.cli_{name}"
         try:
             mod = importlib.import_module(module)

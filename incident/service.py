@@ -1,0 +1,141 @@
+"""`incident service`: the product's heartbeat, for when nobody is watching.
+
+One long-running process fires every due timer of every open incident (steps
+overdue, targets, report clocks, escalation waits and repeats, drill injects of
+drills on real time) and delivers the outbox through the ordinary dispatcher. It
+sleeps until the soonest pending timer of the folded open incidents, and wakes
+early when another process appends (PostgreSQL LISTEN/NOTIFY; SQLite polls).
+
+Several services may share one PostgreSQL database: each incident is fired under
+a per-incident claim (incident.store.liveness.Claims), and the store's sequence
+check backs it, so a timer fires once; the outbox claims keep a message to one
+sender. Stop it with SIGTERM: it finishes what it claimed and releases its claims;
+a SIGKILLed service loses nothing (claims die with its database session; timers
+are derived from the log and fire, late and saying so, on the next start).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from incident.clock import SystemClock, monotonic
+from incident.store import liveness
+
+if TYPE_CHECKING:
+    from incident.engine import Sweep
+    from incident.runtime import Runtime
+
+HEARTBEAT_EVERY = 15.0  # seconds between heartbeat rows
+SEEN_WITHIN = timedelta(minutes=1)  # the console warns when no service beat for this long
+MAX_SLEEP = 15.0  # a sleep is never longer, so the heartbeat keeps beating
+
+
+def service_seen(store: Any, now: datetime | None = None) -> bool:
+    """Has any `incident service` beaten within the last minute (wall time)?"""
+    last = liveness.last_seen(store)
+    now = now or SystemClock().now()
+    return last is not None and now - last <= SEEN_WITHIN
+
+
+class Service:
+    """The loop of `incident service` (see the module docstring)."""
+
+    def __init__(self, runtime: Runtime, *, deliver: bool = True,
+                 say: Callable[[str], None] | None = None, poll: float = 0.5):
+        self.rt = runtime
+        self.deliver = deliver
+        self.say = say or (lambda _line: None)
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.wall = SystemClock()  # liveness is wall time, whatever the incidents' clock
+        self.started_at = self.wall.now()
+        self.claims = liveness.Claims(runtime.store)
+        self.waker = liveness.Waker(runtime.store, poll=poll)
+        self.stopping = threading.Event()
+        self.sweeps = 0
+        self.fired = 0
+        self._reported: dict[str, str] = {}
+        self._beat_at = -HEARTBEAT_EVERY
+        runtime.engine.claim = self.claims.claim
+
+    # ---- one pass ----------------------------------------------------------------------
+    def sweep(self) -> Sweep:
+        sweep = self.rt.engine.sweep()
+        self.sweeps += 1
+        self.fired += len(sweep.fired)
+        for iid, payload in sweep.fired:
+            late = f" (late by {payload.get('late_by_s')}s)" if payload.get("late") else ""
+            self.say(f"{iid}: {payload['kind']} {payload['timer']}{late}")
+        for iid, why in sweep.broken.items():
+            if self._reported.get(iid) != why:  # say it once, not every sweep
+                self.say(f"{iid}: skipped, damaged: {why}")
+        self._reported = dict(sweep.broken)
+        return sweep
+
+    def _beat(self) -> None:
+        if monotonic() - self._beat_at >= HEARTBEAT_EVERY:
+            liveness.beat(self.rt.store, self.worker, socket.gethostname(), os.getpid(),
+                          self.started_at, self.wall.now())
+            self._beat_at = monotonic()
+
+    def run_once(self, timeout: float | None = 60.0) -> Sweep:
+        """`incident service --once` (cron): fire what is due, deliver what is queued."""
+        try:
+            self._beat()
+            sweep = self.sweep()
+            if self.deliver:
+                dispatcher = self._dispatcher()
+                if dispatcher is not None:
+                    with dispatcher:
+                        dispatcher.run_until_idle(timeout=timeout)
+            return sweep
+        finally:
+            self.claims.close()
+
+    # ---- forever -----------------------------------------------------------------------
+    def run(self) -> None:
+        """Until stop(): sweep, deliver in the background, sleep until the next due time."""
+        dispatcher = self._dispatcher() if self.deliver else None
+        if dispatcher is not None:
+            dispatcher.start()
+        try:
+            while not self.stopping.is_set():
+                self._beat()
+                self.waker.arm()  # appends during the sweep wake the next one
+                sweep = self.sweep()
+                self.waker.wait(self._sleep_for(sweep))
+        finally:
+            if dispatcher is not None:
+                dispatcher.close()  # finishes in-flight sends; their leases are ours
+            self.claims.close()
+            self.waker.close()
+            try:
+                liveness.forget(self.rt.store, self.worker)
+            except Exception:  # noqa: BLE001 — the database may be what stopped us
+                pass
+
+    def _sleep_for(self, sweep: Sweep) -> float:
+        if self.stopping.is_set():
+            return 0.0
+        if sweep.claimed_elsewhere:
+            return min(1.0, MAX_SLEEP)  # another service holds some: look again soon
+        if sweep.next_due is None:
+            return MAX_SLEEP
+        left = (sweep.next_due - self.rt.clock.now()).total_seconds()
+        return max(0.05, min(MAX_SLEEP, left))  # never a busy loop
+
+    def stop(self) -> None:
+        """From a signal handler: finish this pass, then leave (see run())."""
+        self.stopping.set()
+        self.waker.stop()
+
+    def _dispatcher(self) -> Any:
+        try:
+            from incident.notify import build_dispatcher
+        except ImportError:  # notifications not installed: the outbox waits
+            return None
+        return build_dispatcher(self.rt)

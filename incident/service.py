@@ -16,6 +16,7 @@ are derived from the log and fire, late and saying so, on the next start).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -113,10 +114,8 @@ class Service:
                 dispatcher.close()  # finishes in-flight sends; their leases are ours
             self.claims.close()
             self.waker.close()
-            try:
+            with contextlib.suppress(Exception):  # the database may be what stopped us
                 liveness.forget(self.rt.store, self.worker)
-            except Exception:  # noqa: BLE001 — the database may be what stopped us
-                pass
 
     def _sleep_for(self, sweep: Sweep) -> float:
         if self.stopping.is_set():

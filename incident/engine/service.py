@@ -529,7 +529,7 @@ class Engine:
                                 continue
                             out.fired += self._tick_one(row.id)
                     pending = self._pending(self._fresh(row.id, catch_up=False))
-            except Exception as exc:  # noqa: BLE001 — one damaged incident must not stop the rest
+            except Exception as exc:  # one damaged incident must not stop the rest
                 why = self._diagnose(row.id, exc)
                 self._broken[row.id] = (row.last_seq, why)
                 self._cache.pop(row.id, None)
@@ -567,7 +567,7 @@ class Engine:
         """Why an incident could not be ticked, in words an operator can act on."""
         try:
             rep = self.store.verify(incident_id)
-        except Exception:  # noqa: BLE001
+        except Exception:
             rep = None
         if rep is not None and not rep.ok:
             return (f"chain broken at event {rep.first_bad_seq}: {rep.reason} — "

@@ -205,6 +205,7 @@ def test_two_services_on_one_postgresql_fire_each_timer_once(db_url):
         pages = [p["id"] for p in st.pages]
         assert len(pages) == len(set(pages))
         total += sum(fired.values())
+    print("fired per service:", per_service)
     assert sum(per_service) == total  # every firing was one service's, none was repeated
     check.close()
 
@@ -298,3 +299,43 @@ def test_a_damaged_incident_is_skipped_and_the_others_still_fire(db_url, damage)
     once = cli(db_url, later, "service", "--once", "--no-deliver")
     assert once.exit_code == 0, once.output
     assert f"{bad}: skipped, damaged" in once.output
+
+
+# ---- the console says when no service is running ------------------------------------------
+
+def test_the_console_header_warns_when_no_service_has_beaten(tmp_path):
+    import asyncio
+    import os as _os
+    import socket
+
+    from incident.clock import SystemClock
+    from incident.console import create_app
+    from incident.store import liveness
+
+    rt = runtime(f"sqlite:///{tmp_path / 'c.db'}", ManualClock(T0))
+    app = create_app(rt, heartbeat=0, ui_state_path=tmp_path / "ui.json", keymap={})
+
+    async def settle(pilot) -> None:
+        for _ in range(8):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            app.poke()
+            await settle(pilot)
+            assert app.sub_title == "No incident service running: escalation only while " \
+                                    "this console is open"
+            app.lang = "zh"
+            await settle(pilot)
+            assert app.sub_title.startswith("没有运行事件服务")
+            now = SystemClock().now()
+            liveness.beat(rt.store, "host:1", socket.gethostname(), _os.getpid(), now, now)
+            app._service_checked = None  # the next beat looks again (it does every 10 s)
+            app.poke()
+            await settle(pilot)
+            assert app.sub_title == ""
+
+    asyncio.run(go())
+    rt.close()

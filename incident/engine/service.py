@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 LATE_GRACE = timedelta(seconds=30)  # a timer fired later than this was due while we were down
 
 
+class Busy(Refused):
+    """Others kept appending while an operation retried: nothing is wrong, try again."""
+
+
 @dataclass(slots=True)
 class Sweep:
     """What one pass over the open incidents did (`incident tick`, the service)."""
@@ -169,7 +173,7 @@ class Engine:
                 for hook in self.hooks:
                     hook(self, st, stored)
                 return _snapshot(st) if snapshot else None
-            raise Refused("the incident is changing too fast to act on — try again")
+            raise Busy("the incident is changing too fast to act on — try again")
 
     def _react(self, st: IncidentState, events: list[NewEvent], outbox: list[NewOutbox],
                now: datetime) -> tuple[list[NewEvent], list[NewOutbox]]:
@@ -531,6 +535,9 @@ class Engine:
                     pending = self._pending(self._fresh(row.id, catch_up=False))
             except Exception as exc:  # one damaged incident must not stop the rest
                 why = self._diagnose(row.id, exc)
+                if why is None:  # busy, not damaged: the next sweep tries again soon
+                    out.claimed_elsewhere.append(row.id)
+                    continue
                 self._broken[row.id] = (row.last_seq, why)
                 self._cache.pop(row.id, None)
                 out.broken[row.id] = why
@@ -563,8 +570,9 @@ class Engine:
                     raise Refused(f"chain broken at event {rep.first_bad_seq}: {rep.reason}")
             return self._fresh(row.id)
 
-    def _diagnose(self, incident_id: str, exc: Exception) -> str:
-        """Why an incident could not be ticked, in words an operator can act on."""
+    def _diagnose(self, incident_id: str, exc: Exception) -> str | None:
+        """Why an incident could not be ticked, in words an operator can act on; None
+        when it is merely busy (others appending) and its log is sound."""
         try:
             rep = self.store.verify(incident_id)
         except Exception:
@@ -572,6 +580,8 @@ class Engine:
         if rep is not None and not rep.ok:
             return (f"chain broken at event {rep.first_bad_seq}: {rep.reason} — "
                     f"`incident verify {incident_id}`")
+        if isinstance(exc, Busy):
+            return None
         text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         return text or type(exc).__name__
 

@@ -133,6 +133,13 @@ def test_the_service_pages_the_next_level_with_no_console(db_url):
         while not _paged(rt, iid, "cs_supervisor") and time.monotonic() - ready < 2.0:
             time.sleep(0.05)
         assert _paged(rt, iid, "cs_supervisor"), "not paged within 2 s of the service starting"
+        end = time.monotonic() + 10  # and the page is delivered (to the demo's local sink)
+        while time.monotonic() < end and not any(
+                r.person_id == "song.hui" and r.state == "sent"
+                for r in rt.store.outbox_rows(iid)):
+            time.sleep(0.1)
+        assert any(r.person_id == "song.hui" and r.state == "sent"
+                   for r in rt.store.outbox_rows(iid))
         assert liveness.services(rt.store), "the service records a heartbeat"
         from incident.service import service_seen
 
@@ -145,6 +152,32 @@ def test_the_service_pages_the_next_level_with_no_console(db_url):
     fired = [e.payload["timer"] for e in rt.store.events(iid, kinds=[ev.TIMER_FIRED])]
     assert len(fired) == len(set(fired))
     rt.close()
+
+
+@pytest.mark.slow
+def test_a_killed_service_loses_nothing(db_url):
+    """SIGKILL: no clean-up runs; its claims die with its session and the next service
+    fires everything that fell due meanwhile (late, and saying so)."""
+    iid = cli(db_url, T0, "start", "fire", "--at", "B3-1201").output.strip().splitlines()[-1]
+    first = _service(db_url, T0 + timedelta(seconds=30), "--no-deliver")
+    _wait_ready(first)
+    first.kill()
+    first.communicate(timeout=10)
+    second = _service(db_url, T0 + timedelta(minutes=40), "--no-deliver")
+    try:
+        _wait_ready(second)
+        rt = runtime(db_url, ManualClock(T0 + timedelta(minutes=40)))
+        end = time.monotonic() + 5.0
+        while rt.engine.due_now(rt.engine.state(iid)) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not rt.engine.due_now(rt.engine.state(iid))
+        assert _paged(rt, iid, "cs_supervisor")
+        late = [e.payload for e in rt.store.events(iid, kinds=[ev.TIMER_FIRED])]
+        assert late and all(p["late"] for p in late)
+        rt.close()
+    finally:
+        code, out = _stop(second)
+    assert code == 0, out
 
 
 @pytest.mark.slow

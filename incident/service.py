@@ -108,6 +108,10 @@ class Service:
                 self._beat()
                 self.waker.arm()  # appends during the sweep wake the next one
                 sweep = self.sweep()
+                if self.sweeps == 1:
+                    nxt = sweep.next_due.isoformat(timespec="seconds") if sweep.next_due \
+                        else "none"
+                    self.say(f"watching {sweep.incidents} open incident(s); next due {nxt}")
                 self.waker.wait(self._sleep_for(sweep))
         finally:
             if dispatcher is not None:

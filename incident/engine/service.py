@@ -45,6 +45,7 @@ class Sweep:
     fired: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     broken: dict[str, str] = field(default_factory=dict)  # incident -> why it was skipped
     claimed_elsewhere: list[str] = field(default_factory=list)  # another service had it
+    incidents: int = 0  # open incidents looked at
     next_due: datetime | None = None  # the soonest pending timer of the swept incidents
 
 
@@ -88,6 +89,9 @@ class Engine:
         # PostgreSQL): a context manager yielding False when another process holds it.
         self.claim: Callable[[str], AbstractContextManager[bool]] | None = None
         self._broken: dict[str, tuple[int, str]] = {}  # incident -> (last_seq, why)
+        # incident -> (last_seq, its pending timers): timers derive from the log, so an
+        # unchanged log needs no recomputing (a sweep of 500 quiet incidents is lookups)
+        self._pending_at: dict[str, tuple[int, list[Timer]]] = {}
         self._cache: dict[str, IncidentState] = {}
         self._lock = threading.RLock()
 
@@ -515,13 +519,14 @@ class Engine:
             rows = [r for r in self.store.incidents(status="open")
                     if not (r.drill and any(own(r) for own in self.own_clock))]
         now = self.clock.now()
+        out.incidents = len(rows)
         for row in rows:
             known = self._broken.get(row.id)
             if known is not None and known[0] == row.last_seq:
                 out.broken[row.id] = known[1]
                 continue
             try:
-                pending = self._pending(self._swept_state(row))
+                pending = self._pending(row)
                 if pending and pending[0].due_at <= now:
                     claim = self.claim(row.id) if self.claim is not None else None
                     if claim is None:
@@ -532,7 +537,7 @@ class Engine:
                                 out.claimed_elsewhere.append(row.id)
                                 continue
                             out.fired += self._tick_one(row.id)
-                    pending = self._pending(self._fresh(row.id, catch_up=False))
+                    pending = self._pending(replace(row, last_seq=self._cache[row.id].last_seq))
             except Exception as exc:  # one damaged incident must not stop the rest
                 why = self._diagnose(row.id, exc)
                 if why is None:  # busy, not damaged: the next sweep tries again soon
@@ -540,6 +545,7 @@ class Engine:
                     continue
                 self._broken[row.id] = (row.last_seq, why)
                 self._cache.pop(row.id, None)
+                self._pending_at.pop(row.id, None)
                 out.broken[row.id] = why
                 continue
             self._broken.pop(row.id, None)
@@ -547,9 +553,15 @@ class Engine:
                 out.next_due = pending[0].due_at
         return out
 
-    def _pending(self, st: IncidentState) -> list[Timer]:
+    def _pending(self, row: IncidentRow) -> list[Timer]:
+        known = self._pending_at.get(row.id)
+        if known is not None and known[0] == row.last_seq:
+            return known[1]
+        st = self._swept_state(row)
         with self._lock:
-            return self.timers(st)
+            pending = self.timers(st)
+            self._pending_at[row.id] = (st.last_seq, pending)
+        return pending
 
     def _row(self, incident_id: str) -> IncidentRow | None:
         try:

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -73,14 +74,17 @@ def service(url: str, clock: str = "system") -> subprocess.Popen:
     while True:
         line = proc.stdout.readline()
         if "watching" in line:
-            return proc
+            break
         if not line:
             raise SystemExit(f"the service did not start: {proc.wait()}")
+    # keep reading its log: a full pipe would stall the service on its next line
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=60)
+    proc.wait(timeout=60)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -85,34 +86,62 @@ def test_no_read_command_appends_an_event_forty_minutes_into_a_fire(db_url):
 
 # ---- the service as a real process -----------------------------------------------------
 
-def _service(db_url: str, when: datetime, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "INCIDENT_CLOCK": fixed(when), "INCIDENT_USER": "chen.jie",
-           "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "incident"), "--db", db_url, "--playbooks", PLAYBOOKS,
-         "--contacts", CONTACTS, "service", *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+class _Proc:
+    """A real `incident service` whose output is read as it comes (a full pipe would
+    stall it on its next log line)."""
+
+    def __init__(self, db_url: str, when: datetime, *extra: str):
+        env = {**os.environ, "INCIDENT_CLOCK": fixed(when), "INCIDENT_USER": "chen.jie",
+               "PYTHONUNBUFFERED": "1"}
+        self.p = subprocess.Popen(
+            [str(Path(sys.executable).parent / "incident"), "--db", db_url,
+             "--playbooks", PLAYBOOKS, "--contacts", CONTACTS, "service", *extra],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.up = threading.Event()  # "…; SIGTERM stops": started, before its first sweep
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.p.stdout:
+            self.lines.append(line)
+            if "SIGTERM stops" in line:
+                self.up.set()
+            if "watching" in line:
+                self.ready.set()
+        self.ready.set()
+        self.up.set()
+
+    @property
+    def pid(self) -> int:
+        return self.p.pid
+
+    def kill(self) -> None:
+        self.p.kill()
+        self.p.wait(timeout=10)
 
 
-def _wait_ready(proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        line = proc.stdout.readline()
-        if "SIGTERM stops" in line:
-            return
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"service exited {proc.returncode}: {proc.stderr.read()}")
-    raise AssertionError("service did not start")
+def _service(db_url: str, when: datetime, *extra: str) -> _Proc:
+    return _Proc(db_url, when, *extra)
 
 
-def _stop(proc: subprocess.Popen) -> tuple[int, str]:
-    proc.send_signal(signal.SIGTERM)
+def _wait_ready(proc: _Proc, timeout: float = 20.0) -> None:
+    """Until its first sweep is done ("watching N open incidents")."""
+    assert proc.ready.wait(timeout), "service did not start"
+    if proc.p.poll() is not None:
+        raise AssertionError(f"service exited {proc.p.returncode}: {''.join(proc.lines)}")
+
+
+def _stop(proc: _Proc) -> tuple[int, str]:
+    proc.p.send_signal(signal.SIGTERM)
     try:
-        out, err = proc.communicate(timeout=20)
+        proc.p.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-    return proc.returncode, out + err
+        proc.p.kill()
+        proc.p.wait()
+    proc.reader.join(10)
+    return proc.p.returncode, "".join(proc.lines)
 
 
 def _paged(rt: Runtime, iid: str, node: str) -> bool:
@@ -128,7 +157,7 @@ def test_the_service_pages_the_next_level_with_no_console(db_url):
     assert not _paged(rt, iid, "cs_supervisor")
     proc = _service(db_url, T0 + timedelta(minutes=6))  # past the duty officer's 5 min
     try:
-        _wait_ready(proc)
+        assert proc.up.wait(20), "service did not start"
         ready = time.monotonic()
         while not _paged(rt, iid, "cs_supervisor") and time.monotonic() - ready < 2.0:
             time.sleep(0.05)
@@ -162,7 +191,6 @@ def test_a_killed_service_loses_nothing(db_url):
     first = _service(db_url, T0 + timedelta(seconds=30), "--no-deliver")
     _wait_ready(first)
     first.kill()
-    first.communicate(timeout=10)
     second = _service(db_url, T0 + timedelta(minutes=40), "--no-deliver")
     try:
         _wait_ready(second)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 HEARTBEAT_EVERY = 15.0  # seconds between heartbeat rows
 SEEN_WITHIN = timedelta(minutes=1)  # the console warns when no service beat for this long
 MAX_SLEEP = 15.0  # a sleep is never longer, so the heartbeat keeps beating
+RETRY_AFTER = 5.0  # after a failed sweep (the database unreachable)
 
 
 def service_seen(store: Any, now: datetime | None = None) -> bool:
@@ -105,9 +106,19 @@ class Service:
             dispatcher.start()
         try:
             while not self.stopping.is_set():
-                self._beat()
-                self.waker.arm()  # appends during the sweep wake the next one
-                sweep = self.sweep()
+                try:
+                    self._beat()
+                    self.waker.arm()  # appends during the sweep wake the next one
+                    sweep = self.sweep()
+                except Exception as exc:  # the database away: say so, keep trying
+                    first = (str(exc).splitlines() or [""])[0][:200]
+                    self.say(f"sweep failed, retrying in {RETRY_AFTER:g} s: "
+                             f"{type(exc).__name__}: {first}")
+                    with contextlib.suppress(Exception):  # fresh sessions next time
+                        self.claims.close()
+                        self.waker.close()
+                    self.stopping.wait(RETRY_AFTER)
+                    continue
                 if self.sweeps == 1:
                     nxt = sweep.next_due.isoformat(timespec="seconds") if sweep.next_due \
                         else "none"

@@ -518,6 +518,7 @@ class Engine:
         else:
             rows = [r for r in self.store.incidents(status="open")
                     if not (r.drill and any(own(r) for own in self.own_clock))]
+        self._forget_closed({r.id for r in rows})
         now = self.clock.now()
         out.incidents = len(rows)
         for row in rows:
@@ -552,6 +553,16 @@ class Engine:
             if pending and (out.next_due is None or pending[0].due_at < out.next_due):
                 out.next_due = pending[0].due_at
         return out
+
+    def _forget_closed(self, swept: set[str]) -> None:
+        """A service runs for months: folds of incidents no longer swept (resolved) go
+        (a later read folds them again)."""
+        with self._lock:
+            for iid in [i for i in self._pending_at if i not in swept]:
+                self._pending_at.pop(iid, None)
+                self._cache.pop(iid, None)
+            for iid in [i for i in self._broken if i not in swept]:
+                self._broken.pop(iid, None)
 
     def _pending(self, row: IncidentRow) -> list[Timer]:
         known = self._pending_at.get(row.id)

@@ -144,6 +144,14 @@ def _stop(proc: _Proc) -> tuple[int, str]:
     return proc.p.returncode, "".join(proc.lines)
 
 
+def _until(cond, seconds: float, step: float = 0.05) -> bool:
+    """Poll `cond` until it holds or `seconds` pass; its last answer."""
+    end = time.monotonic() + seconds
+    while not cond() and time.monotonic() < end:
+        time.sleep(step)
+    return bool(cond())
+
+
 def _paged(rt: Runtime, iid: str, node: str) -> bool:
     return any(p.get("node") == node for p in rt.engine.state(iid).pages)
 
@@ -158,17 +166,11 @@ def test_the_service_pages_the_next_level_with_no_console(db_url):
     proc = _service(db_url, T0 + timedelta(minutes=6))  # past the duty officer's 5 min
     try:
         assert proc.up.wait(20), "service did not start"
-        ready = time.monotonic()
-        while not _paged(rt, iid, "cs_supervisor") and time.monotonic() - ready < 2.0:
-            time.sleep(0.05)
-        assert _paged(rt, iid, "cs_supervisor"), "not paged within 2 s of the service starting"
-        end = time.monotonic() + 10  # and the page is delivered (to the demo's local sink)
-        while time.monotonic() < end and not any(
-                r.person_id == "song.hui" and r.state == "sent"
-                for r in rt.store.outbox_rows(iid)):
-            time.sleep(0.1)
-        assert any(r.person_id == "song.hui" and r.state == "sent"
-                   for r in rt.store.outbox_rows(iid))
+        assert _until(lambda: _paged(rt, iid, "cs_supervisor"), 2.0), \
+            "not paged within 2 s of the service starting"
+        # and the page is delivered (to the demo's local sink)
+        assert _until(lambda: any(r.person_id == "song.hui" and r.state == "sent"
+                                  for r in rt.store.outbox_rows(iid)), 10)
         assert liveness.services(rt.store), "the service records a heartbeat"
         from incident.service import service_seen
 
@@ -195,10 +197,7 @@ def test_a_killed_service_loses_nothing(db_url):
     try:
         _wait_ready(second)
         rt = runtime(db_url, ManualClock(T0 + timedelta(minutes=40)))
-        end = time.monotonic() + 5.0
-        while rt.engine.due_now(rt.engine.state(iid)) and time.monotonic() < end:
-            time.sleep(0.1)
-        assert not rt.engine.due_now(rt.engine.state(iid))
+        assert _until(lambda: not rt.engine.due_now(rt.engine.state(iid)), 5.0)
         assert _paged(rt, iid, "cs_supervisor")
         late = [e.payload for e in rt.store.events(iid, kinds=[ev.TIMER_FIRED])]
         assert late and all(p["late"] for p in late)
@@ -220,10 +219,7 @@ def test_the_service_wakes_when_another_process_appends(db_url):
         iid = cli(db_url, now - timedelta(minutes=6), "start", "fire", "--at", "B3-1201"
                   ).output.strip().splitlines()[-1]
         rt = runtime(db_url, ManualClock(now))
-        end = time.monotonic() + 5.0
-        while not _paged(rt, iid, "cs_supervisor") and time.monotonic() < end:
-            time.sleep(0.05)
-        assert _paged(rt, iid, "cs_supervisor")
+        assert _until(lambda: _paged(rt, iid, "cs_supervisor"), 5.0)
         rt.close()
     finally:
         code, out = _stop(proc)
@@ -244,11 +240,8 @@ def test_two_services_on_one_postgresql_fire_each_timer_once(db_url):
         for p in procs:
             _wait_ready(p)
         check = runtime(db_url, ManualClock(later))
-        end = time.monotonic() + 25
-        while time.monotonic() < end:
-            if not any(check.engine.due_now(check.engine.state(i)) for i in ids):
-                break
-            time.sleep(0.2)
+        _until(lambda: not any(check.engine.due_now(check.engine.state(i)) for i in ids),
+               25, step=0.2)
         time.sleep(1.0)  # anything still in flight lands now
     finally:
         results = [_stop(p) for p in procs]

@@ -456,8 +456,7 @@ def status(ctx: Ctx, incident_id: str, fmt: str) -> None:
     from incident.views import status_lines
 
     rt = ctx.runtime
-    rt.engine.tick(incident_id)
-    st = rt.engine.state(incident_id)
+    st = rt.engine.state(incident_id)  # a read: what is due shows as due, nothing is fired
     now = rt.clock.now()
     if fmt == "json":
         from incident.notify.tally import progress_fields, step_tallies
@@ -689,13 +688,15 @@ def verify(ctx: Ctx, incident_id: str | None, expect: str | None) -> None:
 @pass_ctx
 @handled
 def tick(ctx: Ctx) -> None:
-    """Fire every timer that has fallen due (for cron or a fire panel)."""
-    fired = ctx.runtime.engine.tick()
-    for iid, payload in fired:
+    """Fire every timer that has fallen due, once (`incident service` keeps doing it)."""
+    sweep = ctx.runtime.engine.sweep()
+    for iid, payload in sweep.fired:
         late = " (late)" if payload.get("late") else ""
         click.echo(f"{iid}: {payload['kind']} {payload['timer']}{late}")
-    if not fired:
+    if not sweep.fired:
         click.echo("nothing due")
+    for iid, why in sweep.broken.items():  # named, skipped; the others still fired
+        click.secho(f"{iid}: skipped, damaged: {why}", fg="yellow", err=True)
 
 
 @main.command()
@@ -714,7 +715,8 @@ def _register_faces() -> None:
     report, console) register themselves here; a missing one is simply absent."""
     import importlib
 
-    for name in ("notify", "escalation", "drill", "report", "console", "integrity", "staff"):
+    for name in ("notify", "escalation", "drill", "report", "console", "integrity", "staff",
+                 "service"):
         module = f"incident.cli_{name}"
         try:
             mod = importlib.import_module(module)

@@ -55,12 +55,14 @@ def _load(rt: Any, name: str) -> Any:
     return loaded
 
 
-def _dispatcher(rt: Any) -> Any:
+def _dispatcher(rt: Any, incident_id: str | None = None) -> Any:
+    """The drill's dispatcher; scoped to the drill incident once it is known, so a drill
+    clock never delivers (or retries) a live incident's messages."""
     try:
         from incident.notify import build_dispatcher
     except ImportError:  # notifications not installed: rows stay queued in the outbox
         return None
-    return build_dispatcher(rt)
+    return build_dispatcher(rt, incident_id=incident_id)
 
 
 def _score_lines(sd: Any, lang: str) -> list[str]:
@@ -189,7 +191,7 @@ def register(main: click.Group) -> None:
                        f"and `incident status {incident_id}`", err=True)
             rt.close()
             return
-        dispatcher = _dispatcher(rt)
+        dispatcher = _dispatcher(rt, incident_id)
         app = console_app(rt, incident_id, pace, user=player)
         if dispatcher is not None:
             dispatcher.start()

@@ -141,8 +141,7 @@ def escalation_pages(ctx: Ctx, incident_id: str, fmt: str) -> None:
     from incident.engine.context import local_zone
 
     rt = ctx.runtime
-    rt.engine.tick(incident_id)
-    st = rt.engine.state(incident_id)
+    st = rt.engine.state(incident_id)  # a read: a wait that has run out shows as due
     timers = [t for t in rt.engine.timers(st) if t.kind == "escalation_due"]
     if fmt == "json":
         def plain(p: dict[str, Any]) -> dict[str, Any]:
@@ -163,8 +162,10 @@ def escalation_pages(ctx: Ctx, incident_id: str, fmt: str) -> None:
         click.echo(terminal(f"{p['id']:<4} {p['ts'].astimezone(zone):%H:%M:%S}  "
                             f"{p.get('node', ''):<18} {', '.join(p.get('to') or []):<28} "
                             f"{ack}{kind}  — {p.get('reason', '')}"))
+    now = rt.clock.now()
     for t in timers:
-        click.echo(f"  next: {t.due_at.astimezone(zone):%H:%M:%S}  {t.label.get(ctx.lang)}")
+        when = "due " if t.due_at <= now else "next:"  # due: fires when the service runs
+        click.echo(f"  {when} {t.due_at.astimezone(zone):%H:%M:%S}  {t.label.get(ctx.lang)}")
 
 
 def register(main: click.Group) -> None:

@@ -266,7 +266,10 @@ def register(main: click.Group) -> None:
     @pass_ctx
     @handled
     def dispatch_cmd(ctx: Ctx, forever: bool, timeout: float | None) -> None:
-        """Deliver every queued message of every incident until the outbox is empty."""
+        """Deliver every queued message of every incident until the outbox is empty.
+
+        Delivery only: `incident service` delivers too and also fires the timers
+        (escalation, overdue steps) — run that as the service."""
         if not forever:
             stats = _deliver(ctx, None, wait_retries=True, timeout=timeout)
             click.echo(_stats_line(stats, ctx.runtime.store))

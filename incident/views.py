@@ -118,7 +118,10 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
     if timers:
         lines.append("计时器" if zh else "Timers")
         for t in timers[:8]:
-            lines.append(f"  {clock_text(t.due_at, zone)}  {t.label.get(lang, t.id)}")
+            # a read fires nothing: a timer past due waits for the service (or `tick`)
+            due = (" (到期，待服务触发)" if zh else " (due, not yet fired)") \
+                if t.due_at <= now else ""
+            lines.append(f"  {clock_text(t.due_at, zone)}  {t.label.get(lang, t.id)}{due}")
     return [terminal(line) for line in lines]  # data stays on its line, escapes removed
 
 

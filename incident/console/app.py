@@ -35,6 +35,7 @@ from incident.console.messages import (
     HomeData,
     IncidentData,
     OpenIncident,
+    ServiceStatus,
     StoreChanged,
 )
 from incident.console.model import delivery_from_counts, delivery_from_tallies, summarize
@@ -136,6 +137,10 @@ class IncidentConsole(App[None]):
                           runtime.settings.db_url)
         self._fingerprint: Any = None
         self._beat_errors = 0
+        # "" while an `incident service` beats; else the header says escalation runs
+        # only while this console is open (its heartbeat fires the timers)
+        self.service_warning = ""
+        self._service_checked: float | None = None
         self.register_theme(HIGH_CONTRAST)
         self.set_reactive(IncidentConsole.lang,
                           self.ui.get("lang") or runtime.settings.lang or "en")
@@ -170,7 +175,10 @@ class IncidentConsole(App[None]):
     def signed_in_text(self) -> str:
         """Who this console acts as (shown in the header), and whether it only follows."""
         text = str(self.user)
-        return f"{text} · {t('app.read_only', self.lang)}" if self.read_only else text
+        if self.read_only:
+            text = f"{text} · {t('app.read_only', self.lang)}"
+        # the missing-service warning comes first: it is what the officer must not miss
+        return f"{self.service_warning} · {text}" if self.service_warning else text
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="core")
     def load_core(self) -> None:
@@ -247,9 +255,29 @@ class IncidentConsole(App[None]):
                                                refused=False))
             return
         self._beat_errors = 0
+        self._check_service(rt)
         if fp != self._fingerprint:
             self._fingerprint = fp
             self.post_message(StoreChanged(fp))
+
+    def _check_service(self, rt: Any) -> None:
+        """Every 10 s (worker thread): is an `incident service` alive?"""
+        from incident.clock import monotonic
+        from incident.service import service_seen
+
+        if self._service_checked is not None and monotonic() - self._service_checked < 10:
+            return
+        self._service_checked = monotonic()
+        self.post_message(ServiceStatus(service_seen(rt.store)))
+
+    def on_service_status(self, msg: ServiceStatus) -> None:
+        warning = "" if msg.seen else t("svc.none", self.lang)
+        if warning == self.service_warning:
+            return
+        self.service_warning = warning
+        self.sub_title = self.signed_in_text()
+        for scr in self.incident_screens():
+            scr.render_clock()
 
     def on_store_changed(self, _msg: StoreChanged) -> None:
         self.reload_views()
@@ -415,6 +443,8 @@ class IncidentConsole(App[None]):
     def watch_lang(self, lang: str) -> None:
         self.ui.update(lang=lang)
         self.title = t("app.title", lang)
+        if self.service_warning:
+            self.service_warning = t("svc.none", lang)
         self.sub_title = self.signed_in_text()
         localize_bindings(self, lang)
         for scr in self.screen_stack:

@@ -123,6 +123,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "msg.nothing_failed": ("Nothing failed for good: nothing to send again.",
                            "没有最终失败的消息，无需重发。"),
     "msg.drill_down": ("m: recipients of the highlighted notify step", "m：查看所选通知步骤的收件人"),
+    "svc.none": ("No incident service running: escalation only while this console is open",
+                 "没有运行事件服务：仅在此控制台打开时才会升级"),
     "msg.no_dispatcher": ("Delivery worker not installed (incident.notify): messages stay queued.",
                           "未安装发送模块（incident.notify）：消息保持排队状态。"),
     "msg.recipients": ("Recipients — {step}", "收件人——{step}"),

@@ -226,8 +226,9 @@ class IncidentScreen(Screen):
         now = self.now()
         lang = self.lang
         loc = location_labels(self.rt.directory, st.location).get(lang, st.location)
-        self.query_one("#inc-header", IncidentHeader).show(st, self.timers, now, lang, loc,
-                                                           self.name_of(st.owner))
+        self.query_one("#inc-header", IncidentHeader).show(
+            st, self.timers, now, lang, loc, self.name_of(st.owner),
+            warning=getattr(self.app, "service_warning", ""))
         _set(self.query_one("#timers-text", Static),
              timers_text(self.rows, now, lang, self.zone, st.status != "open"))
         app: Any = self.app

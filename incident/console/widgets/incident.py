@@ -51,7 +51,7 @@ class IncidentHeader(Static):
     _last = ""
 
     def show(self, st: IncidentState, timers: list[Timer], now: datetime, lang: str,
-             location: str, owner: str) -> None:
+             location: str, owner: str, warning: str = "") -> None:
         pb = st.playbook
         try:
             sev = pb.severity(st.severity).name.get(lang)
@@ -79,6 +79,8 @@ class IncidentHeader(Static):
         if unacked:
             parts.append(f"[$warning]{t('col.pages', lang)} {unacked}[/]")
         text = line1 + "\n" + " · ".join(parts)
+        if warning and st.status == "open":  # no service: only this console escalates
+            text += f"\n[$warning]{escape(warning)}[/]"
         if text != self._last:
             # A countdown ticking needs a repaint; a new next-due label may wrap
             # differently on a narrow terminal, so it gets a reflow.

@@ -209,8 +209,8 @@ def test_fire_walk_from_alarm_to_resolution(runtime, tmp_path):
             assert st.steps["notify_fire_floors"].status == "done"
             assert st.notifications["notify_fire_floors"]["messages"] > 0
 
-            # a note is one key away
-            await pilot.press("n")
+            # a note is one key away (w: n is "new incident" on every screen)
+            await pilot.press("w")
             await type_text(pilot, "brigade arriving from the east gate")
             await pilot.press("enter")
             await settle(pilot)
@@ -581,21 +581,21 @@ def test_start_screen_refuses_bad_input_clearly_and_keeps_it(runtime, tmp_path):
             await type_text(pilot, "B3-9999")
             await pilot.press("enter")
             await pilot.pause()
-            assert "unknown unit" in text_of(app, "#location-label")
-            assert app.screen.query_one("#location").value == "B3-9999"
+            assert "unknown unit" in text_of(app, "#proposal")
+            assert app.screen.query_one("#start-line").value == "fire B3-9999"
             await pilot.press("ctrl+s")
             await pilot.pause()
             assert app.screen.id == "start"
-            # completion: typing a prefix offers the unit
-            loc = app.screen.query_one("#location")
-            loc.value = ""
-            loc.focus()
+            # completion: typing a prefix of the place offers the unit
+            line = app.screen.query_one("#start-line")
+            line.value = "fire "
+            line.cursor_position = len(line.value)
             await type_text(pilot, "b3-120")
             await pilot.pause(0.1)
-            assert loc._suggestion.upper().startswith("B3-120")
+            assert line._suggestion.upper().startswith("FIRE B3-120")
             await pilot.press("right")  # accept the suggestion
-            assert loc.value.upper().startswith("B3-120")
-            assert "unit" in text_of(app, "#location-label")
+            assert line.value.upper().startswith("FIRE B3-120")
+            assert "unit" in text_of(app, "#proposal")
             await pilot.press("escape")
             await pilot.pause()
             assert app.screen.id == "home"

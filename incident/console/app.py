@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -128,6 +128,9 @@ class IncidentConsole(App[None]):
         self.ui = UIState(ui_state_path if ui_state_path is not None else default_path(),
                           runtime.settings.db_url)
         self._fingerprint: Any = None
+        self._held: list[events.Key] | None = None  # keys typed while a screen is on its way
+        self._held_stale = 0
+        self._held_timer: Any = None
         self._beat_errors = 0
         self.register_theme(HIGH_CONTRAST)
         self.set_reactive(IncidentConsole.lang,
@@ -205,6 +208,46 @@ class IncidentConsole(App[None]):
         from incident.console.screens.dialogs import ErrorModal
 
         self.push_screen(ErrorModal(t("err.core", self.lang), msg.message))
+
+    # ---- keys typed faster than screens appear ----------------------------------------
+    def hold_keys(self, timeout: float = 5.0) -> None:
+        """Hold every key from now until the next screen is ready (`release_keys`): a
+        practised officer types `n fire ⏎ B3-1201 ⏎ ⏎` at 30 ms a key, faster than a
+        screen mounts or an incident starts; the keys must land where they were meant."""
+        if self._held is None:
+            self._held = []
+            self._held_stale = 0
+        if self._held_timer is not None:
+            self._held_timer.stop()
+        self._held_timer = self.set_timer(timeout, self.release_keys)
+
+    def hold_stale_key(self, event: events.Key) -> None:
+        """A key already forwarded to the screen being left, before holding began."""
+        if self._held is None:
+            return
+        self._held.insert(self._held_stale, events.Key(event.key, event.character))
+        self._held_stale += 1
+
+    @property
+    def holding_keys(self) -> bool:
+        return self._held is not None
+
+    def release_keys(self) -> None:
+        """Replay the held keys, in order, to whatever screen is now in front."""
+        held, self._held = self._held, None
+        self._held_stale = 0
+        if self._held_timer is not None:
+            self._held_timer.stop()
+            self._held_timer = None
+        for key in held or []:
+            self.post_message(events.Key(key.key, key.character))
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._held is not None and isinstance(event, events.Key) \
+                and not event.is_forwarded and event.key not in ("ctrl+q", "ctrl+c"):
+            self._held.append(event)
+            return
+        await super().on_event(event)
 
     # ---- heartbeat: tick timers, notice changes -----------------------------------------
     def _beat(self) -> None:
@@ -371,13 +414,14 @@ class IncidentConsole(App[None]):
         self.ui.update(incident=None, step=None)
         self.reload_views()
 
-    def action_new_incident(self) -> None:
+    def action_new_incident(self, query: str = "") -> None:
         from incident.console.screens.start import StartScreen
 
         if not self.ready:
             self.notify(t("home.loading", self.lang))
             return
-        self.push_screen(StartScreen())
+        self.hold_keys()  # released by the start screen once its line has focus
+        self.push_screen(StartScreen(query))
 
     def action_directory(self) -> None:
         from incident.console.screens.directory import DirectoryScreen

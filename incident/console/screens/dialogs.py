@@ -181,3 +181,61 @@ class FormModal(ModalScreen[Any]):
         self.query_one("#form-error", Static).update(
             f"{t('err.refused' if msg.refused else 'err.failed', self.app.lang)}: "  # type: ignore[attr-defined]
             f"{msg.reason}")
+
+
+class JoinModal(ModalScreen[Any]):
+    """The duplicate guard: an incident of this kind is open in this building.
+
+    Enter joins the open one (the default: two consoles must not both page everyone);
+    `s` or the second button starts a separate incident; Esc goes back to the line.
+    Dismisses with the incident id to join, "new", or None.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Back", id="modal.close"),
+        Binding("s", "separate", "Separate", id="join.new"),
+    ]
+
+    def __init__(self, rows: list[Any]):
+        super().__init__(classes="dialog-screen", id="join-modal")
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        app: Any = self.app
+        lang = app.lang
+        row = self.rows[0]
+        title = (row.title or {}).get(lang) or row.type
+        when = row.created_at
+        with Vertical(classes="dialog"):
+            yield Label(t("join.title", lang), classes="dialog-title")
+            lines = [t("join.open", lang, id=row.id, title=title, at=row.location,
+                       owner=app.name_of(row.owner))]
+            for other in self.rows[1:3]:
+                lines.append(t("join.also", lang, id=other.id, at=other.location,
+                               owner=app.name_of(other.owner)))
+            yield Static("\n".join(lines), id="join-text", markup=False)
+            yield Static(t("join.since", lang, when=when.strftime("%H:%M") if when else ""),
+                         classes="dialog-description", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(t("join.join", lang, id=row.id), id="join", variant="primary")
+                yield Button(t("join.new", lang), id="separate")
+
+    def on_mount(self) -> None:
+        app: Any = self.app
+        localize_bindings(self, app.lang)
+        self.set_focus(self.query_one("#join", Button))
+        self.call_after_refresh(app.release_keys)
+
+    @on(Button.Pressed, "#join")
+    def _join(self) -> None:
+        self.dismiss(self.rows[0].id)
+
+    @on(Button.Pressed, "#separate")
+    def _separate(self) -> None:
+        self.dismiss("new")
+
+    def action_separate(self) -> None:
+        self.dismiss("new")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

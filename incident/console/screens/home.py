@@ -129,6 +129,15 @@ class HomeScreen(Screen):
             with contextlib.suppress(Exception):  # the row may have gone between refreshes
                 table.update_cell(s.id, "elapsed", elapsed_text(s.started_at, now))
 
+    def on_key(self, event: Any) -> None:
+        """Keys typed right after `n` that reached this screen's table before the start
+        screen came up belong to the start line: hand them to the app's hold, in order."""
+        app: Any = self.app
+        if app.screen is not self and app.holding_keys:
+            app.hold_stale_key(event)
+            event.stop()
+            event.prevent_default()
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value
         if key:

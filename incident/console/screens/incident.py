@@ -60,7 +60,8 @@ class IncidentScreen(Screen):
         Binding("escape", "back", "Home", id="incident.back"),
         Binding("d", "primary", "Done", id="incident.done"),
         Binding("s", "skip", "Skip", id="incident.skip"),
-        Binding("n", "note", "Note", id="incident.note"),
+        Binding("w", "note", "Note", id="incident.note"),
+        Binding("n", "app.new_incident", "New", id="incident.new", show=False),
         Binding("c", "confirm", "Confirm", id="incident.confirm"),
         Binding("t", "take", "Take on", id="incident.take"),
         Binding("h", "handover", "Hand over", id="incident.handover"),
@@ -150,6 +151,8 @@ class IncidentScreen(Screen):
             self.show(self.initial)
             self.initial = None
         self.app.load_incident(self.incident_id, 0)  # type: ignore[attr-defined]
+        # keys typed while the incident started come here, in order (held by the app)
+        self.call_after_refresh(self.app.release_keys)  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         app: Any = self.app

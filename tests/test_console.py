@@ -158,7 +158,10 @@ def test_fire_walk_from_alarm_to_resolution(runtime, tmp_path):
             assert st.playbook.id == "fire" and st.location == "B3-1201"
             assert st.severity == st.playbook.default_severity
             assert st.owner == "chen.jie"
+            # the screen opens on the most urgent step (due in 1 minute)
+            assert "Send the site fire team" in text_of(app, "#card-body")
             # the card shows the current step with its options
+            await goto(pilot, "confirm_alarm")
             assert "Confirm the alarm" in text_of(app, "#card-body")
             assert "Real fire" in text_of(app, "#card-body")
             header = text_of(app, "#inc-header")
@@ -419,7 +422,7 @@ def test_keys_pressed_while_an_incident_loads_are_kept(runtime, tmp_path):
 
             engine.state = slow_read
             try:
-                app.open_incident(iid)
+                app.open_incident(iid, "confirm_alarm")  # else it opens on the most urgent
                 for _ in range(50):
                     await pilot.pause()
                     if app.incident_screens():
@@ -534,6 +537,7 @@ def test_delivery_panel_and_recipient_drill_down(runtime, tmp_path):
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             await open_new(pilot, "fire", "B3-1201")
+            await goto(pilot, "confirm_alarm")  # it opens on the most urgent step
             await pilot.press("1")
             await settle(pilot)
             await goto(pilot, "notify_building")
@@ -616,7 +620,7 @@ def test_language_theme_palette_and_small_terminal(runtime, tmp_path):
                 assert region.right <= 80 and region.bottom <= 24, sel
             await pilot.press("f2")
             await pilot.pause()
-            assert "以最快方式确认火警" in text_of(app, "#card-body").split("\n")[0]
+            assert "派微型消防站到报警点" in text_of(app, "#card-body").split("\n")[0]
             footer = {b.binding.description for b in app.screen.active_bindings.values()}
             assert "跳过" in footer
             await pilot.press("f3")

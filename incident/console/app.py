@@ -105,7 +105,8 @@ class IncidentConsole(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
         Binding("f2", "toggle_language", "中文", id="app.language"),
-        Binding("f3", "toggle_contrast", "Contrast", id="app.contrast"),
+        Binding("f3", "toggle_contrast", "Contrast", id="app.contrast", show=False),
+        Binding("question_mark", "help", "Help", id="app.help"),
     ]
 
     lang: reactive[str] = reactive("en", init=False)
@@ -422,6 +423,16 @@ class IncidentConsole(App[None]):
             return
         self.hold_keys()  # released by the start screen once its line has focus
         self.push_screen(StartScreen(query))
+
+    def action_help(self) -> None:
+        """Every key of the screen in front, in the reader's language (the footer only
+        holds what fits at 80 columns)."""
+        from incident.console.screens.dialogs import HelpModal
+
+        if isinstance(self.screen, HelpModal):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpModal(self.screen))
 
     def action_directory(self) -> None:
         from incident.console.screens.directory import DirectoryScreen

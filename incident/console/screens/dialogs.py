@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from incident.console.i18n import localize_bindings, t
+from incident.console.i18n import binding_label, localize_bindings, t
 from incident.console.messages import ActionDone, ActionFailed
 from incident.errors import Refused
 
@@ -238,4 +238,37 @@ class JoinModal(ModalScreen[Any]):
         self.dismiss("new")
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpModal(ModalScreen[None]):
+    """The `?` overlay: every binding of the screen below with its key and label."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="modal.close")]
+
+    def __init__(self, below: Any):
+        super().__init__(classes="dialog-screen", id="help-modal")
+        self.below = below
+
+    def compose(self) -> ComposeResult:
+        app: Any = self.app
+        lang = app.lang
+        rows: list[str] = []
+        seen: set[str] = set()
+        for active in self.below.active_bindings.values():
+            b = active.binding
+            label = binding_label(getattr(b, "id", None), lang) or b.description
+            if not label or (b.id or b.action) in seen:
+                continue
+            seen.add(b.id or b.action)
+            shown = app.get_key_display(b)
+            text = f"{shown:>8}  {label}"
+            rows.append(text if active.enabled else f"{text}  ·")
+        with Vertical(classes="dialog"):
+            yield Label(t("help.title", lang), classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static("\n".join(rows), id="help-keys", markup=False)
+            yield Static(t("help.hint", lang), classes="dialog-description", markup=False)
+
+    def action_close(self) -> None:
         self.dismiss(None)

@@ -29,6 +29,7 @@ from incident.console.model import (
     location_labels,
     page_rows,
     timer_rows,
+    urgent_step,
 )
 from incident.console.screens.dialogs import FormField, FormModal
 from incident.console.widgets.incident import (
@@ -56,23 +57,27 @@ def _set(widget: Static, text: str) -> None:
 
 
 class IncidentScreen(Screen):
+    # The footer holds what an officer needs in a fire at 80x24 (next due, done, note,
+    # ack, escalate, resolve, language, help); everything else is listed by `?`.
     BINDINGS = [
-        Binding("escape", "back", "Home", id="incident.back"),
+        Binding("escape", "back", "Home", id="incident.back", show=False),
+        Binding("u", "urgent", "Next due", id="incident.urgent"),
         Binding("d", "primary", "Done", id="incident.done"),
-        Binding("s", "skip", "Skip", id="incident.skip"),
         Binding("w", "note", "Note", id="incident.note"),
-        Binding("n", "app.new_incident", "New", id="incident.new", show=False),
-        Binding("c", "confirm", "Confirm", id="incident.confirm"),
-        Binding("t", "take", "Take on", id="incident.take"),
-        Binding("h", "handover", "Hand over", id="incident.handover"),
         Binding("a", "ack", "Ack page", id="incident.ack"),
         Binding("E", "escalate", "Escalate", id="incident.escalate"),
         Binding("r", "resolve", "Resolve", id="incident.resolve"),
-        Binding("v", "severity", "Severity", id="incident.severity"),
-        Binding("p", "report", "Reported", id="incident.report"),
-        Binding("m", "recipients", "Recipients", id="incident.recipients"),
-        Binding("right_square_bracket", "next_panel", "Panel", id="incident.panel"),
         Binding("o", "reopen", "Reopen", id="incident.reopen"),
+        Binding("s", "skip", "Skip", id="incident.skip", show=False),
+        Binding("c", "confirm", "Confirm", id="incident.confirm", show=False),
+        Binding("t", "take", "Take on", id="incident.take", show=False),
+        Binding("h", "handover", "Hand over", id="incident.handover", show=False),
+        Binding("v", "severity", "Severity", id="incident.severity", show=False),
+        Binding("p", "report", "Reported", id="incident.report", show=False),
+        Binding("m", "recipients", "Recipients", id="incident.recipients", show=False),
+        Binding("right_square_bracket", "next_panel", "Panel", id="incident.panel",
+                show=False),
+        Binding("n", "app.new_incident", "New", id="incident.new", show=False),
         *[Binding(str(i), f"choose({i})", show=False) for i in range(1, 10)],
     ]
 
@@ -135,7 +140,7 @@ class IncidentScreen(Screen):
                     with TabPane(t("inc.timeline", lang), id="timeline"):
                         yield Timeline(id="timeline-log")
         yield Input(placeholder=t("inc.note_ph", lang), id="note")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def _initial_tab(self) -> str:
         tab = self.app.ui.get("tab") if self.app.ui.get("incident") == self.incident_id \
@@ -180,8 +185,10 @@ class IncidentScreen(Screen):
             self.last_seq = new[-1].seq
         steps = self.query_one("#steps", StepList)
         keep = None
-        if first:
-            keep = self.wanted_step if self.wanted_step in st.steps else first_open_step(st)
+        if first:  # open on what was being worked on, else on the most urgent step
+            wanted = st.steps.get(self.wanted_step) if self.wanted_step else None
+            keep = self.wanted_step if wanted is not None and wanted.open else \
+                (urgent_step(st, self.now()) or first_open_step(st))
         if first or st.last_seq != self._shown_seq:
             self._shown_seq = st.last_seq
             steps.show_state(st, self.now(), self.lang, keep)
@@ -320,8 +327,7 @@ class IncidentScreen(Screen):
             self.show_state(result)
             nxt = first_open_step(result, after=sid) if result is not None else None
             if nxt and self.current_step == sid and result.steps[sid].settled:
-                steps = self.query_one("#steps", StepList)
-                steps.highlighted = steps.get_option_index(nxt)
+                self.query_one("#steps", StepList).go_to(nxt)
             self.set_focus(self.query_one("#steps", StepList))
         elif origin == "note":
             note = self.query_one("#note", Input)
@@ -529,6 +535,19 @@ class IncidentScreen(Screen):
             if active is not None and active.enabled:
                 await self.run_action(active.binding.action)
 
+    def action_urgent(self) -> None:
+        """Jump to the most urgent step: the most overdue, else the next due."""
+        st = self.state
+        if st is None:
+            return
+        sid = urgent_step(st, self.now())
+        steps = self.query_one("#steps", StepList)
+        if sid is None:
+            self.app.notify(t("inc.nothing_due", self.lang), timeout=3)
+            return
+        steps.go_to(sid)
+        self.set_focus(steps)
+
     def action_back(self) -> None:
         self.app.go_home()  # type: ignore[attr-defined]
 
@@ -675,7 +694,8 @@ class IncidentScreen(Screen):
         if self.state is None:
             return
         sid = self.current_step
-        queued = [d.step_id for d in self.delivery]
+        steps = self.state.playbook.steps()
+        queued = [d.step_id for d in self.delivery if d.step_id in steps]  # not pages
         if sid not in queued:
             if not queued:
                 self.app.notify(t("msg.none", self.lang), timeout=3)

@@ -243,11 +243,26 @@ class IncidentConsole(App[None]):
         for key in held or []:
             self.post_message(events.Key(key.key, key.character))
 
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        """Screens that do not say when they are ready for keys get the held ones once
+        they have drawn (the start and incident screens release them themselves)."""
+        result = super().push_screen(screen, *args, **kwargs)
+        if self._held is not None and isinstance(screen, Screen) \
+                and not getattr(screen, "RELEASES_KEYS", False):
+            screen.call_after_refresh(self.release_keys)
+        return result
+
     async def on_event(self, event: events.Event) -> None:
-        if self._held is not None and isinstance(event, events.Key) \
-                and not event.is_forwarded and event.key not in ("ctrl+q", "ctrl+c"):
-            self._held.append(event)
-            return
+        if isinstance(event, events.Key) and not event.is_forwarded \
+                and event.key not in ("ctrl+q", "ctrl+c"):
+            if self._held is not None:
+                self._held.append(event)
+                return
+            # A key that will bring up another screen: hold what follows from now, before
+            # the keys after it are forwarded to (and lost in) the screen being left.
+            opens = getattr(self.screen, "opens_screen", None)
+            if opens is not None and opens(event.key):
+                self.hold_keys(2.0)
         await super().on_event(event)
 
     # ---- heartbeat: tick timers, notice changes -----------------------------------------
@@ -419,6 +434,7 @@ class IncidentConsole(App[None]):
         from incident.console.screens.start import StartScreen
 
         if not self.ready:
+            self.release_keys()
             self.notify(t("home.loading", self.lang))
             return
         self.hold_keys()  # released by the start screen once its line has focus

@@ -53,6 +53,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "join.join": ("Join {id}", "加入 {id}"),
     "join.new": ("Start a separate one", "另行发起"),
     "start.playbook": ("Playbook (Tab, Enter to pick)", "预案（Tab，回车选择）"),
+    "start.severity": ("Severity (↑↓)", "级别（↑↓）"),
     "start.more": ("Reporter, first receiver, drill, inputs", "报告人、首问负责人、演练、参数"),
     "start.reporter": ("Reporter (who raised the alarm)", "报告人（谁报警）"),
     "start.receiver": ("First receiver / owner", "首问负责人"),

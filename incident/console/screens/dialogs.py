@@ -21,6 +21,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from incident.console.i18n import binding_label, localize_bindings, t
 from incident.console.messages import ActionDone, ActionFailed
+from incident.console.widgets.toggle import ClearCheckbox
 from incident.errors import Refused
 
 
@@ -93,7 +94,7 @@ class FormModal(ModalScreen[Any]):
             for f in self.fields:
                 value = self.drafts.get(f.name, f.value)
                 if f.kind == "check":
-                    yield Checkbox(f.label, bool(value), id=f"f-{f.name}")
+                    yield ClearCheckbox(f.label, bool(value), id=f"f-{f.name}")
                     continue
                 yield Label(f.label, classes="field-label")
                 if f.kind == "select":

@@ -131,6 +131,18 @@ class HomeScreen(Screen):
             with contextlib.suppress(Exception):  # the row may have gone between refreshes
                 table.update_cell(s.id, "elapsed", elapsed_text(s.started_at, now))
 
+    def opens_screen(self, key: str) -> bool:
+        """Whether `key` brings up another screen (the app then holds the keys after it)."""
+        active = self.active_bindings.get(key)
+        if active is not None and active.binding.action in ("app.new_incident",
+                                                            "app.directory"):
+            return True
+        table = self.focused
+        return key == "enter" and isinstance(table, DataTable) and table.row_count > 0
+
+    def on_screen_resume(self) -> None:
+        self.app.release_keys()  # type: ignore[attr-defined]
+
     def on_key(self, event: Any) -> None:
         """Keys typed right after `n` that reached this screen's table before the start
         screen came up belong to the start line: hand them to the app's hold, in order."""

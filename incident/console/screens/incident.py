@@ -57,6 +57,7 @@ def _set(widget: Static, text: str) -> None:
 
 
 class IncidentScreen(Screen):
+    RELEASES_KEYS = True  # the app holds keys until this screen says it is ready
     # The footer holds what an officer needs in a fire at 80x24 (next due, done, note,
     # ack, escalate, resolve, language, help); everything else is listed by `?`.
     BINDINGS = [
@@ -192,6 +193,8 @@ class IncidentScreen(Screen):
         if first or st.last_seq != self._shown_seq:
             self._shown_seq = st.last_seq
             steps.show_state(st, self.now(), self.lang, keep)
+            if first and keep is not None:
+                steps.go_to(keep)  # its "due now" copy at the top, in view
         self.query_one(DeliveryPanel).show(st, self.delivery, self.lang,
                                            bool(self.app.features.get("dispatcher")))  # type: ignore[attr-defined]
         self.render_clock()
@@ -534,6 +537,11 @@ class IncidentScreen(Screen):
             active = self.active_bindings.get(key)
             if active is not None and active.enabled:
                 await self.run_action(active.binding.action)
+
+    def opens_screen(self, key: str) -> bool:
+        """Whether `key` leaves for another screen (the app holds the keys after it)."""
+        active = self.active_bindings.get(key)
+        return active is not None and active.binding.action in ("back", "app.new_incident")
 
     def action_urgent(self) -> None:
         """Jump to the most urgent step: the most overdue, else the next due."""

@@ -27,6 +27,7 @@ from textual.widgets.option_list import Option
 from incident.console.i18n import localize_bindings, t
 from incident.console.messages import ActionDone, ActionFailed, IncidentData
 from incident.console.model import location_candidates
+from incident.console.widgets.toggle import ClearCheckbox
 from incident.quickstart import Proposal, open_duplicates, propose
 
 if TYPE_CHECKING:
@@ -51,7 +52,24 @@ class LastWordSuggester(Suggester):
         return None
 
 
+class StartLine(Input):
+    """The start line. Enter is handled here, synchronously, not through a posted
+    Submitted: the keys typed after it (at 30 ms a key, or replayed from the app's
+    hold) must see its effect — the space after the playbook, the check, the start."""
+
+    async def _on_key(self, event: Any) -> None:
+        if event.key == "enter":  # here, in key order; a binding would run a key late
+            event.stop()
+            event.prevent_default()
+            screen = self.screen
+            if isinstance(screen, StartScreen):
+                screen._enter()
+            return
+        await super()._on_key(event)
+
+
 class StartScreen(Screen):
+    RELEASES_KEYS = True  # the app holds keys until this screen says it is ready
     BINDINGS = [
         Binding("escape", "back", "Back", id="start.back"),
         Binding("ctrl+s", "start", "Start", id="start.go"),
@@ -92,8 +110,8 @@ class StartScreen(Screen):
         yield Header()
         with Vertical(id="start-body"):
             yield Label(t("start.line", lang), id="lbl-line", classes="section")
-            yield Input(self.initial_text, placeholder=t("start.line_ph", lang),
-                        id="start-line",
+            yield StartLine(self.initial_text, placeholder=t("start.line_ph", lang),
+                            id="start-line",
                         suggester=LastWordSuggester(location_candidates(self.rt.directory)))
             yield Static("", id="proposal")
             yield Static("", id="start-error", markup=False)
@@ -111,7 +129,7 @@ class StartScreen(Screen):
                 yield Input(user, id="reporter", suggester=SuggestFromList(staff))
                 yield Label(t("start.receiver", lang), id="lbl-receiver")
                 yield Input(user, id="receiver", suggester=SuggestFromList(staff))
-                yield Checkbox(t("start.drill", lang), id="drill")
+                yield ClearCheckbox(t("start.drill", lang), id="drill")
                 yield Vertical(id="pb-inputs")
                 yield Button(t("start.go", lang), id="go", variant="primary")
         yield Footer()
@@ -123,20 +141,48 @@ class StartScreen(Screen):
         line.cursor_position = len(line.value)
         self._update(line.value)
         # keys typed on the way here (the app held them) now land in the line, in order
-        self.call_after_refresh(self.app.release_keys)  # type: ignore[attr-defined]
+        self._tries = 0
+        self.call_after_refresh(self._release_when_focused)
+
+    def _release_when_focused(self) -> None:
+        """Replay the held keys only once the line really has the focus (a screen's focus
+        settles after it becomes current; keys sent earlier would go to the screen)."""
+        line = self.query_one("#start-line", Input)
+        app: Any = self.app
+        if (app.screen is self and app.focused is line) or self._tries > 20:
+            app.release_keys()
+            return
+        self._tries += 1
+        if app.screen is self and app.focused is None:
+            self.set_focus(line)
+        self.set_timer(0.02, self._release_when_focused)
 
     def relabel(self) -> None:
         self.app.notify(t("lang.now", self.lang), timeout=1)
 
     def on_key(self, event: Any) -> None:
         """A key that arrives with nothing focused goes to the line."""
-        if self.focused is None and event.is_printable and event.character:
-            lines = self.query("#start-line")
-            if lines:
-                box = lines.first(Input)
-                box.insert_text_at_cursor(event.character)
-                self.set_focus(box)
-                event.stop()
+        lines = self.query("#start-line")
+        if self.focused is not None or not lines:
+            return
+        box = lines.first(Input)
+        if event.is_printable and event.character:
+            box.insert_text_at_cursor(event.character)
+        elif event.key == "enter":
+            self._enter()
+        else:
+            return
+        self.set_focus(box)
+        event.stop()
+
+    def opens_screen(self, key: str) -> bool:
+        """Enter on a checked line starts the incident: keys after it belong to the
+        incident screen (or the join question), not to this line."""
+        if key == "ctrl+s":
+            return True
+        line = self.query("#start-line")
+        return key == "enter" and bool(line) and self.focused is line.first() \
+            and self.armed is not None and self.armed == self._line()
 
     # ---- the proposal --------------------------------------------------------------------
     def _update(self, text: str) -> None:
@@ -245,19 +291,24 @@ class StartScreen(Screen):
 
     @on(Input.Changed, "#start-line")
     def _line_changed(self, event: Input.Changed) -> None:
-        self.armed = None
-        self._update(event.value)
-        self._error("")
-
-    @on(Input.Submitted, "#start-line")
-    def _line_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._enter()
+        text = self._line()  # the line now: the message may be older than an Enter since
+        if self.armed != text:
+            self.armed = None
+        if self.proposal is None or self.proposal.text != text:
+            self._update(text)
+            self._error("")
 
     def _enter(self) -> None:
+        """Enter on the line: take the playbook, then check, then start."""
         text = self._line()
-        prop = self.proposal or propose(text, self.rt.playbooks, self.rt.directory)
+        if self.proposal is None or self.proposal.text != text:
+            self._update(text)
+        prop = self.proposal
+        assert prop is not None
         lang = self.lang
+        app: Any = self.app
+        if self.armed != text or prop.location is None:
+            app.release_keys()  # this Enter did not start: keys held after it go on here
         if self.playbook is None:
             self._error(t("start.no_match", lang, q=text.strip()) if text.strip()
                         else t("start.what", lang))
@@ -342,6 +393,7 @@ class StartScreen(Screen):
     def _error(self, text: str) -> None:
         self.query_one("#start-error", Static).update(text)
         if text:
+            self.app.release_keys()  # type: ignore[attr-defined]  # refused: stay here
             self.app.notify(text, severity="warning", timeout=5)
 
     def action_back(self) -> None:

@@ -132,6 +132,7 @@ class IncidentConsole(App[None]):
         self._held: list[events.Key] | None = None  # keys typed while a screen is on its way
         self._held_stale = 0
         self._held_timer: Any = None
+        self.opening_incident = False
         self._beat_errors = 0
         self.register_theme(HIGH_CONTRAST)
         self.set_reactive(IncidentConsole.lang,
@@ -241,7 +242,11 @@ class IncidentConsole(App[None]):
             self._held_timer.stop()
             self._held_timer = None
         for key in held or []:
-            self.post_message(events.Key(key.key, key.character))
+            replay = events.Key(key.key, key.character)
+            # sent by the app, as the driver's keys are: a key "sent" by the screen that
+            # released it would stop bubbling at that screen and never reach the bindings
+            replay.set_sender(self)
+            self.post_message(replay)
 
     def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
         """Screens that do not say when they are ready for keys get the held ones once
@@ -416,9 +421,13 @@ class IncidentConsole(App[None]):
                              initial: IncidentData | None) -> None:
         from incident.console.screens.incident import IncidentScreen
 
-        while len(self.screen_stack) > 1:
-            await self.pop_screen()
-        await self.push_screen(IncidentScreen(incident_id, step, initial))
+        self.opening_incident = True  # home shows for a moment on the way: keys wait
+        try:
+            while len(self.screen_stack) > 1:
+                await self.pop_screen()
+            await self.push_screen(IncidentScreen(incident_id, step, initial))
+        finally:
+            self.opening_incident = False
         self.ui.update(incident=incident_id, step=step)
 
     def go_home(self) -> None:

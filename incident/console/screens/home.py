@@ -141,7 +141,9 @@ class HomeScreen(Screen):
         return key == "enter" and isinstance(table, DataTable) and table.row_count > 0
 
     def on_screen_resume(self) -> None:
-        self.app.release_keys()  # type: ignore[attr-defined]
+        app: Any = self.app
+        if not app.opening_incident:  # passing through on the way to an incident
+            app.release_keys()
 
     def on_key(self, event: Any) -> None:
         """Keys typed right after `n` that reached this screen's table before the start

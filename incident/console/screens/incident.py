@@ -493,6 +493,7 @@ class IncidentScreen(Screen):
         note = self.query_one("#note", Input)
         note.add_class("-visible")
         self.set_focus(note)
+        self.call_after_refresh(self.app.release_keys)  # type: ignore[attr-defined]
 
     @on(Input.Submitted, "#note")
     def _note_submitted(self, event: Input.Submitted) -> None:
@@ -541,7 +542,11 @@ class IncidentScreen(Screen):
     def opens_screen(self, key: str) -> bool:
         """Whether `key` leaves for another screen (the app holds the keys after it)."""
         active = self.active_bindings.get(key)
-        return active is not None and active.binding.action in ("back", "app.new_incident")
+        if active is None or isinstance(self.focused, Input):  # typing text, not keys
+            return False
+        # `w` then a note typed at speed: the letters must reach the note, not act as keys
+        # (a "d" in "brigade" would mark a step done)
+        return active.binding.action in ("back", "app.new_incident", "note")
 
     def action_urgent(self) -> None:
         """Jump to the most urgent step: the most overdue, else the next due."""

@@ -58,6 +58,14 @@ class StartLine(Input):
     hold) must see its effect — the space after the playbook, the check, the start."""
 
     async def _on_key(self, event: Any) -> None:
+        app: Any = self.app
+        screen = self.screen
+        if isinstance(screen, StartScreen) and screen.busy and app.holding_keys:
+            # typed after the Enter that started the incident: for the incident screen
+            app.hold_stale_key(event)
+            event.stop()
+            event.prevent_default()
+            return
         if event.key == "enter":  # here, in key order; a binding would run a key late
             event.stop()
             event.prevent_default()

@@ -4,9 +4,9 @@ start line and `incident start`'s refusal (no UI here)."""
 from __future__ import annotations
 
 import pytest
+from test_console import _shared_core, make_runtime
 
 from incident.quickstart import open_duplicates, propose
-from test_console import _shared_core, make_runtime
 
 
 @pytest.mark.parametrize("line, playbook, location, severity", [

@@ -170,6 +170,11 @@ def test_fire_walk_from_alarm_to_resolution(runtime, tmp_path):
             await pilot.press("1")  # real fire
             await settle(pilot)
             assert state(pilot).steps["confirm_alarm"].option == "real_fire"
+            # a real fire proposes level 2: asked once, Enter raises
+            assert app.screen.id == "severity-ask-modal"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert state(pilot).severity == 2
 
             await goto(pilot, "call_119")
             assert "119" in text_of(app, "#card-body")
@@ -539,6 +544,8 @@ def test_delivery_panel_and_recipient_drill_down(runtime, tmp_path):
             await open_new(pilot, "fire", "B3-1201")
             await goto(pilot, "confirm_alarm")  # it opens on the most urgent step
             await pilot.press("1")
+            await settle(pilot)
+            await pilot.press("escape")  # keep the level (the proposal is asked once)
             await settle(pilot)
             await goto(pilot, "notify_building")
             st = state(pilot)

@@ -74,6 +74,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "inc.elapsed": ("Elapsed", "已用时"),
     "inc.next": ("Next due", "下一个到期"),
     "inc.due_now": ("Due now", "当前最急"),
+    "sev.ask.title": ("Raise to level {level} ({name})?", "升至 {level} 级（{name}）？"),
+    "sev.ask.text": ("'{option}' proposes level {level} (now {current}): reporting clocks "
+                     "and pages change.",
+                     "“{option}”建议升至 {level} 级（当前 {current} 级）：上报时限和呼叫对象随之改变。"),
+    "sev.ask.yes": ("Raise to {level}", "升至 {level} 级"),
+    "sev.ask.no": ("Keep the level", "保持不变"),
     "inc.nothing_due": ("Nothing is due", "暂无到期步骤"),
     "help.title": ("Keys on this screen", "本页按键"),
     "help.hint": ("Esc or ? closes. Keys can be remapped in console.toml [keymap] by id.",

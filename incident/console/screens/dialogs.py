@@ -273,3 +273,37 @@ class HelpModal(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class AskModal(ModalScreen[bool]):
+    """One yes/no question; Enter answers yes (the focused button), Esc or `n` no."""
+
+    BINDINGS = [
+        Binding("escape", "no", "No", id="modal.close"),
+        Binding("n", "no", show=False),
+        Binding("y", "yes", show=False),
+    ]
+
+    def __init__(self, title: str, text: str, yes: str, no: str, *, modal_id: str = "ask"):
+        super().__init__(classes="dialog-screen", id=f"{modal_id}-modal")
+        self.title_text, self.text, self.yes, self.no = title, text, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.text, id="ask-text", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes, id="yes", variant="warning")
+                yield Button(self.no, id="no")
+
+    def on_mount(self) -> None:
+        localize_bindings(self, self.app.lang)  # type: ignore[attr-defined]
+        self.set_focus(self.query_one("#yes", Button))
+
+    @on(Button.Pressed, "#yes")
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def action_no(self) -> None:
+        self.dismiss(False)

@@ -100,6 +100,7 @@ class IncidentScreen(Screen):
         self._card_step: str | None = None
         self._bindings_for = ""
         self._reflow: Any = None
+        self._asked: set[tuple[str, str]] = set()  # severity proposals already asked
 
     # ---- plumbing --------------------------------------------------------------------------
     @property
@@ -332,6 +333,7 @@ class IncidentScreen(Screen):
             if nxt and self.current_step == sid and result.steps[sid].settled:
                 self.query_one("#steps", StepList).go_to(nxt)
             self.set_focus(self.query_one("#steps", StepList))
+            self._propose_severity(result, sid)
         elif origin == "note":
             note = self.query_one("#note", Input)
             note.value = ""
@@ -547,6 +549,35 @@ class IncidentScreen(Screen):
         # `w` then a note typed at speed: the letters must reach the note, not act as keys
         # (a "d" in "brigade" would mark a step done)
         return active.binding.action in ("back", "app.new_incident", "note")
+
+    def _propose_severity(self, st: Any, sid: str) -> None:
+        """The option just chosen proposes a worse severity: ask once (never silently)."""
+        from incident.proposals import severity_proposal
+
+        prop = severity_proposal(st, sid) if st is not None else None
+        if prop is None or (sid, prop.option) in self._asked:
+            return
+        self._asked.add((sid, prop.option))
+        from incident.console.screens.dialogs import AskModal
+
+        lang = self.lang
+        engine, iid, user = self.rt.engine, self.incident_id, self.app.user  # type: ignore[attr-defined]
+        option = st.playbook.steps()[sid].options
+        title = next((o.title.get(lang) for o in option or [] if o.id == prop.option),
+                     prop.option)
+        name = prop.name.get(lang) or prop.name["en"]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run("severity", lambda: engine.set_severity(
+                    iid, prop.level, actor=user, reason=f"{sid}: {prop.option}"),
+                    t("ok.severity", lang, level=prop.level))
+
+        self.app.push_screen(AskModal(
+            t("sev.ask.title", lang, level=prop.level, name=name),
+            t("sev.ask.text", lang, option=title, current=prop.current, level=prop.level),
+            t("sev.ask.yes", lang, level=prop.level), t("sev.ask.no", lang),
+            modal_id="severity-ask"), answered)
 
     def action_urgent(self) -> None:
         """Jump to the most urgent step: the most overdue, else the next due."""

@@ -181,3 +181,28 @@ def test_n_means_new_incident_on_every_screen_and_help_lists_every_key(tmp_path)
         run(go())
     finally:
         rt.close()
+
+
+def test_home_columns_adapt_to_the_width(tmp_path):
+    rt = make_runtime(tmp_path / "incident.db")
+    rt.engine.start("elevator_entrapment", "B5", actor="chen.jie", drill=True)
+
+    async def go():
+        app = build(rt, tmp_path, dispatcher=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            table = app.screen.query_one("#active")
+            keys = [c.value for c in table.columns]
+            assert {"owner", "overdue", "pages"} <= set(keys) and "mode" not in keys
+            width = sum(c.get_render_width(table) for c in table.columns.values())
+            assert width <= 78  # nothing cut off at 80 columns
+            assert "DRILL" in str(table.get_row_at(0)[1])
+        async with build(rt, tmp_path, dispatcher=False).run_test(size=(160, 45)) as pilot:
+            await settle(pilot)
+            keys = [c.value for c in pilot.app.screen.query_one("#active").columns]
+            assert "mode" in keys and "location" in keys
+
+    try:
+        run(go())
+    finally:
+        rt.close()

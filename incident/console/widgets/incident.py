@@ -102,7 +102,9 @@ def step_prompt(st: IncidentState, step_id: str, now: datetime, lang: str) -> st
     if st.status != "open":  # resolved: the clocks have stopped
         return f"{mark} {title}"
     if s.overdue(now):
-        return f"[$error]{mark} {title} !![/]"
+        # a badge, not red text: the highlighted row stays readable (no red on blue)
+        late = countdown(now - s.due_at) if s.due_at is not None else ""
+        return f"[b]{mark} {title}[/b] [b reverse $error] !! {late} [/]"
     if s.status == "awaiting_confirmation":
         return f"[$warning]{mark} {title}[/]"
     if s.status in ("ready", "in_progress"):

@@ -210,3 +210,21 @@ def test_home_columns_adapt_to_the_width(tmp_path):
         run(go())
     finally:
         rt.close()
+
+
+def test_quick_start_key_a_fire_in_three_keys_besides_the_unit(tmp_path):
+    rt = make_runtime(tmp_path / "incident.db")
+
+    async def go():
+        app = build(rt, tmp_path, dispatcher=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert "f Fire" in text_of(app, "#home-status")
+            await burst(pilot, ["f", *keys_of("B3-1201"), "enter", "enter"])
+            st = state(pilot)
+            assert (st.playbook.id, st.location) == ("fire", "B3-1201")
+
+    try:
+        run(go())
+    finally:
+        rt.close()

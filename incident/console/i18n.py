@@ -16,6 +16,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "home.loading": ("Loading playbooks, directory and database…", "正在加载预案、通讯录和数据库…"),
     "home.ready": ("{playbooks} playbooks · {staff} staff · {units} units · you are {user}",
                    "{playbooks} 个预案 · {staff} 名员工 · {units} 个房号 · 当前用户 {user}"),
+    "home.quick": ("Quick start:", "快速发起："),
     "col.id": ("Incident", "事件"),
     "col.type": ("Type", "类型"),
     "col.what": ("What · where", "事件 · 地点"),

@@ -90,11 +90,33 @@ class HomeScreen(Screen):
         else:
             text = t("home.ready", self.lang, playbooks=self._core.playbooks,
                      staff=self._core.staff, units=self._core.units, user=app.user)
+            quick = getattr(self, "quick", {})
+            if quick:
+                lib = app.runtime.playbooks.playbooks
+                text += "\n" + t("home.quick", self.lang) + "  " + "  ".join(
+                    f"{k} {lib[pid].title.get(self.lang)}" for k, pid in quick.items())
         self.query_one("#home-status", Static).update(text)
 
     def core_ready(self, msg: CoreReady) -> None:
         self._core = msg
+        self._bind_quick_starts()
         self._status()
+
+    def _bind_quick_starts(self) -> None:
+        """One key per playbook (the first free letter of its id: f fire, e elevator…):
+        the start line opens with the playbook taken, so a fire at a known unit is
+        `f`, the unit, Enter, Enter."""
+        app: Any = self.app
+        taken = {"n", "d", "q", "j", "k"} | {k for k in self._bindings.key_to_bindings}
+        self.quick: dict[str, str] = {}
+        for pb in app.runtime.playbooks:
+            key = next((c for c in pb.id.lower() if c.isalpha() and c not in taken), None)
+            if key is None:
+                continue
+            taken.add(key)
+            self.quick[key] = pb.id
+            self._bindings.bind(key, f"app.new_incident('{pb.id}')", pb.title.en, show=False)
+        self.refresh_bindings()
 
     def _row(self, s: IncidentSummary, now: Any, closed: bool) -> list[str]:
         lang = self.lang
@@ -155,8 +177,8 @@ class HomeScreen(Screen):
     def opens_screen(self, key: str) -> bool:
         """Whether `key` brings up another screen (the app then holds the keys after it)."""
         active = self.active_bindings.get(key)
-        if active is not None and active.binding.action in ("app.new_incident",
-                                                            "app.directory"):
+        if active is not None and active.binding.action.startswith(("app.new_incident",
+                                                                     "app.directory")):
             return True
         table = self.focused
         return key == "enter" and isinstance(table, DataTable) and table.row_count > 0

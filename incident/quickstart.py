@@ -114,11 +114,14 @@ def propose(text: str, library: PlaybookLibrary, directory: Directory | None) ->
     best: tuple[int, int] | None = None
     if directory is not None:
         n = len(rest)
+        # a place never contains "fire" or "lift": skip those runs (a failed locate is
+        # costly, it looks for suggestions)
+        kind = [_is_playbook_word(library, tok) for tok in rest]
         for length in range(n, 0, -1):
             for start in range(0, n - length + 1):
-                chunk = " ".join(rest[start:start + length])
-                if _is_playbook_word(library, chunk):
+                if any(kind[start:start + length]):
                     continue
+                chunk = " ".join(rest[start:start + length])
                 try:
                     prop.location = directory.locate(chunk)
                 except Exception:  # SelectorError and friends: not a place, try shorter

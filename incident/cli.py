@@ -343,7 +343,6 @@ def start(ctx: Ctx, playbook: str, at: str, severity: int | None, drill: bool,
     Refused (exit 1, nothing written) when an incident of the same playbook is open in
     the same building: two starts would page the same people twice. Join it with
     `incident note ID …`, or pass --new for a separate incident."""
-    from incident.errors import Refused
     from incident.quickstart import open_duplicates
 
     rt = ctx.runtime

@@ -10,6 +10,7 @@ that asked. Only `post_message` crosses from those threads into the UI.
 from __future__ import annotations
 
 import contextlib
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -132,6 +133,7 @@ class IncidentConsole(App[None]):
         self._held: list[events.Key] | None = None  # keys typed while a screen is on its way
         self._held_stale = 0
         self._held_timer: Any = None
+        self._held_since = 0.0
         self.opening_incident = False
         self._beat_errors = 0
         self.register_theme(HIGH_CONTRAST)
@@ -221,7 +223,17 @@ class IncidentConsole(App[None]):
             self._held_stale = 0
         if self._held_timer is not None:
             self._held_timer.stop()
-        self._held_timer = self.set_timer(timeout, self.release_keys)
+        self._held_since = time.monotonic()
+        self._held_timer = self.set_timer(timeout, self._hold_expired)
+
+    def _hold_expired(self) -> None:
+        """The safety valve: keys are never held for good. A screen that releases them
+        itself but is not ready yet (a loaded machine) gets more time, up to 30 s."""
+        if not getattr(self.screen, "keys_ready", True) and \
+                time.monotonic() - self._held_since < 30:
+            self._held_timer = self.set_timer(0.5, self._hold_expired)
+            return
+        self.release_keys()
 
     def hold_stale_key(self, event: events.Key) -> None:
         """A key already forwarded to the screen being left, before holding began."""

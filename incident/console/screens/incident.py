@@ -100,7 +100,8 @@ class IncidentScreen(Screen):
         self._card_step: str | None = None
         self._bindings_for = ""
         self._reflow: Any = None
-        self._asked: set[tuple[str, str]] = set()  # severity proposals already asked
+        self._asked: set[tuple[str, str]] = set()
+        self.keys_ready = False  # the app holds typed keys until this screen is mounted  # severity proposals already asked
 
     # ---- plumbing --------------------------------------------------------------------------
     @property
@@ -159,7 +160,11 @@ class IncidentScreen(Screen):
             self.initial = None
         self.app.load_incident(self.incident_id, 0)  # type: ignore[attr-defined]
         # keys typed while the incident started come here, in order (held by the app)
-        self.call_after_refresh(self.app.release_keys)  # type: ignore[attr-defined]
+        self.call_after_refresh(self._keys_ready)
+
+    def _keys_ready(self) -> None:
+        self.keys_ready = True
+        self.app.release_keys()  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         app: Any = self.app

@@ -96,6 +96,7 @@ class StartScreen(Screen):
         self.armed: str | None = None  # the line as it was when Enter showed the proposal
         self.allow_new = False
         self.busy = False
+        self.keys_ready = False  # the app holds typed keys until the line has focus
 
     @property
     def lang(self) -> str:
@@ -157,7 +158,8 @@ class StartScreen(Screen):
         settles after it becomes current; keys sent earlier would go to the screen)."""
         line = self.query_one("#start-line", Input)
         app: Any = self.app
-        if (app.screen is self and app.focused is line) or self._tries > 20:
+        if (app.screen is self and app.focused is line) or self._tries > 500:
+            self.keys_ready = True
             app.release_keys()
             return
         self._tries += 1

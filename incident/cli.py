@@ -409,13 +409,30 @@ def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--owner", "first_receiver", help="first receiver who owns it (default: you)")
 @click.option("--input", "inputs", multiple=True, help="playbook input NAME=VALUE")
 @click.option("--note", help="a first note")
+@click.option("--new", "separate", is_flag=True,
+              help="start a separate incident even if one of this playbook is open in the "
+                   "same building")
 @pass_ctx
 @handled
 def start(ctx: Ctx, playbook: str, at: str, severity: int | None, drill: bool,
           reporter: str | None, first_receiver: str | None, inputs: tuple[str, ...],
-          note: str | None) -> None:
-    """Start an incident; prints its id."""
+          note: str | None, separate: bool) -> None:
+    """Start an incident; prints its id.
+
+    Refused (exit 1, nothing written) when an incident of the same playbook is open in
+    the same building: two starts would page the same people twice. Join it with
+    `incident note ID …`, or pass --new for a separate incident."""
+    from incident.quickstart import open_duplicates
+
     rt = ctx.runtime
+    if not separate:
+        dups = open_duplicates(rt.store, rt.directory, playbook, at, drill=drill)
+        if dups:
+            d = dups[0]
+            raise Refused(f"{d.id} ({d.playbook_id} at {d.location}, owner {d.owner}) is "
+                          f"already open in this building — work on it "
+                          f"(incident status {d.id}), or add --new to start a separate "
+                          f"incident")
     st = rt.engine.start(playbook, at, actor=ctx.user, severity=severity, drill=drill,
                          reporter=reporter, first_receiver=first_receiver,
                          inputs=_parse_inputs(inputs), note=note)
@@ -522,6 +539,13 @@ def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | 
                        value=value, reason=skip_reason, note=note, to=to)
     s = st.steps[step]
     click.echo(f"{step}: {s.status}")
+    from incident.proposals import severity_proposal
+
+    prop = severity_proposal(st, step)
+    if prop is not None:  # the facts say worse: proposed, never applied silently
+        click.echo(f"proposal: raise to severity {prop.level} ({prop.name.get(ctx.lang) or prop.name['en']}) — "
+                   f"reporting clocks and pages change: incident severity {st.id} "
+                   f"{prop.level} --reason \"{step}: {prop.option}\"")
     if step in st.notifications:
         n = st.notifications[step]
         click.echo(f"queued {n.get('messages', 0)} message(s) to {n.get('recipients', 0)} "

@@ -10,13 +10,14 @@ that asked. Only `post_message` crosses from those threads into the UI.
 from __future__ import annotations
 
 import contextlib
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -107,7 +108,8 @@ class IncidentConsole(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
         Binding("f2", "toggle_language", "中文", id="app.language"),
-        Binding("f3", "toggle_contrast", "Contrast", id="app.contrast"),
+        Binding("f3", "toggle_contrast", "Contrast", id="app.contrast", show=False),
+        Binding("question_mark", "help", "Help", id="app.help"),
     ]
 
     lang: reactive[str] = reactive("en", init=False)
@@ -136,6 +138,11 @@ class IncidentConsole(App[None]):
         self.ui = UIState(ui_state_path if ui_state_path is not None else default_path(),
                           runtime.settings.db_url)
         self._fingerprint: Any = None
+        self._held: list[events.Key] | None = None  # keys typed while a screen is on its way
+        self._held_stale = 0
+        self._held_timer: Any = None
+        self._held_since = 0.0
+        self.opening_incident = False
         self._beat_errors = 0
         # "" while an `incident service` beats; else the header says escalation runs
         # only while this console is open (its heartbeat fires the timers)
@@ -228,6 +235,75 @@ class IncidentConsole(App[None]):
         from incident.console.screens.dialogs import ErrorModal
 
         self.push_screen(ErrorModal(t("err.core", self.lang), msg.message))
+
+    # ---- keys typed faster than screens appear ----------------------------------------
+    def hold_keys(self, timeout: float = 5.0) -> None:
+        """Hold every key from now until the next screen is ready (`release_keys`): a
+        practised officer types `n fire ⏎ B3-1201 ⏎ ⏎` at 30 ms a key, faster than a
+        screen mounts or an incident starts; the keys must land where they were meant."""
+        if self._held is None:
+            self._held = []
+            self._held_stale = 0
+        if self._held_timer is not None:
+            self._held_timer.stop()
+        self._held_since = time.monotonic()
+        self._held_timer = self.set_timer(timeout, self._hold_expired)
+
+    def _hold_expired(self) -> None:
+        """The safety valve: keys are never held for good. A screen that releases them
+        itself but is not ready yet (a loaded machine) gets more time, up to 30 s."""
+        if not getattr(self.screen, "keys_ready", True) and \
+                time.monotonic() - self._held_since < 30:
+            self._held_timer = self.set_timer(0.5, self._hold_expired)
+            return
+        self.release_keys()
+
+    def hold_stale_key(self, event: events.Key) -> None:
+        """A key already forwarded to the screen being left, before holding began."""
+        if self._held is None:
+            return
+        self._held.insert(self._held_stale, events.Key(event.key, event.character))
+        self._held_stale += 1
+
+    @property
+    def holding_keys(self) -> bool:
+        return self._held is not None
+
+    def release_keys(self) -> None:
+        """Replay the held keys, in order, to whatever screen is now in front."""
+        held, self._held = self._held, None
+        self._held_stale = 0
+        if self._held_timer is not None:
+            self._held_timer.stop()
+            self._held_timer = None
+        for key in held or []:
+            replay = events.Key(key.key, key.character)
+            # sent by the app, as the driver's keys are: a key "sent" by the screen that
+            # released it would stop bubbling at that screen and never reach the bindings
+            replay.set_sender(self)
+            self.post_message(replay)
+
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        """Screens that do not say when they are ready for keys get the held ones once
+        they have drawn (the start and incident screens release them themselves)."""
+        result = super().push_screen(screen, *args, **kwargs)
+        if self._held is not None and isinstance(screen, Screen) \
+                and not getattr(screen, "RELEASES_KEYS", False):
+            screen.call_after_refresh(self.release_keys)
+        return result
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded \
+                and event.key not in ("ctrl+q", "ctrl+c"):
+            if self._held is not None:
+                self._held.append(event)
+                return
+            # A key that will bring up another screen: hold what follows from now, before
+            # the keys after it are forwarded to (and lost in) the screen being left.
+            opens = getattr(self.screen, "opens_screen", None)
+            if opens is not None and opens(event.key):
+                self.hold_keys(2.0)
+        await super().on_event(event)
 
     # ---- heartbeat: tick timers, notice changes -----------------------------------------
     def _beat(self) -> None:
@@ -405,9 +481,13 @@ class IncidentConsole(App[None]):
                              initial: IncidentData | None) -> None:
         from incident.console.screens.incident import IncidentScreen
 
-        while len(self.screen_stack) > 1:
-            await self.pop_screen()
-        await self.push_screen(IncidentScreen(incident_id, step, initial))
+        self.opening_incident = True  # home shows for a moment on the way: keys wait
+        try:
+            while len(self.screen_stack) > 1:
+                await self.pop_screen()
+            await self.push_screen(IncidentScreen(incident_id, step, initial))
+        finally:
+            self.opening_incident = False
         self.ui.update(incident=incident_id, step=step)
 
     def go_home(self) -> None:
@@ -419,13 +499,25 @@ class IncidentConsole(App[None]):
         self.ui.update(incident=None, step=None)
         self.reload_views()
 
-    def action_new_incident(self) -> None:
+    def action_new_incident(self, query: str = "") -> None:
         from incident.console.screens.start import StartScreen
 
         if not self.ready:
+            self.release_keys()
             self.notify(t("home.loading", self.lang))
             return
-        self.push_screen(StartScreen())
+        self.hold_keys()  # released by the start screen once its line has focus
+        self.push_screen(StartScreen(query))
+
+    def action_help(self) -> None:
+        """Every key of the screen in front, in the reader's language (the footer only
+        holds what fits at 80 columns)."""
+        from incident.console.screens.dialogs import HelpModal
+
+        if isinstance(self.screen, HelpModal):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpModal(self.screen))
 
     def action_directory(self) -> None:
         from incident.console.screens.directory import DirectoryScreen

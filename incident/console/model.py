@@ -296,6 +296,25 @@ def first_open_step(st: IncidentState, after: str | None = None) -> str | None:
     return None
 
 
+def urgent_steps(st: IncidentState, now: datetime, limit: int | None = None) -> list[str]:
+    """Open steps most urgent first: overdue (longest overdue first), then by due time;
+    steps with no due time are not urgent. What `u` jumps to and the list shows on top."""
+    order = {sid: i for i, sid in enumerate(st.playbook.steps())}
+    timed = [(s.due_at, order[sid], sid) for sid, s in st.steps.items()
+             if s.open and s.due_at is not None]
+    timed.sort()
+    out = [sid for _, _, sid in timed]
+    return out[:limit] if limit is not None else out
+
+
+def urgent_step(st: IncidentState, now: datetime) -> str | None:
+    """The step to act on now: the most overdue, else the next due, else the first open."""
+    if st.status != "open":
+        return None
+    found = urgent_steps(st, now, 1)
+    return found[0] if found else first_open_step(st)
+
+
 def location_candidates(directory: Directory | None) -> list[str]:
     """What the location field completes: units, buildings, 'B3 12F' floors, places."""
     if directory is None:

@@ -204,6 +204,11 @@ class _Checker:
                     self.err((*path, "options", i, "id"), f"option id '{opt.id}' is used twice")
                 for j, ref in enumerate(opt.next):
                     self.step_ref((*path, "options", i, "next", j), ref)
+                levels = [sv.level for sv in self.pb.severities]
+                if opt.severity is not None and opt.severity not in levels:
+                    self.err((*path, "options", i, "severity"),
+                             f"severity {opt.severity} is not a level of this playbook",
+                             f"use one of {', '.join(map(str, levels))}")
         if step.dispatch is not None:
             d = step.dispatch
             if (d.role is None) == (d.vendor is None):

@@ -122,6 +122,9 @@ class Option(Strict):
     id: Ident
     title: Text
     next: list[Ident] = Field(default=[], description="steps that only run if this option is chosen")
+    severity: Annotated[int, Field(ge=1, le=9)] | None = Field(
+        default=None, description="the severity level this option proposes (the console asks "
+                                  "once to raise to it; the CLI prints the proposal)")
 
 
 class DueAfter(Strict):

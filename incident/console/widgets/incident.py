@@ -6,7 +6,6 @@ snapshot and `now` once a second without touching the database.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -29,6 +28,7 @@ from incident.console.model import (
     escalation_timers,
     live_status,
     urgency,
+    urgent_steps,
 )
 from incident.views import clock_text, delivery_line, event_summary, offset, status_label
 
@@ -59,8 +59,10 @@ class IncidentHeader(Static):
             sev = ""
         mode = (f"[reverse $warning] {t('drill', lang)} [/]" if st.drill
                 else f"[reverse $error] {t('live', lang)} [/]")
-        status = f" [reverse $success] {t('inc.resolved', lang)} [/]" if st.status != "open" \
-            else ""
+        status = ""
+        if st.status != "open":  # one state: RESOLVED replaces LIVE (a drill stays marked)
+            status = f" [reverse $success] {t('inc.resolved', lang)} [/]"
+            mode = f"[reverse $warning] {t('drill', lang)} [/]" if st.drill else ""
         line1 = (f"[b]{escape(st.id)}[/b] {mode} [b]{escape(pb.title.get(lang))}[/b] · "
                  f"{escape(location)} · [b]S{st.severity}[/b] {escape(sev)}{status}")
         elapsed = countdown((st.resolved_at or now) - st.started_at)
@@ -99,8 +101,12 @@ def step_prompt(st: IncidentState, step_id: str, now: datetime, lang: str) -> st
     title = escape(step.title.get(lang))
     if s.status in ("done", "skipped", "excluded"):
         return f"[dim]{mark} {title}[/]"
+    if st.status != "open":  # resolved: the clocks have stopped
+        return f"{mark} {title}"
     if s.overdue(now):
-        return f"[$error]{mark} {title} !![/]"
+        # a badge, not red text: the highlighted row stays readable (no red on blue)
+        late = countdown(now - s.due_at) if s.due_at is not None else ""
+        return f"[b]{mark} {title}[/b] [b reverse $error] !! {late} [/]"
     if s.status == "awaiting_confirmation":
         return f"[$warning]{mark} {title}[/]"
     if s.status in ("ready", "in_progress"):
@@ -112,38 +118,66 @@ def step_prompt(st: IncidentState, step_id: str, now: datetime, lang: str) -> st
     return f"{mark} {title}"
 
 
+def _last_settled(st: IncidentState, track: Any) -> str | None:
+    done = [(st.steps[s.id].done_at or st.started_at, i, s.id) for i, s in enumerate(track.steps)
+            if st.steps[s.id].settled and st.steps[s.id].status != "excluded"]
+    return max(done)[2] if done else None
+
+
+NOW = "now:"  # option ids of the "due now" copies at the top of the list
+
+
 class StepList(OptionList):
-    """Tracks as headers, steps under them; option ids are step ids."""
+    """Tracks as headers, steps under them; option ids are step ids.
+
+    The most urgent open steps (overdue first, then next due) are repeated at the top
+    under "Due now", so the step that matters is never 21 presses away; when the list
+    is taller than its panel (80x24), settled steps fold into their track's count and
+    finished tracks into one line.
+    """
 
     def __init__(self, **kw: Any):
         super().__init__(**kw)
         self._prompts: dict[str, str] = {}
         self._changed = False
 
+    def _compact(self, st: IncidentState) -> bool:
+        height = self.size.height
+        rows = len(st.steps) + len(st.playbook.tracks) + 4
+        return height == 0 or rows > height
+
     def show_state(self, st: IncidentState, now: datetime, lang: str,
                    keep: str | None) -> None:
         """Show a snapshot; only prompts that changed are replaced (each replacement
         makes the list re-render, so an unchanged list costs nothing)."""
         prompts: dict[str, str] = {}
+        compact = self._compact(st)
+        urgent = urgent_steps(st, now, 3) if st.status == "open" else []
+        if urgent:
+            prompts["head:now"] = f"[b $warning]▌{escape(t('inc.due_now', lang))}[/]"
+            for sid in urgent:
+                prompts[NOW + sid] = step_prompt(st, sid, now, lang)
         for track in st.playbook.tracks:
             done = sum(1 for s in track.steps if st.steps[s.id].settled)
+            finished = done == len(track.steps)
             prompts[f"track:{track.id}"] = (f"[b $accent]▌{escape(track.title.get(lang))}[/] "
-                                            f"[dim]{done}/{len(track.steps)}[/]")
+                                            f"[dim]{done}/{len(track.steps)}"
+                                            f"{' ✔' if finished else ''}[/]")
+            last = _last_settled(st, track) if compact and not finished else None
             for step in track.steps:
+                if compact and st.steps[step.id].settled and step.id not in (keep, last):
+                    continue  # folded into the track's count; the latest stays as feedback
                 prompts[step.id] = step_prompt(st, step.id, now, lang)
         if list(prompts) != list(self._prompts):
             highlighted = keep
             if highlighted is None and self.highlighted is not None:
                 highlighted = self.get_option_at_index(self.highlighted).id
             self.clear_options()
-            self.add_options([Option(text, id=oid, disabled=oid.startswith("track:"))
+            self.add_options([Option(text, id=oid, disabled=oid.startswith(("track:", "head:")))
                               for oid, text in prompts.items()])
             self._prompts = prompts
             if highlighted is not None:
-                try:
-                    self.highlighted = self.get_option_index(highlighted)
-                except Exception:
-                    self.highlighted = None
+                self._highlight(highlighted)
             if self.highlighted is not None:
                 self.scroll_to_highlight()
             return
@@ -157,30 +191,47 @@ class StepList(OptionList):
             self._clear_caches()
             self.refresh()
         if keep is not None:
-            with contextlib.suppress(Exception):
-                self.highlighted = self.get_option_index(keep)
+            self._highlight(keep)
+
+    def _highlight(self, oid: str) -> None:
+        """Highlight an option id; a step hidden by folding falls back to its due-now copy."""
+        for candidate in (oid, NOW + oid if not oid.startswith(NOW) else oid[len(NOW):]):
+            if candidate in self._prompts:
+                self.highlighted = self.get_option_index(candidate)
+                return
 
     def update_prompts(self, st: IncidentState, now: datetime, lang: str) -> None:
         """Countdowns of open steps (once a second)."""
         changed = False
         for sid, s in st.steps.items():
-            if not s.open or sid not in self._prompts:
+            if not s.open:
                 continue
-            text = step_prompt(st, sid, now, lang)
-            if self._prompts[sid] != text:
-                self.get_option(sid)._set_prompt(text)
-                self._prompts[sid] = text
-                changed = True
+            for oid in (sid, NOW + sid):
+                if oid not in self._prompts:
+                    continue
+                text = step_prompt(st, sid, now, lang)
+                if self._prompts[oid] != text:
+                    self.get_option(oid)._set_prompt(text)
+                    self._prompts[oid] = text
+                    changed = True
         if changed:
             self._clear_caches()
             self.refresh()
+
+    def go_to(self, step_id: str) -> None:
+        """Highlight a step, preferring its due-now copy (at the top, always in view)."""
+        self._highlight(NOW + step_id if NOW + step_id in self._prompts else step_id)
+        if self.highlighted is not None:
+            self.scroll_to_highlight()
 
     @property
     def step_id(self) -> str | None:
         if self.highlighted is None:
             return None
         oid = self.get_option_at_index(self.highlighted).id
-        return None if oid is None or oid.startswith("track:") else oid
+        if oid is None or oid.startswith(("track:", "head:")):
+            return None
+        return oid[len(NOW):] if oid.startswith(NOW) else oid
 
 
 # ---- the current step's card -----------------------------------------------------------------

@@ -146,9 +146,12 @@ class EscalationGraph:
         return self.nx_graph
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled (compiled cache) without the networkx view: rebuilt when needed."""
+        """Pickled (compiled cache) without the networkx view (rebuilt when needed) and
+        without YAML positions: the running engine never prints file lines, and
+        `incident escalation check` always validates the file afresh."""
         state = {name: getattr(self, name) for name in self.__dataclass_fields__}
         state["nx_graph"] = None
+        state["located"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -113,10 +113,14 @@ class Compiled:
         self.meta = meta
         self._rest: bytes | None = rest
         self._objects: dict[str, Any] = {}
+        self.damaged = False
 
     def get(self, name: str) -> Any:
         if self._rest is not None:
-            objects = pickle.loads(self._rest)
+            try:
+                objects = pickle.loads(self._rest)
+            except Exception:  # a damaged file: the loaders read the files instead
+                objects, self.damaged = {}, True
             self._objects = objects if isinstance(objects, dict) else {}
             self._rest = None
         return self._objects.get(name)

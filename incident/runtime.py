@@ -74,7 +74,7 @@ class Runtime:
         from incident import compiled
 
         key = getattr(self, "_compiled_key", None)
-        if self._compiled is not None or key is None:
+        if (self._compiled is not None and not self._compiled.damaged) or key is None:
             return
         s = self.settings
         if compiled.key_for(s.contacts_dir, s.playbooks_dir) != key:

@@ -56,8 +56,6 @@ class Runtime:
     def site_zone(self) -> ZoneInfo:
         """The site's time zone — from the compiled cache's small part when it is there,
         so a command that only prints times (`incident list`) loads no directory."""
-        from incident.engine.context import local_zone
-
         bundle = self._compiled
         if bundle is not None and "directory" not in self.__dict__:
             from zoneinfo import ZoneInfo
@@ -66,6 +64,8 @@ class Runtime:
                 return ZoneInfo(bundle.meta["timezone"])
             except (KeyError, ValueError):
                 pass
+        from incident.engine.context import local_zone
+
         return local_zone(self.directory)
 
     def _save_compiled(self, escalation: Any) -> None:

@@ -18,6 +18,7 @@ import click
 from incident.config import load_settings
 from incident.errors import Issue, Refused, ValidationFailed
 from incident.files import OutputError
+from incident.identity import Actor
 from incident.runtime import Runtime
 from incident.safetext import terminal
 
@@ -34,12 +35,62 @@ class Ctx:
         return self._runtime
 
     @property
-    def user(self) -> str:
-        return self.runtime.settings.acting_user
+    def keyboard(self) -> Actor:
+        """The staff member at this keyboard (their login, or the declared `user`)."""
+        from incident.identity import keyboard_person
+
+        directory = self.runtime.directory
+        declared = self.runtime.settings.acting_user or (
+            self.flags.get("as_person") if directory.access.identify_by == "declared" else None)
+        return keyboard_person(directory, declared)
+
+    @property
+    def user(self) -> Actor:
+        """Who acts are recorded for: the keyboard person, or the `--as` colleague they
+        may enter for (refused with a clear message otherwise)."""
+        from incident.identity import acting_person
+
+        return acting_person(self.runtime.directory, self.keyboard, self.flags.get("as_person"))
+
+    @property
+    def reader(self) -> str | None:
+        """Who a read is prepared by, when known: reads never need an identity."""
+        try:
+            return str(self.user)
+        except Refused:
+            return None
+
+    def confirmer(self, pin_stdin: bool) -> Actor:
+        """The second person of a gated step, proven by their own login or their PIN —
+        never by a typed id."""
+        from incident.credentials import CredentialStore
+        from incident.identity import staff_id
+
+        keyboard = self.keyboard
+        wanted = self.flags.get("as_person") or str(keyboard)
+        if wanted == str(keyboard) and keyboard.proven:
+            return keyboard
+        person = staff_id(self.runtime.directory, wanted, what="confirming person")
+        store = CredentialStore(self.runtime.settings.credentials_path)
+        if not store.has(person):
+            raise Refused(f"{person} has no PIN yet — to confirm as the second person they "
+                          f"set one with `incident staff set-pin {person}` (or confirm from "
+                          "their own login)")
+        pin = read_secret(f"PIN for {person}", pin_stdin)
+        store.require(person, pin)
+        return Actor(person, how="pin")
 
     @property
     def lang(self) -> str:
         return self.runtime.settings.lang
+
+
+def read_secret(label: str, from_stdin: bool) -> str:
+    """A PIN or password: one line of standard input (--pin-stdin, for scripts), or a
+    prompt that does not echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(label, hide_input=True, default="", show_default=False, err=True)
 
 
 def _fail(message: str) -> None:
@@ -90,7 +141,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
               help="folder of playbooks")
 @click.option("--contacts", "contacts_dir", type=click.Path(path_type=Path),
               help="estate directory folder")
-@click.option("--as", "user", help="the acting person (staff id)")
+@click.option("--as", "as_person", help="the acting person (staff id; see README, Identity)")
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="language for output")
 @click.version_option(package_name="incident")
 @click.pass_context
@@ -403,13 +454,20 @@ def status(ctx: Ctx, incident_id: str, fmt: str) -> None:
     from incident.views import status_lines
 
     rt = ctx.runtime
-    rt.engine.tick(incident_id)
-    st = rt.engine.state(incident_id)
+    st = rt.engine.state(incident_id)  # a read: what is due shows as due, nothing is fired
     now = rt.clock.now()
     if fmt == "json":
-        click.echo(json.dumps(_state_json(st, now), ensure_ascii=False, indent=2, default=str))
+        from incident.notify.tally import progress_fields, step_tallies
+
+        doc = _state_json(st, now)
+        doc["delivery"] = {sid: progress_fields(t) for sid, t in
+                           step_tallies(rt.store, incident_id).items()}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
         return
-    for line in status_lines(st, now, _zone(ctx), ctx.lang):
+    from incident.notify.tally import step_tallies
+
+    delivery = step_tallies(rt.store, incident_id)
+    for line in status_lines(st, now, _zone(ctx), ctx.lang, delivery):
         click.echo(line)
 
 
@@ -422,7 +480,9 @@ def _state_json(st: Any, now: Any) -> dict[str, Any]:
                         "done_at": s.done_at, "option": s.option, "value": s.value,
                         "due_at": s.due_at, "overdue": s.overdue(now)}
                   for sid, s in st.steps.items()},
-        "targets": {tid: {"status": t.status(now), "due_at": t.due_at, "met_at": t.met_at}
+        "targets": {tid: {"status": t.status(now), "due_at": t.due_at, "met_at": t.met_at,
+                          "rule": t.rule, "threshold_pct": t.threshold,
+                          "reached": list(t.reached) if t.reached else None}
                     for tid, t in st.targets.items()},
         "reports": {rid: {"status": r.status(now), "due_at": r.due_at, "to": r.to}
                     for rid, r in st.reports.items()},
@@ -440,11 +500,13 @@ def _state_json(st: Any, now: Any) -> dict[str, Any]:
 @click.option("--start", "start_", is_flag=True, help="take the step on / dispatch")
 @click.option("--confirm", is_flag=True, help="second-person confirmation of a gated step")
 @click.option("--to", help="dispatch to this person or vendor")
+@click.option("--pin-stdin", is_flag=True,
+              help="with --confirm: read the confirming person's PIN from standard input")
 @pass_ctx
 @handled
 def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | None,
         note: str | None, skip_reason: str | None, start_: bool, confirm: bool,
-        to: str | None) -> None:
+        to: str | None, pin_stdin: bool) -> None:
     """Act on a step: done by default; --skip, --start, --confirm."""
     chosen = [name for name, on in (("skip", skip_reason is not None), ("start", start_),
                                     ("confirm", confirm)) if on]
@@ -452,8 +514,9 @@ def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | 
         raise click.UsageError("use only one of --skip, --start, --confirm")
     action = chosen[0] if chosen else "done"
     rt = ctx.runtime
+    actor = ctx.confirmer(pin_stdin) if action == "confirm" else ctx.user
     rt.engine.tick(incident_id)
-    st = rt.engine.act(incident_id, step, actor=ctx.user, action=action, option=option,
+    st = rt.engine.act(incident_id, step, actor=actor, action=action, option=option,
                        value=value, reason=skip_reason, note=note, to=to)
     s = st.steps[step]
     click.echo(f"{step}: {s.status}")
@@ -623,13 +686,15 @@ def verify(ctx: Ctx, incident_id: str | None, expect: str | None) -> None:
 @pass_ctx
 @handled
 def tick(ctx: Ctx) -> None:
-    """Fire every timer that has fallen due (for cron or a fire panel)."""
-    fired = ctx.runtime.engine.tick()
-    for iid, payload in fired:
+    """Fire every timer that has fallen due, once (`incident service` keeps doing it)."""
+    sweep = ctx.runtime.engine.sweep()
+    for iid, payload in sweep.fired:
         late = " (late)" if payload.get("late") else ""
         click.echo(f"{iid}: {payload['kind']} {payload['timer']}{late}")
-    if not fired:
+    if not sweep.fired:
         click.echo("nothing due")
+    for iid, why in sweep.broken.items():  # named, skipped; the others still fired
+        click.secho(f"{iid}: skipped, damaged: {why}", fg="yellow", err=True)
 
 
 @main.command()
@@ -648,7 +713,8 @@ def _register_faces() -> None:
     report, console) register themselves here; a missing one is simply absent."""
     import importlib
 
-    for name in ("notify", "escalation", "drill", "report", "console", "integrity"):
+    for name in ("notify", "escalation", "drill", "report", "console", "integrity", "staff",
+                 "service"):
         module = f"incident.cli_{name}"
         try:
             mod = importlib.import_module(module)
@@ -660,8 +726,8 @@ def _register_faces() -> None:
 
 
 def _set_user(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value:
-        ctx.ensure_object(Ctx).flags["user"] = value
+    if value is not None:
+        ctx.ensure_object(Ctx).flags["as_person"] = value
 
 
 def _accept_as_everywhere(group: click.Group) -> None:

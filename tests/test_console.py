@@ -16,6 +16,7 @@ import pytest
 
 from incident.clock import ManualClock
 from incident.config import Settings
+from incident.credentials import CredentialStore
 from incident.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -262,6 +263,17 @@ def test_fire_walk_from_alarm_to_resolution(runtime, tmp_path):
             confirmer = next(p.id for p in runtime.directory.staff.values()
                              if p.id != "chen.jie" and (gate_role is None or gate_role in p.roles))
             who.value = confirmer
+            await pilot.press("ctrl+s")  # a typed name alone proves nothing: refused
+            await settle(pilot)
+            assert isinstance(app.screen, FormModal)
+            assert "PIN" in text_of(app, "#form-error")
+            CredentialStore(runtime.settings.credentials_path).set(confirmer, "4321")
+            app.screen.query_one("#f-pin").value = "1111"  # a wrong PIN: refused
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "wrong PIN" in text_of(app, "#form-error")
+            assert state(pilot).steps["restore_systems"].status == "awaiting_confirmation"
+            app.screen.query_one("#f-pin").value = "4321"  # their own PIN
             await pilot.press("ctrl+s")
             await settle(pilot)
             st = state(pilot)
@@ -342,7 +354,10 @@ def test_power_outage_walk_in_chinese(runtime, tmp_path):
             await pilot.press("c")
             await pilot.pause()
             electrician = runtime.directory.holders("electrician")[0].id
+            CredentialStore(runtime.settings.credentials_path).set(electrician, "8642")
             await type_text(pilot, electrician)
+            await pilot.press("tab")
+            await type_text(pilot, "8642")
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert state(pilot).steps["restore_power"].confirmed_by == electrician

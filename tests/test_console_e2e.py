@@ -194,28 +194,44 @@ def _free_port() -> int:
 
 
 def test_serve_publishes_the_console_over_loopback(tmp_path):
+    """Staff only: a stranger gets the sign-in page; the one-time link printed on start
+    signs in the person who started it, and the console page is theirs."""
+    import http.cookiejar
+    import re
+
     env = _env(tmp_path)
     port = _free_port()
     proc = subprocess.Popen([*_incident_command(), "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
+        link = ""
+        assert proc.stdout is not None
+        for _ in range(20):  # the banner comes first, then the link
+            line = proc.stdout.readline().decode(errors="replace")
+            found = re.search(r"(http://127\.0\.0\.1:\d+/login\?token=\S+)", line)
+            if found:
+                link = found.group(1)
+                break
+        assert link, "no one-time link was printed"
         body = ""
         end = time.monotonic() + 30
         while time.monotonic() < end:
             if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise AssertionError(f"incident serve exited early:\n{out}")
+                raise AssertionError("incident serve exited early")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
-                    assert resp.status == 200
                     body = resp.read().decode("utf-8", errors="replace")
                     break
             except OSError:
                 time.sleep(0.2)
-        assert body, "the page never answered"
-        assert "incident console" in body
-        assert "ws://127.0.0.1" in body or "127.0.0.1" in body
+        assert "Staff sign-in" in body and "ws://" not in body  # not signed in: no console
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with opener.open(link, timeout=5) as resp:
+            page = resp.read().decode("utf-8", errors="replace")
+        assert "incident console" in page and f"ws://127.0.0.1:{port}/ws" in page
+        assert "chen.jie" in page  # the console runs as the person who signed in
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

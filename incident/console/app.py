@@ -35,11 +35,13 @@ from incident.console.messages import (
     HomeData,
     IncidentData,
     OpenIncident,
+    ServiceStatus,
     StoreChanged,
 )
-from incident.console.model import delivery_from_counts, summarize
+from incident.console.model import delivery_from_counts, delivery_from_tallies, summarize
 from incident.console.state_file import UIState, default_path
 from incident.errors import Refused, ValidationFailed
+from incident.identity import Actor
 
 if TYPE_CHECKING:
     from incident.console.model import IncidentSummary
@@ -112,10 +114,16 @@ class IncidentConsole(App[None]):
 
     def __init__(self, runtime: Runtime, *, ui_state_path: Path | None = None,
                  heartbeat: float = 1.0, keymap: dict[str, str] | None = None,
-                 dispatcher: bool = True, restore: bool = True):
+                 dispatcher: bool = True, restore: bool = True, user: str | None = None,
+                 read_only: bool = False):
         super().__init__()
         self.runtime = runtime
-        self.user = runtime.settings.acting_user
+        # who acts from this console: resolved by the face that starts it (incident
+        # console / serve); the engine refuses anyone who is not staff
+        self.user = user if user is not None else Actor(runtime.settings.acting_user)
+        self.read_only = read_only
+        if read_only:
+            dispatcher = False
         self.heartbeat_interval = heartbeat
         self.want_dispatcher = dispatcher
         self.restore = restore
@@ -129,6 +137,10 @@ class IncidentConsole(App[None]):
                           runtime.settings.db_url)
         self._fingerprint: Any = None
         self._beat_errors = 0
+        # "" while an `incident service` beats; else the header says escalation runs
+        # only while this console is open (its heartbeat fires the timers)
+        self.service_warning = ""
+        self._service_checked: float | None = None
         self.register_theme(HIGH_CONTRAST)
         self.set_reactive(IncidentConsole.lang,
                           self.ui.get("lang") or runtime.settings.lang or "en")
@@ -146,6 +158,7 @@ class IncidentConsole(App[None]):
         if self.theme not in self.available_themes:
             self.theme = NORMAL_THEME
         self.title = t("app.title", self.lang)
+        self.sub_title = self.signed_in_text()
         localize_bindings(self, self.lang)
         self.load_core()
         if self.heartbeat_interval > 0:
@@ -159,6 +172,14 @@ class IncidentConsole(App[None]):
                 self.dispatcher.stop()
             self.dispatcher = None
 
+    def signed_in_text(self) -> str:
+        """Who this console acts as (shown in the header), and whether it only follows."""
+        text = str(self.user)
+        if self.read_only:
+            text = f"{text} · {t('app.read_only', self.lang)}"
+        # the missing-service warning comes first: it is what the officer must not miss
+        return f"{self.service_warning} · {text}" if self.service_warning else text
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="core")
     def load_core(self) -> None:
         rt = self.runtime
@@ -166,7 +187,9 @@ class IncidentConsole(App[None]):
             directory = rt.directory
             playbooks = rt.playbooks
             _ = rt.store
-            _ = rt.engine
+            engine = rt.engine
+            if self.read_only:  # a manager following along: every act is refused
+                engine.read_only = t("err.read_only", self.lang)
         except Exception as exc:  # bad YAML, unreachable DB: a modal, never a traceback
             self.post_message(CoreFailed(error_text(exc)))
             return
@@ -232,9 +255,29 @@ class IncidentConsole(App[None]):
                                                refused=False))
             return
         self._beat_errors = 0
+        self._check_service(rt)
         if fp != self._fingerprint:
             self._fingerprint = fp
             self.post_message(StoreChanged(fp))
+
+    def _check_service(self, rt: Any) -> None:
+        """Every 10 s (worker thread): is an `incident service` alive?"""
+        from incident.clock import monotonic
+        from incident.service import service_seen
+
+        if self._service_checked is not None and monotonic() - self._service_checked < 10:
+            return
+        self._service_checked = monotonic()
+        self.post_message(ServiceStatus(service_seen(rt.store)))
+
+    def on_service_status(self, msg: ServiceStatus) -> None:
+        warning = "" if msg.seen else t("svc.none", self.lang)
+        if warning == self.service_warning:
+            return
+        self.service_warning = warning
+        self.sub_title = self.signed_in_text()
+        for scr in self.incident_screens():
+            scr.render_clock()
 
     def on_store_changed(self, _msg: StoreChanged) -> None:
         self.reload_views()
@@ -283,7 +326,12 @@ class IncidentConsole(App[None]):
             st = rt.engine.state(incident_id)
             timers = rt.engine.timers(st)
             events = rt.store.events(incident_id, after_seq=after_seq)
-            delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
+            try:
+                from incident.notify.tally import step_tallies
+            except ImportError:  # notifications not installed: raw counts per state
+                delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
+            else:
+                delivery = delivery_from_tallies(step_tallies(rt.store, incident_id), st)
             now = rt.clock.now()
         except Exception as exc:
             self.post_message(ActionFailed(f"incident:{incident_id}", error_text(exc),
@@ -395,6 +443,9 @@ class IncidentConsole(App[None]):
     def watch_lang(self, lang: str) -> None:
         self.ui.update(lang=lang)
         self.title = t("app.title", lang)
+        if self.service_warning:
+            self.service_warning = t("svc.none", lang)
+        self.sub_title = self.signed_in_text()
         localize_bindings(self, lang)
         for scr in self.screen_stack:
             localize_bindings(scr, lang)

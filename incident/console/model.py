@@ -181,10 +181,24 @@ class ChannelProgress:
 class StepDelivery:
     step_id: str
     channels: tuple[ChannelProgress, ...]
+    tally: Any = None  # notify.tally.StepTally: the step's messages per recipient
 
     @property
     def total(self) -> int:
+        if self.tally is not None:
+            return self.tally.recipients
         return sum(c.total for c in self.channels)
+
+    @property
+    def finished(self) -> int:
+        if self.tally is not None:
+            return self.tally.recipients - self.tally.waiting
+        return sum(c.finished for c in self.channels)
+
+    @property
+    def failed(self) -> int:
+        return self.tally.failed if self.tally is not None else \
+            sum(c.failed for c in self.channels)
 
 
 FAILED = ("failed_permanent",)
@@ -203,6 +217,25 @@ def delivery_from_counts(counts: dict[tuple[str, str], dict[str, int]]) -> list[
         by_step.setdefault(step_id, []).append(
             ChannelProgress(channel, total, sent, failed, pending, total - sent - failed - pending))
     return [StepDelivery(s, tuple(chs)) for s, chs in by_step.items()]
+
+
+def delivery_from_tallies(found: dict[str, Any], st: IncidentState | None = None,
+                          ) -> list[StepDelivery]:
+    """Per step, per channel, counted per recipient (notify.tally), the playbook's notify
+    steps first in playbook order, escalation pages after them."""
+    order = list(st.playbook.steps()) if st is not None else []
+    rank = {sid: i for i, sid in enumerate(order)}
+
+    def key(sid: str) -> tuple[int, int, str]:
+        return (1 if sid.startswith("escalation:") else 0, rank.get(sid, len(rank)), sid)
+
+    out = []
+    for sid in sorted(found, key=key):
+        tl = found[sid]
+        chans = tuple(ChannelProgress(c.channel, c.total, c.delivered, c.failed, c.waiting,
+                                      c.fell_back + c.cancelled) for c in tl.channels)
+        out.append(StepDelivery(sid, chans, tl))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ if TYPE_CHECKING:  # for type checkers; at run time names load on first use
     from incident.directory.loader import RosterImport, import_roster, load_directory
     from incident.directory.models import (
         VULNERABLE_KINDS,
+        Access,
         Building,
         External,
         Location,
@@ -90,6 +91,7 @@ _LAZY = {
     'import_roster': 'loader',
     'load_directory': 'loader',
     'VULNERABLE_KINDS': 'models',
+    'Access': 'models',
     'Building': 'models',
     'External': 'models',
     'Location': 'models',
@@ -117,6 +119,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "VULNERABLE_KINDS",
+    "Access",
     "Building",
     "Directory",
     "External",

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from incident.drill.loader import LoadedScenario
     from incident.drill.model import Scenario
     from incident.engine import Engine, IncidentState
-    from incident.store import Store, StoredEvent
+    from incident.store import IncidentRow, Store, StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +151,14 @@ class DrillSupport:
                              data={"inject": inj.id}))
         return out
 
+    def keeps_own_clock(self, row: IncidentRow) -> bool:
+        """A drill run on a scaled or headless clock: only its own drill runtime ticks it
+        (a live sweep on real time would stamp its events out of its drill time)."""
+        if not row.drill:
+            return False
+        run = self.index.run(row.id)
+        return run is not None and (run.speed != 1.0 or run.mode == "auto")
+
     def react(self, st: IncidentState, events: list[StoredEvent],
               now: datetime) -> tuple[list[NewEvent], list[Any]]:
         """Engine reactor: an inject reaches the players in the same transaction as the
@@ -182,13 +190,18 @@ def install(engine: Engine, runtime: Any = None) -> DrillSupport:
         _INSTALLED[engine] = support
         engine.reactors.append(support.react)
         engine.timer_sources.append(support.timers)
+        engine.own_clock.append(support.keeps_own_clock)
     return support
 
 
 def start_drill(engine: Engine, loaded: LoadedScenario, *, actor: str | None = None,
                 speed: float | None = None, mode: str = "console") -> IncidentState:
-    """Start the drill incident of a scenario and record the scenario with it."""
+    """Start the drill incident of a scenario and record the scenario with it.
+
+    The engine is sealed to its drills from here on (Engine.seal): a runtime that
+    plays a scenario, on whatever clock, can never write to a live incident."""
     install(engine)
+    engine.seal()
     sc = loaded.scenario
     lead = actor or sc.lead
     pace = float(speed if speed is not None else sc.speed)

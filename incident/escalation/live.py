@@ -432,6 +432,7 @@ def _who(directory: Directory | None, person: str | None) -> str:
 def acknowledge(engine: Engine, incident_id: str, actor: str,
                 page: str | None = None) -> IncidentState:
     """Acknowledge a page (or every waiting page of the incident): escalation stops."""
+    engine.check_actor(actor)
     directory = engine.directory
 
     def make(st: IncidentState, now: datetime):
@@ -465,6 +466,7 @@ def acknowledge(engine: Engine, incident_id: str, actor: str,
 def raise_escalation(engine: Engine, incident_id: str, role: str, actor: str,
                      reason: str) -> IncidentState:
     """Escalate to a role (or named person) now, by hand, saying why."""
+    engine.check_actor(actor)
     esc = installed(engine)
     directory = engine.directory
     if not (reason or "").strip():

@@ -35,6 +35,17 @@ def idempotency_key(incident_id: str, step_id: str, person_id: str, channel: str
     return f"{incident_id}:{step_id}:{person_id}:{channel}"
 
 
+def fallback_key(key: str, incident_id: str, step_id: str, person_id: str, channel: str,
+                 next_channel: str) -> str:
+    """The key of the fall-back row for the row keyed `key` on `channel`.
+
+    A retried chain's keys carry a suffix (``:retry<seq>``, see notify/retry.py);
+    its fall-backs keep it, so they never collide with the first chain's rows."""
+    base = idempotency_key(incident_id, step_id, person_id, channel)
+    suffix = key[len(base):] if key.startswith(base) else ""
+    return idempotency_key(incident_id, step_id, person_id, next_channel) + suffix
+
+
 def drill_mark(lang: str) -> str:
     return DRILL_MARK.get(lang, DRILL_MARK["en"])
 

@@ -76,6 +76,12 @@ class _Checker:
         for i, t in enumerate(pb.targets):
             if t.met_by != "resolved":
                 self.step_ref(("targets", i, "met_by"), t.met_by)
+            if t.delivered is not None and (t.met_by not in self.steps
+                                            or self.steps[t.met_by].notify is None):
+                self.err(("targets", i, "delivered"),
+                         f"'delivered' only applies to a target met by a notify step, "
+                         f"and '{t.met_by}' is not one",
+                         "remove 'delivered', or set met_by to a notify step")
         for name, sel in pb.audiences.items():
             self.selector(("audiences", name), sel)
         for sid, step in self.steps.items():

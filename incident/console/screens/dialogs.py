@@ -61,6 +61,7 @@ class FormField:
     placeholder: str = ""
     options: list[tuple[str, Any]] = field(default_factory=list)
     suggestions: list[str] | None = None
+    secret: bool = False  # typed text is hidden (a PIN)
 
 
 class FormModal(ModalScreen[Any]):
@@ -102,8 +103,8 @@ class FormModal(ModalScreen[Any]):
                 else:
                     sugg = SuggestFromList(f.suggestions, case_sensitive=False) \
                         if f.suggestions else None
-                    yield Input(str(value or ""), placeholder=f.placeholder, id=f"f-{f.name}",
-                                suggester=sugg)
+                    yield Input("" if f.secret else str(value or ""), placeholder=f.placeholder,
+                                id=f"f-{f.name}", suggester=sugg, password=f.secret)
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.ok_label or t("form.ok", lang), id="ok", variant="primary")
@@ -132,6 +133,8 @@ class FormModal(ModalScreen[Any]):
     def _keep_draft(self, event: Any) -> None:
         wid = event.control.id or ""
         if wid.startswith("f-"):
+            if any(f.secret and f"f-{f.name}" == wid for f in self.fields):
+                return  # a PIN is never kept as a draft
             value = event.value
             self.drafts[wid[2:]] = None if value is Select.NULL else value
 

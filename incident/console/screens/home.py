@@ -105,6 +105,8 @@ class HomeScreen(Screen):
     def show(self, data: HomeData) -> None:
         self._data = data
         active = self.query_one("#active", DataTable)
+        if not active.columns:  # data before on_mount labelled the tables: relabel shows it
+            return
         keep = _cursor_key(active)
         active.clear()
         now = self.app.runtime.clock.now()  # type: ignore[attr-defined]

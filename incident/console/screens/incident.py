@@ -42,6 +42,7 @@ from incident.console.widgets.incident import (
 )
 from incident.engine.context import local_zone
 from incident.errors import Refused
+from incident.identity import Actor
 
 PANELS = ("timers", "messages", "escalation", "timeline")
 
@@ -70,6 +71,7 @@ class IncidentScreen(Screen):
         Binding("v", "severity", "Severity", id="incident.severity"),
         Binding("p", "report", "Reported", id="incident.report"),
         Binding("m", "recipients", "Recipients", id="incident.recipients"),
+        Binding("R", "retry_failed", "Retry failed", id="incident.retry"),
         Binding("right_square_bracket", "next_panel", "Panel", id="incident.panel"),
         Binding("o", "reopen", "Reopen", id="incident.reopen"),
         *[Binding(str(i), f"choose({i})", show=False) for i in range(1, 10)],
@@ -91,7 +93,7 @@ class IncidentScreen(Screen):
         self.form_drafts: dict[str, dict[str, Any]] = {}
         self._shown_seq = -1
         self._card_step: str | None = None
-        self._bindings_for = ""
+        self._bindings_for: Any = ""
         self._reflow: Any = None
 
     # ---- plumbing --------------------------------------------------------------------------
@@ -160,6 +162,9 @@ class IncidentScreen(Screen):
         resolved = self.state.status != "open"
         if action == "reopen":
             return resolved
+        if action == "retry_failed":  # offered only while some recipient was not reached
+            return not resolved and any(d.failed for d in self.delivery
+                                        if not d.step_id.startswith("escalation:"))
         return not (resolved and action in ("primary", "skip", "confirm", "take", "handover", "ack", "escalate", "resolve", "severity", "report", "choose"))
 
     # ---- data in ---------------------------------------------------------------------------
@@ -186,8 +191,9 @@ class IncidentScreen(Screen):
                                            bool(self.app.features.get("dispatcher")))  # type: ignore[attr-defined]
         self.render_clock()
         self.render_card(force=True)
-        if first or st.status != self._bindings_for:
-            self._bindings_for = st.status
+        failed = any(d.failed for d in self.delivery)
+        if first or (st.status, failed) != self._bindings_for:
+            self._bindings_for = (st.status, failed)  # "Retry failed" comes and goes
             self.refresh_bindings()
         if first and self._early:
             self.call_later(self._replay_early)
@@ -201,8 +207,9 @@ class IncidentScreen(Screen):
         self.query_one("#steps", StepList).show_state(st, self.now(), self.lang, None)
         self.render_clock()
         self.render_card(force=True)
-        if st.status != self._bindings_for:
-            self._bindings_for = st.status
+        failed = any(d.failed for d in self.delivery)
+        if (st.status, failed) != self._bindings_for:
+            self._bindings_for = (st.status, failed)
             self.refresh_bindings()
 
     def tick_clock(self) -> None:
@@ -219,8 +226,9 @@ class IncidentScreen(Screen):
         now = self.now()
         lang = self.lang
         loc = location_labels(self.rt.directory, st.location).get(lang, st.location)
-        self.query_one("#inc-header", IncidentHeader).show(st, self.timers, now, lang, loc,
-                                                           self.name_of(st.owner))
+        self.query_one("#inc-header", IncidentHeader).show(
+            st, self.timers, now, lang, loc, self.name_of(st.owner),
+            warning=getattr(self.app, "service_warning", ""))
         _set(self.query_one("#timers-text", Static),
              timers_text(self.rows, now, lang, self.zone, st.status != "open"))
         app: Any = self.app
@@ -237,7 +245,8 @@ class IncidentScreen(Screen):
 
         body, hints = card_text(st, sid, self.now(), self.lang, self.zone, self.name_of,
                                 self.rt.directory.externals, waiting_for(st, sid)
-                                if st.steps[sid].status == "pending" else [])
+                                if st.steps[sid].status == "pending" else [],
+                                next((d for d in self.delivery if d.step_id == sid), None))
         card = self.query_one("#card-body", Static)
         if sid != self._card_step and getattr(card, "_last_text", None) is not None:
             # Moving through the steps: paint the new card at once and reflow a moment
@@ -454,18 +463,24 @@ class IncidentScreen(Screen):
         step = self.state.playbook.steps()[sid]
         staff = list(self.rt.directory.staff)
 
+        me = self.app.user  # type: ignore[attr-defined]
+        credentials = self.rt.settings.credentials_path
+
         def submit(values: dict[str, Any]) -> Callable[[], Any]:
             who = (values.get("who") or "").strip()
             if not who:
                 raise Refused(t("form.confirmer", self.lang))
             note = (values.get("note") or "").strip() or None
-            return lambda: engine.act(iid, sid, actor=who, action="confirm", note=note)
+            actor = confirming_actor(self.rt.directory, me, who, values.get("pin") or "",
+                                     credentials, self.lang)
+            return lambda: engine.act(iid, sid, actor=actor, action="confirm", note=note)
 
         desc = step.gate.text.get(self.lang) if step.gate else ""
         drafts = self.form_drafts.setdefault(f"confirm:{sid}", {})
         self.app.push_screen(
             FormModal(t("form.confirm.title", self.lang, step=self._step_title(sid)),
                       [FormField("who", t("form.confirmer", self.lang), suggestions=staff),
+                       FormField("pin", t("form.pin", self.lang), secret=True),
                        FormField("note", t("form.note", self.lang))], submit,
                       description=desc, drafts=drafts, form_id="confirm"),
             self._after_form(t("ok.confirmed", self.lang, step=self._step_title(sid))))
@@ -640,6 +655,21 @@ class IncidentScreen(Screen):
         rt, iid, user = self.rt, self.incident_id, self.app.user  # type: ignore[attr-defined]
         self.run("ack", lambda: bridge.acknowledge(rt, iid, user), t("ok.acked", self.lang))
 
+    def action_retry_failed(self) -> None:
+        """Send again what failed for good: the highlighted notify step's messages, or
+        every notify step's when the highlighted step has none."""
+        from incident.console import bridge
+
+        if self.state is None:
+            return
+        rt, iid, user = self.rt, self.incident_id, self.app.user  # type: ignore[attr-defined]
+        sid = self.current_step
+        failed = {d.step_id for d in self.delivery if d.failed}
+        step = sid if sid in failed else None
+        lang = self.lang
+        self.run("retry", lambda: bridge.retry_failed(rt, iid, user, step, lang),
+                 t("ok.retried", lang))
+
     def action_escalate(self) -> None:
         from incident.console import bridge
 
@@ -686,3 +716,19 @@ class IncidentScreen(Screen):
         tabs = self.query_one("#panels", TabbedContent)
         idx = PANELS.index(tabs.active) if tabs.active in PANELS else 0
         tabs.active = PANELS[(idx + 1) % len(PANELS)]
+
+
+def confirming_actor(directory: Any, me: Any, who: str, pin: str, credentials: Any,
+                     lang: str) -> Actor:
+    """The second person, proven: the console's own person when their login (or the
+    served console's sign-in) identified them, anyone else only with their PIN."""
+    from incident.credentials import CredentialStore
+    from incident.identity import staff_id
+
+    person = staff_id(directory, who, what="confirming person")
+    if person == str(me) and not pin:
+        return me  # the engine decides: their own login proves them, a declared name not
+    if not pin:
+        raise Refused(t("form.pin.missing", lang, who=person))
+    CredentialStore(credentials).require(person, pin)
+    return Actor(person, how="pin")

@@ -30,7 +30,7 @@ from incident.console.model import (
     live_status,
     urgency,
 )
-from incident.views import clock_text, event_summary, offset, status_label
+from incident.views import clock_text, delivery_line, event_summary, offset, status_label
 
 if TYPE_CHECKING:
     from incident.engine import IncidentState, Timer
@@ -51,7 +51,7 @@ class IncidentHeader(Static):
     _last = ""
 
     def show(self, st: IncidentState, timers: list[Timer], now: datetime, lang: str,
-             location: str, owner: str) -> None:
+             location: str, owner: str, warning: str = "") -> None:
         pb = st.playbook
         try:
             sev = pb.severity(st.severity).name.get(lang)
@@ -79,6 +79,8 @@ class IncidentHeader(Static):
         if unacked:
             parts.append(f"[$warning]{t('col.pages', lang)} {unacked}[/]")
         text = line1 + "\n" + " · ".join(parts)
+        if warning and st.status == "open":  # no service: only this console escalates
+            text += f"\n[$warning]{escape(warning)}[/]"
         if text != self._last:
             # A countdown ticking needs a repaint; a new next-due label may wrap
             # differently on a narrow terminal, so it gets a reflow.
@@ -185,8 +187,9 @@ class StepList(OptionList):
 
 def card_text(st: IncidentState, step_id: str, now: datetime, lang: str, zone: ZoneInfo,
               name_of: Callable[[str | None], str], externals: dict[str, Any],
-              waiting: list[str]) -> tuple[str, str]:
-    """(body markup, hints markup) for one step."""
+              waiting: list[str], delivery: StepDelivery | None = None) -> tuple[str, str]:
+    """(body markup, hints markup) for one step. `delivery`: the step's own messages,
+    per recipient, read from the outbox (else the log's latest progress)."""
     from incident.clock import format_duration
 
     pb = st.playbook
@@ -257,11 +260,15 @@ def card_text(st: IncidentState, step_id: str, now: datetime, lang: str, zone: Z
         aud_text = ", ".join(aud) if isinstance(aud, list) else aud
         lines.append(t("step.notifies", lang, audience=escape(aud_text),
                        channels=", ".join(step.notify.channels)))
-        queued = st.notifications.get(step_id)
-        if queued:
-            lines.append("[$success]" + t("step.queued", lang,
-                                          n=queued.get("messages", queued.get("recipients", "?")))
-                         + "[/]")
+        line = delivery_line(st, step_id, delivery.tally if delivery is not None else None,
+                             lang)
+        if line:
+            tl = delivery.tally if delivery is not None else None
+            style = "$success" if tl is not None and tl.all_delivered else \
+                "b $error" if tl is not None and tl.failed else "$warning"
+            lines.append(f"[{style}]{t('step.messages', lang)}: {escape(line)}[/]")
+            if tl is not None and tl.failed:
+                lines.append(f"[dim]{t('msg.retry_hint', lang)}[/]")
     if step.wait is not None:
         lines.append(t("step.wait", lang, d=format_duration(step.wait)))
     if step.options and s.status in ("ready", "in_progress", "pending"):
@@ -379,6 +386,10 @@ class DeliveryPanel(VerticalScroll):
             text = (text + "\n" if text else "") + f"[$warning]{t('msg.no_dispatcher', lang)}[/]"
         if delivery:
             text = (text + "\n" if text else "") + f"[dim]{t('msg.drill_down', lang)}[/]"
+        failed = sum(d.failed for d in delivery)
+        if failed:
+            text += "\n" + f"[b $error]{t('msg.failed', lang, n=failed)}[/] " \
+                f"[dim]{t('msg.retry_hint', lang)}[/]"
         note.update(text)
         mounted = False
         for d in delivery:  # rows only ever appear (a queued message never un-queues)
@@ -415,15 +426,21 @@ class DeliveryPanel(VerticalScroll):
                 title = ("呼叫 " if lang == "zh" else "Page ") + d.step_id.split(":", 1)[1]
             else:
                 title = d.step_id
-            done = sum(c.finished for c in d.channels)
+            head = f"[b]{escape(title)}[/b]  {d.finished}/{d.total}"
+            if d.tally is not None:
+                tl = d.tally
+                head += "  " + t("msg.step_tally", lang, delivered=tl.delivered,
+                                 total=tl.recipients, waiting=tl.waiting, failed=tl.failed)
             for label in box.query(".delivery-title"):
-                label.update(f"[b]{escape(title)}[/b]  {done}/{d.total}")  # type: ignore[attr-defined]
+                label.update(head)  # type: ignore[attr-defined]
             for c in d.channels:
                 for row in box.query("#" + _wid("dl", d.step_id, c.channel)):
                     if isinstance(row, ChannelRow) and row.is_mounted and row.children:
-                        row.show(c.total, c.finished,
-                                 t("msg.progress", lang, sent=c.sent, total=c.total,
-                                   failed=c.failed, pending=c.pending))
+                        text = t("msg.progress", lang, sent=c.sent, total=c.total,
+                                 failed=c.failed, pending=c.pending)
+                        if c.other:
+                            text += " · " + t("msg.moved_on", lang, n=c.other)
+                        row.show(c.total, c.finished, text)
 
 
 # ---- escalation ---------------------------------------------------------------------------------

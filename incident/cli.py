@@ -385,9 +385,7 @@ def db_upgrade(ctx: Ctx) -> None:
 # ---- incidents -------------------------------------------------------------------------
 
 def _zone(ctx: Ctx):
-    from incident.engine.context import local_zone
-
-    return local_zone(ctx.runtime.directory)
+    return ctx.runtime.site_zone()
 
 
 def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:

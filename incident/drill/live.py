@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from incident.drill import events as dev
-from incident.drill.model import Scenario
 from incident.engine import events as ev
 from incident.engine.state import Timer
 from incident.errors import Refused
@@ -29,6 +28,7 @@ from incident.store import NewEvent
 
 if TYPE_CHECKING:
     from incident.drill.loader import LoadedScenario
+    from incident.drill.model import Scenario
     from incident.engine import Engine, IncidentState
     from incident.store import IncidentRow, Store, StoredEvent
 
@@ -47,6 +47,8 @@ class DrillRun:
 
 
 def _parse_run(incident_id: str, started_at: datetime, e: StoredEvent) -> DrillRun:
+    from incident.drill.model import Scenario  # pydantic schema: only when a drill runs
+
     p = e.payload
     sc = Scenario.model_validate(p["data"])
     return DrillRun(incident_id, started_at, sc, p["data"], float(p.get("speed") or 1.0),

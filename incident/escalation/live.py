@@ -33,7 +33,7 @@ from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.engine.state import Timer
 from incident.errors import Refused, ValidationFailed, known, suggest
-from incident.escalation.model import Edge, EscalationGraph
+from incident.escalation.graph import Edge, EscalationGraph
 from incident.escalation.resolve import Resolution, local_time, resolve
 from incident.store import NewEvent, NewOutbox
 
@@ -391,12 +391,16 @@ def install(engine: Engine, runtime: Any = None, *, graph: EscalationGraph | Non
     """
     directory = directory or engine.directory
     if graph is None and runtime is not None and directory is not None:
-        from incident.escalation.model import load_escalation
-
         path = runtime.settings.contacts_dir / "escalation.yaml"
         if path.exists():
+            compiled = getattr(runtime, "escalation_graph", None)  # Runtime's cache
             try:
-                graph = load_escalation(path, directory)
+                if compiled is not None:
+                    graph = compiled(directory)
+                else:
+                    from incident.escalation.model import load_escalation
+
+                    graph = load_escalation(path, directory)
             except ValidationFailed as exc:
                 log.error("escalation is off: %s", exc)
     esc = Escalation(graph, directory)

@@ -20,7 +20,6 @@ from incident.engine.context import message_context
 from incident.errors import Refused
 from incident.notify.channels import ChannelSet
 from incident.notify.sms import sms_segments
-from incident.playbook.templates import render, undeclared
 from incident.store import NewOutbox
 
 if TYPE_CHECKING:
@@ -155,6 +154,8 @@ class Planner:
         assert step.notify is not None
         msg = step.notify.message
         ctx = message_context(state, self.directory, lang, recipient)
+        from incident.playbook.templates import render  # Jinja only when rendering
+
         subject = render(msg.subject.get(lang), ctx)
         body = render(msg.body.get(lang), ctx)
         if state.drill:
@@ -165,6 +166,8 @@ class Planner:
     def personal(step: Step) -> bool:
         assert step.notify is not None
         m = step.notify.message
+        from incident.playbook.templates import undeclared
+
         used: set[str] = set()
         for text in (m.subject.en, m.subject.zh, m.body.en, m.body.zh):
             used |= undeclared(text)

@@ -8,14 +8,13 @@ reported at once, each with file, line and a suggestion where one exists.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import networkx as nx
 from pydantic import ValidationError
 
 from incident.errors import Issue, IssueList, ValidationFailed, known, suggest
+from incident.playbook.library import PlaybookLibrary as PlaybookLibrary
 from incident.playbook.model import KIND_FIELDS, Playbook, Step
 from incident.playbook.templates import (
     INCIDENT_VARS,
@@ -32,29 +31,6 @@ if TYPE_CHECKING:
     from incident.directory import Directory
 
 DEFAULT_CHANNELS = frozenset({"sms", "email", "chat"})
-
-
-@dataclass(slots=True)
-class PlaybookLibrary:
-    playbooks: dict[str, Playbook] = field(default_factory=dict)
-    sources: dict[str, Path] = field(default_factory=dict)
-    warnings: list[Issue] = field(default_factory=list)
-
-    def get(self, playbook_id: str) -> Playbook:
-        try:
-            return self.playbooks[playbook_id]
-        except KeyError:
-            hint = suggest(playbook_id, self.playbooks) or known(self.playbooks)
-            raise KeyError(f"unknown playbook '{playbook_id}' — {hint}") from None
-
-    def search(self, query: str) -> list[Playbook]:
-        return [p for p in self.playbooks.values() if p.matches(query)]
-
-    def __iter__(self):
-        return iter(self.playbooks.values())
-
-    def __len__(self) -> int:
-        return len(self.playbooks)
 
 
 class _Checker:
@@ -246,6 +222,8 @@ class _Checker:
         return {s.record.name for s in self.steps.values() if s.record is not None}
 
     def graph(self) -> None:
+        import networkx as nx  # ~0.15 s to import: only when a playbook is checked
+
         g = nx.DiGraph()
         g.add_nodes_from(self.steps)
         cond = self.pb.conditional()

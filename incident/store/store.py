@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine
 
 from incident.store import db
@@ -69,7 +68,12 @@ class Store:
         self.dialect = engine.dialect.name
         self._writer = db.writer(engine)
         self._serial = threading.RLock() if db.sqlite_needs_serializing(url) else nullcontext()
-        self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        # only the dialect in use is imported (the other costs start-up time for nothing)
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self._insert = insert
         self._tips: dict[str, tuple[int, str]] = {}
         self._fast = _FastSQL(engine.dialect)
         # Set by use_integrity(): the chain key (outside the database) and the anchor

@@ -124,6 +124,9 @@ class Runtime:
             pass
         else:
             install_drill(engine, self)  # scripted injects fire as engine timers
+        from incident.engine.followups import install as install_aftercare
+
+        install_aftercare(engine)  # callbacks at resolution, promises to the reporter
         return engine
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from incident.clock import Clock
+from incident.engine import aftercare
 from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.engine.state import IncidentState, Timer, apply, fold, waiting_for
@@ -159,7 +160,9 @@ class Engine:
 
     def start(self, playbook_id: str, at: str, *, actor: str, severity: int | None = None,
               drill: bool = False, reporter: str | None = None, first_receiver: str | None = None,
-              inputs: dict[str, Any] | None = None, note: str | None = None) -> IncidentState:
+              inputs: dict[str, Any] | None = None, note: str | None = None,
+              received_at: datetime | None = None, reporter_contact: dict[str, Any] | None = None,
+              channel: str | None = None) -> IncidentState:
         self.check_actor(actor)
         try:
             pb = self.playbooks.get(playbook_id)
@@ -202,6 +205,11 @@ class Engine:
             "drill": bool(drill), "reporter": reporter or actor, "first_receiver": owner,
             "inputs": given,
         }
+        from incident.engine.followups import first_receiver_record
+
+        payload.update(first_receiver_record(self, now, received_at=received_at,
+                                             reporter=reporter, contact=reporter_contact,
+                                             channel=channel))
         events = [NewEvent(ev.INCIDENT_STARTED, actor, payload, now)]
         if note:
             events.append(NewEvent(ev.NOTE_ADDED, actor, {"text": note}, now))
@@ -460,7 +468,9 @@ class Engine:
         Timers are derived from the log, so they survive restarts: one that fell
         due while no process ran fires now and says how late it is.
         """
-        ids = [incident_id] if incident_id else [r.id for r in self.store.incidents(status="open")]
+        ids = [incident_id] if incident_id else [
+            r.id for r in self.store.incidents(status="open")
+            + self.store.incidents(status="resolved", drill=False)]  # callbacks, complaints
         fired: list[tuple[str, dict[str, Any]]] = []
         for iid in ids:
             for _round in range(20):  # a fired wait can make new timers due at once
@@ -468,7 +478,7 @@ class Engine:
 
                 def plan(st: IncidentState, now: datetime, batch=batch):
                     batch.clear()
-                    if st.status != "open":
+                    if st.status != "open" and not aftercare.pending(st):
                         return [], [], {}
                     out: list[NewEvent] = []
                     for t in self.timers(st):
@@ -576,6 +586,7 @@ def _snapshot(st: IncidentState) -> IncidentState:
     new.notifications = dict(st.notifications)
     new.delivery = {k: dict(v) for k, v in st.delivery.items()}
     new.pages = [dict(p) for p in st.pages]
+    aftercare.snapshot_into(new, st)
     return new
 
 

@@ -282,3 +282,102 @@ def snapshot_into(new: IncidentState, st: IncidentState) -> None:
                       for k, v in st.complaints.items()}
     new.promise = replace(st.promise) if st.promise is not None else None
     new.reporter_contact = dict(st.reporter_contact)
+
+
+# ---- plain-text views (status, log, reports) ---------------------------------------------
+
+def _clock(ts: datetime | None, zone: ZoneInfo, date_too: bool = True) -> str:
+    if ts is None:
+        return "—"
+    return ts.astimezone(zone).strftime("%Y-%m-%d %H:%M" if date_too else "%H:%M")
+
+
+def reporter_text(st: IncidentState, lang: str) -> str:
+    """'Wang Li 138 1234 5678 B3-1201 (hotline)' — who reported, how to reach them."""
+    info = st.reporter_contact
+    bits = [str(info.get("name") or st.reporter)]
+    bits += [str(info[k]) for k in ("phone", "unit") if info.get(k)]
+    out = " ".join(bits)
+    if st.channel:
+        out += f" ({text(CHANNELS.get(st.channel, (st.channel, st.channel)), lang)})"
+    return out
+
+
+def header_lines(st: IncidentState, zone: ZoneInfo, lang: str) -> list[str]:
+    """The first receiver's record: who received it and when, from whom, the phase."""
+    zh = lang == "zh"
+    lines = [f"{'首问责任人' if zh else 'First receiver'}: {st.first_receiver}   "
+             f"{'报事人' if zh else 'Reporter'}: {reporter_text(st, lang)}   "
+             f"{'接报' if zh else 'Received'}: {_clock(st.counted_from, zone)}"]
+    if st.promise is not None:
+        pr = st.promise
+        done = (f"{'已反馈' if zh else 'reported back'} {_clock(pr.reported_at, zone, False)}"
+                if pr.reported_at else ("待反馈" if zh else "report back due"))
+        lines.append(f"{'承诺时限' if zh else 'Promised by'}: {_clock(pr.due_at, zone)} "
+                     f"({'短信' if pr.via == 'sms' and zh else pr.via if not zh else '电话'}) "
+                     f"{done}")
+    if st.closed_at is not None and st.status != "open":
+        lines.append(f"{'关闭' if zh else 'Closed'}: {_clock(st.closed_at, zone)} {st.closed_by}")
+    return lines
+
+
+FOLLOWUP_STATUS: dict[str, tuple[str, str]] = {
+    "due": ("due", "待回访"), "overdue": ("OVERDUE", "已超时"), "done": ("done", "已回访"),
+    "done_late": ("done late", "超时回访")}
+CLOCK_STATUS: dict[str, tuple[str, str]] = {
+    "met": ("met", "达成"), "met_late": ("met late", "超时达成"), "missed": ("missed", "未达成"),
+    "pending": ("pending", "待办")}
+
+
+def aftercare_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str) -> list[str]:
+    """Callbacks and complaints, for `incident status`."""
+    zh = lang == "zh"
+    lines: list[str] = []
+    if st.followups:
+        lines.append("回访" if zh else "Callbacks")
+        for f in st.followups.values():
+            sat = f"  {'满意度' if zh else 'satisfaction'} {f.satisfaction}/5" \
+                if f.satisfaction else ""
+            lines.append(f"  {f.who:<16} {f.name:<10} {text(REASONS.get(f.reason, (f.reason,) * 2), lang)}"
+                         f"  {'截止' if zh else 'due'} {_clock(f.due_at, zone)}  "
+                         f"{text(FOLLOWUP_STATUS[f.status(now)], lang)}{sat}")
+        lines.append("")
+    if st.complaints:
+        lines.append("投诉" if zh else "Complaints")
+        for c in st.complaints.values():
+            state = (f"{'已关闭' if zh else 'closed'} {'满意度' if zh else 'satisfaction'} "
+                     f"{c.satisfaction}/5") if not c.open else ("处理中" if zh else "open")
+            lines.append(f"  {c.id} {c.by}: {c.text[:40]}  {state}")
+            for step, (en, zh_) in COMPLAINT_STEPS.items():
+                due = c.supervisor_due if step == "supervisor_told" else c.investigation_due
+                lines.append(f"    {zh_ if zh else en:<22} {'截止' if zh else 'due'} "
+                             f"{_clock(due, zone)}  {text(CLOCK_STATUS[c.clock(step, now)], lang)}")
+        lines.append("")
+    return lines
+
+
+def event_bits(kind: str, p: dict[str, Any], lang: str) -> list[str]:
+    """Timeline text of an aftercare event."""
+    zh = lang == "zh"
+    if kind == FOLLOWUP_SCHEDULED:
+        return [", ".join(f"{x.get('name')} ({x.get('who')})" for x in p.get("people", []))]
+    if kind == FOLLOWUP_RECORDED:
+        bits = [str(p.get("who")), ("已联系上" if zh else "reached") if p.get("reached")
+                else ("未联系上" if zh else "not reached")]
+        if p.get("satisfaction"):
+            bits.append(f"{'满意度' if zh else 'satisfaction'} {p['satisfaction']}/5")
+        return [*bits, str(p.get("note") or "")]
+    if kind in (COMPLAINT_OPENED, COMPLAINT_STEP, COMPLAINT_CLOSED):
+        bits = [str(p.get("complaint"))]
+        if kind == COMPLAINT_OPENED:
+            bits += [str(p.get("from")), str(p.get("text"))]
+        if kind == COMPLAINT_STEP:
+            bits.append(text(COMPLAINT_STEPS.get(p.get("step", ""), (p.get("step"),) * 2), lang))
+        if kind == COMPLAINT_CLOSED:
+            bits.append(f"{'满意度' if zh else 'satisfaction'} {p.get('satisfaction')}/5")
+        return [*bits, str(p.get("note") or "")]
+    if kind == PROMISE_MADE:
+        return [str(p.get("due_at", ""))[:16].replace("T", " "), str(p.get("via", ""))]
+    if kind in (REPORTED_BACK, INCIDENT_CLOSED):
+        return [str(p.get("via") or ""), str(p.get("note") or p.get("reason") or "")]
+    return []

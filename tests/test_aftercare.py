@@ -1,0 +1,197 @@
+"""The service loop around an incident: the first receiver's record, callbacks (回访)
+with satisfaction, complaints on the manuals' clocks, resolved versus closed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from incident.cli import main
+from incident.clock import ManualClock
+from incident.config import load_settings
+from incident.engine import aftercare as ac
+from incident.engine import followups as fu
+from incident.errors import Refused
+from incident.runtime import Runtime
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+FRIDAY_10AM = datetime(2026, 1, 9, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+@pytest.fixture
+def runtime(db_url):
+    rt = Runtime(load_settings(database_url=db_url), clock=ManualClock(FRIDAY_10AM))
+    yield rt
+    rt.close()
+
+
+def _start(rt, **kw):
+    args = {"actor": "chen.jie", "received_at": "4m", "reporter": "Wang Li",
+            "reporter_contact": {"phone": "138 1234 5678", "unit": "B3-1202"},
+            "channel": "hotline", **kw}
+    return rt.engine.start("fire", "B3-1201", **args)
+
+
+def test_first_receiver_record_counts_targets_from_the_call(runtime):
+    st = _start(runtime)
+    received = FRIDAY_10AM - timedelta(minutes=4)
+    assert st.counted_from == received
+    assert st.targets["alarm_confirmed"].due_at == received + timedelta(minutes=3)
+    assert st.channel == "hotline"
+    assert st.reporter_contact["phone"] == "138 1234 5678"
+    st = runtime.engine.handover(st.id, "lin.fang", actor="chen.jie", reason="shift change")
+    assert st.owner == "lin.fang" and st.first_receiver == "chen.jie"
+    # the alarm-confirmation target was missed a minute ago: the call came in 4 minutes ago
+    assert st.targets["alarm_confirmed"].status(runtime.clock.now()) == "missed"
+
+
+@pytest.mark.parametrize("when, why", [("2099-01-01 10:00", "in the future"),
+                                       ("30h", "more than 24 hours"),
+                                       ("yesterday", "is not a time")])
+def test_received_at_out_of_bounds_is_refused(runtime, when, why):
+    with pytest.raises(Refused, match=why):
+        _start(runtime, received_at=when)
+
+
+def test_unknown_channel_and_bad_phone_are_refused(runtime):
+    with pytest.raises(Refused, match="walk_in"):
+        _start(runtime, channel="fax")
+    with pytest.raises(Refused, match="not a phone number"):
+        _start(runtime, reporter_contact={"phone": "call me"})
+
+
+def test_callbacks_after_resolution_then_close(runtime):
+    engine, clock = runtime.engine, runtime.clock
+    st = _start(runtime)
+    st = engine.resolve(st.id, actor="chen.jie", summary="small fire put out", force=True)
+    assert st.phase == "resolved"
+    owners = [p.id for p in runtime.directory.owners_of("B3-1201")]
+    assert set(st.followups) == {"reporter", *owners}
+    due = st.followups["reporter"].due_at
+    assert due == clock.now() + timedelta(hours=24)
+    assert fu.register(engine) and not fu.register(engine, overdue_only=True)
+    clock.advance("25h")
+    fired = engine.tick()
+    assert any(p["kind"] == "followup_due" for _iid, p in fired)
+    overdue = fu.register(engine, overdue_only=True)
+    assert {r["who"] for r in overdue} == {"reporter", *owners}
+    with pytest.raises(Refused, match="satisfaction"):
+        fu.record_followup(engine, st.id, "reporter", actor="chen.jie", reached=True)
+    st = fu.record_followup(engine, st.id, "reporter", actor="chen.jie", reached=False)
+    assert st.followups["reporter"].attempts == 1 and not st.followups["reporter"].done
+    st = fu.record_followup(engine, st.id, "reporter", actor="chen.jie", reached=True,
+                            satisfaction=5, note="thanked the team")
+    assert st.phase == "resolved"
+    for who in owners:
+        st = fu.record_followup(engine, st.id, who, actor="chen.jie", reached=True,
+                                satisfaction=4)
+    assert st.phase == "closed" and st.closed_by == "chen.jie"
+    assert runtime.store.incident(st.id).status == "closed"
+    assert st.followups["reporter"].status(clock.now()) == "done_late"
+    assert not fu.register(engine)
+    assert {r["who"] for r in fu.register(engine, include_done=True)} == {"reporter", *owners}
+
+
+def test_drills_owe_no_callbacks(runtime):
+    st = _start(runtime, drill=True)
+    st = runtime.engine.resolve(st.id, actor="chen.jie", summary="drill over", force=True)
+    assert st.followups == {}
+
+
+def test_complaint_three_working_days_across_a_weekend(runtime):
+    engine, clock = runtime.engine, runtime.clock
+    st = _start(runtime)
+    st = engine.resolve(st.id, actor="chen.jie", summary="out", force=True)
+    st, cid = fu.open_complaint(engine, st.id, actor="chen.jie", by="B3-1101",
+                                text="water from the hoses came through my ceiling")
+    c = st.complaints[cid]
+    assert c.supervisor_due == FRIDAY_10AM + timedelta(minutes=30)
+    # Friday + 3 working days = end of Wednesday (Saturday and Sunday do not count)
+    assert c.investigation_due.astimezone(SHANGHAI).date() == date(2026, 1, 14)
+    clock.advance("31m")
+    fired = [p["kind"] for _i, p in engine.tick()]
+    assert "complaint_supervisor" in fired and "complaint_investigation" not in fired
+    st = fu.complaint_step(engine, st.id, cid, "supervisor_told", actor="chen.jie")
+    assert st.complaints[cid].clock("supervisor_told", clock.now()) == "met_late"
+    clock.advance(timedelta(days=4))  # Tuesday: still within the investigation clock
+    assert "complaint_investigation" not in [p["kind"] for _i, p in engine.tick()]
+    st = fu.complaint_step(engine, st.id, cid, "investigated", actor="chen.jie")
+    assert st.complaints[cid].clock("investigated", clock.now()) == "met"
+    with pytest.raises(Refused, match="not satisfied"):
+        fu.close_complaint(engine, st.id, cid, actor="chen.jie", satisfaction=2)
+    st = fu.close_complaint(engine, st.id, cid, actor="chen.jie", satisfaction=4)
+    assert not st.complaints[cid].open and st.complaints[cid].satisfaction == 4
+
+
+def test_holidays_and_make_up_days_in_the_site_calendar():
+    cal = ac.Calendar(holidays=frozenset({date(2026, 1, 12)}),
+                      workdays=frozenset({date(2026, 1, 10)}))
+    due = cal.add_working_days(FRIDAY_10AM, 3, SHANGHAI)
+    # Saturday is a make-up working day, Monday a holiday: Sat, Tue, Wed
+    assert due.date() == date(2026, 1, 14)
+    assert ac.Calendar().add_working_days(FRIDAY_10AM, 1, SHANGHAI).date() == date(2026, 1, 12)
+
+
+def test_promise_and_report_back(runtime):
+    engine = runtime.engine
+    st = _start(runtime)
+    # no playbook step promises here: report back by call is still recorded
+    st = fu.report_back(engine, st.id, actor="chen.jie", via="call", text="told him 2h")
+    assert st.promise is None
+    st = fu.report_back(engine, st.id, actor="chen.jie", via="sms")
+    rows = runtime.store.outbox_rows(st.id, step_id="report_back")
+    assert len(rows) == 1 and rows[0].address == "13812345678"
+    assert "B3-1201" in rows[0].body
+
+
+# ---- through the CLI -----------------------------------------------------------------------
+
+def _cli(env, *args):
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result
+
+
+def test_the_service_loop_through_the_cli(db_url, tmp_path):
+    clock = ManualClock(FRIDAY_10AM)
+    env = {"INCIDENT_DATABASE_URL": db_url, "INCIDENT_CLOCK": f"fixed:{clock.now().isoformat()}",
+           "INCIDENT_USER": "chen.jie", "INCIDENT_CREDENTIALS_FILE": str(tmp_path / "c.json")}
+    r = _cli(env, "start", "fire", "--at", "B3-1201", "--received-at", "09:57",
+             "--reporter", "王丽", "--reporter-phone", "138 1234 5678", "--channel", "walk-in")
+    assert r.exit_code == 0, r.output
+    iid = r.output.strip()
+    r = _cli(env, "start", "fire", "--at", "B3-1201", "--channel", "fax")
+    assert r.exit_code == 1 and "unknown channel" in r.output and "Traceback" not in r.output
+    r = _cli(env, "--lang", "zh", "status", iid)
+    assert "首问责任人: chen.jie" in r.output and "王丽 138 1234 5678 (来访)" in r.output
+    assert "接报: 2026-01-09 09:57" in r.output
+    r = _cli(env, "log", iid)
+    assert "received 01:57" in r.output or "received 09:57" in r.output
+    r = _cli(env, "followup", iid, "reporter", "--reached", "yes", "--satisfaction", "5")
+    assert r.exit_code == 1 and "still open" in r.output
+    assert _cli(env, "resolve", iid, "--force", "--summary", "put out").exit_code == 0
+    r = _cli(env, "followups", "--format", "json")
+    rows = json.loads(r.output)
+    assert {x["incident"] for x in rows} == {iid} and "reporter" in {x["who"] for x in rows}
+    r = _cli(env, "complaint", iid, "--from", "B3-1101", "--text", "ceiling soaked")
+    assert r.exit_code == 0 and r.output.startswith("C1")
+    assert "2026-01-14 23:59" in r.output
+    r = _cli(env, "complaint-close", iid, "C1", "--satisfaction", "2")
+    assert r.exit_code == 1 and "not satisfied" in r.output
+    r = _cli(env, "close", iid)
+    assert r.exit_code == 1 and "callback(s) are still due" in r.output
+    for x in rows:
+        r = _cli(env, "followup", iid, x["who"], "--reached", "yes", "--satisfaction", "4",
+                 "--note", "ok")
+        assert r.exit_code == 0, r.output
+    r = _cli(env, "complaint-close", iid, "C1", "--satisfaction", "4")
+    assert r.exit_code == 0 and f"{iid} closed" in r.output
+    r = _cli(env, "status", iid, "--format", "json")
+    data = json.loads(r.output)
+    assert data["phase"] == "closed" and data["complaints"]["C1"]["satisfaction"] == 4
+    assert data["channel"] == "walk_in" and data["first_receiver"] == "chen.jie"
+    r = _cli(env, "followups", "--overdue")
+    assert "no callbacks due" in r.output

@@ -195,3 +195,21 @@ def test_the_service_loop_through_the_cli(db_url, tmp_path):
     assert data["channel"] == "walk_in" and data["first_receiver"] == "chen.jie"
     r = _cli(env, "followups", "--overdue")
     assert "no callbacks due" in r.output
+    # the incident report's header and the monthly analysis carry the service loop
+    r = _cli(env, "report", iid, "--format", "json")
+    summary = json.loads(r.output)["summary"]
+    assert summary["phase"] == "closed" and summary["channel"] == "walk_in"
+    assert datetime.fromisoformat(summary["received_at"]) == FRIDAY_10AM - timedelta(minutes=3)
+    assert all(c["status"] == "done" and c["satisfaction"] == 4 for c in summary["callbacks"])
+    md = _cli(env, "--lang", "zh", "report", iid, "--format", "md").output
+    assert "首问负责人" in md and "接报时间" in md and "王丽 138 1234 5678 (来访)" in md
+    assert "已关闭" in md and "回访" in md
+    html = _cli(env, "report", iid, "--format", "html").output
+    assert "Report received" in html and "Callbacks" in html
+    monthly = json.loads(_cli(env, "report", "--since", "2026-01", "--until", "2026-01", "--format", "json").output)
+    loop = monthly["live"]["service_loop"]
+    assert loop["callbacks_due"] == loop["callbacks_done"] == len(rows), monthly["live"]
+    assert loop["completion"] == 1.0 and loop["complaint_closure"] == 1.0
+    assert loop["satisfaction"]["4"] == len(rows) + 1 and loop["incidents_closed"] == 1
+    md = _cli(env, "--lang", "zh", "report", "--since", "2026-01", "--until", "2026-01", "--format", "md").output
+    assert "回访与投诉" in md and "回访完成率 | 100%" in md

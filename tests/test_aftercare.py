@@ -248,3 +248,36 @@ def test_a_playbook_promise_step_becomes_a_timer_until_reported_back(db_url, tmp
         assert [r.body for r in rows] == ["水管已修好"] and rows[0].channel == "sms"
     finally:
         rt.close()
+
+
+def test_a_closed_target_measures_the_close_apart_from_the_resolution(db_url, tmp_path):
+    src = Path(__file__).parent / "data" / "playbooks" / "mini.yaml"
+    text = src.read_text("utf-8").replace(
+        "  - {id: resolved, ",
+        "  - {id: closed, title: {en: Closed, zh: 关闭}, within: 30h, met_by: closed}\n"
+        "  - {id: resolved, ", 1) + "callbacks: {within: 24h, to: [location_owners]}\n"
+    folder = tmp_path / "pbs"
+    folder.mkdir()
+    (folder / "mini.yaml").write_text(text, "utf-8")
+    rt = Runtime(load_settings(database_url=db_url, playbooks_dir=folder),
+                 clock=ManualClock(FRIDAY_10AM))
+    try:
+        engine = rt.engine
+        st = engine.start("mini", "B3-1201", actor="chen.jie")
+        rt.clock.advance("30m")
+        st = engine.resolve(st.id, actor="chen.jie", summary="out", force=True)
+        assert st.targets["resolved"].status(rt.clock.now()) == "met"
+        assert st.targets["closed"].status(rt.clock.now()) == "pending"
+        assert set(st.followups) == {p.id for p in rt.directory.owners_of("B3-1201")}
+        rt.clock.advance("20h")
+        for who in list(st.followups):
+            st = fu.record_followup(engine, st.id, who, actor="chen.jie", reached=True,
+                                    satisfaction=5)
+        assert st.targets["closed"].status(rt.clock.now()) == "met"
+        assert st.targets["closed"].met_at == st.closed_at
+        # reopening undoes both; the callbacks already made stay made
+        st = engine.reopen(st.id, actor="chen.jie", reason="water again")
+        assert st.closed_at is None and st.targets["closed"].met_at is None
+        assert all(f.done for f in st.followups.values())
+    finally:
+        rt.close()

@@ -281,3 +281,29 @@ def test_a_closed_target_measures_the_close_apart_from_the_resolution(db_url, tm
         assert all(f.done for f in st.followups.values())
     finally:
         rt.close()
+
+
+def test_estate_calendar_holidays_move_the_complaint_clock(db_url, tmp_path):
+    import shutil
+
+    repo = Path(__file__).resolve().parent.parent
+    contacts = tmp_path / "contacts"
+    shutil.copytree(repo / "contacts", contacts)
+    estate = contacts / "estate.yaml"
+    estate.write_text(estate.read_text("utf-8").replace(
+        "  holidays: []", "  holidays: [2026-01-12]"), "utf-8")
+    rt = Runtime(load_settings(database_url=db_url, contacts_dir=contacts),
+                 clock=ManualClock(FRIDAY_10AM))
+    try:
+        st = rt.engine.start("fire", "B3-1201", actor="chen.jie")
+        st, cid = fu.open_complaint(rt.engine, st.id, actor="chen.jie", by="B3-1101",
+                                    text="noise")
+        # Monday is a holiday: Tuesday, Wednesday, Thursday
+        assert st.complaints[cid].investigation_due.astimezone(SHANGHAI).date() == \
+            date(2026, 1, 15)
+    finally:
+        rt.close()
+    estate.write_text(estate.read_text("utf-8").replace(
+        "  holidays: [2026-01-12]", "  holidays: [2026-13-12]"), "utf-8")
+    r = CliRunner().invoke(main, ["validate", str(contacts)])
+    assert r.exit_code == 1 and "estate.yaml" in r.output and "holidays" in r.output

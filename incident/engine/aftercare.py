@@ -31,6 +31,10 @@ PROMISE_MADE = "promise.made"
 REPORTED_BACK = "promise.reported_back"
 INCIDENT_CLOSED = "incident.closed"
 
+# Resolved incidents the background tick still looks at (by start date). Older ones fire
+# their aftercare timers when someone opens them (`incident status`).
+TICK_WINDOW = timedelta(days=45)
+
 EVENTS = frozenset({FOLLOWUP_SCHEDULED, FOLLOWUP_RECORDED, COMPLAINT_OPENED, COMPLAINT_STEP,
                     COMPLAINT_CLOSED, PROMISE_MADE, REPORTED_BACK, INCIDENT_CLOSED})
 

@@ -470,7 +470,10 @@ class Engine:
         """
         ids = [incident_id] if incident_id else [
             r.id for r in self.store.incidents(status="open")
-            + self.store.incidents(status="resolved", drill=False)]  # callbacks, complaints
+            # callbacks and complaints of recent resolved incidents fire too (not of every
+            # incident ever resolved: a tick stays as cheap as the open incidents)
+            + self.store.incidents(status="resolved", drill=False,
+                                   since=self.clock.now() - aftercare.TICK_WINDOW)]
         fired: list[tuple[str, dict[str, Any]]] = []
         for iid in ids:
             for _round in range(20):  # a fired wait can make new timers due at once

@@ -307,3 +307,15 @@ def test_estate_calendar_holidays_move_the_complaint_clock(db_url, tmp_path):
         "  holidays: [2026-01-12]", "  holidays: [2026-13-12]"), "utf-8")
     r = CliRunner().invoke(main, ["validate", str(contacts)])
     assert r.exit_code == 1 and "estate.yaml" in r.output and "holidays" in r.output
+
+
+def test_units_recorded_as_damaged_are_called_back(runtime):
+    st = _start(runtime)
+    st.values["damaged_units"] = ["B3-1101", "12F corridor", "b3-1301"]
+    owed = fu.owed_callbacks(runtime.engine, st, runtime.clock.now())
+    units = {x["unit"] for x in owed if x["reason"] in ("affected_unit", "vulnerable")}
+    directory = runtime.directory
+    expected = {p.unit for u in ("B3-1101", "B3-1301") for p in directory.owners_of(u)}
+    assert expected and expected <= units
+    assert all(x["by_role"] == ("project_manager" if x["reason"] == "vulnerable"
+                                else "cs_specialist") for x in owed)

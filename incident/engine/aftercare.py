@@ -53,6 +53,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "reporter": ("reported it", "报事人"),
     "location_owner": ("owner at the location", "事发房屋业主"),
     "notified": ("was notified", "已通知业主"),
+    "affected_unit": ("owner of a damaged or affected unit", "受损/受影响房屋业主"),
     "vulnerable": ("vulnerable resident who was notified", "受影响的特殊关爱住户"),
 }
 
@@ -339,6 +340,9 @@ def aftercare_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str)
     lines: list[str] = []
     if st.followups:
         lines.append("回访" if zh else "Callbacks")
+        how = st.playbook.callbacks.instructions
+        if how is not None:
+            lines.append(f"  {how.get(lang)}")
         for f in st.followups.values():
             sat = f"  {'满意度' if zh else 'satisfaction'} {f.satisfaction}/5" \
                 if f.satisfaction else ""

@@ -138,6 +138,11 @@ def owed_callbacks(engine: Engine, st: IncidentState, now: datetime) -> list[dic
     if "location_owners" in cb.to and unit:
         for p in directory.owners_of(unit):
             add(p.id, "location_owner", p.name, p.phone, p.unit, bool(p.vulnerable))
+    for name in cb.units_from:  # units a step recorded as damaged or affected
+        value = st.values.get(name)
+        for unit_id in value if isinstance(value, list) else [value] if value else []:
+            for p in directory.owners_of(str(unit_id).strip().upper()):
+                add(p.id, "affected_unit", p.name, p.phone, p.unit, bool(p.vulnerable))
     if "notified" in cb.to or "notified_vulnerable" in cb.to:
         seen: set[str] = set()
         for row in engine.store.outbox_rows(st.id):

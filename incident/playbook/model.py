@@ -162,6 +162,10 @@ class Callbacks(Strict):
     by: Ident = Field(default="cs_specialist", description="role that makes the callbacks")
     vulnerable_by: Ident = Field(default="project_manager",
                                  description="role that calls vulnerable residents back")
+    units_from: list[Ident] = Field(
+        default=[], description="recorded values listing units (e.g. damaged_units): "
+                                "their owners are called back too")
+    instructions: Text | None = Field(default=None, description="what a callback covers")
 
 
 class Complaints(Strict):

@@ -84,6 +84,10 @@ class Ctx:
     def lang(self) -> str:
         return self.runtime.settings.lang
 
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
 
 def read_secret(label: str, from_stdin: bool) -> str:
     """A PIN or password: one line of standard input (--pin-stdin, for scripts), or a
@@ -151,6 +155,7 @@ def main(ctx: click.Context, **flags: Any) -> None:
 
     guard_streams()  # no data printed by any verb can drive the terminal
     ctx.obj = Ctx(**flags)
+    ctx.call_on_close(ctx.obj.close)  # release the database when the verb is done
 
 
 # ---- validation and data ---------------------------------------------------------------

@@ -238,7 +238,8 @@ def test_a_playbook_promise_step_becomes_a_timer_until_reported_back(db_url, tmp
         st = engine.act(st.id, "promise", actor="chen.jie", value="2h")
         assert st.promise is not None and st.promise.via == "sms"
         assert st.promise.due_at == FRIDAY_10AM + timedelta(hours=2)
-        assert any(t.kind == "promise_due" for t in st.timers())
+        assert [t.label["zh"] for t in st.timers() if t.kind == "promise_due"] == \
+            ["承诺时限到：短信告知报事人 Wang Li 13812345678"]
         rt.clock.advance("2h1m")
         assert any(p["kind"] == "promise_due" for _i, p in engine.tick())
         st = fu.report_back(engine, st.id, actor="chen.jie", text="水管已修好")

@@ -237,9 +237,13 @@ def timers(st: IncidentState) -> list[Any]:
                               "zh": f"投诉{c.id}：调查时限到"}, data={"complaint": c.id}))
     pr = st.promise
     if pr is not None and pr.reported_at is None:
+        who = " ".join(str(st.reporter_contact[k]) for k in ("name", "phone")
+                       if st.reporter_contact.get(k)) or st.reporter
+        en = "call" if pr.via == "call" else "text"
+        zh = "致电" if pr.via == "call" else "短信告知"
         out.append(Timer("promise_due", "promise_due", pr.due_at,
-                         {"en": "Report back to the reporter (promised time)",
-                          "zh": "向报事人反馈（承诺时限到）"}))
+                         {"en": f"Promised time: {en} {who} back",
+                          "zh": f"承诺时限到：{zh}报事人 {who}"}))
     return out
 
 

@@ -320,3 +320,17 @@ def test_units_recorded_as_damaged_are_called_back(runtime):
     assert expected and expected <= units
     assert all(x["by_role"] == ("project_manager" if x["reason"] == "vulnerable"
                                 else "cs_specialist") for x in owed)
+
+
+def test_hostile_reporter_and_complaint_text_are_bounded_and_shown_inert(runtime):
+    with pytest.raises(Refused, match="too long"):
+        _start(runtime, reporter="x" * 101)
+    st = _start(runtime, reporter="Wang\x1b[2J Li")
+    with pytest.raises(Refused, match="too long"):
+        fu.open_complaint(runtime.engine, st.id, actor="chen.jie", by="B3-1101", text="y" * 2001)
+    fu.open_complaint(runtime.engine, st.id, actor="chen.jie", by="B3-1101\x1b]0;x\x07",
+                      text="ceiling\nleaks")
+    from incident.views import status_lines
+
+    text = "\n".join(status_lines(runtime.engine.state(st.id), runtime.clock.now(), SHANGHAI))
+    assert "\x1b" not in text and "\x07" not in text and "Wang" in text

@@ -76,6 +76,8 @@ def first_receiver_record(engine: Engine, now: datetime, *, received_at: datetim
             raise Refused(f"unknown channel '{channel}' — "
                           f"{suggest(key, ac.CHANNELS) or known(ac.CHANNELS)}")
         out["channel"] = key
+    if reporter is not None and len(reporter) > 100:
+        raise Refused("the reporter's name is too long (at most 100 characters)")
     info: dict[str, Any] = {}
     for field_name, value in (contact or {}).items():
         if value is None or not str(value).strip():

@@ -372,7 +372,10 @@ def event_bits(kind: str, p: dict[str, Any], lang: str) -> list[str]:
     """Timeline text of an aftercare event."""
     zh = lang == "zh"
     if kind == FOLLOWUP_SCHEDULED:
-        return [", ".join(f"{x.get('name')} ({x.get('who')})" for x in p.get("people", []))]
+        people = p.get("people", [])
+        names = ", ".join(f"{x.get('name')} ({x.get('who')})" for x in people[:6])
+        more = f" +{len(people) - 6}" if len(people) > 6 else ""
+        return [f"{len(people)} {'人' if zh else 'people'}: {names}{more}"]
     if kind == FOLLOWUP_RECORDED:
         bits = [str(p.get("who")), ("已联系上" if zh else "reached") if p.get("reached")
                 else ("未联系上" if zh else "not reached")]

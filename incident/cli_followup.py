@@ -41,7 +41,9 @@ def followups(ctx: Ctx, overdue: bool, show_all: bool, fmt: str) -> None:
 
     rows = callback_register(ctx.runtime.engine, overdue_only=overdue, include_done=show_all)
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2,
+                              default=lambda o: o.isoformat() if hasattr(o, "isoformat")
+                              else str(o)))
         return
     zh = ctx.lang == "zh"
     if not rows:

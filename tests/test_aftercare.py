@@ -177,6 +177,7 @@ def test_the_service_loop_through_the_cli(db_url, tmp_path):
     r = _cli(env, "followups", "--format", "json")
     rows = json.loads(r.output)
     assert {x["incident"] for x in rows} == {iid} and "reporter" in {x["who"] for x in rows}
+    assert datetime.fromisoformat(rows[0]["due_at"]) == FRIDAY_10AM + timedelta(hours=24)
     r = _cli(env, "complaint", iid, "--from", "B3-1101", "--text", "ceiling soaked")
     assert r.exit_code == 0 and r.output.startswith("C1")
     assert "2026-01-14 23:59" in r.output

@@ -84,6 +84,10 @@ class Ctx:
     def lang(self) -> str:
         return self.runtime.settings.lang
 
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
 
 def read_secret(label: str, from_stdin: bool) -> str:
     """A PIN or password: one line of standard input (--pin-stdin, for scripts), or a
@@ -151,6 +155,7 @@ def main(ctx: click.Context, **flags: Any) -> None:
 
     guard_streams()  # no data printed by any verb can drive the terminal
     ctx.obj = Ctx(**flags)
+    ctx.call_on_close(ctx.obj.close)  # release the database when the verb is done
 
 
 # ---- validation and data ---------------------------------------------------------------
@@ -403,7 +408,12 @@ def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--at", "at", required=True, help="location: a unit (B3-1201), 'B3 12F', 'B3'…")
 @click.option("--severity", type=int, help="severity level (1 = most severe)")
 @click.option("--drill", is_flag=True, help="an exercise: notifications go to the sandbox")
-@click.option("--reporter", help="who reported it (default: the acting person)")
+@click.option("--reporter", help="who reported it: a name or a staff/owner id (default: you)")
+@click.option("--reporter-phone", help="the reporter's phone, for the report-back and callback")
+@click.option("--reporter-unit", help="the reporter's unit, e.g. B3-1201")
+@click.option("--channel", help="how it came in: hotline, panel, patrol, walk-in, app")
+@click.option("--received-at", help="when the call or alarm came in: 14:05, '10m' ago, or "
+                                    "a date and time (targets count from it)")
 @click.option("--owner", "first_receiver", help="first receiver who owns it (default: you)")
 @click.option("--input", "inputs", multiple=True, help="playbook input NAME=VALUE")
 @click.option("--note", help="a first note")
@@ -413,8 +423,9 @@ def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
 @pass_ctx
 @handled
 def start(ctx: Ctx, playbook: str, at: str, severity: int | None, drill: bool,
-          reporter: str | None, first_receiver: str | None, inputs: tuple[str, ...],
-          note: str | None, separate: bool) -> None:
+          reporter: str | None, reporter_phone: str | None, reporter_unit: str | None,
+          channel: str | None, received_at: str | None, first_receiver: str | None,
+          inputs: tuple[str, ...], note: str | None, separate: bool) -> None:
     """Start an incident; prints its id.
 
     Refused (exit 1, nothing written) when an incident of the same playbook is open in
@@ -431,9 +442,11 @@ def start(ctx: Ctx, playbook: str, at: str, severity: int | None, drill: bool,
                           f"already open in this building — work on it "
                           f"(incident status {d.id}), or add --new to start a separate "
                           f"incident")
+    contact = {"phone": reporter_phone, "unit": reporter_unit}
     st = rt.engine.start(playbook, at, actor=ctx.user, severity=severity, drill=drill,
                          reporter=reporter, first_receiver=first_receiver,
-                         inputs=_parse_inputs(inputs), note=note)
+                         inputs=_parse_inputs(inputs), note=note, received_at=received_at,
+                         reporter_contact=contact, channel=channel)
     click.echo(st.id)
 
 
@@ -488,11 +501,35 @@ def status(ctx: Ctx, incident_id: str, fmt: str) -> None:
         click.echo(line)
 
 
+def _aftercare_json(st: Any, now: Any) -> dict[str, Any]:
+    """First receiver's record, callbacks and complaints (status --format json)."""
+    return {
+        "phase": st.phase, "first_receiver": st.first_receiver, "reporter": st.reporter,
+        "reporter_contact": st.reporter_contact, "channel": st.channel,
+        "received_at": st.counted_from, "closed_at": st.closed_at,
+        "promise": None if st.promise is None else {
+            "due_at": st.promise.due_at, "via": st.promise.via,
+            "reported_at": st.promise.reported_at},
+        "followups": {w: {"name": f.name, "reason": f.reason, "due_at": f.due_at,
+                          "status": f.status(now), "attempts": f.attempts,
+                          "satisfaction": f.satisfaction, "by_role": f.by_role}
+                      for w, f in st.followups.items()},
+        "complaints": {c.id: {"from": c.by, "text": c.text, "open": c.open,
+                              "supervisor_due": c.supervisor_due,
+                              "investigation_due": c.investigation_due,
+                              "supervisor_told": c.clock("supervisor_told", now),
+                              "investigated": c.clock("investigated", now),
+                              "satisfaction": c.satisfaction}
+                       for c in st.complaints.values()},
+    }
+
+
 def _state_json(st: Any, now: Any) -> dict[str, Any]:
     return {
         "id": st.id, "playbook": st.playbook.id, "status": st.status, "location": st.location,
         "severity": st.severity, "drill": st.drill, "owner": st.owner,
         "started_at": st.started_at, "resolved_at": st.resolved_at,
+        **_aftercare_json(st, now),
         "steps": {sid: {"status": s.status, "track": s.track, "done_by": s.done_by,
                         "done_at": s.done_at, "option": s.option, "value": s.value,
                         "due_at": s.due_at, "overdue": s.overdue(now)}
@@ -738,7 +775,7 @@ def _register_faces() -> None:
     import importlib
 
     for name in ("notify", "escalation", "drill", "report", "console", "integrity", "staff",
-                 "service"):
+                 "service", "followup"):
         module = f"incident.cli_{name}"
         try:
             mod = importlib.import_module(module)

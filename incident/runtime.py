@@ -197,6 +197,9 @@ class Runtime:
             pass
         else:
             install_drill(engine, self)  # scripted injects fire as engine timers
+        from incident.engine.followups import install as install_aftercare
+
+        install_aftercare(engine)  # callbacks at resolution, promises to the reporter
         esc_file = self.settings.contacts_dir / "escalation.yaml"
         if "_escalation_loaded" in self.__dict__ or not esc_file.exists():
             self._save_compiled(self.__dict__.get("_escalation_loaded"))

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from incident.clock import format_duration
+from incident.engine import aftercare
 from incident.engine import events as ev
 from incident.safetext import terminal
 
@@ -25,6 +26,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "skipped": ("skipped", "跳过"), "excluded": ("n/a", "不适用"),
     "met": ("met", "达成"), "met_late": ("met late", "超时达成"), "missed": ("missed", "未达成"),
     "n/a": ("n/a", "不适用"), "open": ("open", "处理中"), "resolved": ("resolved", "已结束"),
+    "closed": ("closed", "已关闭"),
 }
 
 
@@ -54,7 +56,7 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
     sev = pb.severity(st.severity) if any(s.level == st.severity for s in pb.severities) else None
     lines = [
         f"{st.id}  {pb.title.get(lang)}{'  [DRILL/演练]' if st.drill else ''}  "
-        f"{status_label(st.status, lang)}",
+        f"{status_label(st.phase, lang)}",
         f"{'地点' if zh else 'Location'}: {st.location}   "
         f"{'级别' if zh else 'Severity'}: {st.severity}"
         f"{' ' + sev.name.get(lang) if sev else ''}   "
@@ -62,6 +64,7 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
         f"{'开始' if zh else 'Started'}: {clock_text(st.started_at, zone, True)}   "
         f"{'已用时' if zh else 'Elapsed'}: "
         f"{format_duration((st.resolved_at or now) - st.started_at)}",
+        *aftercare.header_lines(st, zone, lang),
         "",
     ]
     steps = pb.steps()
@@ -114,6 +117,7 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
                          f"{'截止' if zh else 'due'} {clock_text(r.due_at, zone)}  "
                          f"{status_label(r.status(now), lang)}")
         lines.append("")
+    lines += aftercare.aftercare_lines(st, now, zone, lang)
     timers = st.timers()
     if timers:
         lines.append("计时器" if zh else "Timers")
@@ -193,6 +197,17 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
         bits = [p.get("playbook_id", ""), p.get("location", ""), f"severity {p.get('severity')}"]
         if p.get("drill"):
             bits.append("DRILL")
+        if p.get("received_at"):
+            bits.append(("接报 " if lang == "zh" else "received ") + p["received_at"][11:16])
+        who = (p.get("reporter_contact") or {})
+        if who:
+            bits.append(("报事人 " if lang == "zh" else "reporter ") + " ".join(
+                str(who[k]) for k in ("name", "phone", "unit") if who.get(k)))
+        if p.get("channel"):
+            bits.append(aftercare.text(aftercare.CHANNELS.get(p["channel"], (p["channel"],) * 2),
+                                       lang))
+    if e.kind in aftercare.EVENTS:
+        bits = aftercare.event_bits(e.kind, p, lang)
     if e.kind == ev.PAGE_SENT:
         names = p.get("names") or {}
         # logs written before names were kept in both languages hold plain strings

@@ -100,7 +100,9 @@ def test_walk_the_fire_playbook_through_the_cli(db_url, tmp_path):
     out = _cli(env, "resolve", iid, "--summary", "fire out, systems restored")
     assert f"{iid} resolved" in out
     log = json.loads(_cli(env, "log", iid, "--format", "json"))
-    assert log[0]["kind"] == "incident.started" and log[-1]["kind"] == "incident.resolved"
+    # resolution is followed by the callbacks it owes (回访), in the same append
+    assert log[0]["kind"] == "incident.started" and log[-2]["kind"] == "incident.resolved"
+    assert log[-1]["kind"] == "followup.scheduled"
     assert any(e["kind"] == "note.added" and e["payload"]["text"] == "brigade left the scene"
                for e in log)
     assert "chain intact" in _cli(env, "verify", iid)

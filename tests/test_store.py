@@ -186,7 +186,7 @@ def test_update_columns_and_listing(store):
     assert ids(store.incidents(until=T0 + timedelta(hours=2))) == [b.id, a.id]
     assert ids(store.incidents(limit=1)) == [c.id]
     with pytest.raises(ValueError, match="status"):
-        store.append(b.id, 1, [NewEvent("x", "a", {}, T0)], update={"status": "closed"})
+        store.append(b.id, 1, [NewEvent("x", "a", {}, T0)], update={"status": "archived"})
 
 
 def test_unknown_incident_is_a_clear_key_error(store):

@@ -75,6 +75,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "inc.escalation": ("Escalation", "升级"),
     "inc.timeline": ("Timeline", "时间线"),
     "inc.owner": ("Owner", "负责人"),
+    "inc.first_receiver": ("First receiver", "首问责任人"),
     "inc.elapsed": ("Elapsed", "已用时"),
     "inc.next": ("Next due", "下一个到期"),
     "inc.due_now": ("Due now", "当前最急"),

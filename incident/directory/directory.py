@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,6 +52,8 @@ class Directory:
     warnings: list[Issue] = field(default_factory=list)
     roster_encoding: str = ""
     access: Access = field(default_factory=Access)
+    holidays: frozenset[date] = frozenset()  # site calendar: complaint clocks count working days
+    workdays: frozenset[date] = frozenset()
     people: dict[str, Person] = field(init=False)
     tags: set[str] = field(init=False)
     _tz: ZoneInfo = field(init=False)

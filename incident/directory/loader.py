@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -42,6 +43,8 @@ class _Estate:
     units: dict[str, Unit]
     places: dict[str, Place]
     externals: dict[str, External]
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
 
 
 @dataclass(slots=True)
@@ -136,7 +139,8 @@ def _estate(path: Path, issues: list[Issue]) -> _Estate | None:
     issues.extend(found.items)
     if found.has_errors:
         return None
-    return _Estate(site, buildings, units, places, externals)
+    return _Estate(site, buildings, units, places, externals,
+                   frozenset(model.calendar.holidays), frozenset(model.calendar.workdays))
 
 
 def _staff(path: Path, issues: list[Issue]) -> _Staff | None:
@@ -292,7 +296,8 @@ def load_directory(contacts_dir: str | Path) -> Directory:
                      roles=staff.roles, staff=staff.people, owners=owners, vendors=vendors,
                      externals=estate.externals, places=estate.places, shifts=staff.shifts,
                      rota=staff.rota, warnings=[i for i in issues if i.severity == "warning"],
-                     roster_encoding=encoding, access=staff.access)
+                     roster_encoding=encoding, access=staff.access,
+                     holidays=estate.holidays, workdays=estate.workdays)
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ loader, which knows all ids.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -197,12 +197,21 @@ class ExternalIn(Strict):
     notes: Text = ""
 
 
+class CalendarIn(Strict):
+    """The site's working days (complaint clocks count them): Monday to Friday, minus
+    public holidays, plus make-up working days on weekends (调休上班)."""
+
+    holidays: list[date] = []
+    workdays: list[date] = []
+
+
 class EstateFile(Strict):
     site: SiteIn
     buildings: dict[BuildingId, BuildingIn] = Field(min_length=1)
     places: dict[Id, PlaceIn] = {}
     assembly_points: dict[Id, AssemblyPointIn] = {}
     external: dict[Id, ExternalIn] = {}
+    calendar: CalendarIn = CalendarIn()
 
 
 # --- staff.yaml ---------------------------------------------------------------------

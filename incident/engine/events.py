@@ -61,6 +61,15 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+def _aftercare_labels() -> None:
+    from incident.engine.aftercare import LABELS as AFTERCARE
+
+    LABELS.update(AFTERCARE)
+
+
+_aftercare_labels()
+
+
 def label(kind: str, lang: str = "en") -> str:
     en, zh = LABELS.get(kind, (kind, kind))
     return zh if lang == "zh" else en

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from incident.clock import Clock
+from incident.engine import aftercare
 from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.engine.state import IncidentState, Timer, apply, fold, waiting_for
@@ -210,7 +211,9 @@ class Engine:
 
     def start(self, playbook_id: str, at: str, *, actor: str, severity: int | None = None,
               drill: bool = False, reporter: str | None = None, first_receiver: str | None = None,
-              inputs: dict[str, Any] | None = None, note: str | None = None) -> IncidentState:
+              inputs: dict[str, Any] | None = None, note: str | None = None,
+              received_at: datetime | None = None, reporter_contact: dict[str, Any] | None = None,
+              channel: str | None = None) -> IncidentState:
         self.check_actor(actor)
         if self.scope is not None and not drill:
             raise Refused("this is a drill runtime: it starts only drills, never a live "
@@ -256,6 +259,11 @@ class Engine:
             "drill": bool(drill), "reporter": reporter or actor, "first_receiver": owner,
             "inputs": given,
         }
+        from incident.engine.followups import first_receiver_record
+
+        payload.update(first_receiver_record(self, now, received_at=received_at,
+                                             reporter=reporter, contact=reporter_contact,
+                                             channel=channel))
         events = [NewEvent(ev.INCIDENT_STARTED, actor, payload, now)]
         if note:
             events.append(NewEvent(ev.NOTE_ADDED, actor, {"text": note}, now))
@@ -529,14 +537,18 @@ class Engine:
         loaded) is reported and skipped; every other incident's timers still fire.
         """
         out = Sweep()
+        now = self.clock.now()
         if self.scope is not None:
             rows = [r for r in (self._row(i) for i in sorted(self.scope))
                     if r is not None and r.status == "open"]
         else:
-            rows = [r for r in self.store.incidents(status="open")
+            # callbacks and complaints of recently resolved incidents fire too (not of every
+            # incident ever resolved: a sweep stays as cheap as the open incidents)
+            recent = [r for r in self.store.incidents(
+                status="resolved", drill=False, since=now - aftercare.TICK_WINDOW)]
+            rows = [r for r in self.store.incidents(status="open") + recent
                     if not (r.drill and any(own(r) for own in self.own_clock))]
         self._forget_closed({r.id for r in rows})
-        now = self.clock.now()
         out.incidents = len(rows)
         for row in rows:
             known = self._broken.get(row.id)
@@ -632,7 +644,7 @@ class Engine:
 
             def plan(st: IncidentState, now: datetime, batch=batch):
                 batch.clear()
-                if st.status != "open":
+                if st.status != "open" and not aftercare.pending(st):
                     return [], [], {}
                 out: list[NewEvent] = []
                 for t in self.timers(st):
@@ -741,6 +753,7 @@ def _snapshot(st: IncidentState) -> IncidentState:
     new.delivery = {k: dict(v) for k, v in st.delivery.items()}
     new.step_delivery = dict(st.step_delivery)  # payloads are replaced, never changed
     new.pages = [dict(p) for p in st.pages]
+    aftercare.snapshot_into(new, st)
     return new
 
 

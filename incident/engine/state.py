@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from incident.engine import aftercare
 from incident.engine import events as ev
+from incident.engine.aftercare import ComplaintState, FollowupState, Promise
 from incident.playbook import Playbook, Step
 
 SETTLED = frozenset({"done", "skipped", "excluded"})
@@ -143,6 +145,28 @@ class IncidentState:
     pages: list[dict[str, Any]] = field(default_factory=list)
     last_seq: int = 0
     last_ts: datetime | None = None
+    # first receiver's record (首问负责制): when the report came in, from whom, how
+    received_at: datetime | None = None
+    reporter_contact: dict[str, Any] = field(default_factory=dict)
+    channel: str | None = None
+    # after the emergency: callbacks (回访), complaints, the close
+    followups: dict[str, FollowupState] = field(default_factory=dict)
+    complaints: dict[str, ComplaintState] = field(default_factory=dict)
+    promise: Promise | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+
+    @property
+    def phase(self) -> str:
+        """open, resolved (emergency over) or closed (callbacks and complaints done)."""
+        if self.closed_at is not None and self.status != "open":
+            return "closed"
+        return self.status
+
+    @property
+    def counted_from(self) -> datetime:
+        """Targets and clocks run from when the call or alarm came in."""
+        return self.received_at or self.started_at
 
     # ---- views --------------------------------------------------------------------
     @property
@@ -163,8 +187,9 @@ class IncidentState:
 
     def timers(self) -> list[Timer]:
         """Every pending timer (not yet fired), soonest first."""
-        out: list[Timer] = []
+        out: list[Timer] = [t for t in aftercare.timers(self) if t.id not in self.fired]
         if self.status != "open":
+            out.sort(key=lambda t: t.due_at)
             return out
         steps = self.playbook.steps()
         for s in self.steps.values():
@@ -204,6 +229,8 @@ def new_state(incident_id: str, playbook: Playbook, event: Any) -> IncidentState
         drill=bool(p.get("drill")), reporter=p.get("reporter") or event.actor,
         owner=p.get("first_receiver") or event.actor,
         first_receiver=p.get("first_receiver") or event.actor, inputs=dict(p.get("inputs", {})),
+        received_at=datetime.fromisoformat(p["received_at"]) if p.get("received_at") else None,
+        reporter_contact=dict(p.get("reporter_contact") or {}), channel=p.get("channel"),
     )
     track_of = playbook.track_of()
     for sid, step in playbook.steps().items():
@@ -224,7 +251,7 @@ def _schedule_targets(st: IncidentState, since: datetime | None = None) -> None:
     steps = pb.steps()
     for t in pb.targets:
         ts = TargetState(t.id, {"en": t.title.en, "zh": t.title.zh}, t.met_by,
-                         st.started_at + pb.target_within(t, st.severity))
+                         st.counted_from + pb.target_within(t, st.severity))
         if t.met_by == "resolved":
             ts.rule = "resolved"
         elif t.met_by in steps and steps[t.met_by].notify is not None:
@@ -243,14 +270,14 @@ def _schedule_targets(st: IncidentState, since: datetime | None = None) -> None:
         if r.id in st.reports:
             continue
         st.reports[r.id] = ReportClockState(r.id, {"en": r.title.en, "zh": r.title.zh}, r.to,
-                                            r.by, (since or st.started_at) + r.within)
+                                            r.by, (since or st.counted_from) + r.within)
 
 
 def _due_at(st: IncidentState, step: Step) -> datetime | None:
     if step.due is None:
         return None
     if isinstance(step.due, timedelta):
-        return st.started_at + step.due
+        return st.counted_from + step.due
     anchor = st.steps.get(step.due.after)
     if anchor is None or anchor.done_at is None:
         return None
@@ -279,7 +306,7 @@ def _recompute(st: IncidentState, pb: Playbook, ts: datetime) -> None:
             if s.due_at is None:
                 s.due_at = _due_at(st, step)
     for t in st.targets.values():
-        if t.met_by != "resolved" and t.met_by in st.steps and t.met_at is None:
+        if t.met_by not in ("resolved", "closed") and t.met_by in st.steps and t.met_at is None:
             dep = st.steps[t.met_by]
             if t.rule == "delivered":
                 queued = st.notifications.get(t.met_by)
@@ -379,6 +406,7 @@ def apply(st: IncidentState, event: Any) -> None:
             st.targets[p["target"]].fired = True
         if p.get("kind") == "report_due" and p.get("report") in st.reports:
             st.reports[p["report"]].fired = True
+        aftercare.on_fired(st, p)
     elif k == ev.NOTE_ADDED:
         st.notes.append({"ts": ts, "by": event.actor, "text": p.get("text", ""),
                          "step": p.get("step")})
@@ -421,9 +449,16 @@ def apply(st: IncidentState, event: Any) -> None:
                 t.met_at = ts
     elif k == ev.INCIDENT_REOPENED:
         st.status, st.resolved_at, st.resolved_by = "open", None, None
+        st.closed_at = st.closed_by = None
         for t in st.targets.values():
-            if t.met_by == "resolved":
+            if t.met_by in ("resolved", "closed"):
                 t.met_at = None
+    elif k in aftercare.EVENTS:
+        aftercare.apply(st, event)
+        if k == aftercare.INCIDENT_CLOSED:
+            for t in st.targets.values():
+                if t.met_by == "closed" and t.met_at is None:
+                    t.met_at = ts
 
 
 def _delivered(st: IncidentState, step: str, p: dict[str, Any], ts: datetime) -> None:

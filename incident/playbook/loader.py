@@ -74,7 +74,7 @@ class _Checker:
                     self.err(("severities", i, "targets", tid), f"unknown target '{tid}'",
                              suggest(tid, target_ids) or known(target_ids))
         for i, t in enumerate(pb.targets):
-            if t.met_by != "resolved":
+            if t.met_by not in ("resolved", "closed"):
                 self.step_ref(("targets", i, "met_by"), t.met_by)
             if t.delivered is not None and (t.met_by not in self.steps
                                             or self.steps[t.met_by].notify is None):
@@ -82,6 +82,11 @@ class _Checker:
                          f"'delivered' only applies to a target met by a notify step, "
                          f"and '{t.met_by}' is not one",
                          "remove 'delivered', or set met_by to a notify step")
+        if "callbacks" in pb.model_fields_set:
+            self.role_ref(("callbacks", "by"), pb.callbacks.by)
+            self.role_ref(("callbacks", "vulnerable_by"), pb.callbacks.vulnerable_by)
+        if "complaints" in pb.model_fields_set:
+            self.role_ref(("complaints", "supervisor_role"), pb.complaints.supervisor_role)
         for name, sel in pb.audiences.items():
             self.selector(("audiences", name), sel)
         for sid, step in self.steps.items():

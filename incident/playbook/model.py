@@ -103,8 +103,9 @@ class Target(Strict):
     id: Ident
     title: Text
     within: Duration
-    met_by: str = Field(description="step id whose completion meets it, or 'resolved'; on a "
-                        "notify step, the target is met when its messages are delivered")
+    met_by: str = Field(description="step id whose completion meets it, 'resolved' (emergency "
+                        "over) or 'closed' (callbacks and complaints done); on a notify step, "
+                        "the target is met when its messages are delivered")
     delivered: Percent | None = Field(
         default=None,
         description="notify steps only: met once this share of the reachable recipients has a "
@@ -168,6 +169,42 @@ KIND_FIELDS: dict[str, str | None] = {
 }
 
 
+class Promise(Strict):
+    """首问负责制: doing this step records the handling time promised to the reporter
+    (its value: a duration such as '2h' from now); the promise becomes a timer until
+    the first receiver reports back (`incident report-back`)."""
+
+    report_back: Literal["sms", "call"] = Field(
+        default="call", description="how the reporter hears back: an SMS, or a call to make")
+    default: Duration | None = Field(default=None, description="promised time if none is given")
+
+
+class Callbacks(Strict):
+    """回访 after resolution: who is called back and by when."""
+
+    within: Duration = Field(default=timedelta(hours=24),
+                             description="due time after resolution (manuals: 24h)")
+    to: list[Literal["reporter", "location_owners", "notified_vulnerable", "notified"]] = Field(
+        default=["reporter", "location_owners", "notified_vulnerable"],
+        description="who is owed a callback")
+    by: Ident = Field(default="cs_specialist", description="role that makes the callbacks")
+    vulnerable_by: Ident = Field(default="project_manager",
+                                 description="role that calls vulnerable residents back")
+    units_from: list[Ident] = Field(
+        default=[], description="recorded values listing units (e.g. damaged_units): "
+                                "their owners are called back too")
+    instructions: Text | None = Field(default=None, description="what a callback covers")
+
+
+class Complaints(Strict):
+    """The clocks of a complaint an incident raised (manuals: apologise and record at
+    once, supervisor told within minutes, investigation within 3 working days)."""
+
+    supervisor_role: Ident = "cs_supervisor"
+    supervisor_within: Duration = timedelta(minutes=30)
+    investigate_working_days: Annotated[int, Field(ge=1, le=30)] = 3
+
+
 class Step(Strict):
     id: Ident
     kind: StepKind
@@ -186,6 +223,8 @@ class Step(Strict):
     record: Record | None = None
     escalate: Escalate | None = None
     wait: Duration | None = None
+    promise: Promise | None = Field(
+        default=None, description="this step promises the reporter a handling time")
 
 
 class Track(Strict):
@@ -207,6 +246,8 @@ class Playbook(Strict):
     audiences: dict[Ident, str | list[str]] = {}
     targets: list[Target] = []
     tracks: Annotated[list[Track], Field(min_length=1)]
+    callbacks: Callbacks = Callbacks()
+    complaints: Complaints = Complaints()
 
     @field_validator("keywords")
     @classmethod

@@ -25,6 +25,9 @@ from incident.engine.state import fold
 from incident.report.labels import t
 from incident.report.model import ChannelStats, TargetRow, duration_text, margin_text, target_rows
 from incident.report.render import h, html_page, html_table, md_table, pct
+from incident.report.service_loop import Care, CareTotals, care_of
+from incident.report.service_loop import label as care_label
+from incident.report.service_loop import totals as care_totals
 from incident.safetext import csv_row
 from incident.store import StoredEvent
 from incident.views import pick
@@ -57,6 +60,7 @@ class Facts:
     chain_reason: str = ""
     head_seq: int = 0
     head_hash: str = ""
+    care: Care = field(default_factory=Care)  # callbacks, complaints (service_loop)
 
     @property
     def missed(self) -> list[TargetRow]:
@@ -115,6 +119,10 @@ class Section:
     @property
     def follow_ups(self) -> list[Facts]:
         return [f for f in self.incidents if f.follow_ups]
+
+    @property
+    def care(self) -> CareTotals:
+        return care_totals([f.care for f in self.incidents])
 
 
 @dataclass(slots=True)
@@ -192,11 +200,13 @@ def facts_of(store: Store, playbooks: PlaybookLibrary, row: IncidentRow, *, now:
         sev_name = pb.severity(st.severity).name.get(lang)
     except KeyError:
         sev_name = ""
+    care = care_of(st, now, lang)
+    follow += care.open_items
     return Facts(row.id, pb.id, pb.type, pb.title.get(lang), st.severity, sev_name, st.drill,
                  row.site, st.status, st.started_at, st.resolved_at, targets,
                  {tg.id: tg.due_at - st.started_at for tg in st.targets.values()},
                  {tg.id: tg.title.get(lang) for tg in pb.targets}, channels, follow, chain.ok,
-                 chain.reason, chain.head_seq, chain.head_hash)
+                 chain.reason, chain.head_seq, chain.head_hash, care)
 
 
 def _section(facts: list[Facts], drill: bool) -> Section:
@@ -371,6 +381,9 @@ def monthly_markdown(m: Monthly) -> str:
         out += md_table([t("incident", lang), t("started", lang), t("type", lang),
                          t("status", lang), t("follow_ups", lang)],
                         _follow_rows(m, sec)) if sec.follow_ups else [t("none", lang)]
+        if not sec.drill:
+            out += ["", f"### {care_label('service_loop', lang)}", ""]
+            out += md_table(["", ""], sec.care.rows(lang))
         out.append("")
     if m.tampered:
         out += [f"## ⚠ {t('tampered_title', lang)}", ""]
@@ -446,6 +459,9 @@ def monthly_html(m: Monthly) -> str:
                                  t("status", lang), t("follow_ups", lang)],
                                 _follow_rows(m, sec)) if sec.follow_ups
                      else f"<p>{h(t('none', lang))}</p>")
+        if not sec.drill:
+            parts.append(f"<h3>{h(care_label('service_loop', lang))}</h3>")
+            parts.append(html_table(["", ""], sec.care.rows(lang), classes=["", "num"]))
     if m.tampered:
         parts.append(f"<h2>⚠ {h(t('tampered_title', lang))}</h2>")
         parts.append(html_table(_tampered_head(lang), _tampered_rows(m)))
@@ -504,6 +520,7 @@ def monthly_json(m: Monthly) -> str:
                          for c in s.channels},
             "missed": [{"id": f.id, "targets": [r.id for r in f.missed]} for f in s.missed],
             "follow_ups": [{"id": f.id, "items": f.follow_ups} for f in s.follow_ups],
+            "service_loop": s.care.as_dict(),
         }
 
     return json.dumps({"since": m.since.isoformat(), "until": m.until.isoformat(),

@@ -116,17 +116,59 @@ def summary_rows(rep: IncidentReport) -> list[tuple[str, str]]:
         (t("site", lang), rep.site),
         (t("severity", lang), sev),
         (t("mode", lang), t("drill" if rep.drill else "live", lang)),
-        (t("status", lang), t(rep.status, lang)),
+        (t("status", lang), t(rep.state.phase, lang)),
         (t("started", lang), f"{rep.local(rep.started_at, True)} ({rep.zone.key})"),
         (t("resolved", lang), resolved),
         (t("duration", lang), duration_text(rep.duration)),
-        (t("reporter", lang), rep.reporter),
+        (t("reporter", lang), aftercare_reporter(rep)),
+        (t("received", lang), rep.local(rep.state.counted_from, True)),
         (t("first_receiver", lang), rep.first_receiver),
         (t("owner", lang), rep.owner),
         (t("handovers", lang), handovers),
+        *aftercare_rows(rep),
     ]
     if rep.summary:
         rows.append((t("resolution", lang), rep.summary))
+    return rows
+
+
+def aftercare_reporter(rep: IncidentReport) -> str:
+    """The reporter with how to reach them and the channel the report came by."""
+    from incident.engine.aftercare import reporter_text
+
+    st = rep.state
+    if not st.reporter_contact and not st.channel:
+        return rep.reporter
+    return reporter_text(st, rep.lang)
+
+
+def aftercare_rows(rep: IncidentReport) -> list[tuple[str, str]]:
+    """Callbacks, complaints and the close, as summary rows (first receiver's loop)."""
+    from incident.engine.aftercare import CLOCK_STATUS, COMPLAINT_STEPS, FOLLOWUP_STATUS, text
+
+    st, lang = rep.state, rep.lang
+    zh = lang == "zh"
+    rows: list[tuple[str, str]] = []
+    if st.followups:
+        parts = []
+        for f in st.followups.values():
+            bit = f"{f.name} ({f.who}) {text(FOLLOWUP_STATUS[f.status(rep.generated_at)], lang)}"
+            if f.satisfaction:
+                bit += f" {'满意度' if zh else 'satisfaction'} {f.satisfaction}/5"
+            parts.append(bit)
+        rows.append((t("callbacks", lang), "; ".join(parts)))
+    if st.complaints:
+        parts = []
+        for c in st.complaints.values():
+            clocks = ", ".join(f"{text(pair, lang)} "
+                               f"{text(CLOCK_STATUS[c.clock(k, rep.generated_at)], lang)}"
+                               for k, pair in COMPLAINT_STEPS.items())
+            state = (f"{t('closed', lang)} {c.satisfaction}/5" if not c.open
+                     else ("处理中" if zh else "open"))
+            parts.append(f"{c.id} {c.by}: {c.text} — {clocks} — {state}")
+        rows.append((t("complaints", lang), "; ".join(parts)))
+    if st.closed_at is not None and st.status != "open":
+        rows.append((t("closed_at", lang), rep.local(st.closed_at, True)))
     return rows
 
 
@@ -303,6 +345,26 @@ def _secs(d) -> float | None:
     return None if d is None else d.total_seconds()
 
 
+def _aftercare_dict(rep: IncidentReport) -> dict[str, Any]:
+    st = rep.state
+    return {
+        "phase": st.phase, "received_at": _iso(st.counted_from), "channel": st.channel,
+        "reporter_contact": dict(st.reporter_contact), "closed_at": _iso(st.closed_at),
+        "callbacks": [{"who": f.who, "name": f.name, "reason": f.reason,
+                       "due_at": _iso(f.due_at), "done_at": _iso(f.done_at),
+                       "status": f.status(rep.generated_at), "attempts": f.attempts,
+                       "satisfaction": f.satisfaction} for f in st.followups.values()],
+        "complaints": [{"id": c.id, "from": c.by, "text": c.text,
+                        "opened_at": _iso(c.opened_at),
+                        "supervisor_due": _iso(c.supervisor_due),
+                        "investigation_due": _iso(c.investigation_due),
+                        "supervisor_told": c.clock("supervisor_told", rep.generated_at),
+                        "investigated": c.clock("investigated", rep.generated_at),
+                        "closed_at": _iso(c.closed_at), "satisfaction": c.satisfaction}
+                       for c in st.complaints.values()],
+    }
+
+
 def to_dict(rep: IncidentReport) -> dict[str, Any]:
     v = rep.integrity
     return {
@@ -315,7 +377,7 @@ def to_dict(rep: IncidentReport) -> dict[str, Any]:
             "started_at": _iso(rep.started_at), "resolved_at": _iso(rep.resolved_at),
             "resolved_by": rep.resolved_by, "duration_s": _secs(rep.duration),
             "reporter": rep.reporter, "first_receiver": rep.first_receiver, "owner": rep.owner,
-            "summary": rep.summary,
+            "summary": rep.summary, **_aftercare_dict(rep),
             "handovers": [{"ts": _iso(h["ts"]), "from": h.get("from"), "to": h.get("to"),
                            "by": h.get("by"), "reason": h.get("reason")} for h in rep.handovers],
         },

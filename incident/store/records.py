@@ -12,7 +12,7 @@ from incident.errors import Refused
 
 GENESIS_HASH = "0" * 64
 
-INCIDENT_STATUSES = ("open", "resolved")
+INCIDENT_STATUSES = ("open", "resolved", "closed")  # closed: callbacks, complaints done
 OUTBOX_STATES = ("queued", "sending", "sent", "failed_temporary", "failed_permanent",
                  "fell_back", "cancelled")
 ATTEMPT_STATUSES = ("sent", "failed_temporary", "failed_permanent")

@@ -68,6 +68,8 @@ class IncidentHeader(Static):
         elapsed = countdown((st.resolved_at or now) - st.started_at)
         parts = [f"{t('inc.elapsed', lang)} [b]{elapsed}[/b]",
                  f"{t('inc.owner', lang)} [b]{escape(owner)}[/b]"]
+        if st.first_receiver and st.first_receiver != st.owner:  # 首问: stays after handover
+            parts.append(f"{t('inc.first_receiver', lang)} {escape(st.first_receiver)}")
         upcoming = [tm for tm in timers if tm.due_at > now] if st.status == "open" else []
         if upcoming:
             nxt = upcoming[0]

@@ -234,14 +234,14 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
 
     objectives: list[tuple[str, str, str]] = []
     for r in rep.targets:
-        if r.status == "pending":
+        if r.status in ("pending", "not_yet_due"):
             left = r.due_at - now
             objectives.append((r.title, when(rep, r.due_at),
                                f"{format_duration(left)}" + (" left" if not zh else " 剩余")))
         elif r.status == "missed":
             objectives.append((r.title, when(rep, r.due_at), t("missed", lang)))
     for r in rep.report_clocks:
-        if r.status in ("pending", "missed"):
+        if r.status in ("not_yet_due", "missed"):
             objectives.append((f"{t('report', lang)}: {r.title} → {r.to}", when(rep, r.due_at),
                                t(r.status, lang)))
     for s in open_steps:

@@ -107,7 +107,9 @@ class ReportClockState:
         return self.done_at is None and self.superseded_at is None
 
     def honour(self, ts: datetime, by: str | None, via: str) -> None:
-        if self.live:
+        """The role was told (a step, a page acknowledged). A written report is not
+        made by telling someone: it needs its own `incident reported`."""
+        if self.live and self.by != "written":
             self.done_at, self.done_by, self.done_via = ts, by, via
 
 

@@ -152,6 +152,12 @@ class PageRow:
     channels: str = ""
     delivered: str = ""     # e.g. "1/2" messages sent
     reason: str = ""
+    # sent_at above is when the page was queued; delivered_at when its first message
+    # went out (to the person who acknowledged, if theirs did). Time to acknowledge
+    # counts from delivery: a page that sat queued for 50 minutes was not ignored.
+    delivered_at: datetime | None = None
+    ack_from: str = ""      # "delivery" or "queued" (never delivered before the ack)
+    for_all: bool = False   # acknowledged by the commander for everyone paged
 
 
 @dataclass(slots=True)
@@ -704,6 +710,8 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
     rows_by_seq: dict[int, list[OutboxRow]] = defaultdict(list)
     for r in outbox:
         rows_by_seq[r.event_seq].append(r)
+    for_all = {pg for e in events if e.kind == ev.PAGE_ACKED and e.payload.get("for_all")
+               for pg in (e.payload.get("pages") or [])}
     out = []
     for p in st.pages:
         acked = p.get("acked_at")
@@ -728,13 +736,31 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
             reached = {r.person_id for r in rows if r.state == "sent"}
             delivered = f"{len(reached)}/{len(people)}"
         reason = p.get("reason") or ""
+        delivered_at, ack_after, ack_from = _page_delivery(p, rows, acked)
         out.append(PageRow(
             str(pid), names.who(p.get("to")), names.role_title(role),
             "" if level is None else str(level), p["ts"], acked,
             names.who(p.get("acked_by")) if p.get("acked_by") else "",
-            (acked - p["ts"]) if acked else None, chan_text, delivered,
-            pick(reason, lang) if isinstance(reason, dict) else str(reason)))
+            ack_after, chan_text, delivered,
+            pick(reason, lang) if isinstance(reason, dict) else str(reason),
+            delivered_at, ack_from, pid in for_all))
     return out
+
+
+def _page_delivery(p: dict[str, Any], rows: list[OutboxRow], acked: datetime | None,
+                   ) -> tuple[datetime | None, timedelta | None, str]:
+    """When a page reached someone, and the time to acknowledge counted from then.
+
+    The acknowledging person's own delivery counts when there is one; a page
+    acknowledged before any message went out counts from when it was queued."""
+    sent = [r for r in rows if r.sent_at is not None and r.state == "sent"]
+    own = [r.sent_at for r in sent if r.person_id == p.get("acked_by")]
+    first = min(own) if own else (min(r.sent_at for r in sent) if sent else None)
+    if acked is None:
+        return first, None, ""
+    if first is not None and first <= acked:
+        return first, acked - first, "delivery"
+    return first, acked - p["ts"], "queued"
 
 
 def _escalations(events: list[StoredEvent], names: Names, steps: dict[str, Any],

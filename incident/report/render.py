@@ -205,14 +205,25 @@ def channel_row(c: ChannelStats) -> list[Any]:
 
 
 def page_head(lang: str) -> list[str]:
-    return [t(k, lang) for k in ("paged", "role", "level", "time", "channel", "delivered",
-                                 "acked_by", "acked_at", "ack_time", "reason")]
+    return [t(k, lang) for k in ("paged", "role", "level", "page_queued", "page_sent",
+                                 "channel", "delivered", "acked_by", "acked_at", "ack_time",
+                                 "reason")]
+
+
+def ack_time_text(rep: IncidentReport, p: Any) -> str:
+    """Time to acknowledge, saying what it counts from (delivery, or queueing)."""
+    if p.ack_after is None:
+        return "—"
+    return f"{duration_text(p.ack_after)} ({t('ack_from_' + (p.ack_from or 'queued'), rep.lang)})"
 
 
 def page_rows(rep: IncidentReport) -> list[list[str]]:
+    lang = rep.lang
     return [[f"{p.to} ({p.page})" if p.page else p.to, p.role, p.level, when(rep, p.sent_at),
-             p.channels, p.delivered or "—", p.acked_by or t("not_acked", rep.lang),
-             when(rep, p.acked_at), duration_text(p.ack_after), p.reason] for p in rep.pages]
+             when(rep, p.delivered_at), p.channels, p.delivered or "—",
+             (p.acked_by + (f" ({t('ack_for_all', lang)})" if p.for_all else ""))
+             if p.acked_by else t("not_acked", lang),
+             when(rep, p.acked_at), ack_time_text(rep, p), p.reason] for p in rep.pages]
 
 
 def escalation_head(lang: str) -> list[str]:
@@ -383,6 +394,8 @@ def to_dict(rep: IncidentReport) -> dict[str, Any]:
         "pages": [{"page": p.page, "to": p.to, "role": p.role, "level": p.level,
                    "sent_at": _iso(p.sent_at), "acked_at": _iso(p.acked_at),
                    "acked_by": p.acked_by, "ack_after_s": _secs(p.ack_after),
+                   "queued_at": _iso(p.sent_at), "delivered_at": _iso(p.delivered_at),
+                   "ack_counted_from": p.ack_from or None, "acked_for_all": p.for_all,
                    "channels": p.channels, "delivered": p.delivered, "reason": p.reason}
                   for p in rep.pages],
         "escalations": [{"ts": _iso(e.ts), "kind": e.kind, "to": e.to, "step": e.step,

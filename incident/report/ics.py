@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from incident.clock import format_duration
@@ -25,6 +25,7 @@ from incident.report.render import (
     when,
 )
 from incident.safetext import md_text
+from incident.views import pick
 
 if TYPE_CHECKING:
     from incident.directory import Directory
@@ -54,6 +55,30 @@ def _activity(rep: IncidentReport, row) -> str:
 
 # ---- ICS 214 ------------------------------------------------------------------------
 
+# Automatic entries (timers, delivery progress) are counted, not listed: box 7 holds
+# what people did and decided. The full timeline is in the post-incident report.
+AUTOMATIC = frozenset({ev.TIMER_FIRED, ev.DELIVERY_PROGRESS})
+LINES_PER_PAGE = 24  # activity lines on one printed ICS 214 page, as on the paper form
+
+
+@dataclass(slots=True)
+class Ics214Period:
+    """One ICS 214 form: one operational period (a handover or shift change opens the next)."""
+
+    number: int
+    period_from: datetime
+    period_to: datetime
+    name: str            # box 3: the unit leader of this period (the incident's owner)
+    position: str        # box 4: their role in staff.yaml
+    home_unit: str       # box 5: the company, and the leader's role as the unit
+    resources: list[tuple[str, str, str, str]]  # box 6: name, position, home agency, arrived
+    activity: list[tuple[datetime, str]]         # box 7: notable activities only
+    automatic: dict[str, int] = field(default_factory=dict)  # left out of box 7, by kind
+    opened_by: str = ""  # why this period began: start, handover, shift change
+    pages: list[list[tuple[datetime, str]]] = field(default_factory=list)
+    first_page: int = 1
+
+
 @dataclass(slots=True)
 class Ics214:
     rep: IncidentReport
@@ -68,70 +93,211 @@ class Ics214:
     prepared_name: str
     prepared_position: str
     prepared_at: datetime
+    periods: list[Ics214Period] = field(default_factory=list)
+    total_pages: int = 1
+
+
+def _company(rep: IncidentReport) -> str:
+    d = _names(rep).directory
+    if d is not None and getattr(d.site, "company", None):
+        return pick(d.site.company, rep.lang, rep.site)
+    return rep.site or rep.state.location
+
+
+def _shift_changes(rep: IncidentReport, role: str, start: datetime,
+                   end: datetime) -> list[datetime]:
+    """Moments between start and end when the people rostered for `role` change."""
+    d = _names(rep).directory
+    if d is None or not role or role not in d.rota.slots:
+        return []
+    week = 7 * 1440
+    marks = sorted({sl.start % week for sl in d.rota.slots[role]}
+                   | {sl.end % week for sl in d.rota.slots[role]})
+    local = start.astimezone(rep.zone)
+    monday = datetime(local.year, local.month, local.day, tzinfo=rep.zone) \
+        - timedelta(days=local.weekday())
+    out = []
+    for w in range(int((end - start).days // 7) + 2):
+        for m in marks:
+            at = monday + timedelta(weeks=w, minutes=m)
+            if start < at < end and d.rota.at(role, (m - 1) % week) != d.rota.at(role, m):
+                out.append(at.astimezone(start.tzinfo))
+    return sorted(out)
+
+
+def _periods(rep: IncidentReport, start: datetime,
+             end: datetime) -> list[tuple[datetime, datetime, str, str]]:
+    """(from, to, leader id, opened by) for each operational period."""
+    st, names = rep.state, _names(rep)
+    owner = st.first_receiver
+    cuts: list[tuple[datetime, str | None, str]] = []
+    for h_ in st.handovers:
+        if start < h_["ts"] < end:
+            cuts.append((h_["ts"], h_.get("to"), "handover"))
+        elif h_["ts"] <= start:
+            owner = h_.get("to") or owner
+    roles = names.roles_of(st.first_receiver)
+    role = "duty_officer" if "duty_officer" in roles else (roles[0] if roles else "")
+    cuts += [(ts, None, "shift") for ts in _shift_changes(rep, role, start, end)]
+    cuts.sort(key=lambda c: c[0])
+    out: list[tuple[datetime, datetime, str, str]] = []
+    at, why = start, "start"
+    for ts, to, kind in cuts:
+        if ts > at:
+            out.append((at, ts, owner, why))
+            at, why = ts, kind
+        elif kind == "handover":  # a handover at the shift change: say handover
+            why = kind
+        owner = to or owner
+    out.append((at, end, owner, why))
+    return out
+
+
+def _resources(rep: IncidentReport, company: str, start: datetime,
+               end: datetime) -> list[tuple[str, str, str, str]]:
+    """Box 6: who worked in the period (people who acted), the external agencies called
+    (119, 120, the housing authority) and the vendors dispatched, with arrival times."""
+    names, st, lang = _names(rep), rep.state, rep.lang
+    steps = st.playbook.steps()
+    d = names.directory
+    seen: dict[str, tuple[str, str, str, str]] = {}
+    for row in rep.timeline:
+        if not (start <= row.ts <= end) or row.actor == ev.SYSTEM or row.actor in seen:
+            continue
+        seen[row.actor] = (row.who, names.role_for(row.actor) or row.role, company,
+                           when(rep, row.ts))
+    for sid, s in st.steps.items():
+        step = steps[sid]
+        call = getattr(step, "call", None)
+        if call and s.status == "done" and s.done_at and start <= s.done_at <= end \
+                and f"ext:{call}" not in seen:
+            ext = d.externals.get(call) if d is not None else None
+            label = pick(ext.name, lang, call) + (f" ({ext.phone})" if ext else "")
+            # arrival: the playbook's "meet them at the gate" step after the call, if done
+            met = [st.steps[m].done_at for m, ms in steps.items() if sid in ms.after
+                   and m.startswith("meet") and st.steps[m].status == "done"]
+            seen[f"ext:{call}"] = (label, t("ics_external", lang),
+                                   pick(ext.name, lang, call) if ext else call,
+                                   f"{t('ics_called_at', lang)} {when(rep, s.done_at)}"
+                                   + (f"; {t('ics_arrived_lc', lang)} {when(rep, met[0])}"
+                                      if met and met[0] else ""))
+        if step.kind == "dispatch" and s.started_at and start <= s.started_at <= end:
+            to = s.dispatched_to or (step.dispatch.vendor or step.dispatch.role
+                                     if step.dispatch else None)
+            if not to or to in seen:
+                continue
+            is_vendor = d is not None and (to in d.vendors or to.removeprefix("vendor:")
+                                           in d.vendors)
+            arrived = when(rep, s.done_at) if s.status == "done" else (
+                f"{t('ics_eta', lang)} {when(rep, s.arrive_by)}" if s.arrive_by else "—")
+            seen[to] = (names.who(to), t("ics_vendor", lang) if is_vendor
+                        else names.role_title(to), names.who(to) if is_vendor else company,
+                        arrived)
+    return list(seen.values())
 
 
 def build_ics214(rep: IncidentReport, prepared_by: str | None = None,
                  period_from: datetime | None = None,
                  period_to: datetime | None = None) -> Ics214:
     names = _names(rep)
-    st = rep.state
-    home = rep.site or st.location
+    st, lang = rep.state, rep.lang
+    company = _company(rep)
     start = period_from or rep.started_at
     end = period_to or rep.end
-    seen: dict[str, tuple[str, str, str]] = {}
-    for row in rep.timeline:
-        if row.actor == ev.SYSTEM or row.actor in seen:
-            continue
-        seen[row.actor] = (row.who, names.role_for(row.actor) or row.role, home)
-    for s in st.steps.values():
-        if s.dispatched_to and s.dispatched_to not in seen:
-            who = names.who(s.dispatched_to)
-            seen[s.dispatched_to] = (who, names.role_title(s.dispatched_to)
-                                     if who == s.dispatched_to else "", home)
-    for p in st.pages:
-        to = p.get("to")
-        for pid in to if isinstance(to, list) else [to]:
-            if pid and str(pid) not in seen:
-                seen[str(pid)] = (names.who(pid), names.role_title(p.get("role") or p.get("node")),
-                                  home)
-    activity = [(r.ts, _activity(rep, r)) for r in rep.timeline
-                if r.kind not in QUIET and start <= r.ts <= end]
+    periods: list[Ics214Period] = []
+    for i, (a, b, leader, why) in enumerate(_periods(rep, start, end), 1):
+        last = b == end
+        rows = [r for r in rep.timeline if a <= r.ts and (r.ts <= b if last else r.ts < b)]
+        notable = [(r.ts, _activity(rep, r)) for r in rows if not _automatic(r)]
+        auto: dict[str, int] = {}
+        for r in rows:
+            if _automatic(r):
+                auto[r.what] = auto.get(r.what, 0) + 1
+        role = names.role_for(leader)
+        periods.append(Ics214Period(
+            i, a, b, names.who(leader), role or t("incident_commander", lang),
+            f"{company} — {role}" if role else company,
+            _resources(rep, company, a, b), notable, auto, why,
+            [notable[j:j + LINES_PER_PAGE] for j in range(0, len(notable), LINES_PER_PAGE)]
+            or [[]]))
+    page = 1
+    for p in periods:
+        p.first_page = page
+        page += len(p.pages)
     preparer = prepared_by or st.owner
+    first = periods[0]
     return Ics214(
-        rep, f"{rep.title} — {rep.location} ({rep.id})", start, end, rep.owner,
-        names.role_for(st.owner) or t("incident_commander", rep.lang), home,
-        list(seen.values()), activity, names.who(preparer), names.role_for(preparer),
-        rep.generated_at)
+        rep, f"{rep.title} — {rep.location} ({rep.id})", start, end, first.name,
+        first.position, first.home_unit, [r[:3] for r in first.resources],
+        [a for p in periods for a in p.activity], names.who(preparer),
+        names.role_for(preparer), rep.generated_at, periods, page - 1)
+
+
+def _automatic(row: Any) -> bool:
+    """Timers, delivery progress and the pages the system sends on its own: counted
+    under box 7, not listed (the escalation that caused a page is listed)."""
+    return row.kind in AUTOMATIC or row.kind in QUIET or (
+        row.kind == ev.PAGE_SENT and row.actor == ev.SYSTEM)
+
+
+def _period_text(rep: IncidentReport, p: Ics214Period, lang: str) -> str:
+    why = {"start": "", "handover": t("ics_opened_handover", lang),
+           "shift": t("ics_opened_shift", lang)}.get(p.opened_by, "")
+    return (f"{t('ics_from', lang)} {rep.local(p.period_from, True)} "
+            f"{t('ics_to', lang)} {rep.local(p.period_to, True)} ({rep.zone.key})"
+            + (f" — {why}" if why else ""))
+
+
+def _auto_text(p: Ics214Period, lang: str) -> str:
+    if not p.automatic:
+        return ""
+    kinds = ", ".join(f"{n} × {k}" for k, n in p.automatic.items())
+    return t("ics_automatic", lang, n=sum(p.automatic.values()), kinds=kinds)
+
+
+def _resource_head_214(lang: str) -> list[str]:
+    return [t("ics_name", lang)[3:], t("ics_position", lang)[3:], t("ics_unit", lang),
+            t("ics_first_seen", lang)]
 
 
 def ics214_markdown(form: Ics214) -> str:
     rep, lang = form.rep, form.rep.lang
-    out = [f"# {t('ics214_title', lang)}", ""]
-    if rep.drill:
-        out += [f"> **{t('drill_banner', lang)}**", ""]
-    out += md_table(["", ""], [
-        [t("ics_incident_name", lang), form.incident_name],
-        [t("ics_period", lang), f"{t('ics_from', lang)} {rep.local(form.period_from, True)} "
-                                f"{t('ics_to', lang)} {rep.local(form.period_to, True)} "
-                                f"({rep.zone.key})"],
-        [t("ics_name", lang), form.name],
-        [t("ics_position", lang), form.position],
-        [t("ics_home_unit", lang), form.home_unit],
-    ])
-    out += ["", f"## {t('ics_resources', lang)}", ""]
-    out += md_table([t("ics_name", lang)[3:], t("ics_position", lang)[3:], t("ics_unit", lang)],
-                    [list(r) for r in form.resources])
-    out += ["", f"## {t('ics_activity', lang)}", ""]
-    out += md_table([t("ics_date_time", lang), t("ics_notable", lang)],
-                    [[rep.local(ts, True), text] for ts, text in form.activity])
-    out += ["", f"## {t('ics_prepared', lang)}", ""]
-    out += md_table(["", ""], [
-        [t("ics_name", lang)[3:], form.prepared_name],
-        [t("ics_position", lang)[3:], form.prepared_position],
-        [t("ics_signature", lang), ""],
-        [t("ics_date_time", lang), rep.local(form.prepared_at, True)],
-    ])
-    out += ["", f"*{t('integrity', lang)}: {integrity_text(rep)}*", ""]
+    out: list[str] = []
+    for p in form.periods:
+        pg = p.first_page
+        out += [f"# {t('ics214_title', lang)}", "",
+                f"*{t('ics_form_of', lang, n=p.number, of=len(form.periods))} · "
+                f"{t('ics_page_of', lang, n=pg, of=form.total_pages)}*", ""]
+        if rep.drill:
+            out += [f"> **{t('drill_banner', lang)}**", ""]
+        if not rep.integrity.ok:
+            out += [f"> **⚠ {integrity_text(rep)}**", ""]
+        out += md_table(["", ""], [
+            [t("ics_incident_name", lang), form.incident_name],
+            [t("ics_period", lang), _period_text(rep, p, lang)],
+            [t("ics_name", lang), p.name],
+            [t("ics_position", lang), p.position],
+            [t("ics_home_unit", lang), p.home_unit],
+        ])
+        out += ["", f"## {t('ics_resources', lang)}", ""]
+        out += md_table(_resource_head_214(lang), [list(r) for r in p.resources])
+        for i, chunk in enumerate(p.pages):
+            if i:
+                out += ["", f"*{t('ics_page_of', lang, n=pg + i, of=form.total_pages)}*"]
+            out += ["", f"## {t('ics_activity', lang)}"
+                    + (f" ({t('ics_continued', lang)})" if i else ""), ""]
+            out += md_table([t("ics_date_time", lang), t("ics_notable", lang)],
+                            [[rep.local(ts, True), text] for ts, text in chunk])
+        if p.automatic:
+            out += ["", f"*{_auto_text(p, lang)}*"]
+        out += ["", f"## {t('ics_prepared', lang)}", ""]
+        out += md_table(["", ""], [
+            [t("ics_name", lang)[3:], form.prepared_name],
+            [t("ics_position", lang)[3:], form.prepared_position],
+            [t("ics_signature", lang), ""],
+            [t("ics_date_time", lang), rep.local(form.prepared_at, True)],
+        ])
+        out += ["", f"*{t('integrity', lang)}: {integrity_text(rep)}*", ""]
     return "\n".join(out)
 
 
@@ -141,41 +307,57 @@ FORM_CSS = """
 .form th { width: 24%; background: #f2f2f2; }
 .boxhead { background: #000; color: #fff; font-weight: 700; padding: 3px 8px; margin: 0; }
 .sig { height: 34px; }
+.pageno { text-align: right; font-size: 11px; color: #333; }
+.auto { font-size: 11px; font-style: italic; color: #555; }
+.newpage { break-before: page; page-break-before: always; }
 """
 
 
 def ics214_html(form: Ics214) -> str:
     rep, lang = form.rep, form.rep.lang
-    parts = [f"<style>{FORM_CSS}</style><h1>{h(t('ics214_title', lang))}</h1>"]
-    if rep.drill:
-        parts.append(f'<div class="drill">{h(t("drill_banner", lang))}</div>')
-    if not rep.integrity.ok:
-        parts.append(f'<div class="banner">⚠ {h(integrity_text(rep))}</div>')
-    parts.append('<div class="form"><table class="kv"><tbody>')
-    for k, v in [
-        (t("ics_incident_name", lang), form.incident_name),
-        (t("ics_period", lang), f"{t('ics_from', lang)} {rep.local(form.period_from, True)}  "
-                                f"{t('ics_to', lang)} {rep.local(form.period_to, True)} "
-                                f"({rep.zone.key})"),
-        (t("ics_name", lang), form.name), (t("ics_position", lang), form.position),
-        (t("ics_home_unit", lang), form.home_unit),
-    ]:
-        parts.append(f"<tr><th>{h(k)}</th><td>{h(v)}</td></tr>")
-    parts.append("</tbody></table>")
-    parts.append(f'<p class="boxhead">{h(t("ics_resources", lang))}</p>')
-    parts.append(html_table([t("ics_name", lang)[3:], t("ics_position", lang)[3:],
-                             t("ics_unit", lang)], [list(r) for r in form.resources]))
-    parts.append(f'<p class="boxhead">{h(t("ics_activity", lang))}</p>')
-    parts.append(html_table([t("ics_date_time", lang), t("ics_notable", lang)],
-                            [[rep.local(ts, True), text] for ts, text in form.activity],
-                            classes=["t", ""]))
-    parts.append(f'<p class="boxhead">{h(t("ics_prepared", lang))}</p><table class="kv"><tbody>')
-    parts.append(f"<tr><th>{h(t('ics_name', lang)[3:])}</th><td>{h(form.prepared_name)}</td></tr>"
-                 f"<tr><th>{h(t('ics_position', lang)[3:])}</th>"
-                 f"<td>{h(form.prepared_position)}</td></tr>"
-                 f"<tr><th>{h(t('ics_signature', lang))}</th><td class=\"sig\"></td></tr>"
-                 f"<tr><th>{h(t('ics_date_time', lang))}</th>"
-                 f"<td>{h(rep.local(form.prepared_at, True))}</td></tr></tbody></table></div>")
+    parts = [f"<style>{FORM_CSS}</style>"]
+    for p in form.periods:
+        pg = p.first_page
+        parts.append(f'<section class="form214{" newpage" if p.number > 1 else ""}">'
+                     f"<h1>{h(t('ics214_title', lang))}</h1>"
+                     f'<div class="pageno">{h(t("ics_form_of", lang, n=p.number, of=len(form.periods)))}'
+                     f" · {h(t('ics_page_of', lang, n=pg, of=form.total_pages))}</div>")
+        if rep.drill:
+            parts.append(f'<div class="drill">{h(t("drill_banner", lang))}</div>')
+        if not rep.integrity.ok:
+            parts.append(f'<div class="banner">⚠ {h(integrity_text(rep))}</div>')
+        parts.append('<div class="form"><table class="kv"><tbody>')
+        for k, v in [
+            (t("ics_incident_name", lang), form.incident_name),
+            (t("ics_period", lang), _period_text(rep, p, lang)),
+            (t("ics_name", lang), p.name), (t("ics_position", lang), p.position),
+            (t("ics_home_unit", lang), p.home_unit),
+        ]:
+            parts.append(f"<tr><th>{h(k)}</th><td>{h(v)}</td></tr>")
+        parts.append("</tbody></table>")
+        parts.append(f'<p class="boxhead">{h(t("ics_resources", lang))}</p>')
+        parts.append(html_table(_resource_head_214(lang), [list(r) for r in p.resources]))
+        for i, chunk in enumerate(p.pages):
+            if i:
+                parts.append(f'</div><div class="form newpage"><div class="pageno">'
+                             f"{h(t('ics_page_of', lang, n=pg + i, of=form.total_pages))}</div>")
+            parts.append(f'<p class="boxhead">{h(t("ics_activity", lang))}'
+                         + (f" ({h(t('ics_continued', lang))})" if i else "") + "</p>")
+            parts.append(html_table([t("ics_date_time", lang), t("ics_notable", lang)],
+                                    [[rep.local(ts, True), text] for ts, text in chunk],
+                                    classes=["t", ""]))
+        if p.automatic:
+            parts.append(f'<p class="auto">{h(_auto_text(p, lang))}</p>')
+        parts.append(f'<p class="boxhead">{h(t("ics_prepared", lang))}</p>'
+                     '<table class="kv"><tbody>')
+        parts.append(f"<tr><th>{h(t('ics_name', lang)[3:])}</th>"
+                     f"<td>{h(form.prepared_name)}</td></tr>"
+                     f"<tr><th>{h(t('ics_position', lang)[3:])}</th>"
+                     f"<td>{h(form.prepared_position)}</td></tr>"
+                     f"<tr><th>{h(t('ics_signature', lang))}</th><td class=\"sig\"></td></tr>"
+                     f"<tr><th>{h(t('ics_date_time', lang))}</th>"
+                     f"<td>{h(rep.local(form.prepared_at, True))}</td></tr></tbody></table>"
+                     "</div></section>")
     parts.append(f"<footer><b>{h(t('integrity', lang))}:</b> {h(integrity_text(rep))}</footer>")
     return html_page(f"ICS 214 — {rep.id}", lang, "".join(parts))
 

@@ -101,3 +101,39 @@ def test_a_handover_and_a_shift_change_open_new_periods(rt):
     zh = render(build_incident_report(rt.store, rt.playbooks, rt.directory, iid,
                                       now=clock.now(), lang="zh"), "ics214")
     assert "第 2 个作业时段，共 3 个" in zh and "因交接开始" in zh and "临湖物业管理有限公司" in zh
+
+
+def test_brief_has_assembly_point_safety_planned_actions_and_overdue_arrivals(rt):
+    from incident.report import build_brief, render_brief
+
+    engine, clock = rt.engine, rt.clock
+    iid = engine.start("fire", "B3-1201", actor="chen.jie").id
+    engine.act(iid, "confirm_alarm", actor="chen.jie", option="real_fire")
+    clock.advance("30s")
+    engine.act(iid, "call_119", actor="chen.jie")
+    engine.act(iid, "send_fire_team", actor="chen.jie", action="start")
+    due = engine.state(iid).steps["send_fire_team"].arrive_by
+    assert due is not None
+    clock.advance(due - clock.now() + timedelta(minutes=4))  # the team is 4 minutes late
+    engine.handover(iid, "liu.yang", actor="chen.jie", reason="to the scene")
+    rep = build_incident_report(rt.store, rt.playbooks, rt.directory, iid, now=clock.now())
+    b = build_brief(rep, rt.directory, prepared_by="liu.yang")
+    team = next(r for r in b.resources if r["step"] == "send_fire_team")
+    assert team["overdue"] and team["status"] == "ARRIVAL OVERDUE by 4m00s"
+    brigade = next(r for r in b.resources if r["step"] == "call_119")
+    assert brigade["resource"] == "Fire and rescue (119)" and brigade["ordered"] is not None
+    assert b.assembly == ["North Plaza (B1, B2, B3, B4)"]
+    assert b.safety[0] == "Assembly point: North Plaza (B1, B2, B3, B4)."
+    assert any(line.startswith('Before "Restore the alarm and sprinkler systems"')
+               for line in b.safety)
+    assert ("Guard the fire scene", "Security / order maintenance",
+            "Brigade declares the fire out") in b.planned
+    md = render_brief(b, "md")
+    assert "| Incident commander (current owner) | Liu Yang |" in md
+    assert "| First receiver | Chen Jie |" in md
+    assert "## 6. Planned actions" in md and "## 7. Health and safety briefing" in md
+    assert "ARRIVAL OVERDUE by 4m00s" in md
+    zh = render_brief(build_brief(build_incident_report(
+        rt.store, rt.playbooks, rt.directory, iid, now=clock.now(), lang="zh"), rt.directory),
+        "md")
+    assert "集合点：北广场" in zh and "到场逾期 4m00s" in zh and "安全须知" in zh

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from incident.clock import format_duration
 from incident.engine import events as ev
+from incident.engine.state import waiting_for
 from incident.report.labels import t
 from incident.report.model import IncidentReport, Names, duration_text
 from incident.report.render import (
@@ -375,6 +376,9 @@ class Brief:
     resources: list[dict[str, Any]] = field(default_factory=list)
     prepared_name: str = ""
     prepared_position: str = ""
+    planned: list[tuple[str, str, str]] = field(default_factory=list)  # what, who, waits for
+    safety: list[str] = field(default_factory=list)      # health and safety briefing
+    assembly: list[str] = field(default_factory=list)    # assembly points for the building
 
 
 def build_brief(rep: IncidentReport, directory: Directory | None, *,
@@ -437,7 +441,7 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
     actions = [(r.ts, _activity(rep, r)) for r in rep.timeline if r.kind in ACTIONS]
 
     organisation: list[tuple[str, str]] = [
-        (t("incident_commander", lang), f"{rep.owner}"),
+        (t("ics_commander_now", lang), f"{rep.owner}"),
         (t("first_receiver", lang), rep.first_receiver),
     ]
     acted: dict[str, list[str]] = {}
@@ -464,20 +468,74 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
             continue
         to = s.dispatched_to or (step.dispatch.vendor or step.dispatch.role
                                  if step.dispatch else None)
+        status = t(s.status, lang)
+        late = s.status == "in_progress" and s.arrive_by is not None and now > s.arrive_by
+        if late:  # an overdue arrival stands out: chase it at the handover
+            status = f"{t('ics_overdue_arrival', lang)} {format_duration(now - s.arrive_by)}"
         resources.append({
             "step": sid, "title": step.title.get(lang), "resource": names.who(to) if to else "",
             "ordered": s.started_at, "eta": s.arrive_by,
             "arrived": s.done_at if s.status == "done" else None,
-            "status": t(s.status, lang)})
+            "status": status, "overdue": late})
+    for sid, s in st.steps.items():  # external agencies called (119, 120, authorities)
+        step = steps[sid]
+        if not step.call or s.status != "done":
+            continue
+        ext = directory.externals.get(step.call) if directory is not None else None
+        met = [st.steps[m].done_at for m, ms in steps.items() if sid in ms.after
+               and m.startswith("meet") and st.steps[m].status == "done"]
+        resources.append({
+            "step": sid, "title": step.title.get(lang),
+            "resource": (pick(ext.name, lang, step.call) + f" ({ext.phone})") if ext
+            else step.call, "ordered": s.done_at, "eta": None,
+            "arrived": met[0] if met else None,
+            "status": t("ics_external", lang), "overdue": False})
+    planned = []
+    for sid, s in st.steps.items():  # what comes next, once what it waits for is settled
+        if s.status != "pending":
+            continue
+        step = steps[sid]
+        waits = [steps[w].title.get(lang) for w in waiting_for(st, sid) if w in steps]
+        planned.append((step.title.get(lang), names.role_title(step.assignee),
+                        ", ".join(waits) or "—"))
+    assembly = _assembly_points(rep, directory)
+    safety = [t("ics_safety_assembly", lang, points="; ".join(assembly))] if assembly else []
+    for sid, s in st.steps.items():
+        step = steps[sid]
+        if step.gate is not None and not s.settled:
+            safety.append(t("ics_safety_gate", lang, step=step.title.get(lang),
+                            text=step.gate.text.get(lang),
+                            role=names.role_title(step.gate.role) if step.gate.role
+                            else t("ics_second_person", lang)))
+    try:
+        crit = pb.severity(st.severity).criteria.get(lang)
+        safety.append(t("ics_safety_level", lang, level=sev, criteria=crit))
+    except KeyError:
+        pass
     preparer = prepared_by or st.owner
     return Brief(rep, now, situation, objectives, actions, organisation, resources,
-                 names.who(preparer), names.role_for(preparer))
+                 names.who(preparer), names.role_for(preparer), planned, safety, assembly)
+
+
+def _assembly_points(rep: IncidentReport, directory: Directory | None) -> list[str]:
+    """The estate's assembly points for the incident's building (every one if unknown)."""
+    if directory is None:
+        return []
+    points = directory.assembly_points
+    building = rep.state.location_detail.get("building")
+    mine = [p for p in points.values() if building and building in p.serves]
+    return [pick(p.name, rep.lang, p.id) + (f" ({', '.join(p.serves)})" if p.serves else "")
+            for p in (mine or list(points.values()))]
 
 
 def _resource_rows(b: Brief) -> list[list[str]]:
     rep = b.rep
     return [[r["resource"], r["title"], when(rep, r["ordered"]), when(rep, r["eta"]),
              when(rep, r["arrived"]), r["status"]] for r in b.resources]
+
+
+def _planned_head(lang: str) -> list[str]:
+    return [t("step", lang), t("role", lang), t("ics_waits_for", lang)]
 
 
 def _resource_head(lang: str) -> list[str]:
@@ -508,6 +566,11 @@ def brief_markdown(b: Brief) -> str:
     out += ["", f"## 5. {t('ics_resources_201', lang)}", ""]
     out += md_table(_resource_head(lang), _resource_rows(b)) if b.resources \
         else [t("none", lang)]
+    out += ["", f"## 6. {t('ics_planned', lang)}", ""]
+    out += md_table(_planned_head(lang), [list(p) for p in b.planned]) if b.planned \
+        else [t("none", lang)]
+    out += ["", f"## 7. {t('ics_safety', lang)}", ""]
+    out += [f"- {md_text(line)}" for line in b.safety] or [t("none", lang)]
     out += ["", f"{t('ics_prepared', lang)[3:]}: {md_text(b.prepared_name)}"
             + (f" ({md_text(b.prepared_position)})" if b.prepared_position else "")
             + f" · {rep.local(b.now, True)}", "",
@@ -538,6 +601,12 @@ def brief_html(b: Brief) -> str:
     parts.append(f"<h2>5. {h(t('ics_resources_201', lang))}</h2>")
     parts.append(html_table(_resource_head(lang), _resource_rows(b)) if b.resources
                  else f"<p>{h(t('none', lang))}</p>")
+    parts.append(f"<h2>6. {h(t('ics_planned', lang))}</h2>")
+    parts.append(html_table(_planned_head(lang), [list(p) for p in b.planned]) if b.planned
+                 else f"<p>{h(t('none', lang))}</p>")
+    parts.append(f"<h2>7. {h(t('ics_safety', lang))}</h2><ul>")
+    parts += [f"<li>{h(line)}</li>" for line in b.safety]
+    parts.append("</ul>")
     parts.append(f"<footer><p>{h(t('ics_prepared', lang)[3:])}: {h(b.prepared_name)} "
                  f"{h(b.prepared_position)} · {h(rep.local(b.now, True))}</p>"
                  f"<p><b>{h(t('integrity', lang))}:</b> {h(integrity_text(rep))}</p></footer>")
@@ -557,6 +626,8 @@ def brief_json(b: Brief) -> str:
         "organisation": [{"position": p, "who": w} for p, w in b.organisation],
         "resources": [{**r, "ordered": iso(r["ordered"]), "eta": iso(r["eta"]),
                        "arrived": iso(r["arrived"])} for r in b.resources],
+        "planned": [{"step": w, "role": r, "waits_for": f} for w, r, f in b.planned],
+        "safety": b.safety, "assembly_points": b.assembly,
         "prepared_by": {"name": b.prepared_name, "position": b.prepared_position},
         "integrity": integrity_dict(rep.integrity),
     }, ensure_ascii=False, indent=2)

@@ -25,6 +25,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "skipped": ("skipped", "跳过"), "excluded": ("n/a", "不适用"),
     "met": ("met", "达成"), "met_late": ("met late", "超时达成"), "missed": ("missed", "未达成"),
     "n/a": ("n/a", "不适用"), "open": ("open", "处理中"), "resolved": ("resolved", "已结束"),
+    "superseded": ("superseded", "已被取代"),  # a report clock of a level no longer in force
 }
 
 

@@ -5,6 +5,7 @@ page numbers across the whole document."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -133,6 +134,13 @@ def test_brief_has_assembly_point_safety_planned_actions_and_overdue_arrivals(rt
     assert "| First receiver | Chen Jie |" in md
     assert "## 6. Planned actions" in md and "## 7. Health and safety briefing" in md
     assert "ARRIVAL OVERDUE by 4m00s" in md
+    html = render_brief(b, "html")
+    assert "Site sketch: buildings and assembly points" in html
+    assert re.search(r'<rect [^>]*class="hit"><title>Building 3</title></rect>'
+                     r'<text [^>]*class="hitl">B3 12F</text>', html)
+    north = html.index(">North Plaza</text>")
+    assert north < html.index(">B1</text>") < html.index(">B4</text>") < \
+        html.index(">Central Garden lawn</text>")
     zh = render_brief(build_brief(build_incident_report(
         rt.store, rt.playbooks, rt.directory, iid, now=clock.now(), lang="zh"), rt.directory),
         "md")

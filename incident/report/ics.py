@@ -379,6 +379,7 @@ class Brief:
     planned: list[tuple[str, str, str]] = field(default_factory=list)  # what, who, waits for
     safety: list[str] = field(default_factory=list)      # health and safety briefing
     assembly: list[str] = field(default_factory=list)    # assembly points for the building
+    sketch: str = ""                                     # schematic SVG of the estate
 
 
 def build_brief(rep: IncidentReport, directory: Directory | None, *,
@@ -514,7 +515,60 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
         pass
     preparer = prepared_by or st.owner
     return Brief(rep, now, situation, objectives, actions, organisation, resources,
-                 names.who(preparer), names.role_for(preparer), planned, safety, assembly)
+                 names.who(preparer), names.role_for(preparer), planned, safety, assembly,
+                 estate_sketch(rep, directory))
+
+
+def estate_sketch(rep: IncidentReport, directory: Directory | None) -> str:
+    """ICS 201 box 2 as a schematic SVG (not to scale): each assembly point with the
+    buildings it serves on one row, the incident's building in red with its floor."""
+    if directory is None or not directory.buildings:
+        return ""
+    lang = rep.lang
+    building = rep.state.location_detail.get("building")
+    floor = rep.state.location_detail.get("floor")
+    points = list(directory.assembly_points.values())
+    rows: list[tuple[Any, list[str]]] = [(p, [b for b in p.serves if b in directory.buildings])
+                                         for p in points]
+    served = {b for _, bs in rows for b in bs}
+    rest = [b for b in directory.buildings if b not in served]
+    if rest:
+        rows.append((None, rest))
+    box_w, box_h, gap, left, top = 64, 34, 10, 170, 24
+    per_row = max(len(bs) for _, bs in rows)
+    width = left + per_row * (box_w + gap) + 10
+    height = top + len(rows) * (box_h + 18) + 26
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+           f'width="100%" role="img" aria-label="{h(t("ics_map", lang))}" class="chart">'
+           '<style>.bld{fill:#eceff1;stroke:#455a64}.hit{fill:#c62828;stroke:#7f0000}'
+           '.ap{fill:#2e7d32}.lbl{font-size:11px;fill:#222}.hitl{font-size:11px;fill:#fff;'
+           'font-weight:bold}.note{font-size:10px;fill:#666}.lnk{stroke:#2e7d32;'
+           'stroke-dasharray:3 2}</style>'
+           f'<text x="4" y="14" class="note">{h(t("ics_map_note", lang))}</text>']
+    for i, (p, bs) in enumerate(rows):
+        y = top + i * (box_h + 18)
+        cy = y + box_h / 2
+        if p is not None:
+            out.append(f'<circle cx="18" cy="{cy}" r="9" class="ap"/>'
+                       f'<text x="32" y="{cy + 4}" class="lbl">{h(pick(p.name, lang, p.id))}'
+                       "</text>")
+            out.append(f'<line x1="27" y1="{cy}" x2="{left - 4}" y2="{cy}" class="lnk"/>')
+        for j, b in enumerate(bs):
+            x = left + j * (box_w + gap)
+            hit = b == building
+            name = b if not hit or floor is None else f"{b} {floor}F"
+            out.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="3" '
+                       f'class="{"hit" if hit else "bld"}"><title>'
+                       f'{h(pick(directory.buildings[b].name, lang, b))}</title></rect>'
+                       f'<text x="{x + box_w / 2}" y="{cy + 4}" text-anchor="middle" '
+                       f'class="{"hitl" if hit else "lbl"}">{h(name)}</text>')
+    ly = height - 10
+    out.append(f'<circle cx="18" cy="{ly - 4}" r="5" class="ap"/><text x="28" y="{ly}" '
+               f'class="note">{h(t("ics_map_ap", lang))}</text>'
+               f'<rect x="150" y="{ly - 9}" width="12" height="10" class="hit"/>'
+               f'<text x="166" y="{ly}" class="note">{h(t("ics_map_incident", lang))}</text>'
+               "</svg>")
+    return "".join(out)
 
 
 def _assembly_points(rep: IncidentReport, directory: Directory | None) -> list[str]:
@@ -589,7 +643,10 @@ def brief_html(b: Brief) -> str:
         parts.append(f'<div class="banner">⚠ {h(integrity_text(rep))}</div>')
     parts.append(f"<h2>1. {h(t('ics_situation', lang))}</h2><ul>")
     parts += [f"<li>{h(line)}</li>" for line in b.situation]
-    parts.append(f"</ul><h2>2. {h(t('ics_objectives', lang))}</h2>")
+    parts.append("</ul>")
+    if b.sketch:
+        parts.append(f'<h3>{h(t("ics_map", lang))}</h3><div class="figure">{b.sketch}</div>')
+    parts.append(f"<h2>2. {h(t('ics_objectives', lang))}</h2>")
     parts.append(html_table([t("what", lang), t("due", lang), t("status", lang)],
                             [list(o) for o in b.objectives]))
     parts.append(f"<h2>3. {h(t('ics_actions', lang))}</h2>")

@@ -45,6 +45,10 @@ L: dict[str, tuple[str, str]] = {
     "took": ("Took", "用时"), "result": ("Result", "结果"),
     "suggested": ("Suggested", "建议评级"), "rating": ("Rating", "评级"),
     "comment": ("Evaluator comment", "评估意见"), "met": ("met", "达成"),
+    "rated_by": ("Rated by", "评估人"), "suggested_only": ("suggested (not yet rated)",
+                                                          "系统建议（尚未评估）"),
+    "overdue": ("OVERDUE", "已逾期"), "status": ("Status", "状态"),
+    "open_item": ("open", "未完成"),
     "spare": ("spare", "余"), "late_by": ("late by", "超时"), "not_done": ("not done", "未完成"),
     "from_start": ("from the start", "自开始"), "from_step": ("from", "自"),
     "injects": ("Injects", "情景注入"), "at": ("At", "时间"), "inject": ("Inject", "注入内容"),
@@ -227,13 +231,15 @@ def _measured_by(a: AfterAction, s: ObjectiveScore) -> str:
 def objective_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     lang = a.lang
     head = [t(k, lang) for k in ("objective", "measured_by", "allowed", "took", "result",
-                                 "suggested", "rating", "comment")]
+                                 "suggested", "rating", "comment", "rated_by")]
     rows = []
     for s in a.drill.scores:
         comment = (s.override or {}).get("comment", "")
+        by = (s.override or {}).get("by")
         rows.append([s.title.get(lang, s.id), _measured_by(a, s), format_duration(s.within),
                      format_duration(s.elapsed) if s.elapsed is not None else "—",
-                     _result(s, lang), s.suggested, s.rating, comment])
+                     _result(s, lang), s.suggested, s.rating, comment,
+                     a.who(by) if by else t("suggested_only", lang)])
     return head, rows
 
 
@@ -280,12 +286,16 @@ def channel_rows(a: AfterAction) -> tuple[list[str], list[list[Any]]]:
 
 
 def plan_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
-    head = [t(k, a.lang) for k in ("issue", "action", "owner", "due")]
+    head = [t(k, a.lang) for k in ("issue", "action", "owner", "due", "status")]
+    today = a.generated_at.astimezone(a.zone).date().isoformat()
 
     def owner(o: str) -> str:
         return a.who(o) if o in a.names else a.role_titles.get(o, o)
 
-    return head, [[p["issue"], p["action"], owner(p["owner"]), p["due"]]
+    def status(p: dict[str, Any]) -> str:  # a due date already past stands out
+        return t("overdue", a.lang) if str(p["due"]) < today else t("open_item", a.lang)
+
+    return head, [[p["issue"], p["action"], owner(p["owner"]), p["due"], status(p)]
                   for p in a.drill.evaluation.plan]
 
 
@@ -355,11 +365,19 @@ def to_markdown(a: AfterAction) -> str:
     return "\n".join(out) + "\n"
 
 
+# A problem must stand out at least as much as a success: S amber, M and U red, P green.
+RATING_CSS = (".rating{text-align:center}.rating.ok{background:#e8f5e9;color:#1b5e20}"
+              ".rating.warn{background:#fff3e0;color:#e65100;border-left:4px solid #ef6c00}"
+              ".rating.bad{background:#ffebee;color:#b71c1c;border-left:4px solid #c62828}"
+              "td.overdue{color:#b71c1c;font-weight:700}")
+
+
 def to_html(a: AfterAction) -> str:
     from incident.report.render import h, html_page, html_table
 
     lang, sc = a.lang, a.drill.scenario
-    parts = [f"<h1>{h(t('title', lang))} — {h(sc.title.get(lang))}</h1>",
+    parts = [f"<style>{RATING_CSS}</style>",
+             f"<h1>{h(t('title', lang))} — {h(sc.title.get(lang))}</h1>",
              f'<div class="drill">{h(t("banner", lang))}</div>',
              f"<h2>{h(t('summary', lang))}</h2><table class=\"kv\"><tbody>"]
     parts += [f"<tr><th>{h(k)}</th><td>{h(v)}</td></tr>" for k, v in summary_rows(a)]
@@ -370,8 +388,8 @@ def to_html(a: AfterAction) -> str:
     for s, row in zip(a.drill.scores, rows, strict=True):
         cls = {"P": "ok", "S": "warn", "M": "bad", "U": "bad"}[s.rating]
         cells = "".join(f"<td>{h(c)}</td>" for c in row[:6])
-        body.append(f'<tr>{cells}<td class="{cls}"><b>{h(row[6])}</b></td>'
-                    f"<td>{h(row[7])}</td></tr>")
+        body.append(f'<tr>{cells}<td class="rating {cls}"><b>{h(row[6])}</b></td>'
+                    f"<td>{h(row[7])}</td><td>{h(row[8])}</td></tr>")
     body.append("</tbody></table>")
     parts += body
     parts.append(f"<p><i>{h(_ratings_key(lang))}</i></p>")
@@ -389,8 +407,9 @@ def to_html(a: AfterAction) -> str:
         parts.append("<ul>" + "".join(f"<li>{h(i['text'])}</li>" for i in items) + "</ul>"
                      if items else f"<p>{h(t('none', lang))}</p>")
     parts.append(f"<h2>{h(t('plan', lang))}</h2>")
-    parts.append(html_table(*plan_rows(a)) if a.drill.evaluation.plan
-                 else f"<p>{h(t('none', lang))}</p>")
+    parts.append(html_table(*plan_rows(a)).replace(
+        f"<td>{h(t('overdue', lang))}</td>", f'<td class="overdue">{h(t("overdue", lang))}</td>')
+        if a.drill.evaluation.plan else f"<p>{h(t('none', lang))}</p>")
     parts.append(f"<h2>{h(t('trend', lang))}</h2>")
     parts.append(html_table(*trend_rows(a)) if a.earlier
                  else f"<p>{h(t('no_history', lang))}</p>")
@@ -433,7 +452,9 @@ def to_dict(a: AfterAction) -> dict[str, Any]:
         "notifications": a.channels,
         "counts": dict(ev_.counts), "values": dict(a.values),
         "strengths": clean(ev_.strengths), "improvements": clean(ev_.improvements),
-        "plan": clean(ev_.plan),
+        "plan": [{**item, "overdue": str(item.get("due", "")) <
+                  a.generated_at.astimezone(a.zone).date().isoformat()}
+                 for item in clean(ev_.plan)],
         "trend": [{"drill": r.incident_id, "started_at": r.started_at.isoformat(),
                    "objectives": {k: {"elapsed_s": _secs(v.elapsed), "rating": v.rating}
                                   for k, v in r.by_objective.items()}} for r in a.earlier],

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from incident.drill import events as dev
 from incident.drill.live import drill_run
 from incident.drill.model import RATINGS
+from incident.drill.score import require_evaluator
 from incident.errors import known, suggest
 from incident.store import NewEvent
 from incident.validation import pydantic_issues
@@ -78,6 +79,7 @@ class EvaluationFile(_Strict):
 def apply_file(engine: Engine, incident_id: str, path: str | Path, *, actor: str) -> dict[str, int]:
     """Validate the file against the drill and record it; returns counts per section."""
     run = drill_run(engine.store, incident_id)
+    require_evaluator(engine, incident_id, run, actor)
     doc = parse_file(path)
     issues = doc.issues()
     if not isinstance(doc.data, dict):

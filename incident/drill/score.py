@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from incident.drill import events as dev
 from incident.drill.live import DrillRun, drill_run, index_for
 from incident.drill.model import RATINGS, Objective, Scenario
+from incident.engine import events as engine_events
 from incident.engine.state import fold
 from incident.errors import Refused, known, suggest
 from incident.store import NewEvent
@@ -205,9 +206,26 @@ def _require_drill(engine: Engine, incident_id: str) -> DrillRun:
     return drill_run(engine.store, incident_id)
 
 
+def require_evaluator(engine: Engine, incident_id: str, run: DrillRun, actor: str) -> None:
+    """Ratings come from evaluators, never from players (HSEEP: an evaluator observes and
+    does not play). A player is the lead, a scenario participant, or anyone who acted on
+    a step of this drill; when the scenario names its evaluators, only they rate."""
+    sc = run.scenario
+    who = engine._who(actor)
+    acted = {e.actor for e in engine.store.events(incident_id, kinds=list(engine_events.STEP_EVENTS))}
+    players = {sc.lead, *(p.person for p in sc.participants)} | acted
+    if actor in players:
+        raise Refused(f"{who} played in this drill — ratings and evaluations come from the "
+                      f"evaluators ({', '.join(sc.evaluators) or 'someone who did not play'})")
+    if sc.evaluators and actor not in sc.evaluators:
+        raise Refused(f"{who} is not an evaluator of scenario '{sc.id}' — its evaluators are "
+                      f"{', '.join(sc.evaluators)} (scenario file: evaluators)")
+
+
 def rate(engine: Engine, incident_id: str, objective: str, rating: str, *, actor: str,
          comment: str = "") -> None:
     run = _require_drill(engine, incident_id)
+    require_evaluator(engine, incident_id, run, actor)
     ids = [o.id for o in run.scenario.objectives]
     if objective not in ids:
         raise Refused(f"no objective '{objective}' in scenario '{run.scenario.id}' — "

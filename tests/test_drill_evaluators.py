@@ -1,0 +1,42 @@
+"""Drill ratings come from evaluators, not players; the report names who rated each
+objective, a problem rating is styled, and an overdue plan item is flagged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_drill import _load, rt  # noqa: F401  (the fixture)
+
+from incident.drill import add_plan, build_aar, rate, render_aar, run_auto
+from incident.drill import events as dev
+from incident.errors import Refused
+
+
+def test_only_evaluators_rate_and_the_report_names_them(rt):  # noqa: F811
+    iid = run_auto(rt.engine, _load(rt), rt.clock).incident_id
+    # the lead and a participant played; a staff member who is not an evaluator is refused
+    for player in ("chen.jie", "cao.zhiyong"):
+        with pytest.raises(Refused, match="played in this drill"):
+            rate(rt.engine, iid, "call_119", "P", actor=player)
+    with pytest.raises(Refused, match="not an evaluator of scenario 'b3_fire_evacuation'"):
+        rate(rt.engine, iid, "call_119", "P", actor="song.hui")
+    assert not rt.store.events(iid, kinds=[dev.DRILL_RATED])
+    rate(rt.engine, iid, "roll_call", "M", actor="tang.wei", comment="list incomplete")
+    add_plan(rt.engine, iid, issue="Old list", action="Reprint the warden cards",
+             owner="cao.zhiyong", due="2020-01-31", actor="han.xue")
+    add_plan(rt.engine, iid, issue="Radio", action="Buy spare batteries",
+             owner="cao.zhiyong", due="2099-01-31", actor="han.xue")
+    a = build_aar(rt.store, rt.playbooks, rt.directory, iid, now=rt.clock.now())
+    md = render_aar(a, "md")
+    row = next(x for x in md.splitlines() if "list incomplete" in x)
+    assert row.rstrip(" |").endswith("Tang Wei")
+    assert "suggested (not yet rated)" in md  # the objectives nobody rated
+    assert "| Old list | Reprint the warden cards | Cao Zhiyong | 2020-01-31 | OVERDUE |" in md
+    assert "| 2099-01-31 | open |" in md
+    html = render_aar(a, "html")
+    assert '<td class="rating bad"><b>M</b></td>' in html
+    assert ".rating.warn{" in html and ".rating.bad{" in html
+    assert '<td class="overdue">OVERDUE</td>' in html
+    plan = json.loads(render_aar(a, "json"))["plan"]
+    assert [p["overdue"] for p in plan] == [True, False]

@@ -267,7 +267,7 @@ def test_evaluation_rating_override_report_and_trend(rt, tmp_path):
     assert "Smoke reported on floor 13" in md and "channel fault: sms" in md
     zh = render_aar(build_aar(rt.store, rt.playbooks, rt.directory, second,
                               now=rt.clock.now(), lang="zh"), "html")
-    assert "演练总结评估报告" in zh and "曹志勇" in zh and "<td class=\"bad\"><b>M</b>" in zh
+    assert "演练总结评估报告" in zh and "曹志勇" in zh and "<td class=\"rating bad\"><b>M</b>" in zh
     data = json.loads(render_aar(a, "json"))
     assert data["counts"] == {"occupants": 181, "visitors": 7, "missing": 1}
     assert data["trend"][0]["objectives"]["roll_call"] == {"elapsed_s": 1200.0, "rating": "M"}

@@ -127,8 +127,9 @@ def register(main: click.Group) -> None:
         settings = ctx.runtime.settings
         if speed is not None and speed <= 0:
             raise click.BadParameter("must be more than 0", param_hint="--speed")
+        configured = ctx.runtime.clock  # INCIDENT_CLOCK (fixed:…) or the system clock
         if auto:
-            clock = ManualClock(SystemClock().now())
+            clock = ManualClock(configured.now())
             rt = Runtime(settings, clock=clock)
             try:
                 loaded = _load(rt, scenario)
@@ -165,7 +166,8 @@ def register(main: click.Group) -> None:
         rt = Runtime(settings, clock=SystemClock())
         loaded = _load(rt, scenario)
         pace = speed if speed is not None else loaded.scenario.speed
-        rt.clock = ScaledClock(pace)  # before the engine is built: it keeps this clock
+        # from the configured clock's now, before the engine is built: it keeps this clock
+        rt.clock = ScaledClock(pace, start=configured.now())
         install(rt.engine)
         st = start_drill(rt.engine, loaded, speed=pace, actor=ctx.flags.get("user") or None)
         click.echo(st.id)

@@ -40,3 +40,19 @@ def test_only_evaluators_rate_and_the_report_names_them(rt):  # noqa: F811
     assert '<td class="overdue">OVERDUE</td>' in html
     plan = json.loads(render_aar(a, "json"))["plan"]
     assert [p["overdue"] for p in plan] == [True, False]
+
+
+def test_auto_drill_runs_on_the_configured_clock(db_url):
+    from click.testing import CliRunner
+
+    from incident.cli import main
+
+    res = CliRunner().invoke(main, ["--db", db_url, "--as", "tang.wei", "drill",
+                                    "elevator_rescue", "--auto"],
+                             env={"INCIDENT_CLOCK": "fixed:2026-03-02T02:00:00+00:00"})
+    assert res.exit_code == 0, res.output
+    iid = res.output.splitlines()[0]
+    assert iid.startswith("INC-260302-")  # the fixed day, not today
+    js = CliRunner().invoke(main, ["--db", db_url, "report", iid, "--format", "json"],
+                            env={"INCIDENT_CLOCK": "fixed:2026-03-02T05:00:00+00:00"})
+    assert json.loads(js.output)["summary"]["started_at"] == "2026-03-02T02:00:00+00:00"

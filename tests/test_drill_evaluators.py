@@ -56,3 +56,16 @@ def test_auto_drill_runs_on_the_configured_clock(db_url):
     js = CliRunner().invoke(main, ["--db", db_url, "report", iid, "--format", "json"],
                             env={"INCIDENT_CLOCK": "fixed:2026-03-02T05:00:00+00:00"})
     assert json.loads(js.output)["summary"]["started_at"] == "2026-03-02T02:00:00+00:00"
+
+
+def test_a_recorded_value_keeps_its_commas_inside_brackets(rt):  # noqa: F811
+    from incident.engine.service import split_list
+
+    assert split_list("B3-1505 Wang Jianguo (82, walker) — found on 15F") == \
+        ["B3-1505 Wang Jianguo (82, walker) — found on 15F"]
+    assert split_list("1201，1202、1203; 1204（老人, 独居）") == \
+        ["1201", "1202", "1203", "1204（老人, 独居）"]
+    iid = run_auto(rt.engine, _load(rt), rt.clock).incident_id
+    st = rt.engine.state(iid)
+    assert st.values["missing"] == ["B3-1505 Wang Jianguo (82, walker) — found by the guard "
+                                    "on 15F"]

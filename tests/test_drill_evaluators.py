@@ -69,3 +69,16 @@ def test_a_recorded_value_keeps_its_commas_inside_brackets(rt):  # noqa: F811
     st = rt.engine.state(iid)
     assert st.values["missing"] == ["B3-1505 Wang Jianguo (82, walker) — found by the guard "
                                     "on 15F"]
+
+
+def test_each_inject_shows_the_observed_response_next_to_the_expected(rt):  # noqa: F811
+    iid = run_auto(rt.engine, _load(rt), rt.clock).incident_id
+    a = build_aar(rt.store, rt.playbooks, rt.directory, iid, now=rt.clock.now())
+    data = json.loads(render_aar(a, "json"))["injects"]
+    smoke = next(i for i in data if i["id"] == "smoke_13f")
+    assert smoke["expected"] and smoke["observed"] is not None
+    assert smoke["observed"]["after_s"] >= 0 and smoke["observed"]["who"] != "System"
+    md = render_aar(a, "md")
+    assert "| Observed response (first action after it) |" in md
+    row = next(x for x in md.splitlines() if "Smoke reported on floor 13" in x)
+    assert f"| +{smoke['observed']['after_s'] // 60:.0f}m" in row

@@ -54,6 +54,8 @@ L: dict[str, tuple[str, str]] = {
     "injects": ("Injects", "情景注入"), "at": ("At", "时间"), "inject": ("Inject", "注入内容"),
     "delivered": ("Reached players", "下达时间"), "expect": ("Expected response", "预期处置"),
     "fault": ("channel fault", "渠道故障"), "not_reached": ("not reached", "未下达"),
+    "observed": ("Observed response (first action after it)", "实际处置（注入后的首个动作）"),
+    "no_response": ("no action recorded after it", "注入后无处置记录"),
     "notifications": ("Notifications (sandbox)", "通知（演练沙箱）"),
     "channel": ("Channel", "渠道"), "messages": ("Messages", "消息"), "sent": ("Sent", "已送达"),
     "fell_back": ("Fell back", "已转其他渠道"), "failed": ("Failed", "失败"),
@@ -137,7 +139,8 @@ def build_aar(store: Store, playbooks: PlaybookLibrary, directory: Directory | N
             "expect": inj.expect.get(lang) if inj.expect else "",
             "fault": inj.fault.channel if inj.fault else None,
             "fault_for": inj.fault.duration if inj.fault else None,
-            "delivered": (delivered[inj.id] - st.started_at) if inj.id in delivered else None})
+            "delivered": (delivered[inj.id] - st.started_at) if inj.id in delivered else None,
+            "response": _observed(sd, delivered.get(inj.id), names, lang)})
     channels: dict[str, dict[str, Any]] = {}
     for r in store.outbox_rows(incident_id):
         c = channels.setdefault(r.channel, {"channel": r.channel, "messages": 0, "sent": 0,
@@ -265,9 +268,39 @@ def summary_rows(a: AfterAction) -> list[tuple[str, str]]:
     ]
 
 
+RESPONSES = frozenset({ev.STEP_STARTED, ev.STEP_DONE, ev.STEP_AWAITING, ev.STEP_CONFIRMED,
+                       ev.STEP_SKIPPED, ev.NOTE_ADDED, ev.SEVERITY_CHANGED, ev.REPORT_DONE,
+                       ev.ESCALATION_RAISED, ev.OWNER_CHANGED})
+
+
+def _observed(sd: ScoredDrill, at: datetime | None, names: dict[str, str],
+              lang: str) -> dict[str, Any] | None:
+    """The players' first action after an inject reached them (HSEEP: the observed
+    response next to the expected one), with how long it took."""
+    if at is None:
+        return None
+    steps = sd.state.playbook.steps()
+    for e in sd.events:
+        if e.ts <= at or e.kind not in RESPONSES or e.actor == ev.SYSTEM:
+            continue
+        step = steps.get(e.payload.get("step") or "")
+        what = ev.label(e.kind, lang) + (f": {step.title.get(lang)}" if step else "")
+        if e.kind == ev.NOTE_ADDED:
+            what += f" — {e.payload.get('text', '')}"
+        return {"ts": e.ts, "after": e.ts - at, "who": names.get(e.actor, e.actor),
+                "what": what}
+    return None
+
+
+def _response_text(r: dict[str, Any] | None, lang: str) -> str:
+    if r is None:
+        return t("no_response", lang)
+    return f"+{format_duration(r['after'])} {r['who']}: {r['what']}"
+
+
 def inject_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     lang = a.lang
-    head = [t(k, lang) for k in ("at", "inject", "delivered", "expect")]
+    head = [t(k, lang) for k in ("at", "inject", "delivered", "expect", "observed")]
     rows = []
     for i in a.injects:
         text = i["title"] + (f" — {i['detail']}" if i["detail"] else "")
@@ -276,7 +309,9 @@ def inject_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
             text += f" [{t('fault', lang)}: {i['fault']}{dur}]"
         rows.append(["T+" + format_duration(i["at"]), text,
                      _offset(i["delivered"]) if i["delivered"] is not None
-                     else t("not_reached", lang), i["expect"]])
+                     else t("not_reached", lang), i["expect"],
+                     _response_text(i.get("response"), lang)
+                     if i["delivered"] is not None else "—"])
     return head, rows
 
 
@@ -448,7 +483,11 @@ def to_dict(a: AfterAction) -> dict[str, Any]:
         "mode": sd.run.mode, "speed": sd.run.speed,
         "objectives": [score_dict(s) for s in sd.scores],
         "injects": [{"id": i["id"], "at_s": _secs(i["at"]), "fault": i["fault"],
-                     "delivered_s": _secs(i["delivered"])} for i in a.injects],
+                     "delivered_s": _secs(i["delivered"]), "expected": i["expect"],
+                     "observed": None if not i.get("response") else {
+                         "ts": i["response"]["ts"].isoformat(), "who": i["response"]["who"],
+                         "what": i["response"]["what"],
+                         "after_s": _secs(i["response"]["after"])}} for i in a.injects],
         "notifications": a.channels,
         "counts": dict(ev_.counts), "values": dict(a.values),
         "strengths": clean(ev_.strengths), "improvements": clean(ev_.improvements),

@@ -323,16 +323,34 @@ def register(main: click.Group) -> None:
     @click.option("--action", "action_", required=True, help="the corrective action")
     @click.option("--owner", required=True, help="staff id or role responsible")
     @click.option("--due", required=True, help="YYYY-MM-DD")
+    @click.option("--capability", default="",
+                  help="the HSEEP core capability, e.g. 'Operational Communications'")
+    @click.option("--start", help="YYYY-MM-DD (default: today)")
     @pass_ctx
     @handled
     def plan(ctx: Ctx, incident_id: str, issue: str, action_: str, owner: str,
-             due: str) -> None:
-        """Add an improvement plan item (issue, corrective action, owner, due date)."""
+             due: str, capability: str = "", start: str | None = None) -> None:
+        """Add an improvement plan item (capability, issue, corrective action, owner,
+        start and due dates)."""
         from incident.drill import add_plan
 
         add_plan(ctx.runtime.engine, incident_id, issue=issue, action=action_, owner=owner,
-                 due=due, actor=ctx.user)
+                 due=due, actor=ctx.user, capability=capability, start=start)
         click.echo("improvement plan item recorded")
+
+    @drill.command("plan-status")
+    @click.argument("incident_id")
+    @click.argument("item", metavar="ITEM")
+    @click.argument("status", type=click.Choice(["open", "in_progress", "done"]))
+    @pass_ctx
+    @handled
+    def plan_status(ctx: Ctx, incident_id: str, item: str, status: str) -> None:
+        """Move an improvement plan item (IP1 …) to open, in_progress or done; items not
+        done are carried over into the next run's after-action report."""
+        from incident.drill import set_plan_status
+
+        set_plan_status(ctx.runtime.engine, incident_id, item, status, actor=ctx.user)
+        click.echo(f"{incident_id} {item}: {status}")
 
     @drill.command("counts")
     @click.argument("incident_id")

@@ -32,7 +32,9 @@ def test_only_evaluators_rate_and_the_report_names_them(rt):  # noqa: F811
     row = next(x for x in md.splitlines() if "list incomplete" in x)
     assert row.rstrip(" |").endswith("Tang Wei")
     assert "suggested (not yet rated)" in md  # the objectives nobody rated
-    assert "| Old list | Reprint the warden cards | Cao Zhiyong | 2020-01-31 | OVERDUE |" in md
+    day = rt.clock.now().astimezone(rt.directory.timezone).date().isoformat()
+    assert f"| IP1 | — | Old list | Reprint the warden cards | Cao Zhiyong | {day} | " \
+           "2020-01-31 | OVERDUE |" in md
     assert "| 2099-01-31 | open |" in md
     html = render_aar(a, "html")
     assert '<td class="rating bad"><b>M</b></td>' in html
@@ -82,3 +84,34 @@ def test_each_inject_shows_the_observed_response_next_to_the_expected(rt):  # no
     assert "| Observed response (first action after it) |" in md
     row = next(x for x in md.splitlines() if "Smoke reported on floor 13" in x)
     assert f"| +{smoke['observed']['after_s'] // 60:.0f}m" in row
+
+
+def test_plan_items_have_status_and_carry_over_into_the_next_run(rt):  # noqa: F811
+    from datetime import timedelta
+
+    from incident.drill import set_plan_status
+
+    first = run_auto(rt.engine, _load(rt), rt.clock).incident_id
+    add_plan(rt.engine, first, issue="Wardens unsure of the assembly point",
+             action="Walk every warden to the North Plaza", owner="cao.zhiyong",
+             due="2026-02-28", start="2026-01-10", capability="Mass care services",
+             actor="han.xue")
+    add_plan(rt.engine, first, issue="Radio batteries flat", action="Buy spares",
+             owner="cao.zhiyong", due="2026-02-28", actor="han.xue")
+    with pytest.raises(Refused, match="did you mean 'IP2'"):
+        set_plan_status(rt.engine, first, "IP3", "done", actor="han.xue")
+    set_plan_status(rt.engine, first, "IP2", "done", actor="han.xue")
+    with pytest.raises(Refused, match="start 2026-03-01 is after the due date"):
+        add_plan(rt.engine, first, issue="x", action="y", owner="cao.zhiyong",
+                 due="2026-02-28", start="2026-03-01", actor="han.xue")
+    rt.clock.advance(timedelta(days=90))
+    second = run_auto(rt.engine, _load(rt), rt.clock).incident_id
+    a = build_aar(rt.store, rt.playbooks, rt.directory, second, now=rt.clock.now())
+    md = render_aar(a, "md")
+    assert (f"| {first}/IP1 (carried over) | Mass care services | Wardens unsure of the "
+            "assembly point | Walk every warden to the North Plaza | Cao Zhiyong | "
+            "2026-01-10 | 2026-02-28 | OVERDUE |") in md
+    assert "Radio batteries flat" not in md  # done: not carried over
+    data = json.loads(render_aar(a, "json"))
+    assert [(c["drill"], c["item"], c["status"]) for c in data["carried_over"]] == \
+        [(first, "IP1", "open")]

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from incident.clock import format_duration
 from incident.drill import events as dev
 from incident.drill.model import RATING_TEXT
-from incident.drill.score import EarlierRun, ObjectiveScore, ScoredDrill, history, scored
+from incident.drill.score import (
+    EarlierRun,
+    ObjectiveScore,
+    ScoredDrill,
+    evaluation,
+    history,
+    scored,
+)
 from incident.engine import events as ev
 from incident.engine.context import local_zone
 
@@ -48,7 +55,10 @@ L: dict[str, tuple[str, str]] = {
     "rated_by": ("Rated by", "评估人"), "suggested_only": ("suggested (not yet rated)",
                                                           "系统建议（尚未评估）"),
     "overdue": ("OVERDUE", "已逾期"), "status": ("Status", "状态"),
-    "open_item": ("open", "未完成"),
+    "open_item": ("open", "未完成"), "in_progress_item": ("in progress", "进行中"),
+    "done_item": ("done", "已完成"), "item": ("Item", "编号"),
+    "capability": ("Capability", "核心能力"), "start": ("Start", "开始日期"),
+    "carried_over": ("carried over", "上次遗留"),
     "spare": ("spare", "余"), "late_by": ("late by", "超时"), "not_done": ("not done", "未完成"),
     "from_start": ("from the start", "自开始"), "from_step": ("from", "自"),
     "injects": ("Injects", "情景注入"), "at": ("At", "时间"), "inject": ("Inject", "注入内容"),
@@ -99,6 +109,7 @@ class AfterAction:
     timeline: list[tuple[str, str, str]]
     generated_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
+    carried: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (drill, item)
 
     def who(self, pid: str | None) -> str:
         return self.names.get(pid or "", pid or "—")
@@ -163,10 +174,14 @@ def build_aar(store: Store, playbooks: PlaybookLibrary, directory: Directory | N
             v = st.values[rec.name]
             label = rec.label.get(lang) if rec.label else rec.name
             values.append((label, ", ".join(map(str, v)) if isinstance(v, list) else str(v)))
-    return AfterAction(lang, local_zone(directory), sd, history(store, playbooks, incident_id),
+    earlier = history(store, playbooks, incident_id)
+    carried = [(r.incident_id, item) for r in earlier
+               for item in evaluation(store.events(r.incident_id)).plan
+               if item.get("status", "open") != "done"]
+    return AfterAction(lang, local_zone(directory), sd, earlier,
                        names, roles, location, injects, sorted(channels.values(),
                                                                key=lambda c: c["channel"]),
-                       values, _timeline(sd, names, lang), now)
+                       values, _timeline(sd, names, lang), now, carried=carried)
 
 
 _KEY_KINDS = {ev.INCIDENT_STARTED, ev.STEP_DONE, ev.STEP_CONFIRMED, ev.STEP_SKIPPED,
@@ -321,17 +336,29 @@ def channel_rows(a: AfterAction) -> tuple[list[str], list[list[Any]]]:
 
 
 def plan_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
-    head = [t(k, a.lang) for k in ("issue", "action", "owner", "due", "status")]
+    """The improvement plan (HSEEP IP): this drill's items, then the items of earlier
+    runs of the scenario not done yet — carried over, never silently dropped."""
+    head = [t(k, a.lang) for k in ("item", "capability", "issue", "action", "owner", "start",
+                                   "due", "status")]
     today = a.generated_at.astimezone(a.zone).date().isoformat()
 
     def owner(o: str) -> str:
         return a.who(o) if o in a.names else a.role_titles.get(o, o)
 
     def status(p: dict[str, Any]) -> str:  # a due date already past stands out
-        return t("overdue", a.lang) if str(p["due"]) < today else t("open_item", a.lang)
+        st = p.get("status", "open")
+        if st != "done" and str(p["due"]) < today:
+            return t("overdue", a.lang)
+        return t({"open": "open_item", "in_progress": "in_progress_item",
+                  "done": "done_item"}.get(st, "open_item"), a.lang)
 
-    return head, [[p["issue"], p["action"], owner(p["owner"]), p["due"], status(p)]
-                  for p in a.drill.evaluation.plan]
+    rows = [[p.get("item", ""), p.get("capability") or "—", p["issue"], p["action"],
+             owner(p["owner"]), p.get("start") or "—", p["due"], status(p)]
+            for p in a.drill.evaluation.plan]
+    rows += [[f"{src}/{p.get('item', '')} ({t('carried_over', a.lang)})",
+              p.get("capability") or "—", p["issue"], p["action"], owner(p["owner"]),
+              p.get("start") or "—", p["due"], status(p)] for src, p in a.carried]
+    return head, rows
 
 
 def count_rows(a: AfterAction) -> list[tuple[str, str]]:
@@ -391,7 +418,8 @@ def to_markdown(a: AfterAction) -> str:
         out += ["", f"## {t(key, lang)}", ""]
         out += [f"- {md_text(i['text'])}" for i in items] or [t("none", lang)]
     out += ["", f"## {t('plan', lang)}", ""]
-    out += md_table(*plan_rows(a)) if a.drill.evaluation.plan else [t("none", lang)]
+    out += md_table(*plan_rows(a)) if a.drill.evaluation.plan or a.carried \
+        else [t("none", lang)]
     out += ["", f"## {t('trend', lang)}", ""]
     out += md_table(*trend_rows(a)) if a.earlier else [t("no_history", lang)]
     out += ["", f"## {t('timeline', lang)}", ""]
@@ -444,7 +472,7 @@ def to_html(a: AfterAction) -> str:
     parts.append(f"<h2>{h(t('plan', lang))}</h2>")
     parts.append(html_table(*plan_rows(a)).replace(
         f"<td>{h(t('overdue', lang))}</td>", f'<td class="overdue">{h(t("overdue", lang))}</td>')
-        if a.drill.evaluation.plan else f"<p>{h(t('none', lang))}</p>")
+        if a.drill.evaluation.plan or a.carried else f"<p>{h(t('none', lang))}</p>")
     parts.append(f"<h2>{h(t('trend', lang))}</h2>")
     parts.append(html_table(*trend_rows(a)) if a.earlier
                  else f"<p>{h(t('no_history', lang))}</p>")
@@ -491,9 +519,11 @@ def to_dict(a: AfterAction) -> dict[str, Any]:
         "notifications": a.channels,
         "counts": dict(ev_.counts), "values": dict(a.values),
         "strengths": clean(ev_.strengths), "improvements": clean(ev_.improvements),
-        "plan": [{**item, "overdue": str(item.get("due", "")) <
-                  a.generated_at.astimezone(a.zone).date().isoformat()}
+        "plan": [{**item, "overdue": item.get("status", "open") != "done" and str(
+                  item.get("due", "")) < a.generated_at.astimezone(a.zone).date().isoformat()}
                  for item in clean(ev_.plan)],
+        "carried_over": [{"drill": src, **{k: v for k, v in clean([p])[0].items()}}
+                         for src, p in a.carried],
         "trend": [{"drill": r.incident_id, "started_at": r.started_at.isoformat(),
                    "objectives": {k: {"elapsed_s": _secs(v.elapsed), "rating": v.rating}
                                   for k, v in r.by_objective.items()}} for r in a.earlier],

@@ -59,6 +59,8 @@ class PlanEntry(_Strict):
     action: Annotated[str, Field(min_length=1)]
     owner: Annotated[str, Field(min_length=1)]
     due: date
+    start: date | None = None
+    capability: str = ""
 
 
 class EvaluationFile(_Strict):
@@ -120,7 +122,10 @@ def apply_file(engine: Engine, incident_id: str, path: str | Path, *, actor: str
         for p in f.plan:
             out.append(NewEvent(dev.DRILL_EVALUATION, actor, {
                 "type": "plan", "issue": p.issue.strip(), "action": p.action.strip(),
-                "owner": p.owner, "due": p.due.isoformat(),
+                "owner": p.owner, "due": p.due.isoformat(), "capability": p.capability.strip(),
+                "start": (p.start or now.astimezone(engine.directory.timezone if
+                                                   engine.directory else None).date()
+                          ).isoformat(),
                 "text": f"{p.issue.strip()} → {p.action.strip()} ({p.owner}, "
                         f"{p.due.isoformat()})"}, now))
         if f.counts:

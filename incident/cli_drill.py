@@ -292,29 +292,43 @@ def register(main: click.Group) -> None:
              comment=comment)
         click.echo(f"{objective}: {rating.upper()}")
 
+    def _observation_options(f: Any) -> Any:
+        for opt in (click.option("--recommendation", default="", help="what to do about it"),
+                    click.option("--analysis", default="", help="why it happened, its effect"),
+                    click.option("--capability", default="",
+                                 help="the HSEEP core capability it belongs to")):
+            f = opt(f)
+        return f
+
     @drill.command("strength")
     @click.argument("incident_id")
     @click.argument("text", nargs=-1, required=True)
+    @_observation_options
     @pass_ctx
     @handled
-    def strength(ctx: Ctx, incident_id: str, text: tuple[str, ...]) -> None:
+    def strength(ctx: Ctx, incident_id: str, text: tuple[str, ...], capability: str = "",
+                 analysis: str = "", recommendation: str = "") -> None:
         """Record a strength observed in the drill."""
         from incident.drill import add_note
 
-        add_note(ctx.runtime.engine, incident_id, "strength", " ".join(text), actor=ctx.user)
+        add_note(ctx.runtime.engine, incident_id, "strength", " ".join(text), actor=ctx.user,
+                 capability=capability, analysis=analysis, recommendation=recommendation)
         click.echo("strength recorded")
 
     @drill.command("improve")
     @click.argument("incident_id")
     @click.argument("text", nargs=-1, required=True)
+    @_observation_options
     @pass_ctx
     @handled
-    def improve(ctx: Ctx, incident_id: str, text: tuple[str, ...]) -> None:
-        """Record an area for improvement."""
+    def improve(ctx: Ctx, incident_id: str, text: tuple[str, ...], capability: str = "",
+                analysis: str = "", recommendation: str = "") -> None:
+        """Record an area for improvement (with analysis and recommendation)."""
         from incident.drill import add_note
 
         add_note(ctx.runtime.engine, incident_id, "improvement", " ".join(text),
-                 actor=ctx.user)
+                 actor=ctx.user, capability=capability, analysis=analysis,
+                 recommendation=recommendation)
         click.echo("area for improvement recorded")
 
     @drill.command("plan")

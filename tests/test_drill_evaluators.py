@@ -115,3 +115,24 @@ def test_plan_items_have_status_and_carry_over_into_the_next_run(rt):  # noqa: F
     data = json.loads(render_aar(a, "json"))
     assert [(c["drill"], c["item"], c["status"]) for c in data["carried_over"]] == \
         [(first, "IP1", "open")]
+
+
+def test_aar_groups_by_core_capability_with_observations(rt):  # noqa: F811
+    from incident.drill import add_note
+
+    iid = run_auto(rt.engine, _load(rt), rt.clock).incident_id
+    add_note(rt.engine, iid, "improvement", "Wardens on 14-16F did not know the assembly point",
+             actor="han.xue", capability="Mass Search and Rescue Operations",
+             analysis="The warden card names no assembly point",
+             recommendation="Print the North Plaza on every warden card")
+    a = build_aar(rt.store, rt.playbooks, rt.directory, iid, now=rt.clock.now())
+    md = render_aar(a, "md")
+    assert "## Core capabilities" in md
+    row = next(x for x in md.splitlines() if x.startswith("| Mass Search and Rescue Operations"))
+    by = {s.id: s for s in a.drill.scores}
+    assert f"| {by['roll_call'].rating} | 0 | 1 |" in row
+    assert "| Public Information and Warning | Evacuation broadcast within 3 minutes; " \
+           "Fire-zone owners warned within 6 minutes |" in md
+    assert ("Mass Search and Rescue Operations\\] Wardens on 14-16F did not know the "
+            "assembly point Analysis: The warden card names no assembly point Recommendation: "
+            "Print the North Plaza on every warden card") in md

@@ -58,6 +58,8 @@ L: dict[str, tuple[str, str]] = {
     "open_item": ("open", "未完成"), "in_progress_item": ("in progress", "进行中"),
     "done_item": ("done", "已完成"), "item": ("Item", "编号"),
     "capability": ("Capability", "核心能力"), "start": ("Start", "开始日期"),
+    "capabilities": ("Core capabilities", "核心能力评估"),
+    "analysis": ("Analysis", "分析"), "recommendation": ("Recommendation", "建议"),
     "carried_over": ("carried over", "上次遗留"),
     "spare": ("spare", "余"), "late_by": ("late by", "超时"), "not_done": ("not done", "未完成"),
     "from_start": ("from the start", "自开始"), "from_step": ("from", "自"),
@@ -361,6 +363,41 @@ def plan_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+def observation_text(i: dict[str, Any], lang: str) -> str:
+    """An HSEEP observation: [capability] text. Analysis: … Recommendation: …"""
+    text = (f"[{i['capability']}] " if i.get("capability") else "") + i["text"]
+    if i.get("analysis"):
+        text += f" {t('analysis', lang)}: {i['analysis']}"
+    if i.get("recommendation"):
+        text += f" {t('recommendation', lang)}: {i['recommendation']}"
+    return text
+
+
+WORST = "PSMU"  # a capability is rated by its weakest objective
+
+
+def capability_rows(a: AfterAction) -> list[list[str]]:
+    """Core capabilities (from the scenario's objectives and the observations), each with
+    its objectives, the weakest rating among them and its strengths / areas to improve."""
+    sc, ev_ = a.drill.scenario, a.drill.evaluation
+    by_obj = {s.id: s for s in a.drill.scores}
+    caps: dict[str, dict[str, list[str]]] = {}
+    for o in sc.objectives:
+        if o.capability:
+            caps.setdefault(o.capability, {"obj": [], "r": [], "s": [], "i": []})
+            caps[o.capability]["obj"].append(o.title.get(a.lang))
+            if o.id in by_obj:
+                caps[o.capability]["r"].append(by_obj[o.id].rating)
+    for key, items in (("s", ev_.strengths), ("i", ev_.improvements)):
+        for it in items:
+            if it.get("capability"):
+                caps.setdefault(it["capability"], {"obj": [], "r": [], "s": [], "i": []})
+                caps[it["capability"]][key].append(it["text"])
+    return [[name, "; ".join(c["obj"]) or "—",
+             max(c["r"], key=WORST.index) if c["r"] else "—",
+             str(len(c["s"])), str(len(c["i"]))] for name, c in caps.items()]
+
+
 def count_rows(a: AfterAction) -> list[tuple[str, str]]:
     rows = []
     if a.drill.scenario.occupants is not None:
@@ -413,10 +450,15 @@ def to_markdown(a: AfterAction) -> str:
     out += ["", f"## {t('counts', lang)}", ""]
     rows = count_rows(a)
     out += md_table(["", ""], [list(r) for r in rows]) if rows else [t("none", lang)]
+    caps = capability_rows(a)
+    if caps:
+        out += ["", f"## {t('capabilities', lang)}", ""]
+        out += md_table([t("capability", lang), t("objectives", lang), t("rating", lang),
+                         t("strengths", lang), t("improvements", lang)], caps)
     for key, items in (("strengths", a.drill.evaluation.strengths),
                        ("improvements", a.drill.evaluation.improvements)):
         out += ["", f"## {t(key, lang)}", ""]
-        out += [f"- {md_text(i['text'])}" for i in items] or [t("none", lang)]
+        out += [f"- {md_text(observation_text(i, lang))}" for i in items] or [t("none", lang)]
     out += ["", f"## {t('plan', lang)}", ""]
     out += md_table(*plan_rows(a)) if a.drill.evaluation.plan or a.carried \
         else [t("none", lang)]
@@ -464,10 +506,17 @@ def to_html(a: AfterAction) -> str:
     parts.append(f"<h2>{h(t('counts', lang))}</h2>")
     parts.append(html_table(["", ""], [list(r) for r in rows_c]) if rows_c
                  else f"<p>{h(t('none', lang))}</p>")
+    caps = capability_rows(a)
+    if caps:
+        parts.append(f"<h2>{h(t('capabilities', lang))}</h2>")
+        parts.append(html_table([t("capability", lang), t("objectives", lang),
+                                 t("rating", lang), t("strengths", lang),
+                                 t("improvements", lang)], caps))
     for key, items in (("strengths", a.drill.evaluation.strengths),
                        ("improvements", a.drill.evaluation.improvements)):
         parts.append(f"<h2>{h(t(key, lang))}</h2>")
-        parts.append("<ul>" + "".join(f"<li>{h(i['text'])}</li>" for i in items) + "</ul>"
+        parts.append("<ul>" + "".join(f"<li>{h(observation_text(i, lang))}</li>"
+                                      for i in items) + "</ul>"
                      if items else f"<p>{h(t('none', lang))}</p>")
     parts.append(f"<h2>{h(t('plan', lang))}</h2>")
     parts.append(html_table(*plan_rows(a)).replace(

@@ -69,6 +69,9 @@ class Objective(Strict):
         default=None, description="the time allowed (default for a target: the playbook's)")
     after: Ident | None = Field(
         default=None, description="measure from this step's completion instead of the start")
+    capability: str | None = Field(
+        default=None, description="the HSEEP core capability it tests, e.g. "
+                                  "'Operational Communications' (the AAR groups by it)")
 
     @model_validator(mode="after")
     def _one_reference(self) -> Objective:

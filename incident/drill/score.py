@@ -246,14 +246,20 @@ def rate(engine: Engine, incident_id: str, objective: str, rating: str, *, actor
                                                                  payload, now)])
 
 
-def add_note(engine: Engine, incident_id: str, kind: str, text: str, *, actor: str) -> None:
-    """A strength or an area for improvement."""
+def add_note(engine: Engine, incident_id: str, kind: str, text: str, *, actor: str,
+             capability: str = "", analysis: str = "", recommendation: str = "") -> None:
+    """An observation (HSEEP): a strength or an area for improvement, optionally under a
+    core capability, with the evaluator's analysis and recommendation."""
     _require_drill(engine, incident_id)
     if kind not in ("strength", "improvement"):
         raise ValueError(kind)
     if not text.strip():
         raise Refused(f"the {kind} is empty")
     payload = {"type": kind, "text": text.strip()}
+    for key, value in (("capability", capability), ("analysis", analysis),
+                       ("recommendation", recommendation)):
+        if value.strip():
+            payload[key] = value.strip()
     engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_EVALUATION, actor,
                                                                  payload, now)])
 

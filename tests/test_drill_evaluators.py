@@ -128,6 +128,8 @@ def test_aar_groups_by_core_capability_with_observations(rt):  # noqa: F811
     a = build_aar(rt.store, rt.playbooks, rt.directory, iid, now=rt.clock.now())
     md = render_aar(a, "md")
     assert "## Core capabilities" in md
+    assert "| Mission areas | Response |" in md and "| Point of contact | Han Xue |" in md
+    assert "| Exercise scope | Played: the control room" in md
     row = next(x for x in md.splitlines() if x.startswith("| Mass Search and Rescue Operations"))
     by = {s.id: s for s in a.drill.scores}
     assert f"| {by['roll_call'].rating} | 0 | 1 |" in row

@@ -59,6 +59,8 @@ L: dict[str, tuple[str, str]] = {
     "done_item": ("done", "已完成"), "item": ("Item", "编号"),
     "capability": ("Capability", "核心能力"), "start": ("Start", "开始日期"),
     "capabilities": ("Core capabilities", "核心能力评估"),
+    "scope": ("Exercise scope", "演练范围"), "mission_areas": ("Mission areas", "任务领域"),
+    "poc": ("Point of contact", "联络人"),
     "analysis": ("Analysis", "分析"), "recommendation": ("Recommendation", "建议"),
     "carried_over": ("carried over", "上次遗留"),
     "spare": ("spare", "余"), "late_by": ("late by", "超时"), "not_done": ("not done", "未完成"),
@@ -282,7 +284,11 @@ def summary_rows(a: AfterAction) -> list[tuple[str, str]]:
         (t("lead", lang), a.who(sc.lead)),
         (t("participants", lang), parts),
         (t("evaluators", lang), ", ".join(a.who(e) for e in sc.evaluators) or "—"),
-    ]
+    ] + [(k, v) for k, v in (
+        (t("scope", lang), sc.scope.get(lang) if sc.scope else ""),
+        (t("mission_areas", lang), ", ".join(sc.mission_areas)),
+        (t("poc", lang), a.who(sc.point_of_contact) if sc.point_of_contact else ""),
+    ) if v]
 
 
 RESPONSES = frozenset({ev.STEP_STARTED, ev.STEP_DONE, ev.STEP_AWAITING, ev.STEP_CONFIRMED,

@@ -111,6 +111,8 @@ class _Checker:
     def people(self) -> None:
         sc = self.sc
         self.person(("lead",), sc.lead)
+        if sc.point_of_contact:
+            self.person(("point_of_contact",), sc.point_of_contact)
         for i, p in enumerate(sc.participants):
             ok_p = self.person(("participants", i, "person"), p.person)
             ok_r = self.role(("participants", i, "role"), p.role)

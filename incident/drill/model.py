@@ -135,6 +135,12 @@ class Scenario(Strict):
     speed: Annotated[float, Field(gt=0, le=3600)] = 1.0
     duration: Duration = Field(description="length of the exercise; --auto stops here")
     lead: str = Field(description="staff id of the duty officer who runs the drill")
+    scope: Text | None = Field(default=None, description="exercise scope (HSEEP AAR): what "
+                                                         "is played, what is simulated")
+    mission_areas: list[str] = Field(default=[], description="HSEEP mission areas, e.g. "
+                                                             "Response")
+    point_of_contact: str | None = Field(default=None, description="staff id of the "
+                                                                   "exercise point of contact")
     participants: list[Participant] = []
     evaluators: list[str] = []
     occupants: Annotated[int, Field(ge=0)] | None = Field(

@@ -193,3 +193,19 @@ def test_the_monthly_follow_ups_leave_superseded_clocks_out(rt):
     assert "report_due:l3_shift_log" not in timers
     assert "report_due:l3_supervisor_chat" not in timers
     assert "report_due:l2_summary" in timers
+
+
+def test_a_commanders_ack_for_everyone_does_not_count_as_telling_the_role(rt):
+    eng, clock = rt.engine, rt.clock
+    officer = next(p.id for p in rt.directory.holders("duty_officer"))
+    iid = eng.start("fire", "B3-1201", actor=officer).id
+    clock.advance(MIN)
+    raise_escalation(eng, iid, "cs_supervisor", officer, "alarm on 12F")
+    clock.advance(MIN)
+    acknowledge(eng, iid, officer, all_pages=True)  # the supervisor herself never answered
+    st = eng.state(iid)
+    assert all(p["acked_at"] for p in st.pages)
+    assert st.reports["l3_supervisor_chat"].done_at is None
+    rep = build_incident_report(rt.store, rt.playbooks, rt.directory, iid, now=clock.now())
+    page = next(p for p in rep.pages if p.role == "Customer-service supervisor")
+    assert page.for_all and "(for everyone paged)" in render(rep, "md")

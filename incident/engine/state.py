@@ -427,8 +427,10 @@ def apply(st: IncidentState, event: Any) -> None:
                     else (p.get("page") in (None, page["id"])):
                 page["acked_at"], page["acked_by"] = ts, event.actor
                 role = page.get("role") or page.get("node")
-                for r in st.reports.values():  # a page to the role, acknowledged
-                    if role and r.to == role:
+                to = page.get("to")
+                told = event.actor in to if isinstance(to, list) else event.actor == to
+                for r in st.reports.values():  # a page to the role, acknowledged by them
+                    if role and r.to == role and told:  # (not a commander's --all)
                         r.honour(ts, event.actor, f"page:{page['id']}")
     elif k == ev.INCIDENT_RESOLVED:
         st.status, st.resolved_at, st.resolved_by = "resolved", ts, event.actor

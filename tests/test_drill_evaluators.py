@@ -138,3 +138,15 @@ def test_aar_groups_by_core_capability_with_observations(rt):  # noqa: F811
     assert ("Mass Search and Rescue Operations\\] Wardens on 14-16F did not know the "
             "assembly point Analysis: The warden card names no assembly point Recommendation: "
             "Print the North Plaza on every warden card") in md
+
+
+def test_an_objective_step_left_to_the_default_delay_is_flagged(rt):  # noqa: F811
+    from test_drill import FIRE
+
+    text = FIRE.read_text(encoding="utf-8")
+    start = text.index("    missing_list: {after: 6m")
+    text = text[:start] + text[text.index("\n", start) + 1:]
+    loaded = _load(rt, text=text)
+    msgs = [str(w) for w in loaded.warnings]
+    assert any("objective 'roll_call' measures step 'missing_list', which the script does "
+               "not time" in m and "add responses.steps.missing_list" in m for m in msgs), msgs

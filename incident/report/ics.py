@@ -216,7 +216,7 @@ def build_ics214(rep: IncidentReport, prepared_by: str | None = None,
                 auto[r.what] = auto.get(r.what, 0) + 1
         role = names.role_for(leader)
         periods.append(Ics214Period(
-            i, a, b, names.who(leader), role or t("incident_commander", lang),
+            i, a, b, names.who(leader), role or t("ics_commander_now", lang),
             f"{company} — {role}" if role else company,
             _resources(rep, company, a, b), notable, auto, why,
             [notable[j:j + LINES_PER_PAGE] for j in range(0, len(notable), LINES_PER_PAGE)]

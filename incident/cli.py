@@ -18,6 +18,7 @@ import click
 from incident.config import load_settings
 from incident.errors import Issue, Refused, ValidationFailed
 from incident.files import OutputError
+from incident.identity import Actor
 from incident.runtime import Runtime
 from incident.safetext import terminal
 
@@ -34,12 +35,62 @@ class Ctx:
         return self._runtime
 
     @property
-    def user(self) -> str:
-        return self.runtime.settings.acting_user
+    def keyboard(self) -> Actor:
+        """The staff member at this keyboard (their login, or the declared `user`)."""
+        from incident.identity import keyboard_person
+
+        directory = self.runtime.directory
+        declared = self.runtime.settings.acting_user or (
+            self.flags.get("as_person") if directory.access.identify_by == "declared" else None)
+        return keyboard_person(directory, declared)
+
+    @property
+    def user(self) -> Actor:
+        """Who acts are recorded for: the keyboard person, or the `--as` colleague they
+        may enter for (refused with a clear message otherwise)."""
+        from incident.identity import acting_person
+
+        return acting_person(self.runtime.directory, self.keyboard, self.flags.get("as_person"))
+
+    @property
+    def reader(self) -> str | None:
+        """Who a read is prepared by, when known: reads never need an identity."""
+        try:
+            return str(self.user)
+        except Refused:
+            return None
+
+    def confirmer(self, pin_stdin: bool) -> Actor:
+        """The second person of a gated step, proven by their own login or their PIN —
+        never by a typed id."""
+        from incident.credentials import CredentialStore
+        from incident.identity import staff_id
+
+        keyboard = self.keyboard
+        wanted = self.flags.get("as_person") or str(keyboard)
+        if wanted == str(keyboard) and keyboard.proven:
+            return keyboard
+        person = staff_id(self.runtime.directory, wanted, what="confirming person")
+        store = CredentialStore(self.runtime.settings.credentials_path)
+        if not store.has(person):
+            raise Refused(f"{person} has no PIN yet — to confirm as the second person they "
+                          f"set one with `incident staff set-pin {person}` (or confirm from "
+                          "their own login)")
+        pin = read_secret(f"PIN for {person}", pin_stdin)
+        store.require(person, pin)
+        return Actor(person, how="pin")
 
     @property
     def lang(self) -> str:
         return self.runtime.settings.lang
+
+
+def read_secret(label: str, from_stdin: bool) -> str:
+    """A PIN or password: one line of standard input (--pin-stdin, for scripts), or a
+    prompt that does not echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(label, hide_input=True, default="", show_default=False, err=True)
 
 
 def _fail(message: str) -> None:
@@ -90,7 +141,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
               help="folder of playbooks")
 @click.option("--contacts", "contacts_dir", type=click.Path(path_type=Path),
               help="estate directory folder")
-@click.option("--as", "user", help="the acting person (staff id)")
+@click.option("--as", "as_person", help="the acting person (staff id; see README, Identity)")
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="language for output")
 @click.version_option(package_name="incident")
 @click.pass_context
@@ -334,9 +385,7 @@ def db_upgrade(ctx: Ctx) -> None:
 # ---- incidents -------------------------------------------------------------------------
 
 def _zone(ctx: Ctx):
-    from incident.engine.context import local_zone
-
-    return local_zone(ctx.runtime.directory)
+    return ctx.runtime.site_zone()
 
 
 def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -358,13 +407,30 @@ def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--owner", "first_receiver", help="first receiver who owns it (default: you)")
 @click.option("--input", "inputs", multiple=True, help="playbook input NAME=VALUE")
 @click.option("--note", help="a first note")
+@click.option("--new", "separate", is_flag=True,
+              help="start a separate incident even if one of this playbook is open in the "
+                   "same building")
 @pass_ctx
 @handled
 def start(ctx: Ctx, playbook: str, at: str, severity: int | None, drill: bool,
           reporter: str | None, first_receiver: str | None, inputs: tuple[str, ...],
-          note: str | None) -> None:
-    """Start an incident; prints its id."""
+          note: str | None, separate: bool) -> None:
+    """Start an incident; prints its id.
+
+    Refused (exit 1, nothing written) when an incident of the same playbook is open in
+    the same building: two starts would page the same people twice. Join it with
+    `incident note ID …`, or pass --new for a separate incident."""
+    from incident.quickstart import open_duplicates
+
     rt = ctx.runtime
+    if not separate:
+        dups = open_duplicates(rt.store, rt.directory, playbook, at, drill=drill)
+        if dups:
+            d = dups[0]
+            raise Refused(f"{d.id} ({d.playbook_id} at {d.location}, owner {d.owner}) is "
+                          f"already open in this building — work on it "
+                          f"(incident status {d.id}), or add --new to start a separate "
+                          f"incident")
     st = rt.engine.start(playbook, at, actor=ctx.user, severity=severity, drill=drill,
                          reporter=reporter, first_receiver=first_receiver,
                          inputs=_parse_inputs(inputs), note=note)
@@ -405,13 +471,20 @@ def status(ctx: Ctx, incident_id: str, fmt: str) -> None:
     from incident.views import status_lines
 
     rt = ctx.runtime
-    rt.engine.tick(incident_id)
-    st = rt.engine.state(incident_id)
+    st = rt.engine.state(incident_id)  # a read: what is due shows as due, nothing is fired
     now = rt.clock.now()
     if fmt == "json":
-        click.echo(json.dumps(_state_json(st, now), ensure_ascii=False, indent=2, default=str))
+        from incident.notify.tally import progress_fields, step_tallies
+
+        doc = _state_json(st, now)
+        doc["delivery"] = {sid: progress_fields(t) for sid, t in
+                           step_tallies(rt.store, incident_id).items()}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
         return
-    for line in status_lines(st, now, _zone(ctx), ctx.lang):
+    from incident.notify.tally import step_tallies
+
+    delivery = step_tallies(rt.store, incident_id)
+    for line in status_lines(st, now, _zone(ctx), ctx.lang, delivery):
         click.echo(line)
 
 
@@ -424,7 +497,9 @@ def _state_json(st: Any, now: Any) -> dict[str, Any]:
                         "done_at": s.done_at, "option": s.option, "value": s.value,
                         "due_at": s.due_at, "overdue": s.overdue(now)}
                   for sid, s in st.steps.items()},
-        "targets": {tid: {"status": t.status(now), "due_at": t.due_at, "met_at": t.met_at}
+        "targets": {tid: {"status": t.status(now), "due_at": t.due_at, "met_at": t.met_at,
+                          "rule": t.rule, "threshold_pct": t.threshold,
+                          "reached": list(t.reached) if t.reached else None}
                     for tid, t in st.targets.items()},
         "reports": {rid: {"status": r.status(now), "due_at": r.due_at, "to": r.to}
                     for rid, r in st.reports.items()},
@@ -442,11 +517,13 @@ def _state_json(st: Any, now: Any) -> dict[str, Any]:
 @click.option("--start", "start_", is_flag=True, help="take the step on / dispatch")
 @click.option("--confirm", is_flag=True, help="second-person confirmation of a gated step")
 @click.option("--to", help="dispatch to this person or vendor")
+@click.option("--pin-stdin", is_flag=True,
+              help="with --confirm: read the confirming person's PIN from standard input")
 @pass_ctx
 @handled
 def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | None,
         note: str | None, skip_reason: str | None, start_: bool, confirm: bool,
-        to: str | None) -> None:
+        to: str | None, pin_stdin: bool) -> None:
     """Act on a step: done by default; --skip, --start, --confirm."""
     chosen = [name for name, on in (("skip", skip_reason is not None), ("start", start_),
                                     ("confirm", confirm)) if on]
@@ -454,11 +531,19 @@ def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | 
         raise click.UsageError("use only one of --skip, --start, --confirm")
     action = chosen[0] if chosen else "done"
     rt = ctx.runtime
+    actor = ctx.confirmer(pin_stdin) if action == "confirm" else ctx.user
     rt.engine.tick(incident_id)
-    st = rt.engine.act(incident_id, step, actor=ctx.user, action=action, option=option,
+    st = rt.engine.act(incident_id, step, actor=actor, action=action, option=option,
                        value=value, reason=skip_reason, note=note, to=to)
     s = st.steps[step]
     click.echo(f"{step}: {s.status}")
+    from incident.proposals import severity_proposal
+
+    prop = severity_proposal(st, step)
+    if prop is not None:  # the facts say worse: proposed, never applied silently
+        click.echo(f"proposal: raise to severity {prop.level} ({prop.name.get(ctx.lang) or prop.name['en']}) — "
+                   f"reporting clocks and pages change: incident severity {st.id} "
+                   f"{prop.level} --reason \"{step}: {prop.option}\"")
     if step in st.notifications:
         n = st.notifications[step]
         click.echo(f"queued {n.get('messages', 0)} message(s) to {n.get('recipients', 0)} "
@@ -625,13 +710,15 @@ def verify(ctx: Ctx, incident_id: str | None, expect: str | None) -> None:
 @pass_ctx
 @handled
 def tick(ctx: Ctx) -> None:
-    """Fire every timer that has fallen due (for cron or a fire panel)."""
-    fired = ctx.runtime.engine.tick()
-    for iid, payload in fired:
+    """Fire every timer that has fallen due, once (`incident service` keeps doing it)."""
+    sweep = ctx.runtime.engine.sweep()
+    for iid, payload in sweep.fired:
         late = " (late)" if payload.get("late") else ""
         click.echo(f"{iid}: {payload['kind']} {payload['timer']}{late}")
-    if not fired:
+    if not sweep.fired:
         click.echo("nothing due")
+    for iid, why in sweep.broken.items():  # named, skipped; the others still fired
+        click.secho(f"{iid}: skipped, damaged: {why}", fg="yellow", err=True)
 
 
 @main.command()
@@ -650,7 +737,8 @@ def _register_faces() -> None:
     report, console) register themselves here; a missing one is simply absent."""
     import importlib
 
-    for name in ("notify", "escalation", "drill", "report", "console", "integrity"):
+    for name in ("notify", "escalation", "drill", "report", "console", "integrity", "staff",
+                 "service"):
         module = f"incident.cli_{name}"
         try:
             mod = importlib.import_module(module)
@@ -662,8 +750,8 @@ def _register_faces() -> None:
 
 
 def _set_user(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value:
-        ctx.ensure_object(Ctx).flags["user"] = value
+    if value is not None:
+        ctx.ensure_object(Ctx).flags["as_person"] = value
 
 
 def _accept_as_everywhere(group: click.Group) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 import socket
 import sys
@@ -10,10 +11,11 @@ import sys
 import click
 
 from incident.cli import Ctx, handled, pass_ctx
+from incident.errors import Refused
 
 LOOPBACK = "127.0.0.1"
 FLAG_NAMES = {"database_url": "--db", "playbooks_dir": "--playbooks",
-              "contacts_dir": "--contacts", "user": "--as", "lang": "--lang"}
+              "contacts_dir": "--contacts", "as_person": "--as", "lang": "--lang"}
 
 
 def global_args(ctx: Ctx) -> list[str]:
@@ -26,18 +28,41 @@ def global_args(ctx: Ctx) -> list[str]:
     return out
 
 
-def console_command(ctx: Ctx, dispatch: bool) -> str:
+def console_command(ctx: Ctx, dispatch: bool, person: str | None = None,
+                    read_only: bool = False, proven: bool = True) -> str:
+    """The command a served session runs: a console as `person`, with the ticket that
+    proves this server started it (see incident.console.serve)."""
     args = [sys.executable, "-m", "incident.console", *global_args(ctx), "console"]
-    if not dispatch:
+    if person is not None:
+        from incident.console.serve import make_ticket, server_secret
+
+        if "--as" in args:  # the session's person, not whoever started the server
+            i = args.index("--as")
+            del args[i:i + 2]
+        args += ["--served-as", person,
+                 "--serve-ticket", make_ticket(server_secret(), person, read_only, proven)]
+        if not proven:
+            args.append("--served-declared")
+    if read_only:
+        args.append("--read-only")
+    if not dispatch or read_only:
         args.append("--no-dispatch")
     return shlex.join(args)
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _port_free(port: int, host: str = LOOPBACK) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((LOOPBACK, port))
+            s.bind((host.strip("[]"), port))
         except OSError:
             return False
     return True
@@ -48,13 +73,30 @@ def register(main: click.Group) -> None:
     @click.option("--no-dispatch", is_flag=True,
                   help="leave queued messages to another process's dispatcher")
     @click.option("--home", is_flag=True, help="start on the home screen, not the last incident")
+    @click.option("--read-only", is_flag=True,
+                  help="follow along: every act is refused (and no messages are sent)")
+    @click.option("--served-as", hidden=True)
+    @click.option("--serve-ticket", hidden=True)
+    @click.option("--served-declared", is_flag=True, hidden=True)
     @pass_ctx
     @handled
-    def console(ctx: Ctx, no_dispatch: bool, home: bool) -> None:
+    def console(ctx: Ctx, no_dispatch: bool, home: bool, read_only: bool,
+                served_as: str | None, serve_ticket: str | None, served_declared: bool) -> None:
         """The duty officer's console: run a live incident from the keyboard."""
         from incident.console import create_app
+        from incident.identity import Actor, staff_id
 
-        app = create_app(ctx.runtime, dispatcher=not no_dispatch, restore=not home)
+        if served_as is not None:  # a browser session of `incident serve`
+            from incident.console.serve import check_ticket
+
+            if not check_ticket(served_as, read_only, serve_ticket, not served_declared):
+                raise Refused("--served-as is only for consoles started by `incident serve`")
+            user = Actor(staff_id(ctx.runtime.directory, served_as),
+                         how="declared" if served_declared else "served")
+        else:
+            user = ctx.user  # refused with the fix when nobody known is at the keyboard
+        app = create_app(ctx.runtime, dispatcher=not no_dispatch, restore=not home,
+                         user=user, read_only=read_only)
         try:
             app.run()
         finally:
@@ -62,20 +104,67 @@ def register(main: click.Group) -> None:
 
     @main.command()
     @click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
-                  help="loopback port to listen on")
+                  help="port to listen on")
+    @click.option("--host", default=LOOPBACK, show_default=True,
+                  help="address to listen on; anything but loopback needs --public-url "
+                       "(a TLS reverse proxy in front, see README)")
+    @click.option("--public-url", help="the address staff open, e.g. "
+                                       "https://incident.lakeside.lan (the reverse proxy's)")
+    @click.option("--read-only", is_flag=True,
+                  help="consoles that follow along: every act is refused (managers)")
     @click.option("--dispatch", is_flag=True,
                   help="let served consoles deliver queued messages too")
     @pass_ctx
     @handled
-    def serve(ctx: Ctx, port: int, dispatch: bool) -> None:
-        """Publish the console in a browser on http://127.0.0.1:PORT (loopback only)."""
-        from textual_serve.server import Server
+    def serve(ctx: Ctx, port: int, host: str, public_url: str | None, read_only: bool,
+              dispatch: bool) -> None:
+        """Publish the console to staff in a browser (signed in; loopback by default)."""
+        from incident.console.serve import Gate, StaffServer
+        from incident.credentials import CredentialStore
+        from incident.identity import staff_id
 
-        if not _port_free(port):
-            click.secho(f"port {port} on {LOOPBACK} is in use — choose another with --port",
-                        fg="red", err=True)
-            sys.exit(1)
-        server = Server(console_command(ctx, dispatch), host=LOOPBACK, port=port,
-                        title="incident console")
-        click.echo(f"serving the console on http://{LOOPBACK}:{port} (Ctrl+C stops)")
+        if not _is_loopback(host) and not public_url:
+            raise Refused(f"--host {host} opens the console to the network: put a TLS "
+                          "reverse proxy in front and give its address with --public-url "
+                          "https://… (see README, Serving the console)")
+        if public_url and not public_url.startswith(("https://", "http://127.", "http://localhost",
+                                                     "http://[::1]")):
+            raise Refused("--public-url must be https:// (the reverse proxy's address): "
+                          "passwords and sessions must not cross the network in clear")
+        if not _port_free(port, host):
+            raise Refused(f"port {port} on {host} is in use — choose another with --port")
+        rt = ctx.runtime
+        directory = rt.directory
+        store = CredentialStore(rt.settings.credentials_path)
+        try:
+            me = ctx.keyboard
+            owner: str | None = str(me)
+        except Refused as exc:  # nobody known runs this: password sign-in only
+            me, owner = None, None
+            click.echo(f"no one-time link ({exc})", err=True)
+
+        def check_password(person: str, password: str) -> str | None:
+            try:
+                pid = staff_id(directory, person)
+            except Refused:
+                store.verify("", password, "password")  # the same time either way
+                return None
+            return pid if store.verify(pid, password, "password") else None
+
+        shown_host = f"[{host}]" if ":" in host else host
+        url = (public_url or f"http://{shown_host}:{port}").rstrip("/")
+        gate = Gate(url, link_person=owner, check_password=check_password,
+                    link_proven=bool(me is not None and me.proven))
+        server = StaffServer(gate, lambda person, proven: console_command(
+                                 ctx, dispatch, person, read_only, proven),
+                             host=host, port=port, read_only=read_only,
+                             title="incident console" + (" (read-only)" if read_only else ""))
+        click.echo(f"serving the console on {url}" + (" — read-only" if read_only else "")
+                   + " (Ctrl+C stops)")
+        if gate.link:
+            click.echo(f"one-time sign-in link for {owner} (works once; keep it private):")
+            click.echo(f"  {gate.link}")
+        who = store.who_has("password")
+        click.echo("staff sign in with their password (`incident staff set-password ID`)"
+                   + (f": {len(who)} have one" if who else ": nobody has one yet"))
         server.serve()

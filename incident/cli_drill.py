@@ -55,12 +55,14 @@ def _load(rt: Any, name: str) -> Any:
     return loaded
 
 
-def _dispatcher(rt: Any) -> Any:
+def _dispatcher(rt: Any, incident_id: str | None = None) -> Any:
+    """The drill's dispatcher; scoped to the drill incident once it is known, so a drill
+    clock never delivers (or retries) a live incident's messages."""
     try:
         from incident.notify import build_dispatcher
     except ImportError:  # notifications not installed: rows stay queued in the outbox
         return None
-    return build_dispatcher(rt)
+    return build_dispatcher(rt, incident_id=incident_id)
 
 
 def _score_lines(sd: Any, lang: str) -> list[str]:
@@ -163,13 +165,17 @@ def register(main: click.Group) -> None:
             finally:
                 rt.close()
             return
+        # the person at the keyboard plays the drill (refused when nobody known is there);
+        # the scenario's lead starts it unless someone is named
+        player = ctx.user
+        named = bool(settings.user or ctx.flags.get("as_person"))
         rt = Runtime(settings, clock=SystemClock())
         loaded = _load(rt, scenario)
         pace = speed if speed is not None else loaded.scenario.speed
         # from the configured clock's now, before the engine is built: it keeps this clock
         rt.clock = ScaledClock(pace, start=configured.now())
         install(rt.engine)
-        st = start_drill(rt.engine, loaded, speed=pace, actor=ctx.flags.get("user") or None)
+        st = start_drill(rt.engine, loaded, speed=pace, actor=player if named else None)
         click.echo(st.id)
         if no_console:
             click.echo(f"drill started at {pace:g}× — the scaled clock runs only while this "
@@ -177,9 +183,9 @@ def register(main: click.Group) -> None:
                        err=True)
             rt.close()
             return
-        _open_console(rt, st.id, pace)
+        _open_console(rt, st.id, pace, player)
 
-    def _open_console(rt: Any, incident_id: str, pace: float) -> None:
+    def _open_console(rt: Any, incident_id: str, pace: float, player: Any) -> None:
         try:
             import incident.console  # noqa: F401
         except ImportError:
@@ -187,8 +193,8 @@ def register(main: click.Group) -> None:
                        f"and `incident status {incident_id}`", err=True)
             rt.close()
             return
-        dispatcher = _dispatcher(rt)
-        app = console_app(rt, incident_id, pace)
+        dispatcher = _dispatcher(rt, incident_id)
+        app = console_app(rt, incident_id, pace, user=player)
         if dispatcher is not None:
             dispatcher.start()
         try:

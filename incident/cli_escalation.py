@@ -25,20 +25,18 @@ def _graph(ctx: Ctx):
 
 @click.command("ack")
 @click.argument("incident_id")
-@click.option("--as", "person", help="who acknowledges (default: the acting person)")
 @click.option("--page", help="acknowledge one page (e.g. P3) instead of all your waiting pages")
 @click.option("--all", "all_pages", is_flag=True,
               help="the commander (current owner) acknowledges every waiting page")
 @pass_ctx
 @handled
-def ack(ctx: Ctx, incident_id: str, person: str | None, page: str | None,
-        all_pages: bool = False) -> None:
+def ack(ctx: Ctx, incident_id: str, page: str | None, all_pages: bool = False) -> None:
     """Acknowledge your own pages (the commander: every page, with --all)."""
     from incident.escalation import acknowledge
 
     rt = ctx.runtime
+    actor = ctx.user  # who acknowledges: the person at the keyboard (or --as, if allowed)
     rt.engine.tick(incident_id)
-    actor = person or ctx.user
     st = acknowledge(rt.engine, incident_id, actor, page=page, all_pages=all_pages)
     acked = [p["id"] for p in st.pages if p.get("acked_by") == actor]
     click.echo(f"{incident_id}: acknowledged by {actor} ({', '.join(acked) or 'no page'})")
@@ -145,8 +143,7 @@ def escalation_pages(ctx: Ctx, incident_id: str, fmt: str) -> None:
     from incident.engine.context import local_zone
 
     rt = ctx.runtime
-    rt.engine.tick(incident_id)
-    st = rt.engine.state(incident_id)
+    st = rt.engine.state(incident_id)  # a read: a wait that has run out shows as due
     timers = [t for t in rt.engine.timers(st) if t.kind == "escalation_due"]
     if fmt == "json":
         def plain(p: dict[str, Any]) -> dict[str, Any]:
@@ -167,8 +164,10 @@ def escalation_pages(ctx: Ctx, incident_id: str, fmt: str) -> None:
         click.echo(terminal(f"{p['id']:<4} {p['ts'].astimezone(zone):%H:%M:%S}  "
                             f"{p.get('node', ''):<18} {', '.join(p.get('to') or []):<28} "
                             f"{ack}{kind}  — {p.get('reason', '')}"))
+    now = rt.clock.now()
     for t in timers:
-        click.echo(f"  next: {t.due_at.astimezone(zone):%H:%M:%S}  {t.label.get(ctx.lang)}")
+        when = "due " if t.due_at <= now else "next:"  # due: fires when the service runs
+        click.echo(f"  {when} {t.due_at.astimezone(zone):%H:%M:%S}  {t.label.get(ctx.lang)}")
 
 
 def register(main: click.Group) -> None:

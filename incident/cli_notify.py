@@ -20,14 +20,19 @@ if TYPE_CHECKING:
     from incident.store import VerifyReport
 
 
-def _stats_line(stats: Any) -> str:
-    parts = [f"sent {stats.sent}"]
+def _stats_line(stats: Any, store: Any = None) -> str:
+    """What a dispatcher pass did, in messages (a retried message counts once)."""
+    parts = [f"{stats.sent} message(s) sent"]
     if stats.fell_back:
-        parts.append(f"fell back {stats.fell_back}")
+        parts.append(f"{stats.fell_back} moved to their next channel")
     if stats.failed:
-        parts.append(f"failed {stats.failed}")
-    if stats.retrying:
-        parts.append(f"will retry {stats.retrying}")
+        parts.append(f"{stats.failed} failed for good")
+    if store is not None:
+        waiting = store.pending_outbox_count()
+        if waiting:
+            parts.append(f"{waiting} still waiting (to retry or not yet due)")
+    elif stats.retrying:
+        parts.append(f"{stats.retrying} attempt(s) failed and will be retried")
     return ", ".join(parts)
 
 
@@ -36,7 +41,54 @@ def _deliver(ctx: Any, incident_id: str | None, *, wait_retries: bool,
     from incident.notify import build_dispatcher
 
     with build_dispatcher(ctx.runtime, incident_id=incident_id) as d:
-        return d.run_until_idle(timeout=timeout, wait_retries=wait_retries)
+        stats = d.run_until_idle(timeout=timeout, wait_retries=wait_retries)
+    if incident_id is not None:  # a dispatcher that died may have left the log behind
+        from incident.notify.reconcile import reconcile_progress
+
+        reconcile_progress(ctx.runtime.engine, incident_id)
+    return stats
+
+
+def _step_title(st: Any, step_id: str, lang: str) -> str:
+    steps = st.playbook.steps() if st is not None else {}
+    if step_id in steps:
+        return steps[step_id].title.get(lang)
+    if step_id.startswith("escalation:"):
+        return ("呼叫 " if lang == "zh" else "page ") + step_id.split(":", 1)[1]
+    return step_id
+
+
+def report_delivery(ctx: Any, incident_id: str, step: str | None = None) -> int:
+    """Print each notify step's own delivery (per recipient); return how many recipients
+    failed for good. Pages are listed after the steps' messages."""
+    from incident.notify.tally import step_tallies, summary_line
+
+    rt = ctx.runtime
+    try:
+        st = rt.engine.state(incident_id)
+    except Exception:  # the playbook may be gone; the outbox still answers
+        st = None
+    found = step_tallies(rt.store, incident_id, step)
+    order = sorted(found, key=lambda s: s.startswith("escalation:"))
+    failed = 0
+    for sid in order:
+        t = found[sid]
+        color = "red" if t.failed else ("cyan" if t.waiting else "green")
+        click.secho(f"{_step_title(st, sid, ctx.lang)} ({sid}): {summary_line(t, ctx.lang)}",
+                    fg=color)
+        failed += t.failed
+    waiting = sum(t.waiting for t in found.values())
+    if waiting:
+        click.echo(f"{waiting} recipient(s) still waiting for a retry or their turn — "
+                   f"`incident notify send {incident_id}` waits for them (or keep "
+                   "`incident service` running)")
+    if failed:
+        where = f" --step {step}" if step else ""
+        click.secho(f"{failed} recipient(s) failed for good: not reached on any channel — "
+                    f"`incident deliveries {incident_id}{where}` says why, "
+                    f"`incident notify retry {incident_id}{where}` sends again", fg="red",
+                    err=True)
+    return failed
 
 
 def register(main: click.Group) -> None:
@@ -59,10 +111,12 @@ def register(main: click.Group) -> None:
             pending = {k: v for k, v in ctx.runtime.store.outbox_counts(iid).items()
                        if k[0] == step and (v.get("queued") or v.get("failed_temporary"))}
             if pending and not no_send:
-                handled(lambda: click.echo(
-                    "delivered: " + _stats_line(_deliver(ctx, iid, wait_retries=False,
-                                                         timeout=None))
-                    + f" — `incident deliveries {iid}` lists each message"))()
+                handled(lambda: _deliver(ctx, iid, wait_retries=False, timeout=None))()
+                failed = report_delivery(ctx, iid, step)
+                if failed:
+                    click.secho(f"{step}: the step is recorded, but {failed} recipient(s) "
+                                "were not reached", fg="red", err=True)
+                    sys.exit(1)
             elif pending:
                 click.echo(f"not sent yet: run `incident notify send {iid}`")
             return result
@@ -155,7 +209,55 @@ def register(main: click.Group) -> None:
         """Deliver an incident's queued messages (waits out retries unless --no-wait)."""
         ctx.runtime.store.incident(incident_id)
         stats = _deliver(ctx, incident_id, wait_retries=not no_wait, timeout=timeout)
-        click.echo(_stats_line(stats))
+        click.echo("this run: " + _stats_line(stats))
+        if report_delivery(ctx, incident_id):
+            sys.exit(1)
+
+    @notify_group.command("retry")
+    @click.argument("incident_id")
+    @click.option("--step", help="only this notify step")
+    @click.option("--channel", help="only messages that failed on this channel (sent on it "
+                  "again, then its fall-backs)")
+    @click.option("--no-send", is_flag=True, help="only queue them (a service or "
+                  "`incident notify send` delivers)")
+    @pass_ctx
+    @handled
+    def retry_cmd(ctx: Ctx, incident_id: str, step: str | None, channel: str | None,
+                  no_send: bool) -> None:
+        """Send again the messages that failed for good (a new attempt chain each; the
+        failed ones stay in the history), then deliver them."""
+        from incident.notify import runtime_channels
+        from incident.notify.retry import retry_failed
+
+        rt = ctx.runtime
+        rt.store.incident(incident_id)
+        try:
+            chans = runtime_channels(rt)
+        except Exception:  # channels.yaml unreadable: the old rows' addresses still serve
+            chans = None
+        try:
+            directory = rt.directory
+        except Exception:
+            directory = None
+        res = retry_failed(rt.engine, incident_id, actor=ctx.user, step=step, channel=channel,
+                           channels=chans, directory=directory)
+        for sid, n in res.skipped.items():
+            click.secho(f"{sid}: {n} recipient(s) have no address on that channel — skipped",
+                        fg="yellow")
+        if not res.messages:
+            click.echo("nothing failed for good" + (f" in {step}" if step else "")
+                       + (f" on {channel}" if channel else "") + ": nothing to send again")
+            if res.skipped:
+                sys.exit(1)
+            return
+        for sid, n in res.per_step.items():
+            click.echo(f"{sid}: {n} message(s) queued again")
+        if no_send:
+            click.echo(f"not sent yet: run `incident notify send {incident_id}`")
+            return
+        _deliver(ctx, incident_id, wait_retries=False, timeout=None)
+        if report_delivery(ctx, incident_id, step):
+            sys.exit(1)
 
     # ---- dispatch ----------------------------------------------------------------------------
     @main.command("dispatch")
@@ -164,9 +266,13 @@ def register(main: click.Group) -> None:
     @pass_ctx
     @handled
     def dispatch_cmd(ctx: Ctx, forever: bool, timeout: float | None) -> None:
-        """Deliver every queued message of every incident until the outbox is empty."""
+        """Deliver every queued message of every incident until the outbox is empty.
+
+        Delivery only: `incident service` delivers too and also fires the timers
+        (escalation, overdue steps) — run that as the service."""
         if not forever:
-            click.echo(_stats_line(_deliver(ctx, None, wait_retries=True, timeout=timeout)))
+            stats = _deliver(ctx, None, wait_retries=True, timeout=timeout)
+            click.echo(_stats_line(stats, ctx.runtime.store))
             return
         import threading
 
@@ -180,7 +286,7 @@ def register(main: click.Group) -> None:
             pass
         finally:
             d.close()
-        click.echo(_stats_line(d.stats))
+        click.echo(_stats_line(d.stats, ctx.runtime.store))
 
     # ---- deliveries ----------------------------------------------------------------------------
     @main.command("deliveries")
@@ -249,15 +355,26 @@ def register(main: click.Group) -> None:
             counts[o["state"]] = counts.get(o["state"], 0) + 1
         click.echo(f"{len(out)} message(s): " + ", ".join(f"{k} {v}" for k, v in
                                                        sorted(counts.items())))
-        for o in out:
+        from incident.notify.tally import summary_line, tallies
+
+        for sid, tl in tallies(rows).items():
+            click.echo(f"  {sid}: {summary_line(tl, ctx.lang)}")
+        # a failed row followed by a later one for the same person (a retry) is history
+        later = {(r.step_id, r.person_id): r.id for r in rows}
+        for r, o in zip(rows, out, strict=True):
             line = (f"  {o['step']:<16} {o['person']:<22} {o['name']:<10} {o['channel']:<6} "
                     f"{o['state']:<17} {o['attempts']}x")
+            superseded = r.state == "failed_permanent" and later[(r.step_id, r.person_id)] != r.id
+            if superseded:
+                line += "  (sent again below)"
             if o["reason"]:
                 line += f"  {o['reason'][:120]}"
             from incident.safetext import terminal
 
             line = terminal(line)  # names and gateway errors are data: one clean line
             color = {"sent": None, "fell_back": "yellow"}.get(o["state"], "red")
+            if superseded:
+                color = "yellow"
             if o["state"] in ("queued", "sending", "failed_temporary"):
                 color = "cyan"
             click.secho(line, fg=color)

@@ -99,7 +99,7 @@ def register(main: click.Group) -> None:
                 raise click.UsageError("--table clocks comes as csv (--format csv); md, html "
                                        "and json already carry every clock")
             fmt = "clocks-csv"
-        _emit(render(rep, fmt, prepared_by=ctx.user), output)
+        _emit(render(rep, fmt, prepared_by=ctx.reader), output)
         if not rep.integrity.ok:
             click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
                         f"{rep.integrity.first_bad_seq}: {rep.integrity.reason}", fg="red",
@@ -125,7 +125,7 @@ def register(main: click.Group) -> None:
         rt = ctx.runtime
         rep = build_incident_report(rt.store, rt.playbooks, rt.directory, incident_id,
                                     now=rt.clock.now(), lang=report_lang or ctx.lang)
-        _emit(render_brief(build_brief(rep, rt.directory, prepared_by=ctx.user), fmt), output)
+        _emit(render_brief(build_brief(rep, rt.directory, prepared_by=ctx.reader), fmt), output)
         if not rep.integrity.ok:
             click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
                         f"{rep.integrity.first_bad_seq}: {rep.integrity.reason}", fg="red",

@@ -38,6 +38,7 @@ class Settings:
     lang: str = "en"
     timezone: str = "Asia/Shanghai"
     secrets_file: Path | None = None
+    credentials_file: Path | None = None  # staff PINs and passwords, hashed (mode 600)
     clock: str = "system"  # or "fixed:2026-01-05T03:00:00+00:00" (replays, rehearsals, tests)
     # Integrity (README, "Chain key and anchors"): the HMAC secret(s) for the event chain
     # from a secret store (INCIDENT_CHAIN_KEY, comma-separated, the last signs), else
@@ -65,11 +66,18 @@ class Settings:
 
     @property
     def acting_user(self) -> str:
-        return self.user or os.environ.get("USER", "") or "duty_officer"
+        """The declared staff id ('' when none): only a claim — incident.identity decides
+        who is really at the keyboard."""
+        return self.user.strip()
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.credentials_file or data_dir() / "credentials.json"
 
 
 _FIELDS = {f.name for f in fields(Settings)} - {"sources"}
-_PATHS = {"playbooks_dir", "contacts_dir", "secrets_file", "chain_key_file", "anchor_file"}
+_PATHS = {"playbooks_dir", "contacts_dir", "secrets_file", "chain_key_file", "anchor_file",
+          "credentials_file"}
 _SHARES = {"roster_max_shrink"}
 
 

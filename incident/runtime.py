@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from incident.clock import Clock, clock_from_setting
 from incident.config import Settings, load_settings
 from incident.errors import Issue, ValidationFailed
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from incident.compiled import Compiled
     from incident.directory import Directory
     from incident.engine import Engine
     from incident.playbook import PlaybookLibrary
@@ -35,14 +38,81 @@ class Runtime:
         self.clock: Clock = clock
         self._lock = threading.Lock()
 
+    # ---- the compiled cache (incident/compiled.py): validated objects keyed by content --
+    @cached_property
+    def _compiled(self) -> Compiled | None:
+        from incident import compiled
+
+        if not compiled.enabled():
+            return None
+        s = self.settings
+        self._compiled_key = compiled.key_for(s.contacts_dir, s.playbooks_dir)
+        return compiled.load(s.contacts_dir, s.playbooks_dir, self._compiled_key)
+
+    def _from_compiled(self, name: str) -> Any:
+        bundle = self._compiled
+        return bundle.get(name) if bundle is not None else None
+
+    def site_zone(self) -> ZoneInfo:
+        """The site's time zone — from the compiled cache's small part when it is there,
+        so a command that only prints times (`incident list`) loads no directory."""
+        bundle = self._compiled
+        if bundle is not None and "directory" not in self.__dict__:
+            from zoneinfo import ZoneInfo
+
+            try:
+                return ZoneInfo(bundle.meta["timezone"])
+            except (KeyError, ValueError):
+                pass
+        from incident.engine.context import local_zone
+
+        return local_zone(self.directory)
+
+    def _save_compiled(self, escalation: Any) -> None:
+        """After a full load that validated, store it for the next command — unless the
+        files changed while we were reading them (then the key no longer matches)."""
+        from incident import compiled
+
+        key = getattr(self, "_compiled_key", None)
+        if (self._compiled is not None and not self._compiled.damaged) or key is None:
+            return
+        s = self.settings
+        if compiled.key_for(s.contacts_dir, s.playbooks_dir) != key:
+            return
+        from incident.engine.context import local_zone
+
+        compiled.save(s.contacts_dir, s.playbooks_dir, key,
+                      {"timezone": local_zone(self.directory).key},
+                      {"directory": self.directory, "channel_names": self.channel_names,
+                       "playbooks": self.playbooks, "escalation": escalation})
+
+    def escalation_graph(self, directory: Directory) -> Any:
+        """escalation.yaml validated against `directory` (the compiled one when it is
+        ours); raises ValidationFailed like load_escalation."""
+        bundle = self._compiled
+        if bundle is not None and directory is bundle.get("directory"):
+            return bundle.get("escalation")
+        from incident.escalation.model import load_escalation
+
+        graph = load_escalation(self.settings.contacts_dir / "escalation.yaml", directory)
+        if directory is self.__dict__.get("directory"):
+            self.__dict__["_escalation_loaded"] = graph
+        return graph
+
     @cached_property
     def directory(self) -> Directory:
+        cached = self._from_compiled("directory")
+        if cached is not None:
+            return cached
         from incident.directory import load_directory
 
         return load_directory(self.settings.contacts_dir)
 
     @cached_property
     def channel_names(self) -> set[str]:
+        cached = self._from_compiled("channel_names")
+        if cached is not None:
+            return cached
         try:
             from incident.notify import channel_names
         except ImportError:
@@ -53,6 +123,9 @@ class Runtime:
 
     @cached_property
     def playbooks(self) -> PlaybookLibrary:
+        cached = self._from_compiled("playbooks")
+        if cached is not None:
+            return cached
         from incident.playbook import load_library
 
         return load_library(self.settings.playbooks_dir, self.directory, self.channel_names)
@@ -124,6 +197,9 @@ class Runtime:
             pass
         else:
             install_drill(engine, self)  # scripted injects fire as engine timers
+        esc_file = self.settings.contacts_dir / "escalation.yaml"
+        if "_escalation_loaded" in self.__dict__ or not esc_file.exists():
+            self._save_compiled(self.__dict__.get("_escalation_loaded"))
         return engine
 
     def close(self) -> None:

@@ -44,8 +44,12 @@ def offset(ts: datetime, start: datetime) -> str:
     return "T+" + format_duration(ts - start)
 
 
-def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "en") -> list[str]:
-    """What `incident status` prints: header, tracks and steps, targets, timers."""
+def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "en",
+                 delivery: dict[str, Any] | None = None) -> list[str]:
+    """What `incident status` prints: header, tracks and steps, targets, timers.
+
+    `delivery`: {step: notify.tally.StepTally} read from the outbox, for each notify
+    step's own messages (else the fold's latest delivery.progress is shown)."""
     pb = st.playbook
     zh = lang == "zh"
     sev = pb.severity(st.severity) if any(s.level == st.severity for s in pb.severities) else None
@@ -84,6 +88,10 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
             label = status_label(s.status, lang)
             lines.append(f"  [{mark}] {step.id:<24} {steps[step.id].title.get(lang)[:38]:<38} "
                          f"{label:<16} {extra}".rstrip())
+            if step.notify is not None:
+                msg = delivery_line(st, step.id, (delivery or {}).get(step.id), lang)
+                if msg:
+                    lines.append(f"        {'消息' if zh else 'messages'}: {msg}")
         lines.append("")
     if st.targets:
         lines.append("目标" if zh else "Targets")
@@ -93,6 +101,12 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
             lines.append(f"  {t.title.get(lang, t.id):<28} {'截止' if zh else 'due'} "
                          f"{clock_text(t.due_at, zone)}  {status_label(status, lang):<10} "
                          f"{'' if status == 'n/a' else format_duration(delta)}".rstrip())
+            if t.rule == "delivered" and status != "n/a":
+                how = target_rule_text(t.rule, t.threshold, lang)
+                if t.reached is not None and t.met_at is not None:
+                    how += (f"（达成时 {t.reached[0]}/{t.reached[1]}）" if zh
+                            else f" (at the time: {t.reached[0]}/{t.reached[1]})")
+                lines.append(f"    {how}")
         lines.append("")
     if st.reports:
         lines.append("上报时限" if zh else "Report clocks")
@@ -105,8 +119,53 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
     if timers:
         lines.append("计时器" if zh else "Timers")
         for t in timers[:8]:
-            lines.append(f"  {clock_text(t.due_at, zone)}  {t.label.get(lang, t.id)}")
+            # a read fires nothing: a timer past due waits for the service (or `tick`)
+            due = (" (到期，待服务触发)" if zh else " (due, not yet fired)") \
+                if t.due_at <= now else ""
+            lines.append(f"  {clock_text(t.due_at, zone)}  {t.label.get(lang, t.id)}{due}")
     return [terminal(line) for line in lines]  # data stays on its line, escapes removed
+
+
+def target_rule_text(rule: str, threshold: float = 100.0, lang: str = "en") -> str:
+    """How a target is met, said the way a report states it."""
+    zh = lang == "zh"
+    if rule == "resolved":
+        return "事件结束即达成" if zh else "met when the incident is resolved"
+    if rule == "delivered":
+        if threshold >= 100:
+            return ("每位可联系的收件人至少收到一条消息即达成" if zh else
+                    "met when every reachable recipient has a message delivered")
+        pct = f"{threshold:g}%"
+        return (f"{pct} 的可联系收件人收到消息即达成" if zh else
+                f"met when {pct} of the reachable recipients have a message delivered")
+    return "步骤完成即达成" if zh else "met when its step is done"
+
+
+def delivery_line(st: IncidentState, step_id: str, tally: Any = None, lang: str = "en",
+                  ) -> str | None:
+    """A notify step's own messages, per recipient ("delivered 7/9, failed for good 2 …").
+
+    `tally` is a notify.tally.StepTally read from the outbox; without it the latest
+    delivery.progress of the step is used, then the queued count."""
+    zh = lang == "zh"
+    try:
+        from incident.notify.tally import from_progress, summary_line
+    except ImportError:  # notifications not installed: only the queued count is known
+        tally = None
+    else:
+        if tally is None and step_id in st.step_delivery:
+            tally = from_progress(st.step_delivery[step_id])
+        if tally is not None and tally.recipients:
+            return summary_line(tally, lang)
+    queued = st.notifications.get(step_id)
+    if queued is None:
+        return None
+    n = queued.get("messages", 0)
+    if not n:
+        lost = queued.get("unreachable", 0)
+        return (f"无消息（{lost} 位收件人无可用渠道）" if zh
+                else f"no messages ({lost} recipient(s) without a usable channel)")
+    return f"已排队 {n} 条，尚未发送" if zh else f"{n} message(s) queued, none sent yet"
 
 
 def pick(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
@@ -155,8 +214,25 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
             for ch, c in sorted((p.get("channels") or {}).items())]
     if e.kind == ev.DRILL_INJECT:
         bits = [pick(p.get("headline"), lang, str(p.get("text") or ""))]
+    if e.kind == ev.NOTIFY_RETRIED:
+        bits = [f"step={p.get('step')}",
+                (f"重发 {p.get('messages', 0)} 条" if lang == "zh"
+                 else f"{p.get('messages', 0)} message(s) sent again")]
+        if p.get("channel"):
+            bits.append(f"channel={p['channel']}")
+    if e.kind == ev.DELIVERY_PROGRESS and "recipients" in p:
+        bits = [str(p.get("step") or ""),
+                (f"已送达 {p.get('delivered', 0)}/{p.get('recipients', 0)}" if lang == "zh"
+                 else f"delivered {p.get('delivered', 0)}/{p.get('recipients', 0)}")]
+        if p.get("waiting"):
+            bits.append(f"待发 {p['waiting']}" if lang == "zh" else f"waiting {p['waiting']}")
+        if p.get("failed"):
+            bits.append(f"最终失败 {p['failed']}" if lang == "zh"
+                        else f"failed for good {p['failed']}")
     if e.kind == ev.NOTIFY_QUEUED:
         bits = [f"step={p.get('step')}", f"{p.get('recipients', 0)} recipients",
                 " ".join(f"{k}:{v}" for k, v in (p.get("channels") or {}).items())]
+    if p.get("entered_by"):  # typed by a colleague for the actor
+        bits.append(("代录：" if lang == "zh" else "entered by ") + str(p["entered_by"]))
     return terminal(f"{head}: " + ", ".join(str(b) for b in bits if b) if bits else head)
 

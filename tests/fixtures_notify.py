@@ -166,12 +166,13 @@ class NotifyEnv:
 ENV = {"SMSEAGLE_TOKEN": "eagle-secret-token", "MM_HOOK": "mmhooktoken1234567890"}
 
 
-def build_env(tmp: Path, db_url: str, *, owners: int = 0, **servers) -> NotifyEnv:
+def build_env(tmp: Path, db_url: str, *, owners: int = 0, playbook: str = PLAYBOOK,
+              **servers) -> NotifyEnv:
     contacts = make_estate(tmp / "contacts", owners)
     chfile = write_channels(contacts, **servers)
     directory = load_directory(contacts)
     pbfile = tmp / "burst.yaml"
-    pbfile.write_text(PLAYBOOK, encoding="utf-8")
+    pbfile.write_text(playbook, encoding="utf-8")
     names = load_channels(chfile, env=ENV).names()
     pb = load_playbook(pbfile, directory, names)
     lib = PlaybookLibrary({pb.id: pb}, {pb.id: pbfile})

@@ -16,6 +16,7 @@ import pytest
 
 from incident.clock import ManualClock
 from incident.config import Settings
+from incident.credentials import CredentialStore
 from incident.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,7 +159,10 @@ def test_fire_walk_from_alarm_to_resolution(runtime, tmp_path):
             assert st.playbook.id == "fire" and st.location == "B3-1201"
             assert st.severity == st.playbook.default_severity
             assert st.owner == "chen.jie"
+            # the screen opens on the most urgent step (due in 1 minute)
+            assert "Send the site fire team" in text_of(app, "#card-body")
             # the card shows the current step with its options
+            await goto(pilot, "confirm_alarm")
             assert "Confirm the alarm" in text_of(app, "#card-body")
             assert "Real fire" in text_of(app, "#card-body")
             header = text_of(app, "#inc-header")
@@ -167,6 +171,11 @@ def test_fire_walk_from_alarm_to_resolution(runtime, tmp_path):
             await pilot.press("1")  # real fire
             await settle(pilot)
             assert state(pilot).steps["confirm_alarm"].option == "real_fire"
+            # a real fire proposes level 2: asked once, Enter raises
+            assert app.screen.id == "severity-ask-modal"
+            await pilot.press("enter")
+            await settle(pilot)
+            assert state(pilot).severity == 2
 
             await goto(pilot, "call_119")
             assert "119" in text_of(app, "#card-body")
@@ -209,8 +218,8 @@ def test_fire_walk_from_alarm_to_resolution(runtime, tmp_path):
             assert st.steps["notify_fire_floors"].status == "done"
             assert st.notifications["notify_fire_floors"]["messages"] > 0
 
-            # a note is one key away
-            await pilot.press("n")
+            # a note is one key away (w: n is "new incident" on every screen)
+            await pilot.press("w")
             await type_text(pilot, "brigade arriving from the east gate")
             await pilot.press("enter")
             await settle(pilot)
@@ -262,6 +271,17 @@ def test_fire_walk_from_alarm_to_resolution(runtime, tmp_path):
             confirmer = next(p.id for p in runtime.directory.staff.values()
                              if p.id != "chen.jie" and (gate_role is None or gate_role in p.roles))
             who.value = confirmer
+            await pilot.press("ctrl+s")  # a typed name alone proves nothing: refused
+            await settle(pilot)
+            assert isinstance(app.screen, FormModal)
+            assert "PIN" in text_of(app, "#form-error")
+            CredentialStore(runtime.settings.credentials_path).set(confirmer, "4321")
+            app.screen.query_one("#f-pin").value = "1111"  # a wrong PIN: refused
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert "wrong PIN" in text_of(app, "#form-error")
+            assert state(pilot).steps["restore_systems"].status == "awaiting_confirmation"
+            app.screen.query_one("#f-pin").value = "4321"  # their own PIN
             await pilot.press("ctrl+s")
             await settle(pilot)
             st = state(pilot)
@@ -342,7 +362,10 @@ def test_power_outage_walk_in_chinese(runtime, tmp_path):
             await pilot.press("c")
             await pilot.pause()
             electrician = runtime.directory.holders("electrician")[0].id
+            CredentialStore(runtime.settings.credentials_path).set(electrician, "8642")
             await type_text(pilot, electrician)
+            await pilot.press("tab")
+            await type_text(pilot, "8642")
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert state(pilot).steps["restore_power"].confirmed_by == electrician
@@ -419,7 +442,7 @@ def test_keys_pressed_while_an_incident_loads_are_kept(runtime, tmp_path):
 
             engine.state = slow_read
             try:
-                app.open_incident(iid)
+                app.open_incident(iid, "confirm_alarm")  # else it opens on the most urgent
                 for _ in range(50):
                     await pilot.pause()
                     if app.incident_screens():
@@ -494,7 +517,8 @@ def test_timers_count_down_turn_amber_then_red_and_fire(runtime, tmp_path):
             await settle(pilot)
             table = app.screen.query_one("#active")
             row = table.get_row_at(0)
-            assert row[7] not in ("", "0")  # overdue column
+            overdue = list(table.columns).index("overdue")  # columns adapt to the width
+            assert row[overdue] not in ("", "0")
 
     run(go())
 
@@ -534,7 +558,10 @@ def test_delivery_panel_and_recipient_drill_down(runtime, tmp_path):
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             await open_new(pilot, "fire", "B3-1201")
+            await goto(pilot, "confirm_alarm")  # it opens on the most urgent step
             await pilot.press("1")
+            await settle(pilot)
+            await pilot.press("escape")  # keep the level (the proposal is asked once)
             await settle(pilot)
             await goto(pilot, "notify_building")
             st = state(pilot)
@@ -581,21 +608,21 @@ def test_start_screen_refuses_bad_input_clearly_and_keeps_it(runtime, tmp_path):
             await type_text(pilot, "B3-9999")
             await pilot.press("enter")
             await pilot.pause()
-            assert "unknown unit" in text_of(app, "#location-label")
-            assert app.screen.query_one("#location").value == "B3-9999"
+            assert "unknown unit" in text_of(app, "#proposal")
+            assert app.screen.query_one("#start-line").value == "fire B3-9999"
             await pilot.press("ctrl+s")
             await pilot.pause()
             assert app.screen.id == "start"
-            # completion: typing a prefix offers the unit
-            loc = app.screen.query_one("#location")
-            loc.value = ""
-            loc.focus()
+            # completion: typing a prefix of the place offers the unit
+            line = app.screen.query_one("#start-line")
+            line.value = "fire "
+            line.cursor_position = len(line.value)
             await type_text(pilot, "b3-120")
             await pilot.pause(0.1)
-            assert loc._suggestion.upper().startswith("B3-120")
+            assert line._suggestion.upper().startswith("FIRE B3-120")
             await pilot.press("right")  # accept the suggestion
-            assert loc.value.upper().startswith("B3-120")
-            assert "unit" in text_of(app, "#location-label")
+            assert line.value.upper().startswith("FIRE B3-120")
+            assert "unit" in text_of(app, "#proposal")
             await pilot.press("escape")
             await pilot.pause()
             assert app.screen.id == "home"
@@ -616,7 +643,7 @@ def test_language_theme_palette_and_small_terminal(runtime, tmp_path):
                 assert region.right <= 80 and region.bottom <= 24, sel
             await pilot.press("f2")
             await pilot.pause()
-            assert "以最快方式确认火警" in text_of(app, "#card-body").split("\n")[0]
+            assert "派微型消防站到报警点" in text_of(app, "#card-body").split("\n")[0]
             footer = {b.binding.description for b in app.screen.active_bindings.values()}
             assert "跳过" in footer
             await pilot.press("f3")

@@ -17,7 +17,9 @@ import sys
 import time
 import urllib.request
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +63,15 @@ class Tmux:
     def type(self, text: str) -> None:
         self.keys(text, literal=True)
 
+    def paced(self, keys: list[str], delay: float) -> None:
+        """One key per send-keys, `delay` seconds apart, as a person or a scanner types;
+        names like Enter are keys, anything else is typed literally."""
+        for key in keys:
+            t0 = time.monotonic()
+            literal = key not in ("Enter", "Escape", "Tab", "Up", "Down", "BSpace")
+            self.run("send-keys", "-t", self.name, *(["-l"] if literal else []), key)
+            time.sleep(max(0.0, delay - (time.monotonic() - t0)))
+
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", self.name)
 
@@ -92,7 +103,7 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         tmux.type("fire")
         tmux.wait_for("Fire  火灾")
         tmux.keys("Enter")
-        tmux.wait_for("Playbook: Fire")
+        tmux.wait_for("Where?")  # the playbook is taken; the same line takes the place
         tmux.type("B3-1201")
         tmux.wait_for("unit 1201")
         tmux.keys("Enter")
@@ -100,9 +111,16 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         # the toast says "Started INC-…" before the screen is drawn: wait for the steps
         screen = tmux.wait_for("Confirm the alarm", timeout=30)
         assert "INC-" in screen and "Loading incident" not in screen
+        # it opens on the most urgent step (due in a minute); the alarm is next under Due now
+        _wait_card(tmux, "Send the site fire team")
+        tmux.keys("Down")
+        _wait_card(tmux, "Confirm the alarm")
         # complete a step: a real fire
         tmux.keys("1")
         tmux.wait_for("✔ Confirm the alarm")
+        tmux.wait_for("Raise to level 2")  # a real fire proposes level 2, asked once
+        tmux.keys("Enter")
+        tmux.wait_for("S2 Fire")
         # the next step of the track is highlighted: call 119, done
         end = time.monotonic() + 10
         while "Call 119" not in _card_title(tmux.screen()) and time.monotonic() < end:
@@ -128,7 +146,7 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         tmux.keys("Enter")
         tmux.wait_for("recipients", timeout=20)
         tmux.keys("C-s")
-        tmux.wait_for("Queued", timeout=20)
+        tmux.wait_for("Messages: delivered", timeout=30)  # the card counts what reached people
         # acknowledge the page on the escalation panel
         tmux.keys("]")
         tmux.keys("]")
@@ -152,15 +170,7 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, timeout=10)
 
     # the event log says the same
-    from incident.clock import SystemClock
-    from incident.config import Settings
-    from incident.runtime import Runtime
-
-    rt = Runtime(Settings(database_url=env["INCIDENT_DATABASE_URL"],
-                          playbooks_dir=REPO / "playbooks", contacts_dir=REPO / "contacts",
-                          # the console's chain key (its data dir, not this process's)
-                          chain_key_file=tmp_path / "data" / "incident" / "chain.key"),
-                 SystemClock())
+    rt = _runtime(env)
     try:
         rows = rt.store.incidents()
         assert len(rows) == 1
@@ -176,6 +186,108 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         assert all(p["acked_at"] is None for p in st.pages if p not in mine)
     finally:
         rt.close()
+
+
+def _wait_card(tmux: Tmux, title: str, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while title not in _card_title(tmux.screen()):
+        if time.monotonic() > end:
+            raise AssertionError(f"card is not '{title}':\n{tmux.screen()}")
+        time.sleep(0.1)
+
+
+README_START = ["n", *"fire", "Enter", *"B3-1201", "Enter", "Enter"]
+
+
+def _open_console(tmp_path: Path, width: int = 80, height: int = 24) -> tuple[Tmux, dict]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (apt-get install tmux)")
+    env = _env(tmp_path)
+    name = f"incident-e2e-{uuid.uuid4().hex[:8]}"
+    cmd = " ".join([*_incident_command(), "console"])
+    envs = [a for k, v in env.items() if k.startswith(("INCIDENT_", "XDG_"))
+            for a in ("-e", f"{k}={v}")]
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width), "-y",
+                    str(height), *envs, cmd], check=True, env=env, timeout=10)
+    return Tmux(name), env
+
+
+def _runtime(env: dict) -> Any:
+    from incident.clock import SystemClock
+    from incident.config import Settings
+    from incident.runtime import Runtime
+
+    return Runtime(Settings(database_url=env["INCIDENT_DATABASE_URL"],
+                            playbooks_dir=REPO / "playbooks", contacts_dir=REPO / "contacts",
+                            # the console's chain key (its data dir, not this process's)
+                            chain_key_file=Path(env["XDG_DATA_HOME"]) / "incident" / "chain.key"),
+                   SystemClock())
+
+
+@pytest.mark.parametrize("delay", [0.03, 0.5], ids=["30ms", "500ms"])
+def test_readme_start_keys_at_any_typing_speed_then_a_second_start_offers_to_join(
+        tmp_path, delay):
+    """`n fire ⏎ B3-1201 ⏎ ⏎` at 30 ms and at 0.5 s a key starts the right fire at 80x24;
+    the same keys for another unit of B3 offer to join the open fire (Enter joins)."""
+    tmux, env = _open_console(tmp_path)
+    try:
+        tmux.wait_for("playbooks ·", timeout=30)
+        tmux.paced(README_START, delay)
+        tmux.wait_for("Confirm the alarm", timeout=30)
+        _wait_card(tmux, "Send the site fire team")  # the most urgent step, at once
+        screen = tmux.wait_for("u Next due")  # the fire's actions fit the footer at 80 cols
+        assert "No playbook matches" not in screen
+        assert all(k in screen for k in ("d Done", "w Note", "r Resolve", "? Help")), screen
+        # a second fire in the same building: join the open one (the default)
+        tmux.keys("Escape")
+        tmux.wait_for("Active incidents")
+        tmux.paced(["n", *"fire", "Enter", *"B3-1205", "Enter", "Enter"], delay)
+        tmux.wait_for("Already open in this building", timeout=20)
+        assert "Chen Jie" in tmux.screen()  # who owns the open one
+        tmux.keys("Enter")
+        tmux.wait_for("Confirm the alarm", timeout=20)
+        tmux.keys("C-q")
+        time.sleep(1.0)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", tmux.name], capture_output=True,
+                       timeout=10)
+    rt = _runtime(env)
+    try:
+        rows = rt.store.incidents()
+        assert [(r.playbook_id, r.location) for r in rows] == [("fire", "B3-1201")]
+    finally:
+        rt.close()
+
+
+def test_next_due_key_lands_on_the_overdue_step(tmp_path):
+    """An incident started ten minutes ago (by the CLI, on a replayed clock) has overdue
+    steps: the console opens on the most overdue one, and `u` comes back to it."""
+    env = _env(tmp_path)
+    past = (datetime.now(UTC) - timedelta(minutes=10)).isoformat(timespec="seconds")
+    out = subprocess.run([*_incident_command(), "start", "fire", "--at", "B3-1201"],
+                         env={**env, "INCIDENT_CLOCK": f"fixed:{past}"}, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    tmux, env = _open_console(tmp_path)
+    try:
+        tmux.wait_for("playbooks ·", timeout=30)
+        tmux.wait_for("INC-")
+        tmux.keys("Enter")  # open the incident from the home list
+        _wait_card(tmux, "Send the site fire team", timeout=20)  # overdue by 9 minutes
+        tmux.keys("Down")
+        tmux.keys("Down")
+        end = time.monotonic() + 5
+        while "Send the site fire team" in _card_title(tmux.screen()) and \
+                time.monotonic() < end:
+            time.sleep(0.1)
+        assert "Send the site fire team" not in _card_title(tmux.screen())
+        tmux.keys("u")
+        _wait_card(tmux, "Send the site fire team")
+        tmux.keys("C-q")
+        time.sleep(1.0)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", tmux.name], capture_output=True,
+                       timeout=10)
 
 
 def _card_title(screen: str) -> str:
@@ -197,28 +309,44 @@ def _free_port() -> int:
 
 
 def test_serve_publishes_the_console_over_loopback(tmp_path):
+    """Staff only: a stranger gets the sign-in page; the one-time link printed on start
+    signs in the person who started it, and the console page is theirs."""
+    import http.cookiejar
+    import re
+
     env = _env(tmp_path)
     port = _free_port()
     proc = subprocess.Popen([*_incident_command(), "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
+        link = ""
+        assert proc.stdout is not None
+        for _ in range(20):  # the banner comes first, then the link
+            line = proc.stdout.readline().decode(errors="replace")
+            found = re.search(r"(http://127\.0\.0\.1:\d+/login\?token=\S+)", line)
+            if found:
+                link = found.group(1)
+                break
+        assert link, "no one-time link was printed"
         body = ""
         end = time.monotonic() + 30
         while time.monotonic() < end:
             if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise AssertionError(f"incident serve exited early:\n{out}")
+                raise AssertionError("incident serve exited early")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
-                    assert resp.status == 200
                     body = resp.read().decode("utf-8", errors="replace")
                     break
             except OSError:
                 time.sleep(0.2)
-        assert body, "the page never answered"
-        assert "incident console" in body
-        assert "ws://127.0.0.1" in body or "127.0.0.1" in body
+        assert "Staff sign-in" in body and "ws://" not in body  # not signed in: no console
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with opener.open(link, timeout=5) as resp:
+            page = resp.read().decode("utf-8", errors="replace")
+        assert "incident console" in page and f"ws://127.0.0.1:{port}/ws" in page
+        assert "chen.jie" in page  # the console runs as the person who signed in
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

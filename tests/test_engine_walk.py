@@ -12,6 +12,7 @@ from walker import plan_action, walk
 from incident.cli import main
 from incident.clock import ManualClock
 from incident.config import load_settings
+from incident.credentials import CredentialStore
 from incident.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,8 +52,8 @@ def test_walk_every_shipped_playbook_through_the_api(runtime, playbook_file):
     assert rep.ok and rep.count == st.last_seq
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
-    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+def _cli(env: dict[str, str], *args: str, input: str | None = None) -> str:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False, input=input)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -60,7 +61,8 @@ def _cli(env: dict[str, str], *args: str) -> str:
 def test_walk_the_fire_playbook_through_the_cli(db_url, tmp_path):
     t = ManualClock()
     env = {"INCIDENT_DATABASE_URL": db_url, "INCIDENT_CLOCK": f"fixed:{t.now().isoformat()}",
-           "INCIDENT_USER": "chen.jie"}
+           "INCIDENT_USER": "chen.jie", "INCIDENT_CREDENTIALS_FILE": str(tmp_path / "cred.json")}
+    pins = CredentialStore(tmp_path / "cred.json")
     rt = Runtime(load_settings(database_url=db_url), clock=t)
     iid = _cli(env, "start", "fire", "--at", "B3-1201").strip()
     assert iid.startswith("INC-")
@@ -80,14 +82,18 @@ def test_walk_the_fire_playbook_through_the_cli(db_url, tmp_path):
             continue
         sid = open_steps[0]
         for kwargs in plan_action(rt.engine.state(iid), sid, rt.directory):
-            args = ["--as", kwargs["actor"], "act", iid, sid]
+            # each person acts at their own keyboard; a second person proves it with a PIN
+            args, pin = ["act", iid, sid], None
             if kwargs.get("option"):
                 args += ["--option", kwargs["option"]]
             if kwargs.get("value"):
                 args += ["--value", kwargs["value"]]
             if kwargs.get("action") == "confirm":
-                args += ["--confirm"]
-            _cli(env, *args)
+                args += ["--confirm", "--pin-stdin"]
+                pin = "2468"
+                if not pins.has(kwargs["actor"]):
+                    pins.set(kwargs["actor"], pin)
+            _cli({**env, "INCIDENT_USER": kwargs["actor"]}, *args, input=pin)
     else:
         raise AssertionError("the fire incident did not settle through the CLI")
     _cli(env, "note", iid, "brigade", "left", "the", "scene")

@@ -232,7 +232,7 @@ def test_cli_act_delivers_and_deliveries_reports(cli_env):
     assert res.exit_code == 0 and "9 recipient(s)" in res.output and "sms 9" in res.output
     res = _run("act", iid, "tell_owners")
     assert res.exit_code == 0, res.output
-    assert "queued 9 message(s)" in res.output and "delivered: sent 9" in res.output
+    assert "queued 9 message(s)" in res.output and "delivered 9/9" in res.output
     assert len(sink.read(cli_env / "sink.jsonl")) == 9
     res = _run("deliveries", iid, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(res.output)))
@@ -247,8 +247,9 @@ def test_cli_act_no_send_then_notify_send(cli_env):
     res = _run("act", iid, "tell_staff", "--no-send")
     assert "not sent yet" in res.output and not sink.read(cli_env / "sink.jsonl")
     res = _run("notify", "send", iid)
-    assert res.exit_code == 0 and "sent 2" in res.output
-    assert _run("dispatch").output.strip() == "sent 0"
+    assert res.exit_code == 0 and "2 message(s) sent" in res.output
+    assert "delivered 2/2" in res.output
+    assert _run("dispatch").output.strip() == "0 message(s) sent"
 
 
 def test_cli_notify_test_and_channels(cli_env):

@@ -208,7 +208,8 @@ def test_send_processes_die_with_their_parent(tmp_path):
         assert len(pids) == 2 and all(_alive(p) for p in pids)
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
-        end = time.monotonic() + 10
+        # a child still importing under load arms the signal (or sees it is orphaned) late
+        end = time.monotonic() + 60
         while any(_alive(p) for p in pids) and time.monotonic() < end:
             time.sleep(0.05)
         assert not any(_alive(p) for p in pids)

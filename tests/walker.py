@@ -43,9 +43,24 @@ def plan_action(st: Any, step_id: str, directory: Any) -> list[dict[str, Any]]:
     return [act]
 
 
+def deliver(engine: Any, incident_id: str, clock: ManualClock) -> None:
+    """Send what the incident queued (as the service or console would), so targets
+    measured on notify steps can be met: they need the messages delivered."""
+    planner = getattr(engine, "planner", None)
+    if planner is None:
+        return
+    from incident.notify import Dispatcher
+
+    with Dispatcher(engine.store, planner.channels, clock, directory=engine.directory,
+                    engine=engine, incident_id=incident_id) as d:
+        d.run_until_idle()
+
+
 def walk(engine: Any, incident_id: str, clock: ManualClock, *,
-         act: Callable[..., Any] | None = None, max_rounds: int = 400) -> Any:
-    """Complete every step that becomes ready; returns the final state (not resolved)."""
+         act: Callable[..., Any] | None = None, max_rounds: int = 400,
+         send: bool = True) -> Any:
+    """Complete every step that becomes ready; returns the final state (not resolved).
+    Messages a notify step queues are delivered right away unless send=False."""
     act = act or (lambda iid, sid, **kw: engine.act(iid, sid, **kw))
     for _round in range(max_rounds):
         st = engine.state(incident_id)
@@ -59,6 +74,8 @@ def walk(engine: Any, incident_id: str, clock: ManualClock, *,
         s = ready[0]
         for kwargs in plan_action(st, s.id, engine.directory):
             act(incident_id, s.id, **kwargs)
+        if send and st.playbook.steps()[s.id].notify is not None:
+            deliver(engine, incident_id, clock)
         clock.advance(timedelta(seconds=20))
     raise AssertionError(f"{incident_id} did not settle: "
                          f"{[(s.id, s.status) for s in engine.state(incident_id).steps.values()]}")

@@ -10,13 +10,14 @@ that asked. Only `post_message` crosses from those threads into the UI.
 from __future__ import annotations
 
 import contextlib
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -35,11 +36,13 @@ from incident.console.messages import (
     HomeData,
     IncidentData,
     OpenIncident,
+    ServiceStatus,
     StoreChanged,
 )
-from incident.console.model import delivery_from_counts, summarize
+from incident.console.model import delivery_from_counts, delivery_from_tallies, summarize
 from incident.console.state_file import UIState, default_path
 from incident.errors import Refused, ValidationFailed
+from incident.identity import Actor
 
 if TYPE_CHECKING:
     from incident.console.model import IncidentSummary
@@ -105,17 +108,24 @@ class IncidentConsole(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
         Binding("f2", "toggle_language", "中文", id="app.language"),
-        Binding("f3", "toggle_contrast", "Contrast", id="app.contrast"),
+        Binding("f3", "toggle_contrast", "Contrast", id="app.contrast", show=False),
+        Binding("question_mark", "help", "Help", id="app.help"),
     ]
 
     lang: reactive[str] = reactive("en", init=False)
 
     def __init__(self, runtime: Runtime, *, ui_state_path: Path | None = None,
                  heartbeat: float = 1.0, keymap: dict[str, str] | None = None,
-                 dispatcher: bool = True, restore: bool = True):
+                 dispatcher: bool = True, restore: bool = True, user: str | None = None,
+                 read_only: bool = False):
         super().__init__()
         self.runtime = runtime
-        self.user = runtime.settings.acting_user
+        # who acts from this console: resolved by the face that starts it (incident
+        # console / serve); the engine refuses anyone who is not staff
+        self.user = user if user is not None else Actor(runtime.settings.acting_user)
+        self.read_only = read_only
+        if read_only:
+            dispatcher = False
         self.heartbeat_interval = heartbeat
         self.want_dispatcher = dispatcher
         self.restore = restore
@@ -128,7 +138,16 @@ class IncidentConsole(App[None]):
         self.ui = UIState(ui_state_path if ui_state_path is not None else default_path(),
                           runtime.settings.db_url)
         self._fingerprint: Any = None
+        self._held: list[events.Key] | None = None  # keys typed while a screen is on its way
+        self._held_stale = 0
+        self._held_timer: Any = None
+        self._held_since = 0.0
+        self.opening_incident = False
         self._beat_errors = 0
+        # "" while an `incident service` beats; else the header says escalation runs
+        # only while this console is open (its heartbeat fires the timers)
+        self.service_warning = ""
+        self._service_checked: float | None = None
         self.register_theme(HIGH_CONTRAST)
         self.set_reactive(IncidentConsole.lang,
                           self.ui.get("lang") or runtime.settings.lang or "en")
@@ -146,6 +165,7 @@ class IncidentConsole(App[None]):
         if self.theme not in self.available_themes:
             self.theme = NORMAL_THEME
         self.title = t("app.title", self.lang)
+        self.sub_title = self.signed_in_text()
         localize_bindings(self, self.lang)
         self.load_core()
         if self.heartbeat_interval > 0:
@@ -159,6 +179,14 @@ class IncidentConsole(App[None]):
                 self.dispatcher.stop()
             self.dispatcher = None
 
+    def signed_in_text(self) -> str:
+        """Who this console acts as (shown in the header), and whether it only follows."""
+        text = str(self.user)
+        if self.read_only:
+            text = f"{text} · {t('app.read_only', self.lang)}"
+        # the missing-service warning comes first: it is what the officer must not miss
+        return f"{self.service_warning} · {text}" if self.service_warning else text
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="core")
     def load_core(self) -> None:
         rt = self.runtime
@@ -166,7 +194,9 @@ class IncidentConsole(App[None]):
             directory = rt.directory
             playbooks = rt.playbooks
             _ = rt.store
-            _ = rt.engine
+            engine = rt.engine
+            if self.read_only:  # a manager following along: every act is refused
+                engine.read_only = t("err.read_only", self.lang)
         except Exception as exc:  # bad YAML, unreachable DB: a modal, never a traceback
             self.post_message(CoreFailed(error_text(exc)))
             return
@@ -206,6 +236,75 @@ class IncidentConsole(App[None]):
 
         self.push_screen(ErrorModal(t("err.core", self.lang), msg.message))
 
+    # ---- keys typed faster than screens appear ----------------------------------------
+    def hold_keys(self, timeout: float = 5.0) -> None:
+        """Hold every key from now until the next screen is ready (`release_keys`): a
+        practised officer types `n fire ⏎ B3-1201 ⏎ ⏎` at 30 ms a key, faster than a
+        screen mounts or an incident starts; the keys must land where they were meant."""
+        if self._held is None:
+            self._held = []
+            self._held_stale = 0
+        if self._held_timer is not None:
+            self._held_timer.stop()
+        self._held_since = time.monotonic()
+        self._held_timer = self.set_timer(timeout, self._hold_expired)
+
+    def _hold_expired(self) -> None:
+        """The safety valve: keys are never held for good. A screen that releases them
+        itself but is not ready yet (a loaded machine) gets more time, up to 30 s."""
+        if not getattr(self.screen, "keys_ready", True) and \
+                time.monotonic() - self._held_since < 30:
+            self._held_timer = self.set_timer(0.5, self._hold_expired)
+            return
+        self.release_keys()
+
+    def hold_stale_key(self, event: events.Key) -> None:
+        """A key already forwarded to the screen being left, before holding began."""
+        if self._held is None:
+            return
+        self._held.insert(self._held_stale, events.Key(event.key, event.character))
+        self._held_stale += 1
+
+    @property
+    def holding_keys(self) -> bool:
+        return self._held is not None
+
+    def release_keys(self) -> None:
+        """Replay the held keys, in order, to whatever screen is now in front."""
+        held, self._held = self._held, None
+        self._held_stale = 0
+        if self._held_timer is not None:
+            self._held_timer.stop()
+            self._held_timer = None
+        for key in held or []:
+            replay = events.Key(key.key, key.character)
+            # sent by the app, as the driver's keys are: a key "sent" by the screen that
+            # released it would stop bubbling at that screen and never reach the bindings
+            replay.set_sender(self)
+            self.post_message(replay)
+
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        """Screens that do not say when they are ready for keys get the held ones once
+        they have drawn (the start and incident screens release them themselves)."""
+        result = super().push_screen(screen, *args, **kwargs)
+        if self._held is not None and isinstance(screen, Screen) \
+                and not getattr(screen, "RELEASES_KEYS", False):
+            screen.call_after_refresh(self.release_keys)
+        return result
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded \
+                and event.key not in ("ctrl+q", "ctrl+c"):
+            if self._held is not None:
+                self._held.append(event)
+                return
+            # A key that will bring up another screen: hold what follows from now, before
+            # the keys after it are forwarded to (and lost in) the screen being left.
+            opens = getattr(self.screen, "opens_screen", None)
+            if opens is not None and opens(event.key):
+                self.hold_keys(2.0)
+        await super().on_event(event)
+
     # ---- heartbeat: tick timers, notice changes -----------------------------------------
     def _beat(self) -> None:
         if not self.ready:
@@ -232,9 +331,29 @@ class IncidentConsole(App[None]):
                                                refused=False))
             return
         self._beat_errors = 0
+        self._check_service(rt)
         if fp != self._fingerprint:
             self._fingerprint = fp
             self.post_message(StoreChanged(fp))
+
+    def _check_service(self, rt: Any) -> None:
+        """Every 10 s (worker thread): is an `incident service` alive?"""
+        from incident.clock import monotonic
+        from incident.service import service_seen
+
+        if self._service_checked is not None and monotonic() - self._service_checked < 10:
+            return
+        self._service_checked = monotonic()
+        self.post_message(ServiceStatus(service_seen(rt.store)))
+
+    def on_service_status(self, msg: ServiceStatus) -> None:
+        warning = "" if msg.seen else t("svc.none", self.lang)
+        if warning == self.service_warning:
+            return
+        self.service_warning = warning
+        self.sub_title = self.signed_in_text()
+        for scr in self.incident_screens():
+            scr.render_clock()
 
     def on_store_changed(self, _msg: StoreChanged) -> None:
         self.reload_views()
@@ -283,7 +402,12 @@ class IncidentConsole(App[None]):
             st = rt.engine.state(incident_id)
             timers = rt.engine.timers(st)
             events = rt.store.events(incident_id, after_seq=after_seq)
-            delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
+            try:
+                from incident.notify.tally import step_tallies
+            except ImportError:  # notifications not installed: raw counts per state
+                delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
+            else:
+                delivery = delivery_from_tallies(step_tallies(rt.store, incident_id), st)
             now = rt.clock.now()
         except Exception as exc:
             self.post_message(ActionFailed(f"incident:{incident_id}", error_text(exc),
@@ -357,9 +481,13 @@ class IncidentConsole(App[None]):
                              initial: IncidentData | None) -> None:
         from incident.console.screens.incident import IncidentScreen
 
-        while len(self.screen_stack) > 1:
-            await self.pop_screen()
-        await self.push_screen(IncidentScreen(incident_id, step, initial))
+        self.opening_incident = True  # home shows for a moment on the way: keys wait
+        try:
+            while len(self.screen_stack) > 1:
+                await self.pop_screen()
+            await self.push_screen(IncidentScreen(incident_id, step, initial))
+        finally:
+            self.opening_incident = False
         self.ui.update(incident=incident_id, step=step)
 
     def go_home(self) -> None:
@@ -371,13 +499,25 @@ class IncidentConsole(App[None]):
         self.ui.update(incident=None, step=None)
         self.reload_views()
 
-    def action_new_incident(self) -> None:
+    def action_new_incident(self, query: str = "") -> None:
         from incident.console.screens.start import StartScreen
 
         if not self.ready:
+            self.release_keys()
             self.notify(t("home.loading", self.lang))
             return
-        self.push_screen(StartScreen())
+        self.hold_keys()  # released by the start screen once its line has focus
+        self.push_screen(StartScreen(query))
+
+    def action_help(self) -> None:
+        """Every key of the screen in front, in the reader's language (the footer only
+        holds what fits at 80 columns)."""
+        from incident.console.screens.dialogs import HelpModal
+
+        if isinstance(self.screen, HelpModal):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpModal(self.screen))
 
     def action_directory(self) -> None:
         from incident.console.screens.directory import DirectoryScreen
@@ -395,6 +535,9 @@ class IncidentConsole(App[None]):
     def watch_lang(self, lang: str) -> None:
         self.ui.update(lang=lang)
         self.title = t("app.title", lang)
+        if self.service_warning:
+            self.service_warning = t("svc.none", lang)
+        self.sub_title = self.signed_in_text()
         localize_bindings(self, lang)
         for scr in self.screen_stack:
             localize_bindings(scr, lang)

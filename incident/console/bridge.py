@@ -55,6 +55,25 @@ def make_dispatcher(runtime: Runtime) -> Any | None:
     return mod.build_dispatcher(runtime)
 
 
+def retry_failed(runtime: Runtime, incident_id: str, user: str, step: str | None,
+                 lang: str = "en") -> Any:
+    """Queue again the messages that failed for good (the running dispatcher sends them)."""
+    from incident.errors import Refused
+
+    mod = notify_module()
+    if mod is None:
+        raise Refused("notifications are not installed (incident.notify)")
+    from incident.notify.retry import retry_failed as retry
+
+    res = retry(runtime.engine, incident_id, actor=user, step=step,
+                channels=mod.runtime_channels(runtime), directory=runtime.directory)
+    if not res.messages:
+        from incident.console.i18n import t
+
+        raise Refused(t("msg.nothing_failed", lang))
+    return runtime.engine.state(incident_id)
+
+
 # ---- notify preview -------------------------------------------------------------------
 
 @dataclass(slots=True)

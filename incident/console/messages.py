@@ -46,6 +46,13 @@ class CoreFailed(Message):
 
 
 @dataclass
+class ServiceStatus(Message):
+    """Whether an `incident service` has been seen within the last minute."""
+
+    seen: bool
+
+
+@dataclass
 class StoreChanged(Message):
     """Something in the database changed (this console, another one, the dispatcher)."""
 

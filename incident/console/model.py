@@ -183,10 +183,24 @@ class ChannelProgress:
 class StepDelivery:
     step_id: str
     channels: tuple[ChannelProgress, ...]
+    tally: Any = None  # notify.tally.StepTally: the step's messages per recipient
 
     @property
     def total(self) -> int:
+        if self.tally is not None:
+            return self.tally.recipients
         return sum(c.total for c in self.channels)
+
+    @property
+    def finished(self) -> int:
+        if self.tally is not None:
+            return self.tally.recipients - self.tally.waiting
+        return sum(c.finished for c in self.channels)
+
+    @property
+    def failed(self) -> int:
+        return self.tally.failed if self.tally is not None else \
+            sum(c.failed for c in self.channels)
 
 
 FAILED = ("failed_permanent",)
@@ -205,6 +219,25 @@ def delivery_from_counts(counts: dict[tuple[str, str], dict[str, int]]) -> list[
         by_step.setdefault(step_id, []).append(
             ChannelProgress(channel, total, sent, failed, pending, total - sent - failed - pending))
     return [StepDelivery(s, tuple(chs)) for s, chs in by_step.items()]
+
+
+def delivery_from_tallies(found: dict[str, Any], st: IncidentState | None = None,
+                          ) -> list[StepDelivery]:
+    """Per step, per channel, counted per recipient (notify.tally), the playbook's notify
+    steps first in playbook order, escalation pages after them."""
+    order = list(st.playbook.steps()) if st is not None else []
+    rank = {sid: i for i, sid in enumerate(order)}
+
+    def key(sid: str) -> tuple[int, int, str]:
+        return (1 if sid.startswith("escalation:") else 0, rank.get(sid, len(rank)), sid)
+
+    out = []
+    for sid in sorted(found, key=key):
+        tl = found[sid]
+        chans = tuple(ChannelProgress(c.channel, c.total, c.delivered, c.failed, c.waiting,
+                                      c.fell_back + c.cancelled) for c in tl.channels)
+        out.append(StepDelivery(sid, chans, tl))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +296,25 @@ def first_open_step(st: IncidentState, after: str | None = None) -> str | None:
         if st.steps[sid].open:
             return sid
     return None
+
+
+def urgent_steps(st: IncidentState, now: datetime, limit: int | None = None) -> list[str]:
+    """Open steps most urgent first: overdue (longest overdue first), then by due time;
+    steps with no due time are not urgent. What `u` jumps to and the list shows on top."""
+    order = {sid: i for i, sid in enumerate(st.playbook.steps())}
+    timed = [(s.due_at, order[sid], sid) for sid, s in st.steps.items()
+             if s.open and s.due_at is not None]
+    timed.sort()
+    out = [sid for _, _, sid in timed]
+    return out[:limit] if limit is not None else out
+
+
+def urgent_step(st: IncidentState, now: datetime) -> str | None:
+    """The step to act on now: the most overdue, else the next due, else the first open."""
+    if st.status != "open":
+        return None
+    found = urgent_steps(st, now, 1)
+    return found[0] if found else first_open_step(st)
 
 
 def location_candidates(directory: Directory | None) -> list[str]:

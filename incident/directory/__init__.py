@@ -60,27 +60,66 @@ term also limits the audience to the incident's building. Examples::
     role:engineering | vendor:elevator_maintenance
 """
 
-from incident.directory.directory import Directory
-from incident.directory.loader import RosterImport, import_roster, load_directory
-from incident.directory.models import (
-    VULNERABLE_KINDS,
-    Building,
-    External,
-    Location,
-    Person,
-    Place,
-    Recipient,
-    Role,
-    Site,
-    Unit,
-    Vendor,
-)
-from incident.directory.roster import RosterResult, read_roster
-from incident.directory.rota import Shift
-from incident.directory.selector import Selector, SelectorError, Term, parse_selector
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers; at run time names load on first use
+    from incident.directory.directory import Directory
+    from incident.directory.loader import RosterImport, import_roster, load_directory
+    from incident.directory.models import (
+        VULNERABLE_KINDS,
+        Access,
+        Building,
+        External,
+        Location,
+        Person,
+        Place,
+        Recipient,
+        Role,
+        Site,
+        Unit,
+        Vendor,
+    )
+    from incident.directory.roster import RosterResult, read_roster
+    from incident.directory.rota import Shift
+    from incident.directory.selector import Selector, SelectorError, Term, parse_selector
+
+# Each name is imported from its module on first use (PEP 562), so a command pays
+# only for what it touches (README, "Start-up").
+_LAZY = {
+    'Directory': 'directory',
+    'RosterImport': 'loader',
+    'import_roster': 'loader',
+    'load_directory': 'loader',
+    'VULNERABLE_KINDS': 'models',
+    'Access': 'models',
+    'Building': 'models',
+    'External': 'models',
+    'Location': 'models',
+    'Person': 'models',
+    'Place': 'models',
+    'Recipient': 'models',
+    'Role': 'models',
+    'Site': 'models',
+    'Unit': 'models',
+    'Vendor': 'models',
+    'RosterResult': 'roster',
+    'read_roster': 'roster',
+    'Shift': 'rota',
+    'Selector': 'selector',
+    'SelectorError': 'selector',
+    'Term': 'selector',
+    'parse_selector': 'selector',
+}
+
+
+def __getattr__(name: str) -> Any:
+    from incident.lazy import load_lazy
+
+    return load_lazy(globals(), _LAZY, name)
 
 __all__ = [
     "VULNERABLE_KINDS",
+    "Access",
     "Building",
     "Directory",
     "External",

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from incident.directory.models import (
     VULNERABLE_KINDS,
+    Access,
     Building,
     External,
     Location,
@@ -50,6 +51,7 @@ class Directory:
     rota: Rota = field(default_factory=Rota)
     warnings: list[Issue] = field(default_factory=list)
     roster_encoding: str = ""
+    access: Access = field(default_factory=Access)
     people: dict[str, Person] = field(init=False)
     tags: set[str] = field(init=False)
     _tz: ZoneInfo = field(init=False)

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 from incident.directory.directory import Directory
 from incident.directory.models import (
+    SYSTEM_ACTOR,
+    Access,
     Building,
     External,
     Person,
@@ -48,6 +50,7 @@ class _Staff:
     people: dict[str, Person]
     shifts: dict[str, Shift]
     rota: Rota = field(default_factory=Rota)
+    access: Access = field(default_factory=Access)
 
 
 def _parse(path: Path, issues: list[Issue]) -> Located | None:
@@ -149,7 +152,18 @@ def _staff(path: Path, issues: list[Issue]) -> _Staff | None:
     roles = {rid: Role(rid, r.title.model_dump(), r.level, r.fallback)
              for rid, r in model.roles.items()}
     people: dict[str, Person] = {}
+    logins: dict[str, str] = {}
     for pid, p in model.people.items():
+        if pid == SYSTEM_ACTOR:
+            located.add(found, ("people", pid), f"'{pid}' is reserved for the system's own "
+                        "entries", "give this person another id")
+        if p.login is not None:
+            if p.login in logins:
+                located.add(found, ("people", pid, "login"),
+                            f"login '{p.login}' is already {logins[p.login]}'s",
+                            "each login names one person: give each their own login")
+            else:
+                logins[p.login] = pid
         for i, rid in enumerate(p.roles):
             if rid not in roles:
                 located.add(found, ("people", pid, "roles", i), f"unknown role '{rid}'",
@@ -216,7 +230,9 @@ def _staff(path: Path, issues: list[Issue]) -> _Staff | None:
     issues.extend(found.items)
     if found.has_errors:
         return None
-    return _Staff(roles, people, shifts, rota)
+    access = Access(model.access.identify_by, logins,
+                    frozenset(pid for pid, p in model.people.items() if p.enters_for))
+    return _Staff(roles, people, shifts, rota, access)
 
 
 def _vendors(path: Path, issues: list[Issue]) -> dict[str, Vendor] | None:
@@ -277,7 +293,7 @@ def load_directory(contacts_dir: str | Path) -> Directory:
                      roles=staff.roles, staff=staff.people, owners=owners, vendors=vendors,
                      externals=estate.externals, places=estate.places, shifts=staff.shifts,
                      rota=staff.rota, warnings=[i for i in issues if i.severity == "warning"],
-                     roster_encoding=encoding)
+                     roster_encoding=encoding, access=staff.access)
 
 
 @dataclass(slots=True)

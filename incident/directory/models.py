@@ -17,6 +17,7 @@ VULNERABLE_KINDS: dict[str, dict[str, str]] = {
     "patient": {"en": "patient / medical needs", "zh": "病患"},
 }
 LANGS = ("zh", "en")
+SYSTEM_ACTOR = "system"  # the system's own entries in an event log; no person may use it
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,17 @@ class Role:
     title: dict[str, str]
     level: int
     fallback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who staff are at a keyboard: `logins` maps an operating-system login to a staff
+    id; `enters_for` are the staff who may record acts for a colleague (entered by X
+    for Y); identify_by "declared" trusts the `user` setting (demos, a shared PC)."""
+
+    identify_by: str = "login"
+    logins: dict[str, str] = field(default_factory=dict)
+    enters_for: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

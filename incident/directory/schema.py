@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -239,6 +239,19 @@ class RoleIn(Strict):
     notes: Text = ""
 
 
+_LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@\\\-$]{0,63}$")
+
+
+def _check_login(value: str) -> str:
+    if not _LOGIN.match(value):
+        raise ValueError(f"'{value}' is not an operating-system login — write the user name "
+                         "as `whoami` prints it (letters, digits, '.', '_', '-')")
+    return value
+
+
+Login = Annotated[str, AfterValidator(_check_login)]
+
+
 class PersonIn(Strict):
     name: Text = Field(min_length=1)
     name_en: Text | None = None
@@ -248,6 +261,16 @@ class PersonIn(Strict):
     chat: Chat | None = None
     lang: Lang = "zh"
     notes: Text = ""
+    # who they are at a keyboard: their operating-system login (unique), and whether
+    # they may record acts for a colleague (a supervisor taking a report by phone)
+    login: Login | None = None
+    enters_for: bool = False
+
+
+class AccessIn(Strict):
+    """How `incident` knows who is at the keyboard (see README, Identity)."""
+
+    identify_by: Literal["login", "declared"] = "login"
 
 
 Shift = Annotated[ShiftIn, BeforeValidator(_shift)]
@@ -256,6 +279,7 @@ Rota = dict[Id, dict[Id, dict[str, IdList]]]
 
 
 class StaffFile(Strict):
+    access: AccessIn = AccessIn()
     roles: dict[Id, RoleIn] = Field(min_length=1)
     people: dict[Id, PersonIn] = {}
     shifts: dict[Id, Shift] = {}

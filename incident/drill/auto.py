@@ -158,6 +158,8 @@ def run_auto(engine: Engine, loaded: LoadedScenario, clock: ManualClock, *,
     sc = loaded.scenario
     st = start_drill(engine, loaded, actor=actor, mode="auto")
     iid = st.id
+    if dispatcher is not None and getattr(dispatcher, "incident_id", iid) is None:
+        dispatcher.incident_id = iid  # the drill clock delivers this drill's rows only
     end = st.started_at + sc.duration
     responder = Responder(sc, engine)
     steps = st.playbook.steps()

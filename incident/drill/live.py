@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from incident.drill import events as dev
-from incident.drill.model import Scenario
 from incident.engine import events as ev
 from incident.engine.state import Timer
 from incident.errors import Refused
@@ -29,8 +28,9 @@ from incident.store import NewEvent
 
 if TYPE_CHECKING:
     from incident.drill.loader import LoadedScenario
+    from incident.drill.model import Scenario
     from incident.engine import Engine, IncidentState
-    from incident.store import Store, StoredEvent
+    from incident.store import IncidentRow, Store, StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,8 @@ class DrillRun:
 
 
 def _parse_run(incident_id: str, started_at: datetime, e: StoredEvent) -> DrillRun:
+    from incident.drill.model import Scenario  # pydantic schema: only when a drill runs
+
     p = e.payload
     sc = Scenario.model_validate(p["data"])
     return DrillRun(incident_id, started_at, sc, p["data"], float(p.get("speed") or 1.0),
@@ -149,6 +151,14 @@ class DrillSupport:
                              data={"inject": inj.id}))
         return out
 
+    def keeps_own_clock(self, row: IncidentRow) -> bool:
+        """A drill run on a scaled or headless clock: only its own drill runtime ticks it
+        (a live sweep on real time would stamp its events out of its drill time)."""
+        if not row.drill:
+            return False
+        run = self.index.run(row.id)
+        return run is not None and (run.speed != 1.0 or run.mode == "auto")
+
     def react(self, st: IncidentState, events: list[StoredEvent],
               now: datetime) -> tuple[list[NewEvent], list[Any]]:
         """Engine reactor: an inject reaches the players in the same transaction as the
@@ -180,13 +190,18 @@ def install(engine: Engine, runtime: Any = None) -> DrillSupport:
         _INSTALLED[engine] = support
         engine.reactors.append(support.react)
         engine.timer_sources.append(support.timers)
+        engine.own_clock.append(support.keeps_own_clock)
     return support
 
 
 def start_drill(engine: Engine, loaded: LoadedScenario, *, actor: str | None = None,
                 speed: float | None = None, mode: str = "console") -> IncidentState:
-    """Start the drill incident of a scenario and record the scenario with it."""
+    """Start the drill incident of a scenario and record the scenario with it.
+
+    The engine is sealed to its drills from here on (Engine.seal): a runtime that
+    plays a scenario, on whatever clock, can never write to a live incident."""
     install(engine)
+    engine.seal()
     sc = loaded.scenario
     lead = actor or sc.lead
     pace = float(speed if speed is not None else sc.speed)

@@ -18,6 +18,7 @@ STEP_CONFIRMED = "step.confirmed"
 REPORT_DONE = "report.done"            # a severity report clock was honoured
 TIMER_FIRED = "timer.fired"
 NOTIFY_QUEUED = "notify.queued"
+NOTIFY_RETRIED = "notify.retried"      # messages that failed for good, queued again
 DELIVERY_PROGRESS = "delivery.progress"
 PAGE_SENT = "page.sent"
 PAGE_ACKED = "page.acked"
@@ -47,6 +48,7 @@ LABELS: dict[str, tuple[str, str]] = {
     REPORT_DONE: ("Report made", "已上报"),
     TIMER_FIRED: ("Timer", "计时提醒"),
     NOTIFY_QUEUED: ("Notifications queued", "通知已排队"),
+    NOTIFY_RETRIED: ("Failed notifications sent again", "失败通知已重发"),
     DELIVERY_PROGRESS: ("Delivery progress", "送达进度"),
     PAGE_SENT: ("Paged", "已呼叫"),
     PAGE_ACKED: ("Page acknowledged", "呼叫已确认"),

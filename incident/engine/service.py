@@ -14,7 +14,8 @@ import functools
 import operator
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,14 +24,30 @@ from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.engine.state import IncidentState, Timer, apply, fold, waiting_for
 from incident.errors import Refused, known, suggest
+from incident.identity import Actor, staff_id
 from incident.playbook import Playbook, PlaybookLibrary, Step
 from incident.store import NewEvent, NewOutbox, SequenceConflict, StoredEvent
 
 if TYPE_CHECKING:
     from incident.directory import Directory
-    from incident.store import Store
+    from incident.store import IncidentRow, Store
 
 LATE_GRACE = timedelta(seconds=30)  # a timer fired later than this was due while we were down
+
+
+class Busy(Refused):
+    """Others kept appending while an operation retried: nothing is wrong, try again."""
+
+
+@dataclass(slots=True)
+class Sweep:
+    """What one pass over the open incidents did (`incident tick`, the service)."""
+
+    fired: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)  # incident -> why it was skipped
+    claimed_elsewhere: list[str] = field(default_factory=list)  # another service had it
+    incidents: int = 0  # open incidents looked at
+    next_due: datetime | None = None  # the soonest pending timer of the swept incidents
 
 
 class MessagePlanner(Protocol):
@@ -63,8 +80,23 @@ class Engine:
         # Sibling modules (escalation) add their own timers; they fire like the rest.
         self.timer_sources: list[TimerSource] = list(timer_sources)
         self.reactors: list[Reactor] = []
+        # A drill runtime's engine is sealed (seal()) to the drill incidents it starts or
+        # is given: it refuses to write anywhere else, whatever face drives it.
+        self.scope: set[str] | None = None
+        # Each says whether an incident keeps its own clock (a scaled drill): a sweep on
+        # this engine's clock leaves such an incident to its own drill runtime.
+        self.own_clock: list[Callable[[IncidentRow], bool]] = []
+        # Wraps each incident's firing in a cross-process claim (`incident service` on
+        # PostgreSQL): a context manager yielding False when another process holds it.
+        self.claim: Callable[[str], AbstractContextManager[bool]] | None = None
+        self._broken: dict[str, tuple[int, str]] = {}  # incident -> (last_seq, why)
+        # incident -> (last_seq, its pending timers): timers derive from the log, so an
+        # unchanged log needs no recomputing (a sweep of 500 quiet incidents is lookups)
+        self._pending_at: dict[str, tuple[int, list[Timer]]] = {}
         self._cache: dict[str, IncidentState] = {}
         self._lock = threading.RLock()
+        # set (to the reason) for a console that only follows along: acts are refused
+        self.read_only: str | None = None
 
     # ---- reading -----------------------------------------------------------------
     def _playbook_for(self, incident_id: str, playbook_id: str) -> Playbook:
@@ -100,6 +132,27 @@ class Engine:
         with self._lock:
             return _snapshot(self._fresh(incident_id))
 
+    def seal(self, *incident_ids: str) -> None:
+        """Scope this engine to drills: from now on it writes only to the drill incidents
+        named here or started by it. A drill's clock (scaled, or manual and run ahead)
+        must never mark a live incident's targets missed or page real people."""
+        if self.scope is None:
+            self.scope = set()
+        for iid in incident_ids:
+            if not self.store.incident(iid).drill:
+                raise Refused(f"{iid} is a live incident: a drill runtime cannot act on it")
+            self.scope.add(iid)
+
+    def _check_scope(self, incident_id: str) -> None:
+        if self.scope is not None and incident_id not in self.scope:
+            raise Refused(f"this is a drill runtime, sealed to {', '.join(sorted(self.scope))}"
+                          f" — it cannot act on {incident_id}; use a live console or the CLI")
+
+    def due_now(self, st: IncidentState) -> list[Timer]:
+        """Timers that are due but not yet fired: what a read shows instead of firing."""
+        now = self.clock.now()
+        return [t for t in self.timers(st) if t.due_at <= now]
+
     # ---- writing -----------------------------------------------------------------
     def _commit(self, incident_id: str,
                 plan: Callable[[IncidentState, datetime], tuple[list[NewEvent], list[NewOutbox],
@@ -107,6 +160,7 @@ class Engine:
                 snapshot: bool = True) -> IncidentState | None:
         """Plan against the fresh state and append; the new state (a private copy unless
         `snapshot` is False: then None, for callers such as tick that only write)."""
+        self._check_scope(incident_id)
         with self._lock:
             for attempt in range(5):
                 st = self._fresh(incident_id, catch_up=attempt > 0)
@@ -114,6 +168,9 @@ class Engine:
                 events, outbox, update = plan(st, now)
                 if not events:
                     return _snapshot(st) if snapshot else None
+                if self.read_only and any(e.actor != ev.SYSTEM for e in events):
+                    raise Refused(self.read_only)
+                events = [_recorded(e) for e in events]
                 events, outbox = self._react(st, events, outbox, now)
                 update = {"updated_at": now, **update}
                 try:
@@ -126,7 +183,7 @@ class Engine:
                 for hook in self.hooks:
                     hook(self, st, stored)
                 return _snapshot(st) if snapshot else None
-            raise Refused("the incident is changing too fast to act on — try again")
+            raise Busy("the incident is changing too fast to act on — try again")
 
     def _react(self, st: IncidentState, events: list[NewEvent], outbox: list[NewOutbox],
                now: datetime) -> tuple[list[NewEvent], list[NewOutbox]]:
@@ -154,6 +211,10 @@ class Engine:
     def start(self, playbook_id: str, at: str, *, actor: str, severity: int | None = None,
               drill: bool = False, reporter: str | None = None, first_receiver: str | None = None,
               inputs: dict[str, Any] | None = None, note: str | None = None) -> IncidentState:
+        self.check_actor(actor)
+        if self.scope is not None and not drill:
+            raise Refused("this is a drill runtime: it starts only drills, never a live "
+                          "incident")
         try:
             pb = self.playbooks.get(playbook_id)
         except KeyError as exc:
@@ -207,6 +268,8 @@ class Engine:
                 id_date=now.astimezone(local_zone(self.directory)).date())
             st = fold(row.id, pb, stored)
             self._cache[row.id] = st
+            if self.scope is not None:
+                self.scope.add(row.id)
             for hook in self.hooks:
                 hook(self, st, stored)
         if self.reactors:  # the start's answers (first pages) in the next transaction;
@@ -229,6 +292,7 @@ class Engine:
             option: str | None = None, value: Any = None, reason: str | None = None,
             note: str | None = None, to: str | None = None) -> IncidentState:
         """Act on a step. action: done (default), start, skip, confirm."""
+        self.check_actor(actor)
         if action not in ("done", "start", "skip", "confirm"):
             raise Refused(f"unknown action '{action}' — use done, start, skip or confirm")
 
@@ -319,6 +383,9 @@ class Engine:
         if actor == s.awaiting_by:
             raise Refused(f"'{step.title.en}' must be confirmed by a second person — "
                           f"{self._who(actor)} did the step")
+        if isinstance(actor, Actor) and not actor.proven:
+            raise Refused(f"'{step.title.en}' must be confirmed with {self._who(actor)}'s own "
+                          "login or PIN, not a typed name")
         role = step.gate.role if step.gate else None
         if role and self.directory is not None:
             person = self.directory.staff.get(actor)
@@ -329,6 +396,7 @@ class Engine:
 
     def note(self, incident_id: str, text: str, *, actor: str,
              step: str | None = None) -> IncidentState:
+        self.check_actor(actor)
         if not text.strip():
             raise Refused("the note is empty")
 
@@ -343,6 +411,7 @@ class Engine:
 
     def handover(self, incident_id: str, to: str, *, actor: str,
                  reason: str | None = None) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
             if to == st.owner:
@@ -357,6 +426,7 @@ class Engine:
 
     def set_severity(self, incident_id: str, level: int, *, actor: str,
                      reason: str) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
             try:
@@ -372,6 +442,7 @@ class Engine:
 
     def report_done(self, incident_id: str, report_id: str, *, actor: str,
                     note: str | None = None) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             r = st.reports.get(report_id)
             if r is None:
@@ -387,6 +458,7 @@ class Engine:
 
     def resolve(self, incident_id: str, *, actor: str, summary: str = "",
                 force: bool = False) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
             still = [s.id for s in st.steps.values() if not s.settled]
@@ -403,6 +475,7 @@ class Engine:
         return self._commit(incident_id, plan)
 
     def reopen(self, incident_id: str, *, actor: str, reason: str) -> IncidentState:
+        self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             if st.status == "open":
                 raise Refused(f"{incident_id} is already open")
@@ -441,50 +514,171 @@ class Engine:
         """Fire every timer that has fallen due; returns (incident, payload) per firing.
 
         Timers are derived from the log, so they survive restarts: one that fell
-        due while no process ran fires now and says how late it is.
+        due while no process ran fires now and says how late it is. Without an
+        incident, a sweep (broken incidents are skipped: `sweep()` names them).
         """
-        ids = [incident_id] if incident_id else [r.id for r in self.store.incidents(status="open")]
+        if incident_id is None:
+            return self.sweep().fired
+        self._check_scope(incident_id)
+        return self._tick_one(incident_id)
+
+    def sweep(self) -> Sweep:
+        """Fire the due timers of every open incident this engine may act on.
+
+        One damaged incident (a missing event, a broken chain, a playbook no longer
+        loaded) is reported and skipped; every other incident's timers still fire.
+        """
+        out = Sweep()
+        if self.scope is not None:
+            rows = [r for r in (self._row(i) for i in sorted(self.scope))
+                    if r is not None and r.status == "open"]
+        else:
+            rows = [r for r in self.store.incidents(status="open")
+                    if not (r.drill and any(own(r) for own in self.own_clock))]
+        self._forget_closed({r.id for r in rows})
+        now = self.clock.now()
+        out.incidents = len(rows)
+        for row in rows:
+            known = self._broken.get(row.id)
+            if known is not None and known[0] == row.last_seq:
+                out.broken[row.id] = known[1]
+                continue
+            try:
+                pending = self._pending(row)
+                if pending and pending[0].due_at <= now:
+                    claim = self.claim(row.id) if self.claim is not None else None
+                    if claim is None:
+                        out.fired += self._tick_one(row.id)
+                    else:
+                        with claim as mine:
+                            if not mine:
+                                out.claimed_elsewhere.append(row.id)
+                                continue
+                            out.fired += self._tick_one(row.id)
+                    pending = self._pending(replace(row, last_seq=self._cache[row.id].last_seq))
+            except Exception as exc:  # one damaged incident must not stop the rest
+                why = self._diagnose(row.id, exc)
+                if why is None:  # busy, not damaged: the next sweep tries again soon
+                    out.claimed_elsewhere.append(row.id)
+                    continue
+                self._broken[row.id] = (row.last_seq, why)
+                self._cache.pop(row.id, None)
+                self._pending_at.pop(row.id, None)
+                out.broken[row.id] = why
+                continue
+            self._broken.pop(row.id, None)
+            if pending and (out.next_due is None or pending[0].due_at < out.next_due):
+                out.next_due = pending[0].due_at
+        return out
+
+    def _forget_closed(self, swept: set[str]) -> None:
+        """A service runs for months: folds of incidents no longer swept (resolved) go
+        (a later read folds them again)."""
+        with self._lock:
+            for iid in [i for i in self._pending_at if i not in swept]:
+                self._pending_at.pop(iid, None)
+                self._cache.pop(iid, None)
+            for iid in [i for i in self._broken if i not in swept]:
+                self._broken.pop(iid, None)
+
+    def _pending(self, row: IncidentRow) -> list[Timer]:
+        known = self._pending_at.get(row.id)
+        if known is not None and known[0] == row.last_seq:
+            return known[1]
+        st = self._swept_state(row)
+        with self._lock:
+            pending = self.timers(st)
+            self._pending_at[row.id] = (st.last_seq, pending)
+        return pending
+
+    def _row(self, incident_id: str) -> IncidentRow | None:
+        try:
+            return self.store.incident(incident_id)
+        except KeyError:
+            return None
+
+    def _swept_state(self, row: IncidentRow) -> IncidentState:
+        """The cached fold, caught up only when the row says others appended; a first
+        fold checks the hash chain (a damaged log is reported, not acted on)."""
+        with self._lock:
+            st = self._cache.get(row.id)
+            if st is not None and st.last_seq == row.last_seq:
+                return st
+            if st is None:
+                rep = self.store.verify(row.id)
+                if not rep.ok:
+                    raise Refused(f"chain broken at event {rep.first_bad_seq}: {rep.reason}")
+            return self._fresh(row.id)
+
+    def _diagnose(self, incident_id: str, exc: Exception) -> str | None:
+        """Why an incident could not be ticked, in words an operator can act on; None
+        when it is merely busy (others appending) and its log is sound."""
+        try:
+            rep = self.store.verify(incident_id)
+        except Exception:
+            rep = None
+        if rep is not None and not rep.ok:
+            return (f"chain broken at event {rep.first_bad_seq}: {rep.reason} — "
+                    f"`incident verify {incident_id}`")
+        if isinstance(exc, Busy):
+            return None
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        return text or type(exc).__name__
+
+    def _tick_one(self, iid: str) -> list[tuple[str, dict[str, Any]]]:
         fired: list[tuple[str, dict[str, Any]]] = []
-        for iid in ids:
-            for _round in range(20):  # a fired wait can make new timers due at once
-                batch: list[dict[str, Any]] = []
+        for _round in range(20):  # a fired wait can make new timers due at once
+            batch: list[dict[str, Any]] = []
 
-                def plan(st: IncidentState, now: datetime, batch=batch):
-                    batch.clear()
-                    if st.status != "open":
-                        return [], [], {}
-                    out: list[NewEvent] = []
-                    for t in self.timers(st):
-                        if t.due_at > now:
-                            break
-                        late = now - t.due_at
-                        payload: dict[str, Any] = {
-                            "timer": t.id, "kind": t.kind, "due_at": t.due_at.isoformat(),
-                            "label": t.label, "late": late > LATE_GRACE,
-                            "late_by_s": round(late.total_seconds(), 1)}
-                        if t.step:
-                            payload["step"] = t.step
-                        if t.kind == "target_missed":
-                            payload["target"] = t.id.split(":", 1)[1]
-                        if t.kind == "report_due":
-                            payload["report"] = t.id.split(":", 1)[1]
-                        if t.data:
-                            payload.update(t.data)
-                        out.append(NewEvent(ev.TIMER_FIRED, ev.SYSTEM, payload, now))
-                        batch.append(payload)
-                        if t.kind == "wait_elapsed" and t.step:
-                            out.append(NewEvent(ev.STEP_DONE, ev.SYSTEM,
-                                                {"step": t.step, "track": st.steps[t.step].track,
-                                                 "auto": True}, now))
-                    return out, [], {}
+            def plan(st: IncidentState, now: datetime, batch=batch):
+                batch.clear()
+                if st.status != "open":
+                    return [], [], {}
+                out: list[NewEvent] = []
+                for t in self.timers(st):
+                    if t.due_at > now:
+                        break
+                    late = now - t.due_at
+                    payload: dict[str, Any] = {
+                        "timer": t.id, "kind": t.kind, "due_at": t.due_at.isoformat(),
+                        "label": t.label, "late": late > LATE_GRACE,
+                        "late_by_s": round(late.total_seconds(), 1)}
+                    if t.step:
+                        payload["step"] = t.step
+                    if t.kind == "target_missed":
+                        payload["target"] = t.id.split(":", 1)[1]
+                    if t.kind == "report_due":
+                        payload["report"] = t.id.split(":", 1)[1]
+                    if t.data:
+                        payload.update(t.data)
+                    out.append(NewEvent(ev.TIMER_FIRED, ev.SYSTEM, payload, now))
+                    batch.append(payload)
+                    if t.kind == "wait_elapsed" and t.step:
+                        out.append(NewEvent(ev.STEP_DONE, ev.SYSTEM,
+                                            {"step": t.step, "track": st.steps[t.step].track,
+                                             "auto": True}, now))
+                return out, [], {}
 
-                self._commit(iid, plan, snapshot=False)
-                if not batch:
-                    break
-                fired.extend((iid, p) for p in batch)
+            self._commit(iid, plan, snapshot=False)
+            if not batch:
+                break
+            fired.extend((iid, p) for p in batch)
         return fired
 
     # ---- helpers -----------------------------------------------------------------
+    def check_actor(self, actor: str) -> None:
+        """Every act has a person: a staff member when the engine knows the directory,
+        never empty and never the reserved `system` (the engine's own entries)."""
+        if self.read_only:
+            raise Refused(self.read_only)
+        if self.directory is not None:
+            staff_id(self.directory, actor)
+            if isinstance(actor, Actor) and actor.entered_by is not None:
+                staff_id(self.directory, actor.entered_by, what="person entering")
+            return
+        if not str(actor or "").strip() or actor == ev.SYSTEM:
+            raise Refused(f"'{actor}' cannot act — name a member of staff")
+
     def _who(self, person: str | None) -> str:
         if not person:
             return "someone"
@@ -493,6 +687,16 @@ class Engine:
             if p is not None:
                 return f"{p.name} ({person})"
         return person
+
+
+def _recorded(e: NewEvent) -> NewEvent:
+    """The event as stored: a plain actor id, and "entered by X" in the payload when
+    someone typed it for the actor (a supervisor taking a colleague's phone call)."""
+    by = getattr(e.actor, "entered_by", None)
+    if type(e.actor) is str and by is None:
+        return e
+    payload = {**e.payload, "entered_by": by} if by else e.payload
+    return replace(e, actor=str(e.actor), payload=payload)
 
 
 def _provisional(incident_id: str, events: list[NewEvent], first_seq: int) -> list[StoredEvent]:
@@ -535,6 +739,7 @@ def _snapshot(st: IncidentState) -> IncidentState:
     new.fired = set(st.fired)
     new.notifications = dict(st.notifications)
     new.delivery = {k: dict(v) for k, v in st.delivery.items()}
+    new.step_delivery = dict(st.step_delivery)  # payloads are replaced, never changed
     new.pages = [dict(p) for p in st.pages]
     return new
 

@@ -7,6 +7,8 @@ reports all rebuild the same state from the same log. Time-dependent views
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,6 +64,11 @@ class TargetState:
     met_at: datetime | None = None
     fired: bool = False
     not_applicable: bool = False
+    # How it is met: "done" (its step is done), "resolved", or "delivered" (a notify
+    # step's messages reached `threshold` percent of the reachable recipients).
+    rule: str = "done"
+    threshold: float = 100.0
+    reached: tuple[int, int] | None = None  # (delivered, recipients) when met by delivery
 
     def status(self, now: datetime) -> str:
         """met, met_late, missed, pending or n/a."""
@@ -151,6 +158,8 @@ class IncidentState:
     fired: set[str] = field(default_factory=set)
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
     delivery: dict[str, dict[str, int]] = field(default_factory=dict)
+    # per notify step: the latest delivery.progress payload (per-recipient figures)
+    step_delivery: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: list[dict[str, Any]] = field(default_factory=list)
     last_seq: int = 0
     last_ts: datetime | None = None
@@ -232,11 +241,18 @@ def _schedule_targets(st: IncidentState, since: datetime | None = None) -> None:
     pb = st.playbook
     old = st.targets
     st.targets = {}
+    steps = pb.steps()
     for t in pb.targets:
         ts = TargetState(t.id, {"en": t.title.en, "zh": t.title.zh}, t.met_by,
                          st.started_at + pb.target_within(t, st.severity))
+        if t.met_by == "resolved":
+            ts.rule = "resolved"
+        elif t.met_by in steps and steps[t.met_by].notify is not None:
+            ts.rule = "delivered"
+            ts.threshold = float(getattr(t, "delivered", None) or 100.0)
         if t.id in old:
             ts.met_at, ts.not_applicable = old[t.id].met_at, old[t.id].not_applicable
+            ts.reached = old[t.id].reached
             ts.fired = old[t.id].fired and old[t.id].due_at == ts.due_at
         st.targets[t.id] = ts
     try:
@@ -299,7 +315,12 @@ def _recompute(st: IncidentState, pb: Playbook, ts: datetime) -> None:
     for t in st.targets.values():
         if t.met_by != "resolved" and t.met_by in st.steps and t.met_at is None:
             dep = st.steps[t.met_by]
-            if dep.status == "done":
+            if t.rule == "delivered":
+                queued = st.notifications.get(t.met_by)
+                if dep.status == "done" and queued is not None \
+                        and not queued.get("recipients") and not queued.get("messages"):
+                    t.met_at, t.reached = dep.done_at, (0, 0)  # nobody to warn
+            elif dep.status == "done":
                 t.met_at = dep.done_at
             t.not_applicable = dep.status in ("excluded", "skipped")
 
@@ -413,9 +434,18 @@ def apply(st: IncidentState, event: Any) -> None:
             r.done_at, r.done_by, r.done_via = ts, event.actor, "reported"
     elif k == ev.NOTIFY_QUEUED:
         st.notifications[p["step"]] = dict(p)
+    elif k == ev.NOTIFY_RETRIED:
+        old = st.notifications.get(p.get("step", ""))
+        if old is not None:
+            st.notifications[p["step"]] = {**old,
+                                           "retried": int(old.get("retried") or 0)
+                                           + int(p.get("messages") or 0)}
     elif k == ev.DELIVERY_PROGRESS:
         for channel, counts in p.get("channels", {}).items():
             st.delivery[channel] = dict(counts)
+        if isinstance(p.get("step"), str):
+            st.step_delivery[p["step"]] = p
+            _delivered(st, p["step"], p, ts)
     elif k == ev.PAGE_SENT:
         st.pages.append({**p, "id": p.get("page"), "ts": ts, "acked_at": None, "acked_by": None})
     elif k == ev.PAGE_ACKED:
@@ -443,6 +473,33 @@ def apply(st: IncidentState, event: Any) -> None:
         for t in st.targets.values():
             if t.met_by == "resolved":
                 t.met_at = None
+
+
+def _delivered(st: IncidentState, step: str, p: dict[str, Any], ts: datetime) -> None:
+    """A target on a notify step is met once its messages reached enough recipients.
+
+    The figures come from the dispatcher's ``delivery.progress`` (per recipient,
+    the step's own messages only). Met at the moment the last counted recipient
+    was reached (``delivered_at``), never later than the event itself."""
+    for t in st.targets.values():
+        if t.rule != "delivered" or t.met_by != step or t.met_at is not None \
+                or t.not_applicable:
+            continue
+        if "recipients" in p:
+            recipients, delivered = int(p.get("recipients") or 0), int(p.get("delivered") or 0)
+        else:  # a log written before per-recipient figures: rows per channel
+            chans = [c for c in (p.get("channels") or {}).values() if isinstance(c, dict)]
+            if any(c.get("pending") or c.get("failed") for c in chans):
+                continue
+            delivered = recipients = sum(int(c.get("sent") or 0) for c in chans)
+        need = max(1, math.ceil(recipients * t.threshold / 100.0 - 1e-9))
+        if recipients <= 0 or delivered < need:
+            continue
+        at = ts
+        if isinstance(p.get("delivered_at"), str):
+            with contextlib.suppress(ValueError):
+                at = min(ts, datetime.fromisoformat(p["delivered_at"]))
+        t.met_at, t.reached = at, (delivered, recipients)
 
 
 def fold(incident_id: str, playbook: Playbook, events: list[Any]) -> IncidentState:

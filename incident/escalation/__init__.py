@@ -17,18 +17,51 @@ limit. See that file for the format.
 The package keeps no time of its own: everything runs on the engine's clock.
 """
 
-from incident.escalation.check import CheckReport, check
-from incident.escalation.live import (
-    Escalation,
-    acknowledge,
-    install,
-    installed,
-    page_timers,
-    raise_escalation,
-)
-from incident.escalation.model import Edge, EscalationGraph, Node, build_graph, load_escalation
-from incident.escalation.render import render_dot, render_mermaid, render_text, simulate
-from incident.escalation.resolve import Resolution, resolve
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers; at run time names load on first use
+    from incident.escalation.check import CheckReport, check
+    from incident.escalation.live import (
+        Escalation,
+        acknowledge,
+        install,
+        installed,
+        page_timers,
+        raise_escalation,
+    )
+    from incident.escalation.model import Edge, EscalationGraph, Node, build_graph, load_escalation
+    from incident.escalation.render import render_dot, render_mermaid, render_text, simulate
+    from incident.escalation.resolve import Resolution, resolve
+
+# Each name is imported from its module on first use (PEP 562), so a command pays
+# only for what it touches (README, "Start-up").
+_LAZY = {
+    'CheckReport': 'check',
+    'check': 'check',
+    'Escalation': 'live',
+    'acknowledge': 'live',
+    'install': 'live',
+    'installed': 'live',
+    'page_timers': 'live',
+    'raise_escalation': 'live',
+    'Edge': 'graph',
+    'EscalationGraph': 'graph',
+    'Node': 'graph',
+    'build_graph': 'model',
+    'load_escalation': 'model',
+    'render_dot': 'render',
+    'render_mermaid': 'render',
+    'render_text': 'render',
+    'simulate': 'render',
+    'Resolution': 'resolve',
+    'resolve': 'resolve',
+}
+
+
+def __getattr__(name: str) -> Any:
+    from incident.lazy import load_lazy
+
+    return load_lazy(globals(), _LAZY, name)
 
 __all__ = [
     "CheckReport",

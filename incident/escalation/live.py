@@ -33,7 +33,7 @@ from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.engine.state import Timer
 from incident.errors import Refused, ValidationFailed, known, suggest
-from incident.escalation.model import Edge, EscalationGraph
+from incident.escalation.graph import Edge, EscalationGraph
 from incident.escalation.resolve import Resolution, local_time, resolve
 from incident.store import NewEvent, NewOutbox
 
@@ -391,12 +391,16 @@ def install(engine: Engine, runtime: Any = None, *, graph: EscalationGraph | Non
     """
     directory = directory or engine.directory
     if graph is None and runtime is not None and directory is not None:
-        from incident.escalation.model import load_escalation
-
         path = runtime.settings.contacts_dir / "escalation.yaml"
         if path.exists():
+            compiled = getattr(runtime, "escalation_graph", None)  # Runtime's cache
             try:
-                graph = load_escalation(path, directory)
+                if compiled is not None:
+                    graph = compiled(directory)
+                else:
+                    from incident.escalation.model import load_escalation
+
+                    graph = load_escalation(path, directory)
             except ValidationFailed as exc:
                 log.error("escalation is off: %s", exc)
     esc = Escalation(graph, directory)
@@ -432,6 +436,7 @@ def acknowledge(engine: Engine, incident_id: str, actor: str,
     Each page is acknowledged by the person it reached, so "time to acknowledge" is
     theirs. The incident's commander (its current owner) may acknowledge every waiting
     page with ``all_pages``; the event then says so (``for_all``)."""
+    engine.check_actor(actor)
     directory = engine.directory
 
     def make(st: IncidentState, now: datetime):
@@ -494,6 +499,7 @@ def _names(directory: Directory | None, people: list[str]) -> str:
 def raise_escalation(engine: Engine, incident_id: str, role: str, actor: str,
                      reason: str) -> IncidentState:
     """Escalate to a role (or named person) now, by hand, saying why."""
+    engine.check_actor(actor)
     esc = installed(engine)
     directory = engine.directory
     if not (reason or "").strip():

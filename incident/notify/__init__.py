@@ -9,6 +9,9 @@
 - ``Dispatcher`` — claims outbox rows and sends each with its own Apprise call.
 - ``sms_segments(text)`` — ("GSM-7" | "UCS-2", segments).
 - ``send_test(channels, channel, address)`` — one message, no incident.
+- ``tally`` (notify/tally.py) — a notify step's own messages per recipient: delivered /
+  waiting / failed for good, per channel; ``retry.retry_failed`` — send again what
+  failed for good; ``reconcile.reconcile_progress`` — catch the log up with the outbox.
 
 Never imports Textual.
 """

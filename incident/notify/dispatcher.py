@@ -60,9 +60,10 @@ from urllib.parse import quote
 from incident.clock import Clock, SystemClock, monotonic
 from incident.engine import events as ev
 from incident.notify.channels import ChannelError, ChannelSet
-from incident.notify.planner import drill_mark, idempotency_key
+from incident.notify.planner import drill_mark, fallback_key
 from incident.notify.procs import SendProcesses, usable_cores
 from incident.notify.send import PERMANENT, SENT, TEMPORARY, Outcome, send_one
+from incident.notify.tally import StepTally, progress_fields, step_tallies
 from incident.store import NewEvent, NewOutbox, OutboxRow
 
 if TYPE_CHECKING:
@@ -129,18 +130,9 @@ class _Bucket:
 
 
 def progress_payload(store: Store, incident_id: str, step: str) -> dict[str, Any]:
-    """{"step", "channels": {ch: {sent, failed, pending, fell_back}}} from the outbox."""
-    channels: dict[str, dict[str, int]] = {}
-    for (step_id, channel), states in sorted(store.outbox_counts(incident_id).items()):
-        if step_id != step:
-            continue
-        channels[channel] = {
-            "sent": states.get("sent", 0),
-            "failed": states.get("failed_permanent", 0) + states.get("cancelled", 0),
-            "pending": sum(states.get(s, 0) for s in PENDING_STATES),
-            "fell_back": states.get("fell_back", 0),
-        }
-    return {"step": step, "channels": channels}
+    """The step's own messages, per recipient and per channel (see notify/tally.py)."""
+    tallied = step_tallies(store, incident_id, step)
+    return progress_fields(tallied.get(step) or StepTally(step))
 
 
 class Dispatcher:
@@ -591,8 +583,8 @@ class Dispatcher:
             if address is None:
                 continue
             new = NewOutbox(
-                idempotency_key=idempotency_key(row.incident_id, row.step_id, row.person_id,
-                                                nxt),
+                idempotency_key=fallback_key(row.idempotency_key, row.incident_id, row.step_id,
+                                             row.person_id, row.channel, nxt),
                 step_id=row.step_id, person_id=row.person_id, channel=nxt, address=address,
                 lang=row.lang, subject=row.subject, body=row.body, drill=row.drill,
                 fallback_channels=rest)

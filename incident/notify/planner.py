@@ -20,7 +20,6 @@ from incident.engine.context import message_context
 from incident.errors import Refused
 from incident.notify.channels import ChannelSet
 from incident.notify.sms import sms_segments
-from incident.playbook.templates import render, undeclared
 from incident.store import NewOutbox
 
 if TYPE_CHECKING:
@@ -34,6 +33,17 @@ PER_RECIPIENT = frozenset({"name", "recipient_unit"})
 
 def idempotency_key(incident_id: str, step_id: str, person_id: str, channel: str) -> str:
     return f"{incident_id}:{step_id}:{person_id}:{channel}"
+
+
+def fallback_key(key: str, incident_id: str, step_id: str, person_id: str, channel: str,
+                 next_channel: str) -> str:
+    """The key of the fall-back row for the row keyed `key` on `channel`.
+
+    A retried chain's keys carry a suffix (``:retry<seq>``, see notify/retry.py);
+    its fall-backs keep it, so they never collide with the first chain's rows."""
+    base = idempotency_key(incident_id, step_id, person_id, channel)
+    suffix = key[len(base):] if key.startswith(base) else ""
+    return idempotency_key(incident_id, step_id, person_id, next_channel) + suffix
 
 
 def drill_mark(lang: str) -> str:
@@ -144,6 +154,8 @@ class Planner:
         assert step.notify is not None
         msg = step.notify.message
         ctx = message_context(state, self.directory, lang, recipient)
+        from incident.playbook.templates import render  # Jinja only when rendering
+
         subject = render(msg.subject.get(lang), ctx)
         body = render(msg.body.get(lang), ctx)
         if state.drill:
@@ -154,6 +166,8 @@ class Planner:
     def personal(step: Step) -> bool:
         assert step.notify is not None
         m = step.notify.message
+        from incident.playbook.templates import undeclared
+
         used: set[str] = set()
         for text in (m.subject.en, m.subject.zh, m.body.en, m.body.zh):
             used |= undeclared(text)

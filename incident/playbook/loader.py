@@ -8,14 +8,13 @@ reported at once, each with file, line and a suggestion where one exists.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import networkx as nx
 from pydantic import ValidationError
 
 from incident.errors import Issue, IssueList, ValidationFailed, known, suggest
+from incident.playbook.library import PlaybookLibrary as PlaybookLibrary
 from incident.playbook.model import KIND_FIELDS, Playbook, Step
 from incident.playbook.templates import (
     INCIDENT_VARS,
@@ -32,29 +31,6 @@ if TYPE_CHECKING:
     from incident.directory import Directory
 
 DEFAULT_CHANNELS = frozenset({"sms", "email", "chat"})
-
-
-@dataclass(slots=True)
-class PlaybookLibrary:
-    playbooks: dict[str, Playbook] = field(default_factory=dict)
-    sources: dict[str, Path] = field(default_factory=dict)
-    warnings: list[Issue] = field(default_factory=list)
-
-    def get(self, playbook_id: str) -> Playbook:
-        try:
-            return self.playbooks[playbook_id]
-        except KeyError:
-            hint = suggest(playbook_id, self.playbooks) or known(self.playbooks)
-            raise KeyError(f"unknown playbook '{playbook_id}' — {hint}") from None
-
-    def search(self, query: str) -> list[Playbook]:
-        return [p for p in self.playbooks.values() if p.matches(query)]
-
-    def __iter__(self):
-        return iter(self.playbooks.values())
-
-    def __len__(self) -> int:
-        return len(self.playbooks)
 
 
 class _Checker:
@@ -100,6 +76,12 @@ class _Checker:
         for i, t in enumerate(pb.targets):
             if t.met_by != "resolved":
                 self.step_ref(("targets", i, "met_by"), t.met_by)
+            if t.delivered is not None and (t.met_by not in self.steps
+                                            or self.steps[t.met_by].notify is None):
+                self.err(("targets", i, "delivered"),
+                         f"'delivered' only applies to a target met by a notify step, "
+                         f"and '{t.met_by}' is not one",
+                         "remove 'delivered', or set met_by to a notify step")
         for name, sel in pb.audiences.items():
             self.selector(("audiences", name), sel)
         for sid, step in self.steps.items():
@@ -198,6 +180,11 @@ class _Checker:
                     self.err((*path, "options", i, "id"), f"option id '{opt.id}' is used twice")
                 for j, ref in enumerate(opt.next):
                     self.step_ref((*path, "options", i, "next", j), ref)
+                levels = [sv.level for sv in self.pb.severities]
+                if opt.severity is not None and opt.severity not in levels:
+                    self.err((*path, "options", i, "severity"),
+                             f"severity {opt.severity} is not a level of this playbook",
+                             f"use one of {', '.join(map(str, levels))}")
         if step.dispatch is not None:
             d = step.dispatch
             if (d.role is None) == (d.vendor is None):
@@ -235,6 +222,8 @@ class _Checker:
         return {s.record.name for s in self.steps.values() if s.record is not None}
 
     def graph(self) -> None:
+        import networkx as nx  # ~0.15 s to import: only when a playbook is checked
+
         g = nx.DiGraph()
         g.add_nodes_from(self.steps)
         cond = self.pb.conditional()

@@ -36,6 +36,26 @@ Duration = Annotated[
 Ident = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, _")]
 
 
+def _percent(value: Any) -> float:
+    text = str(value).strip() if isinstance(value, str | int | float) \
+        and not isinstance(value, bool) else ""
+    try:
+        pct = float(text[:-1] if text.endswith("%") else text)
+    except ValueError:
+        raise ValueError("a share like '95%' is expected") from None
+    if not 0 < pct <= 100:
+        raise ValueError(f"'{value}' is not a share between 0% (excluded) and 100%")
+    return pct
+
+
+Percent = Annotated[
+    float,
+    BeforeValidator(_percent),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%\s*$",
+                    "description": "a share of recipients such as '95%'"}),
+]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
@@ -83,7 +103,12 @@ class Target(Strict):
     id: Ident
     title: Text
     within: Duration
-    met_by: str = Field(description="step id whose completion meets it, or 'resolved'")
+    met_by: str = Field(description="step id whose completion meets it, or 'resolved'; on a "
+                        "notify step, the target is met when its messages are delivered")
+    delivered: Percent | None = Field(
+        default=None,
+        description="notify steps only: met once this share of the reachable recipients has a "
+                    "message delivered (default: every reachable recipient, 100%)")
 
 
 class Gate(Strict):
@@ -97,6 +122,9 @@ class Option(Strict):
     id: Ident
     title: Text
     next: list[Ident] = Field(default=[], description="steps that only run if this option is chosen")
+    severity: Annotated[int, Field(ge=1, le=9)] | None = Field(
+        default=None, description="the severity level this option proposes (the console asks "
+                                  "once to raise to it; the CLI prints the proposal)")
 
 
 class DueAfter(Strict):

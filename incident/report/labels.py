@@ -57,6 +57,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "took": ("Took", "用时"),
     "result": ("Result", "结果"),
     "margin": ("Margin", "余量/超时"),
+    "how_met": ("How it is met", "达成规则"),
+    "reached_then": (" ({n}/{of} reached at the time)", "（达成时已送达 {n}/{of}）"),
     "spare": ("to spare", "提前"),
     "late_by": ("late by", "超时"),
     "report": ("Report", "上报事项"),
@@ -104,6 +106,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "delivered": ("Delivered", "送达"),
     "reached": ("Recipients reached", "已送达收件人"),
     "still_pending": ("Still being sent", "仍在发送"),
+    "failed_for_good": ("Failed for good", "最终失败"),
+    "sent_again": ("Sent again", "已重发"),
     # integrity
     "chain_ok": ("Hash chain verified: {count} events, intact.",
                  "哈希链校验通过：共 {count} 条事件，未被篡改。"),
@@ -133,6 +137,7 @@ LABELS: dict[str, tuple[str, str]] = {
                     "数据取自事件日志及消息发件箱。"),
     # event details
     "system": ("System", "系统"),
+    "entered_by": ("entered by", "代录："),
     "auto": ("automatic", "自动"),
     "dispatched_to": ("dispatched to", "派往"),
     "arrive_by": ("arrive by", "应到达"),

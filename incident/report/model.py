@@ -19,8 +19,9 @@ from incident.engine import events as ev
 from incident.engine.context import local_zone, location_label
 from incident.engine.state import IncidentState, fold
 from incident.errors import Refused
+from incident.notify.tally import tally
 from incident.report.labels import t
-from incident.views import pick
+from incident.views import pick, target_rule_text
 
 if TYPE_CHECKING:
     from incident.directory import Directory
@@ -43,6 +44,7 @@ class TargetRow:
     status: str            # met, met_late, missed, not_met, pending, n/a
     took: timedelta | None  # start → met
     margin: timedelta | None  # positive: to spare; negative: late by
+    how: str = ""             # the rule that decides "met" (a notify step: delivery)
 
     @property
     def ok(self) -> bool | None:
@@ -137,6 +139,8 @@ class NotifyBlock:
     never_reached: list[Unreached]
     reached: int
     still_pending: int = 0
+    failed: int = 0           # recipients failed for good on every channel
+    retried: int = 0          # messages sent again (incident notify retry)
 
 
 @dataclass(slots=True)
@@ -410,8 +414,11 @@ def target_rows(st: IncidentState, end: datetime, lang: str = "en") -> list[Targ
             status = "not_met"
         took = (tg.met_at - st.started_at) if tg.met_at else None
         margin = None if status in ("n/a", "pending", "not_met") else tg.delta(end)
+        how = target_rule_text(tg.rule, tg.threshold, lang)
+        if tg.reached is not None and tg.rule == "delivered" and tg.met_at is not None:
+            how += t("reached_then", lang, n=tg.reached[0], of=tg.reached[1])
         out.append(TargetRow(tg.id, pick(tg.title, lang, tg.id), tg.due_at, tg.met_at, status,
-                             took, margin))
+                             took, margin, how))
     return out
 
 
@@ -504,7 +511,10 @@ def _timeline(st: IncidentState, pb: Playbook, events: list[StoredEvent], names:
         track = track_titles.get(track_of.get(sid, ""), p.get("track") or "") if sid else ""
         role = names.role_for(e.actor, step.assignee if step is not None else None)
         detail = _detail(e, st, pb, names, lang, zone)
-        append(TimelineRow(e.seq, e.ts, e.ts - start, e.actor, names.who(e.actor), role, e.kind,
+        who = names.who(e.actor)
+        if p.get("entered_by"):  # typed by a colleague for them (a phone call to the desk)
+            who += f" ({t('entered_by', lang)} {names.who(p['entered_by'])})"
+        append(TimelineRow(e.seq, e.ts, e.ts - start, e.actor, who, role, e.kind,
                            labels.get(e.kind, e.kind), sid,
                            step_titles.get(sid, sid or "") if sid else "", track, detail))
     return out
@@ -640,9 +650,12 @@ def _notifications(st: IncidentState, pb: Playbook, events: list[StoredEvent],
     for r in outbox:
         by_step[r.step_id].append(r)
     queued: dict[str, StoredEvent] = {}
+    retried: dict[str, int] = defaultdict(int)
     for e in events:
         if e.kind == ev.NOTIFY_QUEUED and isinstance(e.payload.get("step"), str):
             queued.setdefault(e.payload["step"], e)
+        if e.kind == ev.NOTIFY_RETRIED and isinstance(e.payload.get("step"), str):
+            retried[e.payload["step"]] += int(e.payload.get("messages") or 0)
     order = list(queued)
     order += [s for s in by_step if s not in queued and s in steps]
     blocks = []
@@ -650,20 +663,20 @@ def _notifications(st: IncidentState, pb: Playbook, events: list[StoredEvent],
         rows = by_step.get(sid, [])
         e = queued.get(sid)
         p = e.payload if e is not None else {}
-        chans: dict[str, ChannelStats] = {}
+        # per recipient: one failed-then-fell-back-then-sent owner is one delivered owner,
+        # and a message sent again supersedes the one that failed (notify/tally.py)
+        tl = tally(sid, rows)
+        chans = {c.channel: ChannelStats(c.channel, c.total, c.delivered, c.failed, c.fell_back,
+                                         c.waiting, c.cancelled) for c in tl.channels}
         people: dict[str, list[OutboxRow]] = defaultdict(list)
         for r in rows:
-            chans.setdefault(r.channel, ChannelStats(r.channel)).add(r.state)
             people[r.person_id].append(r)
         unreached = []
-        reached = pending = 0
+        reached, pending = tl.delivered, tl.waiting
         for pid, prs in people.items():
-            if any(r.state == "sent" for r in prs):
-                reached += 1
-                continue
-            if any(r.state in PENDING_STATES for r in prs):
-                pending += 1  # still being sent (or retried): not "never reached" yet
-                continue
+            if any(r.state == "sent" for r in prs) or any(r.state in PENDING_STATES
+                                                          for r in prs):
+                continue  # reached, or still being sent: not "never reached"
             reasons = [f"{r.channel}: {r.last_error or t(r.state, lang)}" for r in prs]
             unreached.append(Unreached(pid, names.who(pid), "; ".join(reasons)))
         for pid, why in _payload_unreached(p):
@@ -677,7 +690,7 @@ def _notifications(st: IncidentState, pb: Playbook, events: list[StoredEvent],
             names.who(e.actor) if e else "",
             int(recipients) if isinstance(recipients, int) else len(people),
             int(p.get("messages") or len(rows)), sorted(chans.values(), key=lambda c: c.channel),
-            unreached, reached, pending))
+            unreached, reached, pending, tl.failed, retried.get(sid, 0)))
     other: dict[str, ChannelStats] = {}
     for sid, rows in by_step.items():
         if sid in queued or sid in steps:

@@ -132,9 +132,10 @@ def summary_rows(rep: IncidentReport) -> list[tuple[str, str]]:
 
 def target_table(rep: IncidentReport) -> tuple[list[str], list[list[str]]]:
     lang = rep.lang
-    head = [t(k, lang) for k in ("target", "due", "met_at", "took", "result", "margin")]
+    head = [t(k, lang) for k in ("target", "due", "met_at", "took", "result", "margin",
+                                 "how_met")]
     rows = [[r.title, when(rep, r.due_at), when(rep, r.met_at), duration_text(r.took),
-             status_text(rep, r.status), margin_text(r.margin, lang)] for r in rep.targets]
+             status_text(rep, r.status), margin_text(r.margin, lang), r.how] for r in rep.targets]
     return head, rows
 
 
@@ -299,6 +300,8 @@ def to_markdown(rep: IncidentReport) -> str:
             out += md_table(channel_head(lang), [channel_row(c) for c in n.channels])
         out += ["", f"{t('reached', lang)}: {n.reached}/{n.recipients}"
                 + (f" · {t('still_pending', lang)}: {n.still_pending}" if n.still_pending else "")
+                + (f" · {t('failed_for_good', lang)}: {n.failed}" if n.failed else "")
+                + (f" · {t('sent_again', lang)}: {n.retried}" if n.retried else "")
                 + f" · **{t('never_reached', lang)}**: "
                 + (str(len(n.never_reached)) if n.never_reached else t("none", lang)), ""]
         if n.never_reached:
@@ -370,7 +373,7 @@ def to_dict(rep: IncidentReport) -> dict[str, Any]:
         },
         "targets": [{"id": r.id, "title": r.title, "due_at": _iso(r.due_at),
                      "met_at": _iso(r.met_at), "status": r.status, "took_s": _secs(r.took),
-                     "margin_s": _secs(r.margin)} for r in rep.targets],
+                     "margin_s": _secs(r.margin), "how": r.how} for r in rep.targets],
         "report_clocks": [{"id": r.id, "title": r.title, "to": r.to, "by": r.by,
                            "due_at": _iso(r.due_at), "done_at": _iso(r.done_at),
                            "done_by": r.done_by, "status": r.status,
@@ -387,6 +390,7 @@ def to_dict(rep: IncidentReport) -> dict[str, Any]:
             "step": n.step, "title": n.title, "queued_at": _iso(n.queued_at),
             "queued_by": n.queued_by, "recipients": n.recipients, "messages": n.messages,
             "reached": n.reached, "still_pending": n.still_pending,
+            "failed_for_good": n.failed, "sent_again": n.retried,
             "channels": [_channel_dict(c) for c in n.channels],
             "never_reached": [{"person": u.person_id, "name": u.name, "reason": u.reason}
                               for u in n.never_reached]} for n in rep.notifications],
@@ -505,7 +509,8 @@ def to_html(rep: IncidentReport) -> str:
         for r, row in zip(rep.targets, rows, strict=True):
             out.append(f"<tr><td>{h(row[0])}</td><td class=\"t\">{h(row[1])}</td>"
                        f"<td class=\"t\">{h(row[2])}</td><td class=\"t\">{h(row[3])}</td>"
-                       f'<td class="{h(r.status)}">{h(row[4])}</td><td>{h(row[5])}</td></tr>')
+                       f'<td class="{h(r.status)}">{h(row[4])}</td><td>{h(row[5])}</td>'
+                       f"<td>{h(row[6])}</td></tr>")
         out.append("</tbody></table>")
         parts.append("".join(out))
     else:
@@ -558,6 +563,8 @@ def to_html(rep: IncidentReport) -> str:
                                     classes=["", "num", "num", "num", "num", "num", "num",
                                              "num"]))
         pend = f" · {t('still_pending', lang)}: {n.still_pending}" if n.still_pending else ""
+        pend += f" · {t('failed_for_good', lang)}: {n.failed}" if n.failed else ""
+        pend += f" · {t('sent_again', lang)}: {n.retried}" if n.retried else ""
         parts.append(f"<p>{h(t('reached', lang))}: {n.reached}/{n.recipients}{h(pend)} · "
                      f"<b>{h(t('never_reached', lang))}</b>: "
                      f"{h(len(n.never_reached) if n.never_reached else t('none', lang))}</p>")

@@ -10,24 +10,24 @@ PostgreSQL is reached through psycopg 3.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from incident.files import create_private_file
 from incident.store.records import StoreUnavailable
+
+if TYPE_CHECKING:  # Alembic costs ~0.2 s to import: only `upgrade` paths load it
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -171,6 +171,8 @@ def writer(engine: Engine) -> Engine:
 
 def alembic_config(url: str | URL | None = None) -> Config:
     """An Alembic configuration pointing inside the package; no ini file, no logging setup."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
@@ -184,14 +186,54 @@ _heads: dict[str, str] = {}
 _heads_lock = threading.Lock()
 
 
+_REVISION_LINE = re.compile(
+    r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(None|[\"']([^\"']*)[\"'])", re.M)
+
+
+def _scan_head() -> str | None:
+    """The head read from the version files' `revision` / `down_revision` lines, so that
+    checking a database that is already current needs no Alembic import. None when the
+    files are not a single plain chain (then Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        found = dict((m.group(1), m.group(3)) for m in
+                     _REVISION_LINE.finditer(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            continue
+        if not found["revision"]:
+            return None
+        revisions.add(found["revision"])
+        if found.get("down_revision"):
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 def head_revision() -> str:
     with _heads_lock:
         if "head" not in _heads:
-            _heads["head"] = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            head = _scan_head()
+            if head is None:
+                from alembic.script import ScriptDirectory
+
+                head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            _heads["head"] = head
         return _heads["head"]
 
 
 def revision_of(conn: sa.Connection) -> str | None:
+    """The schema revision, read with a plain query (Alembic's table, one row per head);
+    None when the database has no schema yet."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    rows = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+    if len(rows) == 1:
+        return rows[0]
+    if not rows:
+        return None
+    from alembic.runtime.migration import MigrationContext  # several heads: Alembic's rules
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -209,6 +251,8 @@ def upgrade_engine(engine: Engine, target: str = "head") -> str | None:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})
         if target == "head" and revision_of(conn) == head_revision():
             return head_revision()
+        from alembic import command
+
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, target)

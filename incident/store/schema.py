@@ -140,3 +140,14 @@ delivery_attempts = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Index(None, "outbox_id"),
 )
+
+# One row per running `incident service` (migration 0003): the console warns when no
+# row was refreshed within a minute, so an officer knows escalation depends on it.
+service_heartbeat = sa.Table(
+    "service_heartbeat", metadata,
+    sa.Column("worker", sa.String(200), primary_key=True),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+)

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine
 
 from incident.store import db
@@ -69,7 +68,12 @@ class Store:
         self.dialect = engine.dialect.name
         self._writer = db.writer(engine)
         self._serial = threading.RLock() if db.sqlite_needs_serializing(url) else nullcontext()
-        self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        # only the dialect in use is imported (the other costs start-up time for nothing)
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self._insert = insert
         self._tips: dict[str, tuple[int, str]] = {}
         self._fast = _FastSQL(engine.dialect)
         # Set by use_integrity(): the chain key (outside the database) and the anchor
@@ -589,6 +593,67 @@ class Store:
             q = q.where(outbox.c.step_id == step_id)
         with self._ro() as conn:
             return [OutboxRow(*r) for r in conn.execute(q)]
+
+    def delivery_summary(self, incident_id: str, step_id: str | None = None,
+                         ) -> dict[str, dict[str, Any]]:
+        """Per step, its messages counted per recipient, in two or three aggregate queries.
+
+        {step: {"people": {delivered|waiting|failed|cancelled: n}, "delivered_at": the
+        latest of each delivered recipient's first sent_at, "messages": rows,
+        "channels": {channel: {state: n}} over each recipient's latest row per channel}}.
+        A recipient is delivered when any row was sent, waiting when one is still
+        queued / sending / waiting to retry, cancelled when all were, else failed.
+        (notify/tally.py turns this into a StepTally.)"""
+        c = outbox.c
+        where = [c.incident_id == incident_id]
+        if step_id is not None:
+            where.append(c.step_id == step_id)
+        sent = sa.func.sum(sa.case((c.state == "sent", 1), else_=0))
+        waiting = sa.func.sum(sa.case((c.state.in_((*CLAIMABLE, "sending")), 1), else_=0))
+        live = sa.func.sum(sa.case((c.state != "cancelled", 1), else_=0))
+        cat = sa.case((sent > 0, "delivered"), (waiting > 0, "waiting"), (live == 0, "cancelled"),
+                      else_="failed").label("cat")
+        first = sa.func.min(sa.case((c.state == "sent", c.sent_at))).label("first_sent")
+        per_person = (sa.select(c.step_id, cat, first, sa.func.count().label("n"),
+                                sa.func.count(sa.distinct(c.channel)).label("pairs"))
+                      .where(*where).group_by(c.step_id, c.person_id).subquery())
+        q_people = sa.select(per_person.c.step_id, per_person.c.cat, sa.func.count(),
+                             sa.type_coerce(sa.func.max(per_person.c.first_sent),
+                                            c.sent_at.type),
+                             sa.func.sum(per_person.c.n), sa.func.sum(per_person.c.pairs)) \
+            .group_by(per_person.c.step_id, per_person.c.cat)
+        q_counts = (sa.select(c.step_id, c.channel, c.state, sa.func.count()).where(*where)
+                    .group_by(c.step_id, c.channel, c.state))
+        out: dict[str, dict[str, Any]] = {}
+        pairs: dict[str, int] = {}
+
+        def entry(sid: str) -> dict[str, Any]:
+            return out.setdefault(sid, {"people": {}, "delivered_at": None, "messages": 0,
+                                        "channels": {}})
+
+        with self._ro() as conn:
+            for sid, category, n, at, rows, npairs in conn.execute(q_people):
+                e = entry(sid)
+                e["people"][category] = int(n)
+                e["messages"] += int(rows or 0)
+                pairs[sid] = pairs.get(sid, 0) + int(npairs or 0)
+                if category == "delivered":
+                    e["delivered_at"] = at
+            # One row per recipient and channel (no retry yet): plain counts are exact.
+            # Where a retry added rows, only each recipient's latest row per channel counts.
+            again = sorted(sid for sid, e in out.items() if pairs.get(sid) != e["messages"])
+            for sid, channel, state, n in conn.execute(q_counts):
+                if sid not in again:
+                    entry(sid)["channels"].setdefault(channel, {})[state] = int(n)
+            if again:
+                latest = (sa.select(sa.func.max(c.id))
+                          .where(c.incident_id == incident_id, c.step_id.in_(again))
+                          .group_by(c.step_id, c.person_id, c.channel).scalar_subquery())
+                q_chan = (sa.select(c.step_id, c.channel, c.state, sa.func.count())
+                          .where(c.id.in_(latest)).group_by(c.step_id, c.channel, c.state))
+                for sid, channel, state, n in conn.execute(q_chan):
+                    entry(sid)["channels"].setdefault(channel, {})[state] = int(n)
+        return out
 
     def outbox_counts(self, incident_id: str) -> dict[tuple[str, str], dict[str, int]]:
         """{(step_id, channel): {state: count}} for an incident's messages."""

@@ -19,8 +19,9 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from incident.console.i18n import localize_bindings, t
+from incident.console.i18n import binding_label, localize_bindings, t
 from incident.console.messages import ActionDone, ActionFailed
+from incident.console.widgets.toggle import ClearCheckbox
 from incident.errors import Refused
 
 
@@ -61,6 +62,7 @@ class FormField:
     placeholder: str = ""
     options: list[tuple[str, Any]] = field(default_factory=list)
     suggestions: list[str] | None = None
+    secret: bool = False  # typed text is hidden (a PIN)
 
 
 class FormModal(ModalScreen[Any]):
@@ -93,7 +95,7 @@ class FormModal(ModalScreen[Any]):
             for f in self.fields:
                 value = self.drafts.get(f.name, f.value)
                 if f.kind == "check":
-                    yield Checkbox(f.label, bool(value), id=f"f-{f.name}")
+                    yield ClearCheckbox(f.label, bool(value), id=f"f-{f.name}")
                     continue
                 yield Label(f.label, classes="field-label")
                 if f.kind == "select":
@@ -102,8 +104,8 @@ class FormModal(ModalScreen[Any]):
                 else:
                     sugg = SuggestFromList(f.suggestions, case_sensitive=False) \
                         if f.suggestions else None
-                    yield Input(str(value or ""), placeholder=f.placeholder, id=f"f-{f.name}",
-                                suggester=sugg)
+                    yield Input("" if f.secret else str(value or ""), placeholder=f.placeholder,
+                                id=f"f-{f.name}", suggester=sugg, password=f.secret)
             yield Static("", id="form-error", classes="form-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.ok_label or t("form.ok", lang), id="ok", variant="primary")
@@ -132,6 +134,8 @@ class FormModal(ModalScreen[Any]):
     def _keep_draft(self, event: Any) -> None:
         wid = event.control.id or ""
         if wid.startswith("f-"):
+            if any(f.secret and f"f-{f.name}" == wid for f in self.fields):
+                return  # a PIN is never kept as a draft
             value = event.value
             self.drafts[wid[2:]] = None if value is Select.NULL else value
 
@@ -181,3 +185,128 @@ class FormModal(ModalScreen[Any]):
         self.query_one("#form-error", Static).update(
             f"{t('err.refused' if msg.refused else 'err.failed', self.app.lang)}: "  # type: ignore[attr-defined]
             f"{msg.reason}")
+
+
+class JoinModal(ModalScreen[Any]):
+    """The duplicate guard: an incident of this kind is open in this building.
+
+    Enter joins the open one (the default: two consoles must not both page everyone);
+    `s` or the second button starts a separate incident; Esc goes back to the line.
+    Dismisses with the incident id to join, "new", or None.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Back", id="modal.close"),
+        Binding("s", "separate", "Separate", id="join.new"),
+    ]
+
+    def __init__(self, rows: list[Any]):
+        super().__init__(classes="dialog-screen", id="join-modal")
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        app: Any = self.app
+        lang = app.lang
+        row = self.rows[0]
+        title = (row.title or {}).get(lang) or row.type
+        when = row.created_at
+        with Vertical(classes="dialog"):
+            yield Label(t("join.title", lang), classes="dialog-title")
+            lines = [t("join.open", lang, id=row.id, title=title, at=row.location,
+                       owner=app.name_of(row.owner))]
+            for other in self.rows[1:3]:
+                lines.append(t("join.also", lang, id=other.id, at=other.location,
+                               owner=app.name_of(other.owner)))
+            yield Static("\n".join(lines), id="join-text", markup=False)
+            yield Static(t("join.since", lang, when=when.strftime("%H:%M") if when else ""),
+                         classes="dialog-description", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(t("join.join", lang, id=row.id), id="join", variant="primary")
+                yield Button(t("join.new", lang), id="separate")
+
+    def on_mount(self) -> None:
+        app: Any = self.app
+        localize_bindings(self, app.lang)
+        self.set_focus(self.query_one("#join", Button))
+        self.call_after_refresh(app.release_keys)
+
+    @on(Button.Pressed, "#join")
+    def _join(self) -> None:
+        self.dismiss(self.rows[0].id)
+
+    @on(Button.Pressed, "#separate")
+    def _separate(self) -> None:
+        self.dismiss("new")
+
+    def action_separate(self) -> None:
+        self.dismiss("new")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpModal(ModalScreen[None]):
+    """The `?` overlay: every binding of the screen below with its key and label."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="modal.close")]
+
+    def __init__(self, below: Any):
+        super().__init__(classes="dialog-screen", id="help-modal")
+        self.below = below
+
+    def compose(self) -> ComposeResult:
+        app: Any = self.app
+        lang = app.lang
+        rows: list[str] = []
+        seen: set[str] = set()
+        for active in self.below.active_bindings.values():
+            b = active.binding
+            label = binding_label(getattr(b, "id", None), lang) or b.description
+            if not label or (b.id or b.action) in seen:
+                continue
+            seen.add(b.id or b.action)
+            shown = app.get_key_display(b)
+            text = f"{shown:>8}  {label}"
+            rows.append(text if active.enabled else f"{text}  ·")
+        with Vertical(classes="dialog"):
+            yield Label(t("help.title", lang), classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static("\n".join(rows), id="help-keys", markup=False)
+            yield Static(t("help.hint", lang), classes="dialog-description", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class AskModal(ModalScreen[bool]):
+    """One yes/no question; Enter answers yes (the focused button), Esc or `n` no."""
+
+    BINDINGS = [
+        Binding("escape", "no", "No", id="modal.close"),
+        Binding("n", "no", show=False),
+        Binding("y", "yes", show=False),
+    ]
+
+    def __init__(self, title: str, text: str, yes: str, no: str, *, modal_id: str = "ask"):
+        super().__init__(classes="dialog-screen", id=f"{modal_id}-modal")
+        self.title_text, self.text, self.yes, self.no = title, text, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.text, id="ask-text", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes, id="yes", variant="warning")
+                yield Button(self.no, id="no")
+
+    def on_mount(self) -> None:
+        localize_bindings(self, self.app.lang)  # type: ignore[attr-defined]
+        self.set_focus(self.query_one("#yes", Button))
+
+    @on(Button.Pressed, "#yes")
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def action_no(self) -> None:
+        self.dismiss(False)

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 ACTIVE_COLS = ("id", "type", "location", "severity", "mode", "elapsed", "owner", "overdue",
                "pages")
 CLOSED_COLS = ("id", "type", "location", "severity", "mode", "closed", "duration")
+# Under 110 columns the table keeps what a duty officer scans for (owner, overdue,
+# unacked pages) and folds type, place and drill into one "what" column.
+ACTIVE_NARROW = ("id", "what", "severity", "elapsed", "owner", "overdue", "pages")
+CLOSED_NARROW = ("id", "what", "severity", "closed", "duration")
+NARROW_BELOW = 110
 
 
 class HomeScreen(Screen):
@@ -33,6 +38,7 @@ class HomeScreen(Screen):
         super().__init__(id="home")
         self._data: HomeData | None = None
         self._core: CoreReady | None = None
+        self._narrow: bool | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -59,14 +65,23 @@ class HomeScreen(Screen):
         localize_bindings(self, lang)
         self.query_one("#home-active-label", Label).update(t("home.active", lang))
         self.query_one("#home-closed-label", Label).update(t("home.closed", lang))
-        for table_id, cols in (("#active", ACTIVE_COLS), ("#closed", CLOSED_COLS)):
+        self._narrow = self.app.size.width < NARROW_BELOW
+        active_cols, closed_cols = (ACTIVE_NARROW, CLOSED_NARROW) if self._narrow \
+            else (ACTIVE_COLS, CLOSED_COLS)
+        for table_id, cols in (("#active", active_cols), ("#closed", closed_cols)):
             table = self.query_one(table_id, DataTable)
             table.clear(columns=True)
             for c in cols:
-                table.add_column(t(f"col.{c}", lang), key=c)
+                label = t(f"col.{c}.short" if self._narrow and c in ("overdue", "pages")
+                          else f"col.{c}", lang)
+                table.add_column(label, key=c)
         self._status()
         if self._data is not None:
             self.show(self._data)
+
+    def on_resize(self, _event: Any) -> None:
+        if self._narrow is not None and (self.app.size.width < NARROW_BELOW) != self._narrow:
+            self.relabel()
 
     def _status(self) -> None:
         app: Any = self.app
@@ -75,17 +90,45 @@ class HomeScreen(Screen):
         else:
             text = t("home.ready", self.lang, playbooks=self._core.playbooks,
                      staff=self._core.staff, units=self._core.units, user=app.user)
+            quick = getattr(self, "quick", {})
+            if quick:
+                lib = app.runtime.playbooks.playbooks
+                text += "\n" + t("home.quick", self.lang) + "  " + "  ".join(
+                    f"{k} {lib[pid].title.get(self.lang)}" for k, pid in quick.items())
         self.query_one("#home-status", Static).update(text)
 
     def core_ready(self, msg: CoreReady) -> None:
         self._core = msg
+        self._bind_quick_starts()
         self._status()
+
+    def _bind_quick_starts(self) -> None:
+        """One key per playbook (the first free letter of its id: f fire, e elevator…):
+        the start line opens with the playbook taken, so a fire at a known unit is
+        `f`, the unit, Enter, Enter."""
+        app: Any = self.app
+        taken = {"n", "d", "q", "j", "k"} | {k for k in self._bindings.key_to_bindings}
+        self.quick: dict[str, str] = {}
+        for pb in app.runtime.playbooks:
+            key = next((c for c in pb.id.lower() if c.isalpha() and c not in taken), None)
+            if key is None:
+                continue
+            taken.add(key)
+            self.quick[key] = pb.id
+            self._bindings.bind(key, f"app.new_incident('{pb.id}')", pb.title.en, show=False)
+        self.refresh_bindings()
 
     def _row(self, s: IncidentSummary, now: Any, closed: bool) -> list[str]:
         lang = self.lang
         mode = t("drill", lang) if s.drill else t("live", lang)
-        base = [s.id, s.title.get(lang, s.type), s.location_label.get(lang, s.location),
-                f"{s.severity} {s.severity_name.get(lang, '')}", mode]
+        if self._narrow:
+            what = f"{s.title.get(lang, s.type)} · {s.location}"
+            what = f"{mode} {what}" if s.drill else what
+            room = max(12, self.app.size.width - 60)  # what the other columns leave
+            base = [s.id, _fit(what, room), f"S{s.severity}"]
+        else:
+            base = [s.id, s.title.get(lang, s.type), s.location_label.get(lang, s.location),
+                    f"{s.severity} {s.severity_name.get(lang, '')}", mode]
         if closed:
             from incident.views import clock_text
 
@@ -105,6 +148,8 @@ class HomeScreen(Screen):
     def show(self, data: HomeData) -> None:
         self._data = data
         active = self.query_one("#active", DataTable)
+        if not active.columns:  # data before on_mount labelled the tables: relabel shows it
+            return
         keep = _cursor_key(active)
         active.clear()
         now = self.app.runtime.clock.now()  # type: ignore[attr-defined]
@@ -129,10 +174,44 @@ class HomeScreen(Screen):
             with contextlib.suppress(Exception):  # the row may have gone between refreshes
                 table.update_cell(s.id, "elapsed", elapsed_text(s.started_at, now))
 
+    def opens_screen(self, key: str) -> bool:
+        """Whether `key` brings up another screen (the app then holds the keys after it)."""
+        active = self.active_bindings.get(key)
+        if active is not None and active.binding.action.startswith(("app.new_incident",
+                                                                     "app.directory")):
+            return True
+        table = self.focused
+        return key == "enter" and isinstance(table, DataTable) and table.row_count > 0
+
+    def on_screen_resume(self) -> None:
+        app: Any = self.app
+        if not app.opening_incident:  # passing through on the way to an incident
+            app.release_keys()
+
+    def on_key(self, event: Any) -> None:
+        """Keys typed right after `n` that reached this screen's table before the start
+        screen came up belong to the start line: hand them to the app's hold, in order."""
+        app: Any = self.app
+        if app.screen is not self and app.holding_keys:
+            app.hold_stale_key(event)
+            event.stop()
+            event.prevent_default()
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value
         if key:
             self.app.open_incident(key)  # type: ignore[attr-defined]
+
+
+def _fit(text: str, cells: int) -> str:
+    """Cut to a width in terminal cells (a Chinese character takes two), with an ellipsis."""
+    from rich.cells import cell_len
+
+    if cell_len(text) <= cells:
+        return text
+    while text and cell_len(text) > cells - 1:
+        text = text[:-1]
+    return text + "…"
 
 
 def _cursor_key(table: DataTable) -> str | None:

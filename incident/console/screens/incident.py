@@ -29,6 +29,7 @@ from incident.console.model import (
     location_labels,
     page_rows,
     timer_rows,
+    urgent_step,
 )
 from incident.console.screens.dialogs import FormField, FormModal
 from incident.console.widgets.incident import (
@@ -42,6 +43,7 @@ from incident.console.widgets.incident import (
 )
 from incident.engine.context import local_zone
 from incident.errors import Refused
+from incident.identity import Actor
 
 PANELS = ("timers", "messages", "escalation", "timeline")
 
@@ -56,22 +58,29 @@ def _set(widget: Static, text: str) -> None:
 
 
 class IncidentScreen(Screen):
+    RELEASES_KEYS = True  # the app holds keys until this screen says it is ready
+    # The footer holds what an officer needs in a fire at 80x24 (next due, done, note,
+    # ack, escalate, resolve, language, help); everything else is listed by `?`.
     BINDINGS = [
-        Binding("escape", "back", "Home", id="incident.back"),
+        Binding("escape", "back", "Home", id="incident.back", show=False),
+        Binding("u", "urgent", "Next due", id="incident.urgent"),
         Binding("d", "primary", "Done", id="incident.done"),
-        Binding("s", "skip", "Skip", id="incident.skip"),
-        Binding("n", "note", "Note", id="incident.note"),
-        Binding("c", "confirm", "Confirm", id="incident.confirm"),
-        Binding("t", "take", "Take on", id="incident.take"),
-        Binding("h", "handover", "Hand over", id="incident.handover"),
+        Binding("w", "note", "Note", id="incident.note"),
         Binding("a", "ack", "Ack page", id="incident.ack"),
         Binding("E", "escalate", "Escalate", id="incident.escalate"),
         Binding("r", "resolve", "Resolve", id="incident.resolve"),
-        Binding("v", "severity", "Severity", id="incident.severity"),
-        Binding("p", "report", "Reported", id="incident.report"),
-        Binding("m", "recipients", "Recipients", id="incident.recipients"),
-        Binding("right_square_bracket", "next_panel", "Panel", id="incident.panel"),
+        Binding("R", "retry_failed", "Retry failed", id="incident.retry"),
         Binding("o", "reopen", "Reopen", id="incident.reopen"),
+        Binding("s", "skip", "Skip", id="incident.skip", show=False),
+        Binding("c", "confirm", "Confirm", id="incident.confirm", show=False),
+        Binding("t", "take", "Take on", id="incident.take", show=False),
+        Binding("h", "handover", "Hand over", id="incident.handover", show=False),
+        Binding("v", "severity", "Severity", id="incident.severity", show=False),
+        Binding("p", "report", "Reported", id="incident.report", show=False),
+        Binding("m", "recipients", "Recipients", id="incident.recipients", show=False),
+        Binding("right_square_bracket", "next_panel", "Panel", id="incident.panel",
+                show=False),
+        Binding("n", "app.new_incident", "New", id="incident.new", show=False),
         *[Binding(str(i), f"choose({i})", show=False) for i in range(1, 10)],
     ]
 
@@ -91,8 +100,10 @@ class IncidentScreen(Screen):
         self.form_drafts: dict[str, dict[str, Any]] = {}
         self._shown_seq = -1
         self._card_step: str | None = None
-        self._bindings_for = ""
+        self._bindings_for: Any = ""
         self._reflow: Any = None
+        self._asked: set[tuple[str, str]] = set()  # severity proposals already asked
+        self.keys_ready = False  # the app holds typed keys until this screen is mounted
 
     # ---- plumbing --------------------------------------------------------------------------
     @property
@@ -134,7 +145,7 @@ class IncidentScreen(Screen):
                     with TabPane(t("inc.timeline", lang), id="timeline"):
                         yield Timeline(id="timeline-log")
         yield Input(placeholder=t("inc.note_ph", lang), id="note")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def _initial_tab(self) -> str:
         tab = self.app.ui.get("tab") if self.app.ui.get("incident") == self.incident_id \
@@ -150,6 +161,12 @@ class IncidentScreen(Screen):
             self.show(self.initial)
             self.initial = None
         self.app.load_incident(self.incident_id, 0)  # type: ignore[attr-defined]
+        # keys typed while the incident started come here, in order (held by the app)
+        self.call_after_refresh(self._keys_ready)
+
+    def _keys_ready(self) -> None:
+        self.keys_ready = True
+        self.app.release_keys()  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         app: Any = self.app
@@ -160,6 +177,9 @@ class IncidentScreen(Screen):
         resolved = self.state.status != "open"
         if action == "reopen":
             return resolved
+        if action == "retry_failed":  # offered only while some recipient was not reached
+            return not resolved and any(d.failed for d in self.delivery
+                                        if not d.step_id.startswith("escalation:"))
         return not (resolved and action in ("primary", "skip", "confirm", "take", "handover", "ack", "escalate", "resolve", "severity", "report", "choose"))
 
     # ---- data in ---------------------------------------------------------------------------
@@ -177,17 +197,22 @@ class IncidentScreen(Screen):
             self.last_seq = new[-1].seq
         steps = self.query_one("#steps", StepList)
         keep = None
-        if first:
-            keep = self.wanted_step if self.wanted_step in st.steps else first_open_step(st)
+        if first:  # open on what was being worked on, else on the most urgent step
+            wanted = st.steps.get(self.wanted_step) if self.wanted_step else None
+            keep = self.wanted_step if wanted is not None and wanted.open else \
+                (urgent_step(st, self.now()) or first_open_step(st))
         if first or st.last_seq != self._shown_seq:
             self._shown_seq = st.last_seq
             steps.show_state(st, self.now(), self.lang, keep)
+            if first and keep is not None:
+                steps.go_to(keep)  # its "due now" copy at the top, in view
         self.query_one(DeliveryPanel).show(st, self.delivery, self.lang,
                                            bool(self.app.features.get("dispatcher")))  # type: ignore[attr-defined]
         self.render_clock()
         self.render_card(force=True)
-        if first or st.status != self._bindings_for:
-            self._bindings_for = st.status
+        failed = any(d.failed for d in self.delivery)
+        if first or (st.status, failed) != self._bindings_for:
+            self._bindings_for = (st.status, failed)  # "Retry failed" comes and goes
             self.refresh_bindings()
         if first and self._early:
             self.call_later(self._replay_early)
@@ -201,8 +226,9 @@ class IncidentScreen(Screen):
         self.query_one("#steps", StepList).show_state(st, self.now(), self.lang, None)
         self.render_clock()
         self.render_card(force=True)
-        if st.status != self._bindings_for:
-            self._bindings_for = st.status
+        failed = any(d.failed for d in self.delivery)
+        if (st.status, failed) != self._bindings_for:
+            self._bindings_for = (st.status, failed)
             self.refresh_bindings()
 
     def tick_clock(self) -> None:
@@ -219,8 +245,9 @@ class IncidentScreen(Screen):
         now = self.now()
         lang = self.lang
         loc = location_labels(self.rt.directory, st.location).get(lang, st.location)
-        self.query_one("#inc-header", IncidentHeader).show(st, self.timers, now, lang, loc,
-                                                           self.name_of(st.owner))
+        self.query_one("#inc-header", IncidentHeader).show(
+            st, self.timers, now, lang, loc, self.name_of(st.owner),
+            warning=getattr(self.app, "service_warning", ""))
         _set(self.query_one("#timers-text", Static),
              timers_text(self.rows, now, lang, self.zone, st.status != "open"))
         app: Any = self.app
@@ -237,7 +264,8 @@ class IncidentScreen(Screen):
 
         body, hints = card_text(st, sid, self.now(), self.lang, self.zone, self.name_of,
                                 self.rt.directory.externals, waiting_for(st, sid)
-                                if st.steps[sid].status == "pending" else [])
+                                if st.steps[sid].status == "pending" else [],
+                                next((d for d in self.delivery if d.step_id == sid), None))
         card = self.query_one("#card-body", Static)
         if sid != self._card_step and getattr(card, "_last_text", None) is not None:
             # Moving through the steps: paint the new card at once and reflow a moment
@@ -317,9 +345,9 @@ class IncidentScreen(Screen):
             self.show_state(result)
             nxt = first_open_step(result, after=sid) if result is not None else None
             if nxt and self.current_step == sid and result.steps[sid].settled:
-                steps = self.query_one("#steps", StepList)
-                steps.highlighted = steps.get_option_index(nxt)
+                self.query_one("#steps", StepList).go_to(nxt)
             self.set_focus(self.query_one("#steps", StepList))
+            self._propose_severity(result, sid)
         elif origin == "note":
             note = self.query_one("#note", Input)
             note.value = ""
@@ -454,18 +482,24 @@ class IncidentScreen(Screen):
         step = self.state.playbook.steps()[sid]
         staff = list(self.rt.directory.staff)
 
+        me = self.app.user  # type: ignore[attr-defined]
+        credentials = self.rt.settings.credentials_path
+
         def submit(values: dict[str, Any]) -> Callable[[], Any]:
             who = (values.get("who") or "").strip()
             if not who:
                 raise Refused(t("form.confirmer", self.lang))
             note = (values.get("note") or "").strip() or None
-            return lambda: engine.act(iid, sid, actor=who, action="confirm", note=note)
+            actor = confirming_actor(self.rt.directory, me, who, values.get("pin") or "",
+                                     credentials, self.lang)
+            return lambda: engine.act(iid, sid, actor=actor, action="confirm", note=note)
 
         desc = step.gate.text.get(self.lang) if step.gate else ""
         drafts = self.form_drafts.setdefault(f"confirm:{sid}", {})
         self.app.push_screen(
             FormModal(t("form.confirm.title", self.lang, step=self._step_title(sid)),
                       [FormField("who", t("form.confirmer", self.lang), suggestions=staff),
+                       FormField("pin", t("form.pin", self.lang), secret=True),
                        FormField("note", t("form.note", self.lang))], submit,
                       description=desc, drafts=drafts, form_id="confirm"),
             self._after_form(t("ok.confirmed", self.lang, step=self._step_title(sid))))
@@ -481,6 +515,7 @@ class IncidentScreen(Screen):
         note = self.query_one("#note", Input)
         note.add_class("-visible")
         self.set_focus(note)
+        self.call_after_refresh(self.app.release_keys)  # type: ignore[attr-defined]
 
     @on(Input.Submitted, "#note")
     def _note_submitted(self, event: Input.Submitted) -> None:
@@ -525,6 +560,57 @@ class IncidentScreen(Screen):
             active = self.active_bindings.get(key)
             if active is not None and active.enabled:
                 await self.run_action(active.binding.action)
+
+    def opens_screen(self, key: str) -> bool:
+        """Whether `key` leaves for another screen (the app holds the keys after it)."""
+        active = self.active_bindings.get(key)
+        if active is None or isinstance(self.focused, Input):  # typing text, not keys
+            return False
+        # `w` then a note typed at speed: the letters must reach the note, not act as keys
+        # (a "d" in "brigade" would mark a step done)
+        return active.binding.action in ("back", "app.new_incident", "note")
+
+    def _propose_severity(self, st: Any, sid: str) -> None:
+        """The option just chosen proposes a worse severity: ask once (never silently)."""
+        from incident.proposals import severity_proposal
+
+        prop = severity_proposal(st, sid) if st is not None else None
+        if prop is None or (sid, prop.option) in self._asked:
+            return
+        self._asked.add((sid, prop.option))
+        from incident.console.screens.dialogs import AskModal
+
+        lang = self.lang
+        engine, iid, user = self.rt.engine, self.incident_id, self.app.user  # type: ignore[attr-defined]
+        option = st.playbook.steps()[sid].options
+        title = next((o.title.get(lang) for o in option or [] if o.id == prop.option),
+                     prop.option)
+        name = prop.name.get(lang) or prop.name["en"]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run("severity", lambda: engine.set_severity(
+                    iid, prop.level, actor=user, reason=f"{sid}: {prop.option}"),
+                    t("ok.severity", lang, level=prop.level))
+
+        self.app.push_screen(AskModal(
+            t("sev.ask.title", lang, level=prop.level, name=name),
+            t("sev.ask.text", lang, option=title, current=prop.current, level=prop.level),
+            t("sev.ask.yes", lang, level=prop.level), t("sev.ask.no", lang),
+            modal_id="severity-ask"), answered)
+
+    def action_urgent(self) -> None:
+        """Jump to the most urgent step: the most overdue, else the next due."""
+        st = self.state
+        if st is None:
+            return
+        sid = urgent_step(st, self.now())
+        steps = self.query_one("#steps", StepList)
+        if sid is None:
+            self.app.notify(t("inc.nothing_due", self.lang), timeout=3)
+            return
+        steps.go_to(sid)
+        self.set_focus(steps)
 
     def action_back(self) -> None:
         self.app.go_home()  # type: ignore[attr-defined]
@@ -640,6 +726,21 @@ class IncidentScreen(Screen):
         rt, iid, user = self.rt, self.incident_id, self.app.user  # type: ignore[attr-defined]
         self.run("ack", lambda: bridge.acknowledge(rt, iid, user), t("ok.acked", self.lang))
 
+    def action_retry_failed(self) -> None:
+        """Send again what failed for good: the highlighted notify step's messages, or
+        every notify step's when the highlighted step has none."""
+        from incident.console import bridge
+
+        if self.state is None:
+            return
+        rt, iid, user = self.rt, self.incident_id, self.app.user  # type: ignore[attr-defined]
+        sid = self.current_step
+        failed = {d.step_id for d in self.delivery if d.failed}
+        step = sid if sid in failed else None
+        lang = self.lang
+        self.run("retry", lambda: bridge.retry_failed(rt, iid, user, step, lang),
+                 t("ok.retried", lang))
+
     def action_escalate(self) -> None:
         from incident.console import bridge
 
@@ -672,7 +773,8 @@ class IncidentScreen(Screen):
         if self.state is None:
             return
         sid = self.current_step
-        queued = [d.step_id for d in self.delivery]
+        steps = self.state.playbook.steps()
+        queued = [d.step_id for d in self.delivery if d.step_id in steps]  # not pages
         if sid not in queued:
             if not queued:
                 self.app.notify(t("msg.none", self.lang), timeout=3)
@@ -686,3 +788,19 @@ class IncidentScreen(Screen):
         tabs = self.query_one("#panels", TabbedContent)
         idx = PANELS.index(tabs.active) if tabs.active in PANELS else 0
         tabs.active = PANELS[(idx + 1) % len(PANELS)]
+
+
+def confirming_actor(directory: Any, me: Any, who: str, pin: str, credentials: Any,
+                     lang: str) -> Actor:
+    """The second person, proven: the console's own person when their login (or the
+    served console's sign-in) identified them, anyone else only with their PIN."""
+    from incident.credentials import CredentialStore
+    from incident.identity import staff_id
+
+    person = staff_id(directory, who, what="confirming person")
+    if person == str(me) and not pin:
+        return me  # the engine decides: their own login proves them, a declared name not
+    if not pin:
+        raise Refused(t("form.pin.missing", lang, who=person))
+    CredentialStore(credentials).require(person, pin)
+    return Actor(person, how="pin")

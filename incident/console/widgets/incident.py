@@ -6,7 +6,6 @@ snapshot and `now` once a second without touching the database.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -29,8 +28,9 @@ from incident.console.model import (
     escalation_timers,
     live_status,
     urgency,
+    urgent_steps,
 )
-from incident.views import clock_text, event_summary, offset, status_label
+from incident.views import clock_text, delivery_line, event_summary, offset, status_label
 
 if TYPE_CHECKING:
     from incident.engine import IncidentState, Timer
@@ -51,7 +51,7 @@ class IncidentHeader(Static):
     _last = ""
 
     def show(self, st: IncidentState, timers: list[Timer], now: datetime, lang: str,
-             location: str, owner: str) -> None:
+             location: str, owner: str, warning: str = "") -> None:
         pb = st.playbook
         try:
             sev = pb.severity(st.severity).name.get(lang)
@@ -59,8 +59,10 @@ class IncidentHeader(Static):
             sev = ""
         mode = (f"[reverse $warning] {t('drill', lang)} [/]" if st.drill
                 else f"[reverse $error] {t('live', lang)} [/]")
-        status = f" [reverse $success] {t('inc.resolved', lang)} [/]" if st.status != "open" \
-            else ""
+        status = ""
+        if st.status != "open":  # one state: RESOLVED replaces LIVE (a drill stays marked)
+            status = f" [reverse $success] {t('inc.resolved', lang)} [/]"
+            mode = f"[reverse $warning] {t('drill', lang)} [/]" if st.drill else ""
         line1 = (f"[b]{escape(st.id)}[/b] {mode} [b]{escape(pb.title.get(lang))}[/b] · "
                  f"{escape(location)} · [b]S{st.severity}[/b] {escape(sev)}{status}")
         elapsed = countdown((st.resolved_at or now) - st.started_at)
@@ -79,6 +81,8 @@ class IncidentHeader(Static):
         if unacked:
             parts.append(f"[$warning]{t('col.pages', lang)} {unacked}[/]")
         text = line1 + "\n" + " · ".join(parts)
+        if warning and st.status == "open":  # no service: only this console escalates
+            text += f"\n[$warning]{escape(warning)}[/]"
         if text != self._last:
             # A countdown ticking needs a repaint; a new next-due label may wrap
             # differently on a narrow terminal, so it gets a reflow.
@@ -97,8 +101,12 @@ def step_prompt(st: IncidentState, step_id: str, now: datetime, lang: str) -> st
     title = escape(step.title.get(lang))
     if s.status in ("done", "skipped", "excluded"):
         return f"[dim]{mark} {title}[/]"
+    if st.status != "open":  # resolved: the clocks have stopped
+        return f"{mark} {title}"
     if s.overdue(now):
-        return f"[$error]{mark} {title} !![/]"
+        # a badge, not red text: the highlighted row stays readable (no red on blue)
+        late = countdown(now - s.due_at) if s.due_at is not None else ""
+        return f"[b]{mark} {title}[/b] [b reverse $error] !! {late} [/]"
     if s.status == "awaiting_confirmation":
         return f"[$warning]{mark} {title}[/]"
     if s.status in ("ready", "in_progress"):
@@ -110,38 +118,66 @@ def step_prompt(st: IncidentState, step_id: str, now: datetime, lang: str) -> st
     return f"{mark} {title}"
 
 
+def _last_settled(st: IncidentState, track: Any) -> str | None:
+    done = [(st.steps[s.id].done_at or st.started_at, i, s.id) for i, s in enumerate(track.steps)
+            if st.steps[s.id].settled and st.steps[s.id].status != "excluded"]
+    return max(done)[2] if done else None
+
+
+NOW = "now:"  # option ids of the "due now" copies at the top of the list
+
+
 class StepList(OptionList):
-    """Tracks as headers, steps under them; option ids are step ids."""
+    """Tracks as headers, steps under them; option ids are step ids.
+
+    The most urgent open steps (overdue first, then next due) are repeated at the top
+    under "Due now", so the step that matters is never 21 presses away; when the list
+    is taller than its panel (80x24), settled steps fold into their track's count and
+    finished tracks into one line.
+    """
 
     def __init__(self, **kw: Any):
         super().__init__(**kw)
         self._prompts: dict[str, str] = {}
         self._changed = False
 
+    def _compact(self, st: IncidentState) -> bool:
+        height = self.size.height
+        rows = len(st.steps) + len(st.playbook.tracks) + 4
+        return height == 0 or rows > height
+
     def show_state(self, st: IncidentState, now: datetime, lang: str,
                    keep: str | None) -> None:
         """Show a snapshot; only prompts that changed are replaced (each replacement
         makes the list re-render, so an unchanged list costs nothing)."""
         prompts: dict[str, str] = {}
+        compact = self._compact(st)
+        urgent = urgent_steps(st, now, 3) if st.status == "open" else []
+        if urgent:
+            prompts["head:now"] = f"[b $warning]▌{escape(t('inc.due_now', lang))}[/]"
+            for sid in urgent:
+                prompts[NOW + sid] = step_prompt(st, sid, now, lang)
         for track in st.playbook.tracks:
             done = sum(1 for s in track.steps if st.steps[s.id].settled)
+            finished = done == len(track.steps)
             prompts[f"track:{track.id}"] = (f"[b $accent]▌{escape(track.title.get(lang))}[/] "
-                                            f"[dim]{done}/{len(track.steps)}[/]")
+                                            f"[dim]{done}/{len(track.steps)}"
+                                            f"{' ✔' if finished else ''}[/]")
+            last = _last_settled(st, track) if compact and not finished else None
             for step in track.steps:
+                if compact and st.steps[step.id].settled and step.id not in (keep, last):
+                    continue  # folded into the track's count; the latest stays as feedback
                 prompts[step.id] = step_prompt(st, step.id, now, lang)
         if list(prompts) != list(self._prompts):
             highlighted = keep
             if highlighted is None and self.highlighted is not None:
                 highlighted = self.get_option_at_index(self.highlighted).id
             self.clear_options()
-            self.add_options([Option(text, id=oid, disabled=oid.startswith("track:"))
+            self.add_options([Option(text, id=oid, disabled=oid.startswith(("track:", "head:")))
                               for oid, text in prompts.items()])
             self._prompts = prompts
             if highlighted is not None:
-                try:
-                    self.highlighted = self.get_option_index(highlighted)
-                except Exception:
-                    self.highlighted = None
+                self._highlight(highlighted)
             if self.highlighted is not None:
                 self.scroll_to_highlight()
             return
@@ -155,38 +191,56 @@ class StepList(OptionList):
             self._clear_caches()
             self.refresh()
         if keep is not None:
-            with contextlib.suppress(Exception):
-                self.highlighted = self.get_option_index(keep)
+            self._highlight(keep)
+
+    def _highlight(self, oid: str) -> None:
+        """Highlight an option id; a step hidden by folding falls back to its due-now copy."""
+        for candidate in (oid, NOW + oid if not oid.startswith(NOW) else oid[len(NOW):]):
+            if candidate in self._prompts:
+                self.highlighted = self.get_option_index(candidate)
+                return
 
     def update_prompts(self, st: IncidentState, now: datetime, lang: str) -> None:
         """Countdowns of open steps (once a second)."""
         changed = False
         for sid, s in st.steps.items():
-            if not s.open or sid not in self._prompts:
+            if not s.open:
                 continue
-            text = step_prompt(st, sid, now, lang)
-            if self._prompts[sid] != text:
-                self.get_option(sid)._set_prompt(text)
-                self._prompts[sid] = text
-                changed = True
+            for oid in (sid, NOW + sid):
+                if oid not in self._prompts:
+                    continue
+                text = step_prompt(st, sid, now, lang)
+                if self._prompts[oid] != text:
+                    self.get_option(oid)._set_prompt(text)
+                    self._prompts[oid] = text
+                    changed = True
         if changed:
             self._clear_caches()
             self.refresh()
+
+    def go_to(self, step_id: str) -> None:
+        """Highlight a step, preferring its due-now copy (at the top, always in view)."""
+        self._highlight(NOW + step_id if NOW + step_id in self._prompts else step_id)
+        if self.highlighted is not None:
+            self.scroll_to_highlight()
 
     @property
     def step_id(self) -> str | None:
         if self.highlighted is None:
             return None
         oid = self.get_option_at_index(self.highlighted).id
-        return None if oid is None or oid.startswith("track:") else oid
+        if oid is None or oid.startswith(("track:", "head:")):
+            return None
+        return oid[len(NOW):] if oid.startswith(NOW) else oid
 
 
 # ---- the current step's card -----------------------------------------------------------------
 
 def card_text(st: IncidentState, step_id: str, now: datetime, lang: str, zone: ZoneInfo,
               name_of: Callable[[str | None], str], externals: dict[str, Any],
-              waiting: list[str]) -> tuple[str, str]:
-    """(body markup, hints markup) for one step."""
+              waiting: list[str], delivery: StepDelivery | None = None) -> tuple[str, str]:
+    """(body markup, hints markup) for one step. `delivery`: the step's own messages,
+    per recipient, read from the outbox (else the log's latest progress)."""
     from incident.clock import format_duration
 
     pb = st.playbook
@@ -257,11 +311,15 @@ def card_text(st: IncidentState, step_id: str, now: datetime, lang: str, zone: Z
         aud_text = ", ".join(aud) if isinstance(aud, list) else aud
         lines.append(t("step.notifies", lang, audience=escape(aud_text),
                        channels=", ".join(step.notify.channels)))
-        queued = st.notifications.get(step_id)
-        if queued:
-            lines.append("[$success]" + t("step.queued", lang,
-                                          n=queued.get("messages", queued.get("recipients", "?")))
-                         + "[/]")
+        line = delivery_line(st, step_id, delivery.tally if delivery is not None else None,
+                             lang)
+        if line:
+            tl = delivery.tally if delivery is not None else None
+            style = "$success" if tl is not None and tl.all_delivered else \
+                "b $error" if tl is not None and tl.failed else "$warning"
+            lines.append(f"[{style}]{t('step.messages', lang)}: {escape(line)}[/]")
+            if tl is not None and tl.failed:
+                lines.append(f"[dim]{t('msg.retry_hint', lang)}[/]")
     if step.wait is not None:
         lines.append(t("step.wait", lang, d=format_duration(step.wait)))
     if step.options and s.status in ("ready", "in_progress", "pending"):
@@ -379,6 +437,10 @@ class DeliveryPanel(VerticalScroll):
             text = (text + "\n" if text else "") + f"[$warning]{t('msg.no_dispatcher', lang)}[/]"
         if delivery:
             text = (text + "\n" if text else "") + f"[dim]{t('msg.drill_down', lang)}[/]"
+        failed = sum(d.failed for d in delivery)
+        if failed:
+            text += "\n" + f"[b $error]{t('msg.failed', lang, n=failed)}[/] " \
+                f"[dim]{t('msg.retry_hint', lang)}[/]"
         note.update(text)
         mounted = False
         for d in delivery:  # rows only ever appear (a queued message never un-queues)
@@ -415,15 +477,21 @@ class DeliveryPanel(VerticalScroll):
                 title = ("呼叫 " if lang == "zh" else "Page ") + d.step_id.split(":", 1)[1]
             else:
                 title = d.step_id
-            done = sum(c.finished for c in d.channels)
+            head = f"[b]{escape(title)}[/b]  {d.finished}/{d.total}"
+            if d.tally is not None:
+                tl = d.tally
+                head += "  " + t("msg.step_tally", lang, delivered=tl.delivered,
+                                 total=tl.recipients, waiting=tl.waiting, failed=tl.failed)
             for label in box.query(".delivery-title"):
-                label.update(f"[b]{escape(title)}[/b]  {done}/{d.total}")  # type: ignore[attr-defined]
+                label.update(head)  # type: ignore[attr-defined]
             for c in d.channels:
                 for row in box.query("#" + _wid("dl", d.step_id, c.channel)):
                     if isinstance(row, ChannelRow) and row.is_mounted and row.children:
-                        row.show(c.total, c.finished,
-                                 t("msg.progress", lang, sent=c.sent, total=c.total,
-                                   failed=c.failed, pending=c.pending))
+                        text = t("msg.progress", lang, sent=c.sent, total=c.total,
+                                 failed=c.failed, pending=c.pending)
+                        if c.other:
+                            text += " · " + t("msg.moved_on", lang, n=c.other)
+                        row.show(c.total, c.finished, text)
 
 
 # ---- escalation ---------------------------------------------------------------------------------

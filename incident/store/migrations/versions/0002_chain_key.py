@@ -4,7 +4,7 @@ Existing events keep their plain SHA-256 hashes and stay verifiable as unkeyed
 legacy events; only new events are keyed (the key lives outside the database,
 so no migration could key the old ones).
 
-Revision ID: 0002_h13b
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-01 00:00:00
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_h13b"
+revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,171 @@
+"""A compiled cache of the validated estate: directory, channel names, playbooks and the
+escalation graph, so a command that reads them does not parse and re-validate every
+YAML file and the whole owner roster on each invocation (that was ~1.2 s of
+`incident status`).
+
+Trust rules — the cache is an optimisation, never a source of truth:
+
+- The key is a SHA-256 over the *contents* of every file in the contacts and playbook
+  folders, the package version, a fingerprint of the package's own code files (so an
+  edited checkout never reads objects built by older code), the Python version and the
+  installed versions of the libraries whose objects are stored (pydantic, networkx…).
+  Any change gives another key and a rebuild; nothing is trusted across versions.
+- Only a load that validated without errors is stored; a broken file is reported by
+  the normal loaders every time, exactly as without the cache.
+- The format is :mod:`pickle`, which can run code when loaded. It is therefore only
+  read from a file the current user owns, mode 600 (no group/other bits), inside a
+  folder nobody else can write, opened without following symlinks; the key is
+  compared *before* unpickling, so a file for other inputs is never unpickled. Anyone
+  who can write that file can already replace the program, its database and its chain
+  key, so pickle adds no new way in. ``INCIDENT_NO_CACHE=1`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import incident
+from incident.files import PRIVATE_DIR, PRIVATE_FILE, private_dir
+
+FORMAT = b"incident-compiled-1"
+# Libraries whose classes live inside the stored objects: a pip upgrade changes the key.
+_LIBRARIES = ("pydantic", "pydantic_core", "networkx", "jinja2", "phonenumbers", "yaml")
+_code_print: str | None = None
+
+
+def enabled() -> bool:
+    return os.environ.get("INCIDENT_NO_CACHE", "").strip().lower() in ("", "0", "no", "false")
+
+
+def cache_dir() -> Path:
+    from incident.config import data_dir
+
+    return data_dir() / "cache"
+
+
+def _code_fingerprint() -> str:
+    """Names, sizes and mtimes of the package's .py files and of the stored libraries'
+    entry files: cheap (stat only) and changes with any upgrade or edit of the code."""
+    global _code_print
+    if _code_print is None:
+        h = hashlib.sha256()
+        h.update(f"{incident.__version__}|{sys.version}".encode())
+        root = Path(incident.__file__).resolve().parent
+        for p in sorted(root.rglob("*.py")):
+            st = p.stat()
+            h.update(f"{p.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        for name in _LIBRARIES:
+            spec = find_spec(name)
+            origin = spec.origin if spec is not None else None
+            if origin and os.path.exists(origin):
+                st = os.stat(origin)
+                h.update(f"{name}|{origin}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            else:
+                h.update(f"{name}|absent\n".encode())
+        _code_print = h.hexdigest()
+    return _code_print
+
+
+def _hash_folder(h: Any, label: str, folder: Path) -> None:
+    h.update(f"[{label}] {folder.resolve()}\n".encode())
+    if not folder.is_dir():
+        h.update(b"(missing)\n")
+        return
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(folder).parts):
+            continue
+        data = p.read_bytes()
+        h.update(f"{p.relative_to(folder)}|{len(data)}\n".encode())
+        h.update(hashlib.sha256(data).digest())
+
+
+def key_for(contacts_dir: Path, playbooks_dir: Path) -> str:
+    """The content key of one (contacts, playbooks) pair under this code."""
+    h = hashlib.sha256(FORMAT)
+    h.update(_code_fingerprint().encode())
+    _hash_folder(h, "contacts", Path(contacts_dir))
+    _hash_folder(h, "playbooks", Path(playbooks_dir))
+    return h.hexdigest()
+
+
+def _path_for(contacts_dir: Path, playbooks_dir: Path) -> Path:
+    where = f"{Path(contacts_dir).resolve()}\0{Path(playbooks_dir).resolve()}"
+    return cache_dir() / f"compiled-{hashlib.sha256(where.encode()).hexdigest()[:20]}.pickle"
+
+
+def _private_enough(st: os.stat_result) -> bool:
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o077
+
+
+class Compiled:
+    """A stored bundle: `meta` (a few small values such as the site's time zone) is read
+    at once; the objects (directory, playbooks…) are unpickled on first use, so `list`
+    pays only for the time zone."""
+
+    def __init__(self, meta: dict[str, Any], rest: bytes):
+        self.meta = meta
+        self._rest: bytes | None = rest
+        self._objects: dict[str, Any] = {}
+        self.damaged = False
+
+    def get(self, name: str) -> Any:
+        if self._rest is not None:
+            try:
+                objects = pickle.loads(self._rest)
+            except Exception:  # a damaged file: the loaders read the files instead
+                objects, self.damaged = {}, True
+            self._objects = objects if isinstance(objects, dict) else {}
+            self._rest = None
+        return self._objects.get(name)
+
+
+def load(contacts_dir: Path, playbooks_dir: Path, key: str) -> Compiled | None:
+    """The stored bundle for `key`, or None (missing, other key, not private, unreadable)."""
+    path = _path_for(contacts_dir, playbooks_dir)
+    try:
+        folder = os.stat(path.parent)
+        if folder.st_uid != os.geteuid() or folder.st_mode & 0o022:
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or not _private_enough(st):
+                return None
+            header = f.readline().rstrip(b"\n")
+            if header != FORMAT + b" " + key.encode():
+                return None  # other inputs or other code: never unpickled
+            meta = pickle.load(f)
+            rest = f.read()
+    except Exception:  # a truncated or foreign file is a miss, never an error
+        return None
+    return Compiled(meta, rest) if isinstance(meta, dict) else None
+
+
+def save(contacts_dir: Path, playbooks_dir: Path, key: str, meta: dict[str, Any],
+         objects: dict[str, Any]) -> None:
+    """Store atomically (write a private temp file, rename); failures are ignored — the
+    next command simply loads from the files again."""
+    path = _path_for(contacts_dir, playbooks_dir)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        private_dir(path.parent)
+        os.chmod(path.parent, PRIVATE_DIR)
+        data = (FORMAT + b" " + key.encode() + b"\n" + pickle.dumps(meta, protocol=5)
+                + pickle.dumps(objects, protocol=5))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     PRIVATE_FILE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except Exception:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""The served console's page template: every asset is local."""

@@ -45,7 +45,10 @@ def test_card_and_panel_show_delivery_and_retry_sends_again(tmp_path, smseagle, 
         async with app.run_test(size=(100, 40)) as pilot:
             await settle(pilot)
             iid = await open_new(pilot, "fire", "B3-1201")
+            await goto(pilot, "confirm_alarm")  # it opens on the most urgent step
             await pilot.press("1")  # real fire
+            await settle(pilot)
+            await pilot.press("escape")  # keep the level (the proposal is asked once)
             await settle(pilot)
             await goto(pilot, "notify_fire_floors")
             await pilot.press("d")

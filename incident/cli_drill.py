@@ -129,8 +129,9 @@ def register(main: click.Group) -> None:
         settings = ctx.runtime.settings
         if speed is not None and speed <= 0:
             raise click.BadParameter("must be more than 0", param_hint="--speed")
+        configured = ctx.runtime.clock  # INCIDENT_CLOCK (fixed:…) or the system clock
         if auto:
-            clock = ManualClock(SystemClock().now())
+            clock = ManualClock(configured.now())
             rt = Runtime(settings, clock=clock)
             try:
                 loaded = _load(rt, scenario)
@@ -171,7 +172,8 @@ def register(main: click.Group) -> None:
         rt = Runtime(settings, clock=SystemClock())
         loaded = _load(rt, scenario)
         pace = speed if speed is not None else loaded.scenario.speed
-        rt.clock = ScaledClock(pace)  # before the engine is built: it keeps this clock
+        # from the configured clock's now, before the engine is built: it keeps this clock
+        rt.clock = ScaledClock(pace, start=configured.now())
         install(rt.engine)
         st = start_drill(rt.engine, loaded, speed=pace, actor=player if named else None)
         click.echo(st.id)
@@ -296,29 +298,43 @@ def register(main: click.Group) -> None:
              comment=comment)
         click.echo(f"{objective}: {rating.upper()}")
 
+    def _observation_options(f: Any) -> Any:
+        for opt in (click.option("--recommendation", default="", help="what to do about it"),
+                    click.option("--analysis", default="", help="why it happened, its effect"),
+                    click.option("--capability", default="",
+                                 help="the HSEEP core capability it belongs to")):
+            f = opt(f)
+        return f
+
     @drill.command("strength")
     @click.argument("incident_id")
     @click.argument("text", nargs=-1, required=True)
+    @_observation_options
     @pass_ctx
     @handled
-    def strength(ctx: Ctx, incident_id: str, text: tuple[str, ...]) -> None:
+    def strength(ctx: Ctx, incident_id: str, text: tuple[str, ...], capability: str = "",
+                 analysis: str = "", recommendation: str = "") -> None:
         """Record a strength observed in the drill."""
         from incident.drill import add_note
 
-        add_note(ctx.runtime.engine, incident_id, "strength", " ".join(text), actor=ctx.user)
+        add_note(ctx.runtime.engine, incident_id, "strength", " ".join(text), actor=ctx.user,
+                 capability=capability, analysis=analysis, recommendation=recommendation)
         click.echo("strength recorded")
 
     @drill.command("improve")
     @click.argument("incident_id")
     @click.argument("text", nargs=-1, required=True)
+    @_observation_options
     @pass_ctx
     @handled
-    def improve(ctx: Ctx, incident_id: str, text: tuple[str, ...]) -> None:
-        """Record an area for improvement."""
+    def improve(ctx: Ctx, incident_id: str, text: tuple[str, ...], capability: str = "",
+                analysis: str = "", recommendation: str = "") -> None:
+        """Record an area for improvement (with analysis and recommendation)."""
         from incident.drill import add_note
 
         add_note(ctx.runtime.engine, incident_id, "improvement", " ".join(text),
-                 actor=ctx.user)
+                 actor=ctx.user, capability=capability, analysis=analysis,
+                 recommendation=recommendation)
         click.echo("area for improvement recorded")
 
     @drill.command("plan")
@@ -327,16 +343,34 @@ def register(main: click.Group) -> None:
     @click.option("--action", "action_", required=True, help="the corrective action")
     @click.option("--owner", required=True, help="staff id or role responsible")
     @click.option("--due", required=True, help="YYYY-MM-DD")
+    @click.option("--capability", default="",
+                  help="the HSEEP core capability, e.g. 'Operational Communications'")
+    @click.option("--start", help="YYYY-MM-DD (default: today)")
     @pass_ctx
     @handled
     def plan(ctx: Ctx, incident_id: str, issue: str, action_: str, owner: str,
-             due: str) -> None:
-        """Add an improvement plan item (issue, corrective action, owner, due date)."""
+             due: str, capability: str = "", start: str | None = None) -> None:
+        """Add an improvement plan item (capability, issue, corrective action, owner,
+        start and due dates)."""
         from incident.drill import add_plan
 
         add_plan(ctx.runtime.engine, incident_id, issue=issue, action=action_, owner=owner,
-                 due=due, actor=ctx.user)
+                 due=due, actor=ctx.user, capability=capability, start=start)
         click.echo("improvement plan item recorded")
+
+    @drill.command("plan-status")
+    @click.argument("incident_id")
+    @click.argument("item", metavar="ITEM")
+    @click.argument("status", type=click.Choice(["open", "in_progress", "done"]))
+    @pass_ctx
+    @handled
+    def plan_status(ctx: Ctx, incident_id: str, item: str, status: str) -> None:
+        """Move an improvement plan item (IP1 …) to open, in_progress or done; items not
+        done are carried over into the next run's after-action report."""
+        from incident.drill import set_plan_status
+
+        set_plan_status(ctx.runtime.engine, incident_id, item, status, actor=ctx.user)
+        click.echo(f"{incident_id} {item}: {status}")
 
     @drill.command("counts")
     @click.argument("incident_id")

@@ -25,17 +25,19 @@ def _graph(ctx: Ctx):
 
 @click.command("ack")
 @click.argument("incident_id")
-@click.option("--page", help="acknowledge one page (e.g. P3) instead of every waiting page")
+@click.option("--page", help="acknowledge one page (e.g. P3) instead of all your waiting pages")
+@click.option("--all", "all_pages", is_flag=True,
+              help="the commander (current owner) acknowledges every waiting page")
 @pass_ctx
 @handled
-def ack(ctx: Ctx, incident_id: str, page: str | None) -> None:
-    """Acknowledge the incident's pages: the escalation stops."""
+def ack(ctx: Ctx, incident_id: str, page: str | None, all_pages: bool = False) -> None:
+    """Acknowledge your own pages (the commander: every page, with --all)."""
     from incident.escalation import acknowledge
 
     rt = ctx.runtime
     actor = ctx.user  # who acknowledges: the person at the keyboard (or --as, if allowed)
     rt.engine.tick(incident_id)
-    st = acknowledge(rt.engine, incident_id, actor, page=page)
+    st = acknowledge(rt.engine, incident_id, actor, page=page, all_pages=all_pages)
     acked = [p["id"] for p in st.pages if p.get("acked_by") == actor]
     click.echo(f"{incident_id}: acknowledged by {actor} ({', '.join(acked) or 'no page'})")
 

@@ -36,11 +36,15 @@ def register(main: click.Group) -> None:
     @click.option("--since", help="monthly analysis: first day, e.g. 2026-01-01 or 2026-01")
     @click.option("--until", help="monthly analysis: last day (inclusive), e.g. 2026-01-31")
     @click.option("--site", help="monthly analysis: only this site")
+    @click.option("--table", type=click.Choice(["timeline", "clocks"]), default="timeline",
+                  show_default=True,
+                  help="csv of one incident: the timeline, or every target and report clock "
+                       "with its result")
     @pass_ctx
     @handled
     def report(ctx: Ctx, incident_id: str | None, fmt: str, output: Path | None,
                report_lang: str | None, since: str | None, until: str | None,
-               site: str | None) -> None:
+               site: str | None, table: str = "timeline") -> None:
         """Report on one incident (ID), or analyse many (--since/--until [--site]).
 
         One incident: summary, targets met or missed and by how much, the full
@@ -90,6 +94,11 @@ def register(main: click.Group) -> None:
                                     now=now, lang=lang)
         if fmt == "ics214" and output is not None and output.suffix.lower() in (".html", ".htm"):
             fmt = "ics214-html"
+        if table == "clocks":
+            if fmt != "csv":
+                raise click.UsageError("--table clocks comes as csv (--format csv); md, html "
+                                       "and json already carry every clock")
+            fmt = "clocks-csv"
         _emit(render(rep, fmt, prepared_by=ctx.reader), output)
         if not rep.integrity.ok:
             click.secho(f"warning: {incident_id}: hash chain BROKEN at event "

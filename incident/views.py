@@ -27,6 +27,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "met": ("met", "达成"), "met_late": ("met late", "超时达成"), "missed": ("missed", "未达成"),
     "n/a": ("n/a", "不适用"), "open": ("open", "处理中"), "resolved": ("resolved", "已结束"),
     "closed": ("closed", "已关闭"),
+    "superseded": ("superseded", "已被取代"),  # a report clock of a level no longer in force
 }
 
 

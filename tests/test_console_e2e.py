@@ -180,7 +180,10 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         assert st.steps["confirm_alarm"].option == "real_fire"
         assert st.steps["call_119"].status == "done"
         assert "notify_fire_floors" in st.notifications
-        assert st.pages and not st.unacked_pages()
+        # "a" acknowledges the officer's own pages; others' pages stay theirs to answer
+        mine = [p for p in st.pages if "chen.jie" in (p.get("to") or [])]
+        assert mine and all(p["acked_by"] == "chen.jie" for p in mine)
+        assert all(p["acked_at"] is None for p in st.pages if p not in mine)
     finally:
         rt.close()
 

@@ -267,7 +267,7 @@ def test_evaluation_rating_override_report_and_trend(rt, tmp_path):
     assert "Smoke reported on floor 13" in md and "channel fault: sms" in md
     zh = render_aar(build_aar(rt.store, rt.playbooks, rt.directory, second,
                               now=rt.clock.now(), lang="zh"), "html")
-    assert "演练总结评估报告" in zh and "曹志勇" in zh and "<td class=\"bad\"><b>M</b>" in zh
+    assert "演练总结评估报告" in zh and "曹志勇" in zh and "<td class=\"rating bad\"><b>M</b>" in zh
     data = json.loads(render_aar(a, "json"))
     assert data["counts"] == {"occupants": 181, "visitors": 7, "missing": 1}
     assert data["trend"][0]["objectives"]["roll_call"] == {"elapsed_s": 1200.0, "rating": "M"}
@@ -311,8 +311,13 @@ def test_cli_auto_rate_plan_report(db_url, tmp_path):
     assert iid.startswith("INC-")
     assert any(line.split()[:2] == ["S", "technician_on_site"] for line in lines)
     assert sum(line.strip().startswith("P ") for line in lines) == 4
-    for args in (["rate", iid, "technician_on_site", "M", "--comment", "no call to 96333"],
-                 ["strength", iid, "Guard", "at", "the", "car", "in", "4", "minutes"],
+    # ratings come from the scenario's evaluators only (tang.wei), never from a player
+    res = runner.invoke(main, [*base, "drill", "rate", iid, "technician_on_site", "M"])
+    assert res.exit_code == 1 and "not an evaluator of scenario 'elevator_rescue'" in res.output
+    res = runner.invoke(main, ["--db", db_url, "--as", "tang.wei", "drill", "rate", iid,
+                               "technician_on_site", "M", "--comment", "no call to 96333"])
+    assert res.exit_code == 0, res.output
+    for args in (["strength", iid, "Guard", "at", "the", "car", "in", "4", "minutes"],
                  ["improve", iid, "Nobody", "told", "the", "people", "inside", "of", "the",
                   "delay"],
                  ["plan", iid, "--issue", "Late technician", "--action", "Apply the contract "

@@ -84,8 +84,12 @@ def test_start_escalate_ack_from_the_command_line(tmp_path):
     assert esc.exit_code == 0, esc.output
     assert "paged branch_gm (P3): deng.jianhua" in esc.output
     ack = invoke(*base, "ack", iid, "--as", "deng.jianhua")
-    assert ack.exit_code == 0 and "acknowledged by deng.jianhua (P1, P2, P3)" in ack.output
-    again = invoke(*base, "ack", iid, "--as", "chen.jie")
+    assert ack.exit_code == 0 and "acknowledged by deng.jianhua (P3)" in ack.output
+    others = invoke(*base, "ack", iid, "--as", "deng.jianhua", "--all")
+    assert others.exit_code == 1 and "only the incident's commander" in others.output
+    owner = invoke(*base, "ack", iid, "--as", "chen.jie", "--all")
+    assert owner.exit_code == 0 and "acknowledged by chen.jie (P1, P2)" in owner.output
+    again = invoke(*base, "ack", iid, "--as", "deng.jianhua")
     assert again.exit_code == 1 and "already acknowledged by 邓建华" in again.output
     log = invoke(*base, "log", iid)
     assert "Escalated" in log.output and "Page acknowledged" in log.output

@@ -114,15 +114,24 @@ def test_an_acknowledgement_stops_the_escalation(db_url, shipped):
     iid = eng.start("ladder", "B3-1201", actor="chen.jie").id
     run(eng, clock, iid, 6)
     assert [n for _, n, _ in pages(eng, iid)] == ["duty_officer", "cs_supervisor"]
+    # each person acknowledges their own page: the supervisor's answer is hers alone
+    with pytest.raises(Refused, match="went to 宋慧"):
+        acknowledge(eng, iid, "chen.jie", page="P2")
     st = acknowledge(eng, iid, "song.hui")
-    assert all(p["acked_by"] == "song.hui" for p in st.pages)
+    assert [(p["id"], p["acked_by"]) for p in st.pages] == [("P1", None), ("P2", "song.hui")]
+    # the commander (the owner) acknowledges whatever still waits, explicitly
+    with pytest.raises(Refused, match="only the incident's commander"):
+        acknowledge(eng, iid, "song.hui", all_pages=True)
+    st = acknowledge(eng, iid, "chen.jie", all_pages=True)
+    assert [p["acked_by"] for p in st.pages] == ["chen.jie", "song.hui"]
     assert not [t for t in eng.timers(st) if t.kind == "escalation_due"]
     run(eng, clock, iid, 120)
     assert len(pages(eng, iid)) == 2
-    [acked] = kinds(eng, iid, ev.PAGE_ACKED)
-    assert acked.actor == "song.hui" and acked.payload["pages"] == ["P1", "P2"]
+    first, second = kinds(eng, iid, ev.PAGE_ACKED)
+    assert first.actor == "song.hui" and first.payload["pages"] == ["P2"]
+    assert second.payload["pages"] == ["P1"] and second.payload["for_all"] is True
     with pytest.raises(Refused, match=r"already acknowledged by 宋慧 \(song\.hui\)"):
-        acknowledge(eng, iid, "chen.jie")
+        acknowledge(eng, iid, "song.hui")
 
 
 def test_acknowledging_one_page_stops_only_its_wait(db_url, shipped):

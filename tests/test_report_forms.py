@@ -112,7 +112,7 @@ def test_brief_at_handover_names_objectives_and_resources(rt):
     assert "On duty now" in md and "Liu Yang" in md
     eta = (res["eta"].astimezone(rep.zone)).strftime("%H:%M:%S")
     assert f"| {vendor.name['en']} |" in md and eta in md
-    pending = [r for r in rep.targets if r.status == "pending"]
+    pending = [r for r in rep.targets if r.status == "not_yet_due"]
     assert pending and all(r.title in md for r in pending)
     data = json.loads(render_brief(b, "json"))
     assert data["resources"][0]["arrived"] is None

@@ -182,7 +182,11 @@ def acknowledge(runtime: Runtime, incident_id: str, actor: str) -> Any:
         from incident.errors import Refused
 
         raise Refused("paging is not installed (incident.escalation) — nothing to acknowledge")
-    return mod.acknowledge(runtime.engine, incident_id, actor)
+    st = runtime.engine.state(incident_id)
+    mine = [p for p in st.unacked_pages() if actor in (p.get("to") or [])]
+    # your own pages first; the commander (the owner) with none of their own answers for all
+    return mod.acknowledge(runtime.engine, incident_id, actor,
+                           all_pages=not mine and actor == st.owner)
 
 
 def raise_escalation(runtime: Runtime, incident_id: str, role: str, actor: str,

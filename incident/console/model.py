@@ -144,6 +144,8 @@ def timer_rows(st: IncidentState, timers: Iterable[Timer]) -> list[TimerRow]:
         seen.add(f"report_due:{r.id}")
         status = "pending" if r.done_at is None else ("met" if r.done_at <= r.due_at
                                                       else "met_late")
+        if r.done_at is None and r.superseded_at is not None:
+            status = "superseded"  # the severity changed before it fell due
         label = {"en": f"{r.title['en']} → {r.to} ({r.by})",
                  "zh": f"{r.title['zh']} → {r.to}（{r.by}）"}
         rows.append(TimerRow("report", r.id, label, r.due_at, r.due_at - st.started_at,

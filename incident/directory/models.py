@@ -27,6 +27,7 @@ class Site:
     timezone: str
     hotline: str
     address: dict[str, str] = field(default_factory=dict)
+    company: dict[str, str] = field(default_factory=dict)  # who runs the site (home agency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,6 +167,7 @@ class SiteIn(Strict):
     timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
     hotline: Dialable
     address: Bilingual | None = None
+    company: Bilingual | None = None  # the property-management company (ICS 214 box 5)
 
 
 class BuildingIn(Strict):

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from incident.clock import format_duration
 from incident.drill import events as dev
 from incident.drill.model import RATING_TEXT
-from incident.drill.score import EarlierRun, ObjectiveScore, ScoredDrill, history, scored
+from incident.drill.score import (
+    EarlierRun,
+    ObjectiveScore,
+    ScoredDrill,
+    evaluation,
+    history,
+    scored,
+)
 from incident.engine import events as ev
 from incident.engine.context import local_zone
 
@@ -45,11 +52,24 @@ L: dict[str, tuple[str, str]] = {
     "took": ("Took", "用时"), "result": ("Result", "结果"),
     "suggested": ("Suggested", "建议评级"), "rating": ("Rating", "评级"),
     "comment": ("Evaluator comment", "评估意见"), "met": ("met", "达成"),
+    "rated_by": ("Rated by", "评估人"), "suggested_only": ("suggested (not yet rated)",
+                                                          "系统建议（尚未评估）"),
+    "overdue": ("OVERDUE", "已逾期"), "status": ("Status", "状态"),
+    "open_item": ("open", "未完成"), "in_progress_item": ("in progress", "进行中"),
+    "done_item": ("done", "已完成"), "item": ("Item", "编号"),
+    "capability": ("Capability", "核心能力"), "start": ("Start", "开始日期"),
+    "capabilities": ("Core capabilities", "核心能力评估"),
+    "scope": ("Exercise scope", "演练范围"), "mission_areas": ("Mission areas", "任务领域"),
+    "poc": ("Point of contact", "联络人"),
+    "analysis": ("Analysis", "分析"), "recommendation": ("Recommendation", "建议"),
+    "carried_over": ("carried over", "上次遗留"),
     "spare": ("spare", "余"), "late_by": ("late by", "超时"), "not_done": ("not done", "未完成"),
     "from_start": ("from the start", "自开始"), "from_step": ("from", "自"),
     "injects": ("Injects", "情景注入"), "at": ("At", "时间"), "inject": ("Inject", "注入内容"),
     "delivered": ("Reached players", "下达时间"), "expect": ("Expected response", "预期处置"),
     "fault": ("channel fault", "渠道故障"), "not_reached": ("not reached", "未下达"),
+    "observed": ("Observed response (first action after it)", "实际处置（注入后的首个动作）"),
+    "no_response": ("no action recorded after it", "注入后无处置记录"),
     "notifications": ("Notifications (sandbox)", "通知（演练沙箱）"),
     "channel": ("Channel", "渠道"), "messages": ("Messages", "消息"), "sent": ("Sent", "已送达"),
     "fell_back": ("Fell back", "已转其他渠道"), "failed": ("Failed", "失败"),
@@ -93,6 +113,7 @@ class AfterAction:
     timeline: list[tuple[str, str, str]]
     generated_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
+    carried: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (drill, item)
 
     def who(self, pid: str | None) -> str:
         return self.names.get(pid or "", pid or "—")
@@ -133,7 +154,8 @@ def build_aar(store: Store, playbooks: PlaybookLibrary, directory: Directory | N
             "expect": inj.expect.get(lang) if inj.expect else "",
             "fault": inj.fault.channel if inj.fault else None,
             "fault_for": inj.fault.duration if inj.fault else None,
-            "delivered": (delivered[inj.id] - st.started_at) if inj.id in delivered else None})
+            "delivered": (delivered[inj.id] - st.started_at) if inj.id in delivered else None,
+            "response": _observed(sd, delivered.get(inj.id), names, lang)})
     channels: dict[str, dict[str, Any]] = {}
     for r in store.outbox_rows(incident_id):
         c = channels.setdefault(r.channel, {"channel": r.channel, "messages": 0, "sent": 0,
@@ -156,10 +178,14 @@ def build_aar(store: Store, playbooks: PlaybookLibrary, directory: Directory | N
             v = st.values[rec.name]
             label = rec.label.get(lang) if rec.label else rec.name
             values.append((label, ", ".join(map(str, v)) if isinstance(v, list) else str(v)))
-    return AfterAction(lang, local_zone(directory), sd, history(store, playbooks, incident_id),
+    earlier = history(store, playbooks, incident_id)
+    carried = [(r.incident_id, item) for r in earlier
+               for item in evaluation(store.events(r.incident_id)).plan
+               if item.get("status", "open") != "done"]
+    return AfterAction(lang, local_zone(directory), sd, earlier,
                        names, roles, location, injects, sorted(channels.values(),
                                                                key=lambda c: c["channel"]),
-                       values, _timeline(sd, names, lang), now)
+                       values, _timeline(sd, names, lang), now, carried=carried)
 
 
 _KEY_KINDS = {ev.INCIDENT_STARTED, ev.STEP_DONE, ev.STEP_CONFIRMED, ev.STEP_SKIPPED,
@@ -227,13 +253,15 @@ def _measured_by(a: AfterAction, s: ObjectiveScore) -> str:
 def objective_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     lang = a.lang
     head = [t(k, lang) for k in ("objective", "measured_by", "allowed", "took", "result",
-                                 "suggested", "rating", "comment")]
+                                 "suggested", "rating", "comment", "rated_by")]
     rows = []
     for s in a.drill.scores:
         comment = (s.override or {}).get("comment", "")
+        by = (s.override or {}).get("by")
         rows.append([s.title.get(lang, s.id), _measured_by(a, s), format_duration(s.within),
                      format_duration(s.elapsed) if s.elapsed is not None else "—",
-                     _result(s, lang), s.suggested, s.rating, comment])
+                     _result(s, lang), s.suggested, s.rating, comment,
+                     a.who(by) if by else t("suggested_only", lang)])
     return head, rows
 
 
@@ -256,12 +284,46 @@ def summary_rows(a: AfterAction) -> list[tuple[str, str]]:
         (t("lead", lang), a.who(sc.lead)),
         (t("participants", lang), parts),
         (t("evaluators", lang), ", ".join(a.who(e) for e in sc.evaluators) or "—"),
-    ]
+    ] + [(k, v) for k, v in (
+        (t("scope", lang), sc.scope.get(lang) if sc.scope else ""),
+        (t("mission_areas", lang), ", ".join(sc.mission_areas)),
+        (t("poc", lang), a.who(sc.point_of_contact) if sc.point_of_contact else ""),
+    ) if v]
+
+
+RESPONSES = frozenset({ev.STEP_STARTED, ev.STEP_DONE, ev.STEP_AWAITING, ev.STEP_CONFIRMED,
+                       ev.STEP_SKIPPED, ev.NOTE_ADDED, ev.SEVERITY_CHANGED, ev.REPORT_DONE,
+                       ev.ESCALATION_RAISED, ev.OWNER_CHANGED})
+
+
+def _observed(sd: ScoredDrill, at: datetime | None, names: dict[str, str],
+              lang: str) -> dict[str, Any] | None:
+    """The players' first action after an inject reached them (HSEEP: the observed
+    response next to the expected one), with how long it took."""
+    if at is None:
+        return None
+    steps = sd.state.playbook.steps()
+    for e in sd.events:
+        if e.ts <= at or e.kind not in RESPONSES or e.actor == ev.SYSTEM:
+            continue
+        step = steps.get(e.payload.get("step") or "")
+        what = ev.label(e.kind, lang) + (f": {step.title.get(lang)}" if step else "")
+        if e.kind == ev.NOTE_ADDED:
+            what += f" — {e.payload.get('text', '')}"
+        return {"ts": e.ts, "after": e.ts - at, "who": names.get(e.actor, e.actor),
+                "what": what}
+    return None
+
+
+def _response_text(r: dict[str, Any] | None, lang: str) -> str:
+    if r is None:
+        return t("no_response", lang)
+    return f"+{format_duration(r['after'])} {r['who']}: {r['what']}"
 
 
 def inject_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     lang = a.lang
-    head = [t(k, lang) for k in ("at", "inject", "delivered", "expect")]
+    head = [t(k, lang) for k in ("at", "inject", "delivered", "expect", "observed")]
     rows = []
     for i in a.injects:
         text = i["title"] + (f" — {i['detail']}" if i["detail"] else "")
@@ -270,7 +332,9 @@ def inject_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
             text += f" [{t('fault', lang)}: {i['fault']}{dur}]"
         rows.append(["T+" + format_duration(i["at"]), text,
                      _offset(i["delivered"]) if i["delivered"] is not None
-                     else t("not_reached", lang), i["expect"]])
+                     else t("not_reached", lang), i["expect"],
+                     _response_text(i.get("response"), lang)
+                     if i["delivered"] is not None else "—"])
     return head, rows
 
 
@@ -280,13 +344,64 @@ def channel_rows(a: AfterAction) -> tuple[list[str], list[list[Any]]]:
 
 
 def plan_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
-    head = [t(k, a.lang) for k in ("issue", "action", "owner", "due")]
+    """The improvement plan (HSEEP IP): this drill's items, then the items of earlier
+    runs of the scenario not done yet — carried over, never silently dropped."""
+    head = [t(k, a.lang) for k in ("item", "capability", "issue", "action", "owner", "start",
+                                   "due", "status")]
+    today = a.generated_at.astimezone(a.zone).date().isoformat()
 
     def owner(o: str) -> str:
         return a.who(o) if o in a.names else a.role_titles.get(o, o)
 
-    return head, [[p["issue"], p["action"], owner(p["owner"]), p["due"]]
-                  for p in a.drill.evaluation.plan]
+    def status(p: dict[str, Any]) -> str:  # a due date already past stands out
+        st = p.get("status", "open")
+        if st != "done" and str(p["due"]) < today:
+            return t("overdue", a.lang)
+        return t({"open": "open_item", "in_progress": "in_progress_item",
+                  "done": "done_item"}.get(st, "open_item"), a.lang)
+
+    rows = [[p.get("item", ""), p.get("capability") or "—", p["issue"], p["action"],
+             owner(p["owner"]), p.get("start") or "—", p["due"], status(p)]
+            for p in a.drill.evaluation.plan]
+    rows += [[f"{src}/{p.get('item', '')} ({t('carried_over', a.lang)})",
+              p.get("capability") or "—", p["issue"], p["action"], owner(p["owner"]),
+              p.get("start") or "—", p["due"], status(p)] for src, p in a.carried]
+    return head, rows
+
+
+def observation_text(i: dict[str, Any], lang: str) -> str:
+    """An HSEEP observation: [capability] text. Analysis: … Recommendation: …"""
+    text = (f"[{i['capability']}] " if i.get("capability") else "") + i["text"]
+    if i.get("analysis"):
+        text += f" {t('analysis', lang)}: {i['analysis']}"
+    if i.get("recommendation"):
+        text += f" {t('recommendation', lang)}: {i['recommendation']}"
+    return text
+
+
+WORST = "PSMU"  # a capability is rated by its weakest objective
+
+
+def capability_rows(a: AfterAction) -> list[list[str]]:
+    """Core capabilities (from the scenario's objectives and the observations), each with
+    its objectives, the weakest rating among them and its strengths / areas to improve."""
+    sc, ev_ = a.drill.scenario, a.drill.evaluation
+    by_obj = {s.id: s for s in a.drill.scores}
+    caps: dict[str, dict[str, list[str]]] = {}
+    for o in sc.objectives:
+        if o.capability:
+            caps.setdefault(o.capability, {"obj": [], "r": [], "s": [], "i": []})
+            caps[o.capability]["obj"].append(o.title.get(a.lang))
+            if o.id in by_obj:
+                caps[o.capability]["r"].append(by_obj[o.id].rating)
+    for key, items in (("s", ev_.strengths), ("i", ev_.improvements)):
+        for it in items:
+            if it.get("capability"):
+                caps.setdefault(it["capability"], {"obj": [], "r": [], "s": [], "i": []})
+                caps[it["capability"]][key].append(it["text"])
+    return [[name, "; ".join(c["obj"]) or "—",
+             max(c["r"], key=WORST.index) if c["r"] else "—",
+             str(len(c["s"])), str(len(c["i"]))] for name, c in caps.items()]
 
 
 def count_rows(a: AfterAction) -> list[tuple[str, str]]:
@@ -341,12 +456,18 @@ def to_markdown(a: AfterAction) -> str:
     out += ["", f"## {t('counts', lang)}", ""]
     rows = count_rows(a)
     out += md_table(["", ""], [list(r) for r in rows]) if rows else [t("none", lang)]
+    caps = capability_rows(a)
+    if caps:
+        out += ["", f"## {t('capabilities', lang)}", ""]
+        out += md_table([t("capability", lang), t("objectives", lang), t("rating", lang),
+                         t("strengths", lang), t("improvements", lang)], caps)
     for key, items in (("strengths", a.drill.evaluation.strengths),
                        ("improvements", a.drill.evaluation.improvements)):
         out += ["", f"## {t(key, lang)}", ""]
-        out += [f"- {md_text(i['text'])}" for i in items] or [t("none", lang)]
+        out += [f"- {md_text(observation_text(i, lang))}" for i in items] or [t("none", lang)]
     out += ["", f"## {t('plan', lang)}", ""]
-    out += md_table(*plan_rows(a)) if a.drill.evaluation.plan else [t("none", lang)]
+    out += md_table(*plan_rows(a)) if a.drill.evaluation.plan or a.carried \
+        else [t("none", lang)]
     out += ["", f"## {t('trend', lang)}", ""]
     out += md_table(*trend_rows(a)) if a.earlier else [t("no_history", lang)]
     out += ["", f"## {t('timeline', lang)}", ""]
@@ -355,11 +476,19 @@ def to_markdown(a: AfterAction) -> str:
     return "\n".join(out) + "\n"
 
 
+# A problem must stand out at least as much as a success: S amber, M and U red, P green.
+RATING_CSS = (".rating{text-align:center}.rating.ok{background:#e8f5e9;color:#1b5e20}"
+              ".rating.warn{background:#fff3e0;color:#e65100;border-left:4px solid #ef6c00}"
+              ".rating.bad{background:#ffebee;color:#b71c1c;border-left:4px solid #c62828}"
+              "td.overdue{color:#b71c1c;font-weight:700}")
+
+
 def to_html(a: AfterAction) -> str:
     from incident.report.render import h, html_page, html_table
 
     lang, sc = a.lang, a.drill.scenario
-    parts = [f"<h1>{h(t('title', lang))} — {h(sc.title.get(lang))}</h1>",
+    parts = [f"<style>{RATING_CSS}</style>",
+             f"<h1>{h(t('title', lang))} — {h(sc.title.get(lang))}</h1>",
              f'<div class="drill">{h(t("banner", lang))}</div>',
              f"<h2>{h(t('summary', lang))}</h2><table class=\"kv\"><tbody>"]
     parts += [f"<tr><th>{h(k)}</th><td>{h(v)}</td></tr>" for k, v in summary_rows(a)]
@@ -370,8 +499,8 @@ def to_html(a: AfterAction) -> str:
     for s, row in zip(a.drill.scores, rows, strict=True):
         cls = {"P": "ok", "S": "warn", "M": "bad", "U": "bad"}[s.rating]
         cells = "".join(f"<td>{h(c)}</td>" for c in row[:6])
-        body.append(f'<tr>{cells}<td class="{cls}"><b>{h(row[6])}</b></td>'
-                    f"<td>{h(row[7])}</td></tr>")
+        body.append(f'<tr>{cells}<td class="rating {cls}"><b>{h(row[6])}</b></td>'
+                    f"<td>{h(row[7])}</td><td>{h(row[8])}</td></tr>")
     body.append("</tbody></table>")
     parts += body
     parts.append(f"<p><i>{h(_ratings_key(lang))}</i></p>")
@@ -383,14 +512,22 @@ def to_html(a: AfterAction) -> str:
     parts.append(f"<h2>{h(t('counts', lang))}</h2>")
     parts.append(html_table(["", ""], [list(r) for r in rows_c]) if rows_c
                  else f"<p>{h(t('none', lang))}</p>")
+    caps = capability_rows(a)
+    if caps:
+        parts.append(f"<h2>{h(t('capabilities', lang))}</h2>")
+        parts.append(html_table([t("capability", lang), t("objectives", lang),
+                                 t("rating", lang), t("strengths", lang),
+                                 t("improvements", lang)], caps))
     for key, items in (("strengths", a.drill.evaluation.strengths),
                        ("improvements", a.drill.evaluation.improvements)):
         parts.append(f"<h2>{h(t(key, lang))}</h2>")
-        parts.append("<ul>" + "".join(f"<li>{h(i['text'])}</li>" for i in items) + "</ul>"
+        parts.append("<ul>" + "".join(f"<li>{h(observation_text(i, lang))}</li>"
+                                      for i in items) + "</ul>"
                      if items else f"<p>{h(t('none', lang))}</p>")
     parts.append(f"<h2>{h(t('plan', lang))}</h2>")
-    parts.append(html_table(*plan_rows(a)) if a.drill.evaluation.plan
-                 else f"<p>{h(t('none', lang))}</p>")
+    parts.append(html_table(*plan_rows(a)).replace(
+        f"<td>{h(t('overdue', lang))}</td>", f'<td class="overdue">{h(t("overdue", lang))}</td>')
+        if a.drill.evaluation.plan or a.carried else f"<p>{h(t('none', lang))}</p>")
     parts.append(f"<h2>{h(t('trend', lang))}</h2>")
     parts.append(html_table(*trend_rows(a)) if a.earlier
                  else f"<p>{h(t('no_history', lang))}</p>")
@@ -429,11 +566,19 @@ def to_dict(a: AfterAction) -> dict[str, Any]:
         "mode": sd.run.mode, "speed": sd.run.speed,
         "objectives": [score_dict(s) for s in sd.scores],
         "injects": [{"id": i["id"], "at_s": _secs(i["at"]), "fault": i["fault"],
-                     "delivered_s": _secs(i["delivered"])} for i in a.injects],
+                     "delivered_s": _secs(i["delivered"]), "expected": i["expect"],
+                     "observed": None if not i.get("response") else {
+                         "ts": i["response"]["ts"].isoformat(), "who": i["response"]["who"],
+                         "what": i["response"]["what"],
+                         "after_s": _secs(i["response"]["after"])}} for i in a.injects],
         "notifications": a.channels,
         "counts": dict(ev_.counts), "values": dict(a.values),
         "strengths": clean(ev_.strengths), "improvements": clean(ev_.improvements),
-        "plan": clean(ev_.plan),
+        "plan": [{**item, "overdue": item.get("status", "open") != "done" and str(
+                  item.get("due", "")) < a.generated_at.astimezone(a.zone).date().isoformat()}
+                 for item in clean(ev_.plan)],
+        "carried_over": [{"drill": src, **{k: v for k, v in clean([p])[0].items()}}
+                         for src, p in a.carried],
         "trend": [{"drill": r.incident_id, "started_at": r.started_at.isoformat(),
                    "objectives": {k: {"elapsed_s": _secs(v.elapsed), "rating": v.rating}
                                   for k, v in r.by_objective.items()}} for r in a.earlier],

@@ -122,8 +122,9 @@ class Responder:
             if step.kind == "decision":
                 kw["option"] = r.option or step.options[0].id
             if step.kind == "record":
-                kw["value"] = str(r.value) if r.value is not None \
-                    else DEFAULT_VALUES[step.record.type]
+                # a list in the script stays a list: str() of it was re-split at commas
+                kw["value"] = (r.value if isinstance(r.value, list) else str(r.value)) \
+                    if r.value is not None else DEFAULT_VALUES[step.record.type]
             st = eng.act(incident_id, s.id, actor=self.actor(step, r), **kw)
             if st.steps[s.id].status == "awaiting_confirmation":
                 self.awaiting_since[s.id] = now

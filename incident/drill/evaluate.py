@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from incident.drill import events as dev
 from incident.drill.live import drill_run
 from incident.drill.model import RATINGS
+from incident.drill.score import require_evaluator
 from incident.errors import known, suggest
 from incident.store import NewEvent
 from incident.validation import pydantic_issues
@@ -58,6 +59,8 @@ class PlanEntry(_Strict):
     action: Annotated[str, Field(min_length=1)]
     owner: Annotated[str, Field(min_length=1)]
     due: date
+    start: date | None = None
+    capability: str = ""
 
 
 class EvaluationFile(_Strict):
@@ -78,6 +81,7 @@ class EvaluationFile(_Strict):
 def apply_file(engine: Engine, incident_id: str, path: str | Path, *, actor: str) -> dict[str, int]:
     """Validate the file against the drill and record it; returns counts per section."""
     run = drill_run(engine.store, incident_id)
+    require_evaluator(engine, incident_id, run, actor)
     doc = parse_file(path)
     issues = doc.issues()
     if not isinstance(doc.data, dict):
@@ -118,7 +122,10 @@ def apply_file(engine: Engine, incident_id: str, path: str | Path, *, actor: str
         for p in f.plan:
             out.append(NewEvent(dev.DRILL_EVALUATION, actor, {
                 "type": "plan", "issue": p.issue.strip(), "action": p.action.strip(),
-                "owner": p.owner, "due": p.due.isoformat(),
+                "owner": p.owner, "due": p.due.isoformat(), "capability": p.capability.strip(),
+                "start": (p.start or now.astimezone(engine.directory.timezone if
+                                                   engine.directory else None).date()
+                          ).isoformat(),
                 "text": f"{p.issue.strip()} → {p.action.strip()} ({p.owner}, "
                         f"{p.due.isoformat()})"}, now))
         if f.counts:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from incident.clock import format_duration
 from incident.drill import model as m
 from incident.errors import Issue, IssueList, ValidationFailed, known, suggest
 from incident.playbook.loader import playbook_files
@@ -111,6 +112,8 @@ class _Checker:
     def people(self) -> None:
         sc = self.sc
         self.person(("lead",), sc.lead)
+        if sc.point_of_contact:
+            self.person(("point_of_contact",), sc.point_of_contact)
         for i, p in enumerate(sc.participants):
             ok_p = self.person(("participants", i, "person"), p.person)
             ok_r = self.role(("participants", i, "role"), p.role)
@@ -166,6 +169,15 @@ class _Checker:
                          f"'{pb.id}'", suggest(o.target, targets) or known(targets))
             if o.after is not None:
                 step_ref(("objectives", i, "after"), o.after)
+            # a step an objective measures needs a scripted time: left to the default
+            # delay, --auto would score the default, not the rehearsal being replayed
+            measured = o.step or (targets[o.target].met_by if o.target in targets else None)
+            if measured in steps and measured not in sc.responses.steps:
+                self.err(("objectives", i), f"objective '{o.id}' measures step '{measured}', "
+                         "which the script does not time: --auto would do it "
+                         f"{format_duration(sc.responses.default)} after it is ready",
+                         f"add responses.steps.{measured} (e.g. '{measured}: 2m')",
+                         severity="warning")
         for sid, r in sc.responses.steps.items():
             path = ("responses", "steps", sid)
             if not step_ref(path, sid):

@@ -69,6 +69,9 @@ class Objective(Strict):
         default=None, description="the time allowed (default for a target: the playbook's)")
     after: Ident | None = Field(
         default=None, description="measure from this step's completion instead of the start")
+    capability: str | None = Field(
+        default=None, description="the HSEEP core capability it tests, e.g. "
+                                  "'Operational Communications' (the AAR groups by it)")
 
     @model_validator(mode="after")
     def _one_reference(self) -> Objective:
@@ -132,6 +135,12 @@ class Scenario(Strict):
     speed: Annotated[float, Field(gt=0, le=3600)] = 1.0
     duration: Duration = Field(description="length of the exercise; --auto stops here")
     lead: str = Field(description="staff id of the duty officer who runs the drill")
+    scope: Text | None = Field(default=None, description="exercise scope (HSEEP AAR): what "
+                                                         "is played, what is simulated")
+    mission_areas: list[str] = Field(default=[], description="HSEEP mission areas, e.g. "
+                                                             "Response")
+    point_of_contact: str | None = Field(default=None, description="staff id of the "
+                                                                   "exercise point of contact")
     participants: list[Participant] = []
     evaluators: list[str] = []
     occupants: Annotated[int, Field(ge=0)] | None = Field(

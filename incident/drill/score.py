@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from incident.drill import events as dev
 from incident.drill.live import DrillRun, drill_run, index_for
 from incident.drill.model import RATINGS, Objective, Scenario
+from incident.engine import events as engine_events
 from incident.engine.state import fold
 from incident.errors import Refused, known, suggest
 from incident.store import NewEvent
@@ -131,7 +132,14 @@ def evaluation(events: list[StoredEvent]) -> Evaluation:
             elif kind == "improvement":
                 ev.improvements.append(item)
             elif kind == "plan":
+                item.setdefault("item", f"IP{len(ev.plan) + 1}")
+                item.setdefault("status", "open")
                 ev.plan.append(item)
+            elif kind == "plan_status":
+                for it in ev.plan:
+                    if it["item"] == p.get("item"):
+                        it["status"], it["status_at"], it["status_by"] = \
+                            p.get("status", "open"), e.ts, e.actor
             elif kind == "counts":
                 ev.counts.update({k: int(v) for k, v in (p.get("counts") or {}).items()})
     return ev
@@ -205,9 +213,26 @@ def _require_drill(engine: Engine, incident_id: str) -> DrillRun:
     return drill_run(engine.store, incident_id)
 
 
+def require_evaluator(engine: Engine, incident_id: str, run: DrillRun, actor: str) -> None:
+    """Ratings come from evaluators, never from players (HSEEP: an evaluator observes and
+    does not play). A player is the lead, a scenario participant, or anyone who acted on
+    a step of this drill; when the scenario names its evaluators, only they rate."""
+    sc = run.scenario
+    who = engine._who(actor)
+    acted = {e.actor for e in engine.store.events(incident_id, kinds=list(engine_events.STEP_EVENTS))}
+    players = {sc.lead, *(p.person for p in sc.participants)} | acted
+    if actor in players:
+        raise Refused(f"{who} played in this drill — ratings and evaluations come from the "
+                      f"evaluators ({', '.join(sc.evaluators) or 'someone who did not play'})")
+    if sc.evaluators and actor not in sc.evaluators:
+        raise Refused(f"{who} is not an evaluator of scenario '{sc.id}' — its evaluators are "
+                      f"{', '.join(sc.evaluators)} (scenario file: evaluators)")
+
+
 def rate(engine: Engine, incident_id: str, objective: str, rating: str, *, actor: str,
          comment: str = "") -> None:
     run = _require_drill(engine, incident_id)
+    require_evaluator(engine, incident_id, run, actor)
     ids = [o.id for o in run.scenario.objectives]
     if objective not in ids:
         raise Refused(f"no objective '{objective}' in scenario '{run.scenario.id}' — "
@@ -221,21 +246,49 @@ def rate(engine: Engine, incident_id: str, objective: str, rating: str, *, actor
                                                                  payload, now)])
 
 
-def add_note(engine: Engine, incident_id: str, kind: str, text: str, *, actor: str) -> None:
-    """A strength or an area for improvement."""
+def add_note(engine: Engine, incident_id: str, kind: str, text: str, *, actor: str,
+             capability: str = "", analysis: str = "", recommendation: str = "") -> None:
+    """An observation (HSEEP): a strength or an area for improvement, optionally under a
+    core capability, with the evaluator's analysis and recommendation."""
     _require_drill(engine, incident_id)
     if kind not in ("strength", "improvement"):
         raise ValueError(kind)
     if not text.strip():
         raise Refused(f"the {kind} is empty")
     payload = {"type": kind, "text": text.strip()}
+    for key, value in (("capability", capability), ("analysis", analysis),
+                       ("recommendation", recommendation)):
+        if value.strip():
+            payload[key] = value.strip()
+    engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_EVALUATION, actor,
+                                                                 payload, now)])
+
+
+PLAN_STATUSES = ("open", "in_progress", "done")
+
+
+def set_plan_status(engine: Engine, incident_id: str, item: str, status: str, *,
+                    actor: str) -> None:
+    """Move an improvement plan item (IP1, IP2 … of that drill) to open, in_progress or
+    done; an item not done is carried over into the next run's report."""
+    _require_drill(engine, incident_id)
+    if status not in PLAN_STATUSES:
+        raise Refused(f"status '{status}' — use {', '.join(PLAN_STATUSES)}")
+    items = [i["item"] for i in evaluation(engine.store.events(incident_id)).plan]
+    if item not in items:
+        raise Refused(f"no improvement plan item '{item}' in {incident_id} — "
+                      f"{suggest(item, items) or known(items)}")
+    payload = {"type": "plan_status", "item": item, "status": status,
+               "text": f"{item}: {status}"}
     engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_EVALUATION, actor,
                                                                  payload, now)])
 
 
 def add_plan(engine: Engine, incident_id: str, *, issue: str, action: str, owner: str,
-             due: date | str, actor: str) -> None:
-    """An improvement plan item: issue, corrective action, owner, due date."""
+             due: date | str, actor: str, capability: str = "",
+             start: date | str | None = None) -> None:
+    """An improvement plan item (HSEEP IP): capability, issue, corrective action, owner,
+    start and due dates; numbered IP1, IP2 … within the drill, status open."""
     _require_drill(engine, incident_id)
     for name, value in (("issue", issue), ("action", action), ("owner", owner)):
         if not str(value or "").strip():
@@ -245,11 +298,20 @@ def add_plan(engine: Engine, incident_id: str, *, issue: str, action: str, owner
     if d is not None and owner not in d.staff and owner not in d.roles:
         raise Refused(f"unknown owner '{owner}' — "
                       f"{suggest(owner, [*d.staff, *d.roles]) or 'use a staff id or a role'}")
+    start_day = _day(start) if start else None
+    if start_day is not None and start_day > due_day:
+        raise Refused(f"the start {start_day} is after the due date {due_day}")
     payload = {"type": "plan", "issue": issue.strip(), "action": action.strip(),
-               "owner": owner, "due": due_day.isoformat(),
+               "owner": owner, "due": due_day.isoformat(), "capability": capability.strip(),
                "text": f"{issue.strip()} → {action.strip()} ({owner}, {due_day.isoformat()})"}
-    engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_EVALUATION, actor,
-                                                                 payload, now)])
+
+    def make(_st, now):
+        zone = engine.directory.timezone if engine.directory is not None else None
+        day = start_day or (now.astimezone(zone) if zone else now).date()
+        return [NewEvent(dev.DRILL_EVALUATION, actor, {**payload, "start": day.isoformat()},
+                         now)]
+
+    engine.append_events(incident_id, make)
 
 
 def add_counts(engine: Engine, incident_id: str, counts: dict[str, int], *, actor: str) -> None:

@@ -794,7 +794,23 @@ def _coerce(step: Step, value: Any) -> Any:
     if rec.type == "list":
         if isinstance(value, list | tuple):
             return [str(v).strip() for v in value if str(v).strip()]
-        import re
-
-        return [v.strip() for v in re.split(r"[,;，；、\n]", str(value)) if v.strip()]
+        return split_list(str(value))
     return str(value).strip()
+
+
+def split_list(text: str) -> list[str]:
+    """A list value typed on one line: split at , ; ， ； 、 or a new line, but never inside
+    brackets — "B3-1505 Wang Jianguo (82, walker)" is one item, not two."""
+    items, buf, depth = [], [], 0
+    for ch in text:
+        if ch in "(（[【":
+            depth += 1
+        elif ch in ")）]】" and depth:
+            depth -= 1
+        if depth == 0 and ch in ",;，；、\n":
+            items.append("".join(buf))
+            buf = []
+            continue
+        buf.append(ch)
+    items.append("".join(buf))
+    return [i.strip() for i in items if i.strip()]

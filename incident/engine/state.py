@@ -95,11 +95,31 @@ class ReportClockState:
     done_at: datetime | None = None
     done_by: str | None = None
     fired: bool = False
+    level: int | None = None          # the severity level that set this clock
+    # how it was met: "reported" (incident reported), "step:<id>" (an escalate step to
+    # the role done), "page:<id>" (a page to the role acknowledged)
+    done_via: str | None = None
+    superseded_at: datetime | None = None  # the severity changed before it fell due
+    superseded_by: int | None = None       # ... to this level
 
     def status(self, now: datetime) -> str:
+        """met, met_late, superseded, missed or pending (not yet due at `now`)."""
         if self.done_at is not None:
             return "met" if self.done_at <= self.due_at else "met_late"
+        if self.superseded_at is not None:
+            return "superseded"
         return "missed" if (self.fired or now > self.due_at) else "pending"
+
+    @property
+    def live(self) -> bool:
+        """Still waiting to be honoured (not met, not superseded)."""
+        return self.done_at is None and self.superseded_at is None
+
+    def honour(self, ts: datetime, by: str | None, via: str) -> None:
+        """The role was told (a step, a page acknowledged). A written report is not
+        made by telling someone: it needs its own `incident reported`."""
+        if self.live and self.by != "written":
+            self.done_at, self.done_by, self.done_via = ts, by, via
 
 
 @dataclass(slots=True)
@@ -211,7 +231,7 @@ class IncidentState:
                 out.append(Timer(f"target_missed:{t.id}", "target_missed", t.due_at,
                                  {"en": f"Target: {t.title['en']}", "zh": f"目标：{t.title['zh']}"}))
         for r in self.reports.values():
-            if r.done_at is None:
+            if r.live:
                 out.append(Timer(f"report_due:{r.id}", "report_due", r.due_at,
                                  {"en": f"Report: {r.title['en']}", "zh": f"上报：{r.title['zh']}"}))
         out = [t for t in out if t.id not in self.fired]
@@ -266,11 +286,25 @@ def _schedule_targets(st: IncidentState, since: datetime | None = None) -> None:
         sev = pb.severity(st.severity)
     except KeyError:
         return
+    at = since or st.counted_from
+    mine = {r.id for r in sev.report}
+    if since is not None:
+        # A clock of another level that had not fallen due yet no longer applies: the
+        # new level's own clocks replace it ("superseded by level 2 at 14:02"). One
+        # already overdue stays missed: the obligation existed and was not honoured.
+        for old_clock in st.reports.values():
+            if old_clock.id not in mine and old_clock.live and old_clock.due_at > since \
+                    and not old_clock.fired:
+                old_clock.superseded_at, old_clock.superseded_by = since, st.severity
     for r in sev.report:
-        if r.id in st.reports:
+        had = st.reports.get(r.id)
+        if had is not None:
+            if had.superseded_at is not None:  # back at this level: the clock runs again
+                had.superseded_at = had.superseded_by = None
+                had.due_at = at + r.within
             continue
         st.reports[r.id] = ReportClockState(r.id, {"en": r.title.en, "zh": r.title.zh}, r.to,
-                                            r.by, (since or st.counted_from) + r.within)
+                                            r.by, at + r.within, level=st.severity)
 
 
 def _due_at(st: IncidentState, step: Step) -> datetime | None:
@@ -395,6 +429,11 @@ def apply(st: IncidentState, event: Any) -> None:
             rec = pb.steps()[s.id].record
             if rec is not None and s.value is not None:
                 st.values[rec.name] = s.value
+            esc = pb.steps()[s.id].escalate
+            if esc is not None:  # the role was told: its report clocks are honoured
+                for r in st.reports.values():
+                    if r.to == esc.to:
+                        r.honour(ts, s.done_by, f"step:{s.id}")
         elif k == ev.STEP_SKIPPED:
             s.status, s.done_at, s.done_by, s.reason = "skipped", ts, event.actor, p.get("reason")
         _recompute(st, pb, ts)
@@ -420,7 +459,7 @@ def apply(st: IncidentState, event: Any) -> None:
     elif k == ev.REPORT_DONE:
         r = st.reports.get(p.get("report", ""))
         if r is not None:
-            r.done_at, r.done_by = ts, event.actor
+            r.done_at, r.done_by, r.done_via = ts, event.actor, "reported"
     elif k == ev.NOTIFY_QUEUED:
         st.notifications[p["step"]] = dict(p)
     elif k == ev.NOTIFY_RETRIED:
@@ -438,9 +477,19 @@ def apply(st: IncidentState, event: Any) -> None:
     elif k == ev.PAGE_SENT:
         st.pages.append({**p, "id": p.get("page"), "ts": ts, "acked_at": None, "acked_by": None})
     elif k == ev.PAGE_ACKED:
+        which = p.get("pages") if isinstance(p.get("pages"), list) else None
         for page in st.pages:
-            if page["acked_at"] is None and (p.get("page") in (None, page["id"])):
+            if page["acked_at"] is not None:
+                continue
+            if (page["id"] in which) if which is not None \
+                    else (p.get("page") in (None, page["id"])):
                 page["acked_at"], page["acked_by"] = ts, event.actor
+                role = page.get("role") or page.get("node")
+                to = page.get("to")
+                told = event.actor in to if isinstance(to, list) else event.actor == to
+                for r in st.reports.values():  # a page to the role, acknowledged by them
+                    if role and r.to == role and told:  # (not a commander's --all)
+                        r.honour(ts, event.actor, f"page:{page['id']}")
     elif k == ev.INCIDENT_RESOLVED:
         st.status, st.resolved_at, st.resolved_by = "resolved", ts, event.actor
         st.summary = p.get("summary")

@@ -430,8 +430,12 @@ def _who(directory: Directory | None, person: str | None) -> str:
 
 
 def acknowledge(engine: Engine, incident_id: str, actor: str,
-                page: str | None = None) -> IncidentState:
-    """Acknowledge a page (or every waiting page of the incident): escalation stops."""
+                page: str | None = None, all_pages: bool = False) -> IncidentState:
+    """Acknowledge the actor's own waiting pages (or one of them with ``page``).
+
+    Each page is acknowledged by the person it reached, so "time to acknowledge" is
+    theirs. The incident's commander (its current owner) may acknowledge every waiting
+    page with ``all_pages``; the event then says so (``for_all``)."""
     engine.check_actor(actor)
     directory = engine.directory
 
@@ -439,6 +443,11 @@ def acknowledge(engine: Engine, incident_id: str, actor: str,
         _require_open(st)
         if not st.pages:
             raise Refused(f"nobody has been paged for {st.id} yet — nothing to acknowledge")
+        if all_pages and actor != st.owner:
+            raise Refused(f"only the incident's commander, {_who(directory, st.owner)}, "
+                          "acknowledges every page (--all); acknowledge your own pages "
+                          "without --all")
+        mine = [p for p in st.pages if actor in _paged(p)]
         if page is not None:
             found = next((p for p in st.pages if p["id"] == page), None)
             if found is None:
@@ -448,19 +457,43 @@ def acknowledge(engine: Engine, incident_id: str, actor: str,
                 when = found["acked_at"].astimezone(local_zone(directory)).strftime("%H:%M:%S")
                 raise Refused(f"page {page} was already acknowledged by "
                               f"{_who(directory, found['acked_by'])} at {when}")
+            if found not in mine and not all_pages:
+                raise Refused(f"page {page} went to {_names(directory, _paged(found))}, not to "
+                              f"{_who(directory, actor)} — they acknowledge it, or the "
+                              "commander does with --all")
             waiting = [found]
         else:
-            waiting = st.unacked_pages()
+            waiting = st.unacked_pages() if all_pages else [p for p in mine
+                                                            if p["acked_at"] is None]
             if not waiting:
-                last = max(st.pages, key=lambda p: p["acked_at"])
-                when = last["acked_at"].astimezone(local_zone(directory)).strftime("%H:%M:%S")
-                raise Refused(f"{st.id} was already acknowledged by "
-                              f"{_who(directory, last['acked_by'])} at {when}")
-        payload = {"page": page, "pages": [p["id"] for p in waiting],
-                   "nodes": sorted({p.get("node") or "" for p in waiting})}
+                done = [p for p in (st.pages if all_pages else mine) if p["acked_at"]]
+                if done:
+                    last = max(done, key=lambda p: p["acked_at"])
+                    when = last["acked_at"].astimezone(local_zone(directory)).strftime(
+                        "%H:%M:%S")
+                    raise Refused(f"{st.id} was already acknowledged by "
+                                  f"{_who(directory, last['acked_by'])} at {when}")
+                others = ", ".join(f"{p['id']} ({_names(directory, _paged(p))})"
+                                   for p in st.unacked_pages()) or "none"
+                raise Refused(f"{_who(directory, actor)} has no page in {st.id} — waiting: "
+                              f"{others}; the commander acknowledges every page with --all")
+        payload: dict[str, Any] = {"page": page, "pages": [p["id"] for p in waiting],
+                                   "nodes": sorted({p.get("node") or "" for p in waiting})}
+        if all_pages:
+            payload["for_all"] = True
         return [NewEvent(ev.PAGE_ACKED, actor, payload, now)]
 
     return engine.append_events(incident_id, make)
+
+
+def _paged(p: dict[str, Any]) -> list[str]:
+    """The people a page went to."""
+    to = p.get("to")
+    return [str(x) for x in to] if isinstance(to, list) else ([str(to)] if to else [])
+
+
+def _names(directory: Directory | None, people: list[str]) -> str:
+    return ", ".join(_who(directory, x) for x in people) or "nobody"
 
 
 def raise_escalation(engine: Engine, incident_id: str, role: str, actor: str,

@@ -24,9 +24,9 @@ from incident.report.ics import (
 )
 from incident.report.model import IncidentReport, build_incident_report
 from incident.report.monthly import Monthly, build_monthly, parse_day, render_monthly
-from incident.report.render import to_csv, to_html, to_json, to_markdown
+from incident.report.render import to_clocks_csv, to_csv, to_html, to_json, to_markdown
 
-FORMATS = ("md", "html", "csv", "json", "ics214", "ics214-html")
+FORMATS = ("md", "html", "csv", "json", "ics214", "ics214-html", "clocks-csv")
 BRIEF_FORMATS = ("md", "html", "json")
 
 
@@ -40,6 +40,8 @@ def render(rep: IncidentReport, fmt: str, *, prepared_by: str | None = None) -> 
         return to_csv(rep)
     if fmt == "json":
         return to_json(rep)
+    if fmt == "clocks-csv":
+        return to_clocks_csv(rep)
     if fmt == "ics214":
         return ics214_markdown(build_ics214(rep, prepared_by))
     if fmt == "ics214-html":

@@ -64,8 +64,12 @@ class ReportClockRow:
     due_at: datetime
     done_at: datetime | None
     done_by: str | None
-    status: str
+    status: str             # met, met_late, missed, superseded, not_yet_due
     margin: timedelta | None
+    how: str = ""           # what honoured it: reported, a step done, a page acknowledged
+    level: int | None = None
+    superseded_at: datetime | None = None
+    superseded_by: int | None = None
 
 
 @dataclass(slots=True)
@@ -152,6 +156,12 @@ class PageRow:
     channels: str = ""
     delivered: str = ""     # e.g. "1/2" messages sent
     reason: str = ""
+    # sent_at above is when the page was queued; delivered_at when its first message
+    # went out (to the person who acknowledged, if theirs did). Time to acknowledge
+    # counts from delivery: a page that sat queued for 50 minutes was not ignored.
+    delivered_at: datetime | None = None
+    ack_from: str = ""      # "delivery" or "queued" (never delivered before the ack)
+    for_all: bool = False   # acknowledged by the commander for everyone paged
 
 
 @dataclass(slots=True)
@@ -378,8 +388,8 @@ def assemble(row: Any, pb: Playbook, events: list[StoredEvent], outbox: list[Out
         first_receiver=names.who(st.first_receiver), owner=names.who(st.owner),
         handovers=[{**h, "from_name": names.who(h.get("from")), "to_name": names.who(h.get("to")),
                     "by_name": names.who(h.get("by"))} for h in st.handovers],
-        targets=target_rows(st, end, lang),
-        report_clocks=_report_clocks(st, end, names, lang),
+        targets=not_yet_due(target_rows(st, end, lang)),
+        report_clocks=_report_clocks(st, now, names, lang),
         timeline=timeline,
         notes=[r for r in timeline if r.kind == ev.NOTE_ADDED],
         skipped=[r for r in timeline if r.kind == ev.STEP_SKIPPED],
@@ -412,19 +422,46 @@ def target_rows(st: IncidentState, end: datetime, lang: str = "en") -> list[Targ
     return out
 
 
-def _report_clocks(st: IncidentState, end: datetime, names: Names,
+def not_yet_due(rows: list[TargetRow]) -> list[TargetRow]:
+    """A target still running in an open incident reads "not yet due" (as of the
+    report's time), never "pending" or "not met"."""
+    for r in rows:
+        if r.status == "pending":
+            r.status = "not_yet_due"
+    return rows
+
+
+def _report_clocks(st: IncidentState, now: datetime, names: Names,
                    lang: str) -> list[ReportClockRow]:
+    """Report clocks as of the report's own time (``now``), not the incident's end:
+    the written summary is due 48 h after the start and may still be pending after
+    the incident closed — "not yet due", never "not met"."""
+    steps = st.playbook.steps()
     out = []
     for r in st.reports.values():
-        status = r.status(end)
-        if status == "pending" and st.status == "resolved":
-            status = "not_met"
-        margin = r.due_at - (r.done_at or end) if status in ("met", "met_late", "missed") \
+        status = r.status(now)
+        if status == "pending":
+            status = "not_yet_due"
+        margin = r.due_at - (r.done_at or now) if status in ("met", "met_late", "missed") \
             else None
         out.append(ReportClockRow(r.id, pick(r.title, lang, r.id), names.role_title(r.to), r.by,
                                   r.due_at, r.done_at, names.who(r.done_by) if r.done_by else "",
-                                  status, margin))
+                                  status, margin, _clock_how(r.done_via, steps, lang),
+                                  r.level, r.superseded_at, r.superseded_by))
     return out
+
+
+def _clock_how(via: str | None, steps: dict[str, Any], lang: str) -> str:
+    """What honoured a report clock, in words: reported, a step, a page acknowledged."""
+    if not via:
+        return ""
+    kind, _, ref = via.partition(":")
+    if kind == "step":
+        step = steps.get(ref)
+        return t("clock_via_step", lang, step=step.title.get(lang) if step is not None else ref)
+    if kind == "page":
+        return t("clock_via_page", lang, page=ref)
+    return t("clock_via_reported", lang)
 
 
 def _values(st: IncidentState, pb: Playbook, lang: str) -> list[tuple[str, str]]:
@@ -686,6 +723,8 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
     rows_by_seq: dict[int, list[OutboxRow]] = defaultdict(list)
     for r in outbox:
         rows_by_seq[r.event_seq].append(r)
+    for_all = {pg for e in events if e.kind == ev.PAGE_ACKED and e.payload.get("for_all")
+               for pg in (e.payload.get("pages") or [])}
     out = []
     for p in st.pages:
         acked = p.get("acked_at")
@@ -710,13 +749,31 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
             reached = {r.person_id for r in rows if r.state == "sent"}
             delivered = f"{len(reached)}/{len(people)}"
         reason = p.get("reason") or ""
+        delivered_at, ack_after, ack_from = _page_delivery(p, rows, acked)
         out.append(PageRow(
             str(pid), names.who(p.get("to")), names.role_title(role),
             "" if level is None else str(level), p["ts"], acked,
             names.who(p.get("acked_by")) if p.get("acked_by") else "",
-            (acked - p["ts"]) if acked else None, chan_text, delivered,
-            pick(reason, lang) if isinstance(reason, dict) else str(reason)))
+            ack_after, chan_text, delivered,
+            pick(reason, lang) if isinstance(reason, dict) else str(reason),
+            delivered_at, ack_from, pid in for_all))
     return out
+
+
+def _page_delivery(p: dict[str, Any], rows: list[OutboxRow], acked: datetime | None,
+                   ) -> tuple[datetime | None, timedelta | None, str]:
+    """When a page reached someone, and the time to acknowledge counted from then.
+
+    The acknowledging person's own delivery counts when there is one; a page
+    acknowledged before any message went out counts from when it was queued."""
+    sent = [r for r in rows if r.sent_at is not None and r.state == "sent"]
+    own = [r.sent_at for r in sent if r.person_id == p.get("acked_by")]
+    first = min(own) if own else (min(r.sent_at for r in sent) if sent else None)
+    if acked is None:
+        return first, None, ""
+    if first is not None and first <= acked:
+        return first, acked - first, "delivery"
+    return first, acked - p["ts"], "queued"
 
 
 def _escalations(events: list[StoredEvent], names: Names, steps: dict[str, Any],

@@ -191,7 +191,7 @@ def facts_of(store: Store, playbooks: PlaybookLibrary, row: IncidentRow, *, now:
         follow.append(t("open_steps_n", lang, n=len(titles), steps=", ".join(titles[:6])
                         + ("…" if len(titles) > 6 else "")))
     for r in st.reports.values():
-        if r.done_at is None:
+        if r.live:  # a clock superseded by a severity change is no follow-up
             follow.append(t("report_not_made", lang, r=pick(r.title, lang, r.id)))
     unacked = st.unacked_pages()
     if unacked:

@@ -177,18 +177,59 @@ def target_table(rep: IncidentReport) -> tuple[list[str], list[list[str]]]:
     head = [t(k, lang) for k in ("target", "due", "met_at", "took", "result", "margin",
                                  "how_met")]
     rows = [[r.title, when(rep, r.due_at), when(rep, r.met_at), duration_text(r.took),
-             t(r.status, lang), margin_text(r.margin, lang), r.how] for r in rep.targets]
+             status_text(rep, r.status), margin_text(r.margin, lang), r.how] for r in rep.targets]
     return head, rows
+
+
+def status_text(rep: IncidentReport, status: str) -> str:
+    """A target's or clock's result in words; "not yet due" carries the report's as-of."""
+    if status == "not_yet_due":
+        return t("not_yet_due_as_of", rep.lang, at=rep.local(rep.generated_at, True))
+    return t(status, rep.lang)
+
+
+def clock_result(rep: IncidentReport, r: Any) -> str:
+    """A report clock's result: met, missed, "superseded by level 2 at 14:02", ..."""
+    if r.status == "superseded" and r.superseded_at is not None:
+        return t("superseded_by", rep.lang, level=r.superseded_by, at=when(rep, r.superseded_at))
+    return status_text(rep, r.status)
 
 
 def clock_table(rep: IncidentReport) -> tuple[list[str], list[list[str]]]:
     lang = rep.lang
     head = [t(k, lang) for k in ("report", "to", "by_means", "due", "done_at", "result",
-                                 "margin")]
+                                 "margin", "met_by")]
     rows = [[r.title, r.to, r.by, when(rep, r.due_at),
              when(rep, r.done_at) + (f" ({r.done_by})" if r.done_by else ""),
-             t(r.status, lang), margin_text(r.margin, lang)] for r in rep.report_clocks]
+             clock_result(rep, r), margin_text(r.margin, lang), r.how or "—"]
+            for r in rep.report_clocks]
     return head, rows
+
+
+CLOCKS_CSV_HEAD = ["kind", "id", "title", "to", "due_local", "due_utc", "met_local",
+                   "met_by", "status", "result", "margin", "how", "as_of_utc", *CSV_CHAIN_HEAD]
+
+
+def to_clocks_csv(rep: IncidentReport) -> str:
+    """Every target and report clock with its result, one row each (`--table clocks`)."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CLOCKS_CSV_HEAD)
+    chain = csv_chain_cells(rep.integrity)
+    as_of = rep.generated_at.isoformat()
+    for g in rep.targets:
+        w.writerow(csv_row(["target", g.id, g.title, "", rep.local(g.due_at, True),
+                            g.due_at.isoformat(), rep.local(g.met_at, True) if g.met_at else "",
+                            "", g.status, status_text(rep, g.status),
+                            margin_text(g.margin, rep.lang), getattr(g, "how", ""), as_of,
+                            *chain]))
+    for r in rep.report_clocks:
+        w.writerow(csv_row(["report", r.id, r.title, r.to, rep.local(r.due_at, True),
+                            r.due_at.isoformat(), rep.local(r.done_at, True) if r.done_at else "",
+                            r.done_by or "", r.status, clock_result(rep, r),
+                            margin_text(r.margin, rep.lang), r.how, as_of, *chain]))
+    return buf.getvalue()
 
 
 def timeline_head(lang: str) -> list[str]:
@@ -207,14 +248,25 @@ def channel_row(c: ChannelStats) -> list[Any]:
 
 
 def page_head(lang: str) -> list[str]:
-    return [t(k, lang) for k in ("paged", "role", "level", "time", "channel", "delivered",
-                                 "acked_by", "acked_at", "ack_time", "reason")]
+    return [t(k, lang) for k in ("paged", "role", "level", "page_queued", "page_sent",
+                                 "channel", "delivered", "acked_by", "acked_at", "ack_time",
+                                 "reason")]
+
+
+def ack_time_text(rep: IncidentReport, p: Any) -> str:
+    """Time to acknowledge, saying what it counts from (delivery, or queueing)."""
+    if p.ack_after is None:
+        return "—"
+    return f"{duration_text(p.ack_after)} ({t('ack_from_' + (p.ack_from or 'queued'), rep.lang)})"
 
 
 def page_rows(rep: IncidentReport) -> list[list[str]]:
+    lang = rep.lang
     return [[f"{p.to} ({p.page})" if p.page else p.to, p.role, p.level, when(rep, p.sent_at),
-             p.channels, p.delivered or "—", p.acked_by or t("not_acked", rep.lang),
-             when(rep, p.acked_at), duration_text(p.ack_after), p.reason] for p in rep.pages]
+             when(rep, p.delivered_at), p.channels, p.delivered or "—",
+             (p.acked_by + (f" ({t('ack_for_all', lang)})" if p.for_all else ""))
+             if p.acked_by else t("not_acked", lang),
+             when(rep, p.acked_at), ack_time_text(rep, p), p.reason] for p in rep.pages]
 
 
 def escalation_head(lang: str) -> list[str]:
@@ -387,7 +439,10 @@ def to_dict(rep: IncidentReport) -> dict[str, Any]:
         "report_clocks": [{"id": r.id, "title": r.title, "to": r.to, "by": r.by,
                            "due_at": _iso(r.due_at), "done_at": _iso(r.done_at),
                            "done_by": r.done_by, "status": r.status,
-                           "margin_s": _secs(r.margin)} for r in rep.report_clocks],
+                           "margin_s": _secs(r.margin), "result": clock_result(rep, r),
+                           "how": r.how, "level": r.level,
+                           "superseded_at": _iso(r.superseded_at),
+                           "superseded_by": r.superseded_by} for r in rep.report_clocks],
         "values": dict(rep.values),
         "timeline": [{"seq": r.seq, "ts": _iso(r.ts), "offset_s": _secs(r.offset),
                       "actor": r.actor, "name": r.who, "role": r.role, "kind": r.kind,
@@ -405,6 +460,8 @@ def to_dict(rep: IncidentReport) -> dict[str, Any]:
         "pages": [{"page": p.page, "to": p.to, "role": p.role, "level": p.level,
                    "sent_at": _iso(p.sent_at), "acked_at": _iso(p.acked_at),
                    "acked_by": p.acked_by, "ack_after_s": _secs(p.ack_after),
+                   "queued_at": _iso(p.sent_at), "delivered_at": _iso(p.delivered_at),
+                   "ack_counted_from": p.ack_from or None, "acked_for_all": p.for_all,
                    "channels": p.channels, "delivered": p.delivered, "reason": p.reason}
                   for p in rep.pages],
         "escalations": [{"ts": _iso(e.ts), "kind": e.kind, "to": e.to, "step": e.step,
@@ -448,6 +505,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.t { white-space: nowrap; font-variant-numeric: tabular-nums; }
 .met { color: #1b5e20; font-weight: 600; }
 .met_late, .missed, .not_met { color: #b71c1c; font-weight: 600; }
+.superseded, .not_yet_due { color: #616161; font-style: italic; }
 .banner { border: 2px solid #b71c1c; color: #b71c1c; background: #ffebee; padding: 8px 12px;
           font-weight: 700; margin: 10px 0; }
 .drill { border: 2px dashed #e65100; color: #e65100; background: #fff3e0; padding: 6px 12px;
@@ -521,7 +579,15 @@ def to_html(rep: IncidentReport) -> str:
         parts.append(f"<p>{h(t('none', lang))}</p>")
     if rep.report_clocks:
         parts.append(f"<h3>{h(t('report_clocks', lang))}</h3>")
-        parts.append(html_table(*clock_table(rep)))
+        head, rows = clock_table(rep)
+        out = [f'<table><thead><tr>{"".join(f"<th>{h(x)}</th>" for x in head)}</tr></thead>'
+               "<tbody>"]
+        for r, row in zip(rep.report_clocks, rows, strict=True):
+            cells = [f'<td class="{h(r.status)}">{h(c)}</td>' if i == 5 else f"<td>{h(c)}</td>"
+                     for i, c in enumerate(row)]
+            out.append(f"<tr>{''.join(cells)}</tr>")
+        out.append("</tbody></table>")
+        parts.append("".join(out))
     parts.append(f'<div class="figure"><h3>{h(t("chart_tracks", lang))}</h3>'
                  f"{gantt_svg(rep)}</div>")
     if rep.values:

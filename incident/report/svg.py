@@ -28,6 +28,16 @@ def _tick_step(span_s: float, max_ticks: int = 10) -> int:
     return NICE_STEPS[-1] * max(1, int(span_s / NICE_STEPS[-1] / max_ticks) + 1)
 
 
+def nice_count_step(total: int, max_ticks: int = 5) -> int:
+    """A round step (1, 2, 5, 10, 20, 50, ...) giving at most max_ticks steps up to total."""
+    base = 1
+    while True:
+        for m in (1, 2, 5):
+            if total / (base * m) <= max_ticks:
+                return base * m
+        base *= 10
+
+
 def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -57,6 +67,63 @@ class _Axis:
         return out
 
 
+KNEE = timedelta(minutes=30)  # every target of a first response sits in this window
+KNEE_SHARE = 0.6              # ... which gets this share of the width on a long incident
+
+
+class _BrokenAxis(_Axis):
+    """A time axis in two linear pieces: the first 30 minutes over 60% of the width,
+    the rest after a marked break. A linear axis of an 8-hour incident squeezed the
+    first half hour, where every target sits, into a sliver."""
+
+    def __init__(self, start: datetime, end: datetime, x0: float, x1: float):
+        super().__init__(start, end, x0, x1)
+        self.knee = KNEE.total_seconds()
+        self.xk = round(x0 + (x1 - x0) * KNEE_SHARE, 1)
+
+    def at(self, s: float) -> float:
+        s = min(max(s, 0.0), self.span)
+        if s <= self.knee:
+            return round(self.x0 + (self.xk - self.x0) * s / self.knee, 1)
+        return round(self.xk + (self.x1 - self.xk) * (s - self.knee)
+                     / (self.span - self.knee), 1)
+
+    def x(self, ts: datetime) -> float:
+        return self.at((ts - self.start).total_seconds())
+
+    def seconds(self) -> list[int]:
+        """Round tick marks: every 5 minutes to T+30m, then a round step after the break."""
+        out = list(range(0, int(self.knee) + 1, 300))
+        step = _tick_step(self.span - self.knee, max_ticks=4)
+        s = (int(self.knee) // step + 1) * step
+        while s <= self.span + 0.5:
+            if self.at(s) - self.at(out[-1]) >= 40:  # keep labels apart
+                out.append(s)
+            s += step
+        return out
+
+    def ticks(self, y0: float, y1: float) -> list[str]:
+        out = []
+        for s in self.seconds():
+            x = self.at(s)
+            out.append(f'<line x1="{x}" y1="{y0}" x2="{x}" y2="{y1}" class="grid"/>')
+            anchor = "end" if x > self.x1 - 25 else ("start" if x < self.x0 + 5 else "middle")
+            out.append(f'<text x="{x}" y="{y0 - 4}" class="tick" text-anchor="{anchor}">'
+                       f'T+{escape(format_duration(timedelta(seconds=s)))}</text>')
+        xk = self.xk
+        out.append(f'<path d="M{xk - 3} {y0} L{xk + 3} {y0 + 6} M{xk + 1} {y0} L{xk + 7} {y0 + 6}"'
+                   ' class="brk"/>'
+                   f'<line x1="{xk + 2}" y1="{y0}" x2="{xk + 2}" y2="{y1}" class="brkline"/>')
+        return out
+
+
+def time_axis(start: datetime, end: datetime, x0: float, x1: float) -> _Axis:
+    """Linear for a short incident; broken after T+30m when the rest would squeeze it."""
+    if (end - start) > KNEE * 1.5:
+        return _BrokenAxis(start, end, x0, x1)
+    return _Axis(start, end, x0, x1)
+
+
 def gantt_svg(rep: IncidentReport) -> str:
     lang = rep.lang
     bars = [b for b in rep.gantt if b.status != "excluded" and b.start is not None]
@@ -73,7 +140,7 @@ def gantt_svg(rep: IncidentReport) -> str:
     for due in dues:
         if end < due <= limit:
             end = due
-    axis = _Axis(rep.started_at, end, LABEL_W, WIDTH - 10)
+    axis = time_axis(rep.started_at, end, LABEL_W, WIDTH - 10)
     rows: list[str] = []
     y = 28
     rows.append(f'<text x="4" y="{y + 11}" class="track">{escape(t("targets", lang))}</text>')
@@ -127,19 +194,25 @@ def gantt_svg(rep: IncidentReport) -> str:
             '<style>.grid{stroke:#e0e0e0;stroke-width:1}.tick{font-size:9px;fill:#666}'
             '.lbl{font-size:10px;fill:#222}.track{font-size:10px;font-weight:bold;fill:#000}'
             '.due{stroke:#c62828;stroke-width:1.5;stroke-dasharray:2 1}'
-            '.leg{font-size:9px;fill:#333}</style>'
+            '.leg{font-size:9px;fill:#333}.brk{stroke:#666;stroke-width:1.2;fill:none}'
+            '.brkline{stroke:#999;stroke-width:1;stroke-dasharray:4 3}</style>'
             + "".join(head) + "".join(rows) + legend + "</svg>")
 
 
+# The legend lists every colour a bar or target marker can take, with the same keys
+# the bars use (a test checks each bar's fill is in it).
+LEGEND = [("done", "done"), ("late", "met_late"), ("open", "in_progress"), ("ready", "ready"),
+          ("skipped", "skipped"), ("missed", "missed")]
+
+
 def _legend(lang: str, y: float) -> str:
-    items = [("done", t("done", lang)), ("late", t("met_late", lang)),
-             ("skipped", t("skipped", lang)), ("open", t("open", lang))]
     out = []
-    x = LABEL_W
-    for key, text in items:
-        out.append(f'<rect x="{x}" y="{y + 6}" width="12" height="8" fill="{PALETTE[key]}"/>'
-                   f'<text x="{x + 16}" y="{y + 14}" class="leg">{escape(text)}</text>')
-        x += 110
+    x = LABEL_W - 200
+    for key, label in LEGEND:
+        out.append(f'<rect x="{x}" y="{y + 6}" width="12" height="8" fill="{PALETTE[key]}" '
+                   f'data-key="{key}"/>'
+                   f'<text x="{x + 16}" y="{y + 14}" class="leg">{escape(t(label, lang))}</text>')
+        x += 100
     out.append(f'<line x1="{x}" y1="{y + 4}" x2="{x}" y2="{y + 16}" class="due"/>'
                f'<text x="{x + 6}" y="{y + 14}" class="leg">{escape(t("due", lang))}</text>')
     return "".join(out)
@@ -161,12 +234,14 @@ def delivery_svg(rep: IncidentReport) -> str:
     series = [(t("total", lang), [p.ts for p in points])]
     series += sorted(by_channel.items())
 
+    ystep = nice_count_step(total)
+    ymax = -(-total // ystep) * ystep  # the top tick is a round number too
+
     def ypos(n: int) -> float:
-        return round(bottom - (bottom - top) * n / total, 1)
+        return round(bottom - (bottom - top) * n / ymax, 1)
 
     parts = axis.ticks(top, bottom)
-    for frac in (0, 0.25, 0.5, 0.75, 1):
-        n = round(total * frac)
+    for n in range(0, ymax + 1, ystep):
         yy = ypos(n)
         parts.append(f'<line x1="{left}" y1="{yy}" x2="{right}" y2="{yy}" class="grid"/>'
                      f'<text x="{left - 6}" y="{yy + 3}" class="tick" text-anchor="end">{n}'

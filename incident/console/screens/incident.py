@@ -700,7 +700,7 @@ class IncidentScreen(Screen):
         engine, iid, user = self.rt.engine, self.incident_id, self.app.user  # type: ignore[attr-defined]
         lang = self.lang
         pending = [(f"{r.title.get(lang, r.id)} → {r.to} ({r.by})", r.id)
-                   for r in self.state.reports.values() if r.done_at is None]
+                   for r in self.state.reports.values() if r.live]
         if not pending:
             self.app.notify(t("tm.none", lang), timeout=3)
             return

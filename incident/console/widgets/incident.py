@@ -377,7 +377,7 @@ def timers_text(rows: list[TimerRow], now: datetime, lang: str, zone: ZoneInfo,
             right = f"[$success]✔ {t('tm.met', lang, t=clock_text(r.met_at, zone))}[/]"
         elif status == "met_late":
             right = f"[$warning]✔ {t('tm.met_late', lang, t=clock_text(r.met_at, zone))}[/]"
-        elif status == "n/a":
+        elif status in ("n/a", "superseded"):  # superseded: a level no longer in force
             right = f"[dim]{t('tm.na', lang)}[/]"
         elif status == "missed" or (r.due_at is not None and now > r.due_at):
             late = countdown(now - r.due_at) if r.due_at else ""

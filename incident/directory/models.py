@@ -27,6 +27,10 @@ class Site:
     timezone: str
     hotline: str
     address: dict[str, str] = field(default_factory=dict)
+    # what every message to owners starts with (Chinese carriers require a 【signature】
+    # at the start; owners take an unsigned emergency text for a scam) and ends with
+    sms_signature: dict[str, str] = field(default_factory=dict)
+    sign_off: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

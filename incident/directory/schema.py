@@ -167,6 +167,8 @@ class SiteIn(Strict):
     timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
     hotline: Dialable
     address: Bilingual | None = None
+    sms_signature: Bilingual | None = None
+    sign_off: Bilingual | None = None
 
 
 class BuildingIn(Strict):

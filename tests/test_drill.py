@@ -161,7 +161,9 @@ def test_fire_drill_auto_scores_exactly(rt):
     rows = rt.store.outbox_rows(run.incident_id)
     assert rows and all(r.drill for r in rows)
     marked = [r for r in rows if not r.step_id.startswith("escalation:")]
-    assert marked and all(r.body.startswith(("[DRILL] ", "[演练] ")) for r in marked)
+    # the estate's signature first (carriers want it at the start), then the drill mark
+    assert marked and all(r.body.startswith(("[Lakeside Garden Mgmt] [DRILL] ",
+                                              "【临湖苑物业】[演练] ")) for r in marked)
 
 
 def test_a_step_never_done_is_unable_to_perform(rt):

@@ -98,7 +98,14 @@ def test_nobody_acknowledges_the_ladder_climbs_on_the_clock(db_url, shipped):
             for r in rows] == [("song.hui", "chat", "SongHui", ["sms"], False)]
     sent = {e.payload["page"]: e.seq for e in kinds(eng, iid, ev.PAGE_SENT)}
     assert rows[0].event_seq == sent["P2"]
-    assert "incident ack" in rows[0].body and iid in rows[0].body
+    # written for the person: estate tag, place in words, when it came in, why them,
+    # what to do — and no command line or location code
+    body = rows[0].body
+    assert body.startswith("【临湖苑物业】") and iid in body
+    assert "地点：3号楼 12层 1201室，11:00接报" in body
+    assert "原因：中控室值班员（陈杰、刘洋）5分钟内未确认，按升级流程通知您" in body
+    assert "请在值班控制台确认收到，或致电中控室021-5988 6600确认（呼叫编号P2）" in body
+    assert "incident ack" not in body and "--as" not in body and "B3-1201" not in body
     p1 = eng.store.outbox_rows(iid, step_id="escalation:P1")
     assert {r.person_id for r in p1} == {"chen.jie", "liu.yang"}
     assert eng.store.verify(iid).ok

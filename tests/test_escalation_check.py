@@ -93,7 +93,12 @@ def test_the_shipped_graph_passes_the_check(directory):
     assert "severity 2: best 30m, worst 30m (at every hour)" in text
     assert "cs_supervisor      105 h/week: 18:00-09:00 daily → covered by fallback song.hui" \
         in text
-    assert text.endswith("ok (4 warning(s))")
+    # one supervisor on call as the fallback 105 hours a week is flagged (max 40)
+    [tired] = report.find("song.hui (宋慧) is the fallback for 105 hours a week")
+    assert tired.severity == "warning" and tired.file.endswith("staff.yaml")
+    assert "more than max_fallback_hours 40" in tired.message
+    assert report.fallback_hours == {"song.hui": 105}
+    assert text.endswith("ok (5 warning(s))")
 
 
 # ---- loading: names, keys, values --------------------------------------------------------

@@ -22,7 +22,8 @@ def test_check_of_the_shipped_graph_exits_zero():
     assert result.exit_code == 0, result.output
     assert "severity 1: best 0m, worst 0m (at every hour)" in result.output
     assert "staff.yaml:" in result.output and "rests on one person" in result.output
-    assert result.output.rstrip().endswith("ok (4 warning(s))")
+    assert "is the fallback for 105 hours a week" in result.output
+    assert result.output.rstrip().endswith("ok (5 warning(s))")
 
 
 def test_check_exits_one_on_errors_naming_file_and_line(tmp_path):

@@ -105,6 +105,9 @@ class EscalationFile(_Strict):
         description="paging order: the first a person has is used, the rest are fallbacks")
     nodes: dict[Id, NodeIn] = {}
     edges: list[EdgeIn] = Field(min_length=1)
+    max_fallback_hours: Annotated[int, Field(ge=1, le=168)] = Field(
+        default=40, description="the check warns when one person is the fallback for more "
+        "hours a week than this (a fallback is someone at home, on call)")
 
 
 # ---- the loaded graph ----------------------------------------------------------------
@@ -210,6 +213,7 @@ class EscalationGraph:
     graph: nx.MultiDiGraph
     located: Located | None = None
     file: str = FILE
+    max_fallback_hours: int = 40
     _out: dict[str, list[Edge]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -339,7 +343,8 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
     for e in edges:
         graph.add_edge(e.src, e.dst, key=e.id, edge=e, weight=e.wait_min)
     return EscalationGraph(model.entry, model.top, frozenset(makers), tuple(model.severities),
-                           tuple(model.channels), nodes, edges, graph, located, located.file)
+                           tuple(model.channels), nodes, edges, graph, located, located.file,
+                           model.max_fallback_hours)
 
 
 def hours_text(hours: list[int] | set[int], lang: str = "en") -> str:

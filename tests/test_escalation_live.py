@@ -20,6 +20,9 @@ from incident.views import event_summary
 
 REPO = Path(__file__).resolve().parent.parent
 CONTACTS = REPO / "contacts"
+# the mechanics run on the service-manual ladder (tests/data); the shipped routing has
+# its own tests in test_ladder.py
+LADDER = REPO / "tests" / "data" / "escalation_manual_ladder.yaml"
 PLAYBOOKS = Path(__file__).parent / "data" / "playbooks"
 MON_1100 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)  # Monday 11:00 in Shanghai
 MON_0300 = datetime(2026, 1, 4, 19, 0, tzinfo=UTC)  # Monday 03:00 in Shanghai
@@ -36,7 +39,7 @@ def library() -> PlaybookLibrary:
 @pytest.fixture(scope="module")
 def shipped():
     directory = load_directory(CONTACTS)
-    return directory, load_escalation(CONTACTS / "escalation.yaml", directory)
+    return directory, load_escalation(LADDER, directory)
 
 
 def make_engine(db_url: str, contacts, clock: ManualClock) -> Engine:
@@ -156,6 +159,7 @@ def test_acknowledging_one_page_stops_only_its_wait(db_url, shipped):
 def _contacts_without_supervisor_fallback(tmp_path: Path) -> Path:
     target = tmp_path / "contacts"
     shutil.copytree(CONTACTS, target)
+    shutil.copy(LADDER, target / "escalation.yaml")
     staff = target / "staff.yaml"
     text = staff.read_text(encoding="utf-8")
     block = "  cs_supervisor:\n    title: {en: Customer-service supervisor, zh: 客服主管}\n" \

@@ -166,6 +166,20 @@ def test_fire_drill_auto_scores_exactly(rt):
                                               "【临湖苑物业】[演练] ")) for r in marked)
 
 
+def test_medical_drill_auto_scores(rt):
+    run = run_auto(rt.engine, _load(rt, DRILLS / "medical_collapse.yaml"), rt.clock)
+    sd = scored(rt.store, rt.playbooks, run.incident_id)
+    got = {s.id: (s.rating, s.elapsed.total_seconds() if s.elapsed else None)
+           for s in sd.scores}
+    # 120 at 1m, the first-aider on scene at 2m30s (3m target), the family in time
+    assert got["ambulance_called"] == ("P", 60)
+    assert got["first_aider"] == ("P", 150)
+    assert got["family_told"][0] == "P"
+    assert sd.state.drill and sd.state.status == "resolved" and not run.open_steps
+    injects = [e.payload["inject"] for e in sd.events if e.kind == ev.DRILL_INJECT]
+    assert injects == ["no_breathing", "gate_blocked"]
+
+
 def test_a_step_never_done_is_unable_to_perform(rt):
     text = FIRE.read_text(encoding="utf-8").replace("    call_119: 45s\n", "    call_119: never\n")
     run = run_auto(rt.engine, _load(rt, text=text), rt.clock)

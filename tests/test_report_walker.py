@@ -181,7 +181,7 @@ def test_fire_report_exact_times_and_deltas(rt):
         assert NO_PLANNER in md
     # the gate was confirmed by a second person holding the role
     gated = [r for r in rep.timeline if r.kind == ev.STEP_CONFIRMED]
-    assert gated and gated[0].role == "Fire-safety lead"
+    assert gated and gated[0].role == "Fire-safety manager"
     # missed targets say by how much
     late = [r for r in rep.targets if r.status in ("met_late", "missed")]
     for r in late:

@@ -83,7 +83,8 @@ def test_power_notice_names_the_area_when_given_and_never_says_part_or_all(runti
 def test_every_shipped_notify_message_is_signed_in_both_languages(runtime):
     planner = build_planner(runtime)
     for pb in runtime.playbooks:
-        st = runtime.engine.start(pb.id, "B3-1201", actor="chen.jie")
+        required = {k: "01-08 09:00" for k, spec in pb.inputs.items() if spec.required}
+        st = runtime.engine.start(pb.id, "B3-1201", actor="chen.jie", inputs=required)
         for step in pb.steps().values():
             if step.notify is None:
                 continue
@@ -129,3 +130,14 @@ def test_the_notice_escapes_what_an_officer_typed(db_url, tmp_path):
                                f"affected_area={evil}"], env=env).output.strip()
     page = runner.invoke(main, ["notice", iid, "short_notice_estate"], env=env).output
     assert evil not in page and html.escape(evil) in page
+
+
+def test_planned_cut_notice_names_area_times_and_supply(runtime):
+    st = runtime.engine.start("planned_outage", "B5-301", actor="chen.jie",
+                              inputs={"cut_from": "01-08 09:00", "cut_until": "01-08 17:00",
+                                      "supply": "电", "supply_en": "power"})
+    step = st.playbook.steps()["advance_notice"]
+    _s, zh = build_planner(runtime).render(st, step, "zh")
+    _s, en = build_planner(runtime).render(st, step, "en")
+    assert zh.startswith("【临湖苑物业】尊敬的业主：因计划检修，5号楼将于01-08 09:00至01-08 17:00停电")
+    assert "will have no power from 01-08 09:00 to about 01-08 17:00" in en

@@ -133,7 +133,7 @@ def test_the_notice_escapes_what_an_officer_typed(db_url, tmp_path):
 
 
 def test_planned_cut_notice_names_area_times_and_supply(runtime):
-    st = runtime.engine.start("planned_outage", "B5-301", actor="chen.jie",
+    st = runtime.engine.start("scheduled_outage", "B5-301", actor="chen.jie",
                               inputs={"cut_from": "01-08 09:00", "cut_until": "01-08 17:00",
                                       "supply": "电", "supply_en": "power"})
     step = st.playbook.steps()["advance_notice"]

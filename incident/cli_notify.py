@@ -124,6 +124,38 @@ def register(main: click.Group) -> None:
         act.callback = act_callback
         act._notify_extended = True  # type: ignore[attr-defined]
 
+    # ---- notice: the printable lobby notice (告示) of a notify step --------------------------
+    @main.command("notice")
+    @click.argument("incident_id")
+    @click.argument("step")
+    @click.option("--format", "fmt", type=click.Choice(["html"]), default="html",
+                  show_default=True, help="html: one A4 page, CSS inline, print from a browser")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+                  default=None, help="write to this file instead of standard output")
+    @pass_ctx
+    @handled
+    def notice_cmd(ctx: Ctx, incident_id: str, step: str, fmt: str,
+                   output: str | None) -> None:
+        """Print the lobby notice (告示) of a notify STEP: Chinese and English, with the
+        estate's sign-off and today's date."""
+        from incident.errors import Refused
+        from incident.notify.notice import notice_html
+
+        rt = ctx.runtime
+        st = rt.engine.state(incident_id)
+        steps = st.playbook.steps()
+        if step not in steps or steps[step].notify is None:
+            notices = [s.id for s in steps.values() if s.notify is not None]
+            raise Refused(f"'{step}' is not a notify step of playbook '{st.playbook.id}'"
+                          f" — notify steps: {', '.join(notices) or 'none'}")
+        page = notice_html(st, steps[step], rt.directory, rt.clock.now())
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(page)
+            click.echo(f"wrote {output}")
+        else:
+            click.echo(page, nl=False)
+
     # ---- notify group ----------------------------------------------------------------------
     @main.group("notify")
     def notify_group() -> None:

@@ -161,7 +161,23 @@ def test_fire_drill_auto_scores_exactly(rt):
     rows = rt.store.outbox_rows(run.incident_id)
     assert rows and all(r.drill for r in rows)
     marked = [r for r in rows if not r.step_id.startswith("escalation:")]
-    assert marked and all(r.body.startswith(("[DRILL] ", "[演练] ")) for r in marked)
+    # the estate's signature first (carriers want it at the start), then the drill mark
+    assert marked and all(r.body.startswith(("[Lakeside Garden Mgmt] [DRILL] ",
+                                              "【临湖苑物业】[演练] ")) for r in marked)
+
+
+def test_medical_drill_auto_scores(rt):
+    run = run_auto(rt.engine, _load(rt, DRILLS / "medical_collapse.yaml"), rt.clock)
+    sd = scored(rt.store, rt.playbooks, run.incident_id)
+    got = {s.id: (s.rating, s.elapsed.total_seconds() if s.elapsed else None)
+           for s in sd.scores}
+    # 120 at 1m, the first-aider on scene at 2m30s (3m target), the family in time
+    assert got["ambulance_called"] == ("P", 60)
+    assert got["first_aider"] == ("P", 150)
+    assert got["family_told"][0] == "P"
+    assert sd.state.drill and sd.state.status == "resolved" and not run.open_steps
+    injects = [e.payload["inject"] for e in sd.events if e.kind == ev.DRILL_INJECT]
+    assert injects == ["no_breathing", "gate_blocked"]
 
 
 def test_a_step_never_done_is_unable_to_perform(rt):

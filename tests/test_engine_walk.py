@@ -30,7 +30,8 @@ def runtime(db_url):
 def test_walk_every_shipped_playbook_through_the_api(runtime, playbook_file):
     pb = next(p for p in runtime.playbooks if runtime.playbooks.sources[p.id].stem == playbook_file)
     engine, clock = runtime.engine, runtime.clock
-    st = engine.start(pb.id, "B3-1201", actor="chen.jie")
+    required = {k: "01-08 09:00" for k, spec in pb.inputs.items() if spec.required}
+    st = engine.start(pb.id, "B3-1201", actor="chen.jie", inputs=required)
     t0 = st.started_at
     st = walk(engine, st.id, clock)
     assert all(s.settled for s in st.steps.values())

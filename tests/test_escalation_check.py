@@ -93,7 +93,12 @@ def test_the_shipped_graph_passes_the_check(directory):
     assert "severity 2: best 30m, worst 30m (at every hour)" in text
     assert "cs_supervisor      105 h/week: 18:00-09:00 daily → covered by fallback song.hui" \
         in text
-    assert text.endswith("ok (4 warning(s))")
+    # one supervisor on call as the fallback 105 hours a week is flagged (max 40)
+    [tired] = report.find("song.hui (宋慧) is the fallback for 105 hours a week")
+    assert tired.severity == "warning" and tired.file.endswith("staff.yaml")
+    assert "more than max_fallback_hours 40" in tired.message
+    assert report.fallback_hours == {"song.hui": 105}
+    assert text.endswith("ok (6 warning(s))")
 
 
 # ---- loading: names, keys, values --------------------------------------------------------
@@ -300,7 +305,8 @@ def test_renderings(directory):
     at = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
     mermaid = render_mermaid(esc, 2, None, at)
     assert mermaid.startswith("flowchart TD\n")
-    assert 'duty_officer -->|"5m"| cs_supervisor' in mermaid
+    assert 'duty_officer -->|"5m"| security_supervisor' in mermaid
+    assert 'duty_officer -->|"5m"| duty_manager' in mermaid
     assert "severity 1" not in mermaid  # filtered to severity 2
     assert "Chen Jie, Liu Yang" in mermaid
     dot = render_dot(esc, None, None, at)

@@ -22,7 +22,8 @@ def test_check_of_the_shipped_graph_exits_zero():
     assert result.exit_code == 0, result.output
     assert "severity 1: best 0m, worst 0m (at every hour)" in result.output
     assert "staff.yaml:" in result.output and "rests on one person" in result.output
-    assert result.output.rstrip().endswith("ok (4 warning(s))")
+    assert "is the fallback for 105 hours a week" in result.output
+    assert result.output.rstrip().endswith("ok (6 warning(s))")
 
 
 def test_check_exits_one_on_errors_naming_file_and_line(tmp_path):
@@ -34,7 +35,7 @@ def test_check_exits_one_on_errors_naming_file_and_line(tmp_path):
         "    to: [project_manager, service_manger]"), encoding="utf-8")
     result = invoke("--contacts", str(contacts), "escalation", "check")
     assert result.exit_code == 1
-    assert "escalation.yaml:38:27: error: edges[1].to[1]: " in result.output
+    assert "escalation.yaml:42:27: error: edges[2].to[1]: " in result.output
     assert "unknown role or person 'service_manger' — did you mean 'service_manager'?" \
         in result.output
 
@@ -47,15 +48,19 @@ def test_check_exits_one_on_a_loop_without_a_limit(tmp_path):
                     encoding="utf-8")
     result = invoke("--contacts", str(contacts), "escalation", "check")
     assert result.exit_code == 1
-    assert "error: edges[6]: loop" in result.output and "no repeat limit" in result.output
+    assert "error: edges[10]: loop" in result.output and "no repeat limit" in result.output
 
 
 def test_show_in_each_format():
     text = invoke("--contacts", str(CONTACTS), "escalation", "show", "--severity", "2",
                   "--at", "mon 11:00")
     assert text.exit_code == 0, text.output
-    assert "T+5m     page  cs_supervisor" in text.output
-    assert "Song Hui (song.hui)" in text.output
+    # control-room alarms: the security supervisor and the duty manager after 5 minutes,
+    # the customer-service desk at once
+    assert "T+5m     page  security_supervisor" in text.output
+    assert "T+5m     page  duty_manager" in text.output
+    assert "T+0m     page  cs_specialist" in text.output
+    assert "Qian Yong (qian.yong)" in text.output
     mermaid = invoke("--contacts", str(CONTACTS), "escalation", "show", "--format", "mermaid")
     assert mermaid.output.startswith("flowchart TD")
     dot = invoke("--contacts", str(CONTACTS), "escalation", "show", "--format", "dot",
@@ -82,13 +87,14 @@ def test_start_escalate_ack_from_the_command_line(tmp_path):
     esc = invoke(*base, "--as", "chen.jie", "escalate", iid, "--to", "branch_gm",
                  "--reason", "smoke in the stairwell")
     assert esc.exit_code == 0, esc.output
-    assert "paged branch_gm (P3): deng.jianhua" in esc.output
+    # P1 the duty officers, P2 the customer-service desk, P3 the fire-safety manager
+    assert "paged branch_gm (P4): deng.jianhua" in esc.output
     ack = invoke(*base, "ack", iid, "--as", "deng.jianhua")
-    assert ack.exit_code == 0 and "acknowledged by deng.jianhua (P3)" in ack.output
+    assert ack.exit_code == 0 and "acknowledged by deng.jianhua (P4)" in ack.output
     others = invoke(*base, "ack", iid, "--as", "deng.jianhua", "--all")
     assert others.exit_code == 1 and "only the incident's commander" in others.output
     owner = invoke(*base, "ack", iid, "--as", "chen.jie", "--all")
-    assert owner.exit_code == 0 and "acknowledged by chen.jie (P1, P2)" in owner.output
+    assert owner.exit_code == 0 and "acknowledged by chen.jie (P1, P2, P3)" in owner.output
     again = invoke(*base, "ack", iid, "--as", "deng.jianhua")
     assert again.exit_code == 1 and "already acknowledged by 邓建华" in again.output
     log = invoke(*base, "log", iid)

@@ -20,6 +20,9 @@ from incident.views import event_summary
 
 REPO = Path(__file__).resolve().parent.parent
 CONTACTS = REPO / "contacts"
+# the mechanics run on the service-manual ladder (tests/data); the shipped routing has
+# its own tests in test_ladder.py
+LADDER = REPO / "tests" / "data" / "escalation_manual_ladder.yaml"
 PLAYBOOKS = Path(__file__).parent / "data" / "playbooks"
 MON_1100 = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)  # Monday 11:00 in Shanghai
 MON_0300 = datetime(2026, 1, 4, 19, 0, tzinfo=UTC)  # Monday 03:00 in Shanghai
@@ -36,7 +39,7 @@ def library() -> PlaybookLibrary:
 @pytest.fixture(scope="module")
 def shipped():
     directory = load_directory(CONTACTS)
-    return directory, load_escalation(CONTACTS / "escalation.yaml", directory)
+    return directory, load_escalation(LADDER, directory)
 
 
 def make_engine(db_url: str, contacts, clock: ManualClock) -> Engine:
@@ -98,7 +101,14 @@ def test_nobody_acknowledges_the_ladder_climbs_on_the_clock(db_url, shipped):
             for r in rows] == [("song.hui", "chat", "SongHui", ["sms"], False)]
     sent = {e.payload["page"]: e.seq for e in kinds(eng, iid, ev.PAGE_SENT)}
     assert rows[0].event_seq == sent["P2"]
-    assert "incident ack" in rows[0].body and iid in rows[0].body
+    # written for the person: estate tag, place in words, when it came in, why them,
+    # what to do — and no command line or location code
+    body = rows[0].body
+    assert body.startswith("【临湖苑物业】") and iid in body
+    assert "地点：3号楼 12层 1201室，11:00接报" in body
+    assert "原因：中控室值班员（陈杰、刘洋）5分钟内未确认，按升级流程通知您" in body
+    assert "请在值班控制台确认收到，或致电中控室021-5988 6600确认（呼叫编号P2）" in body
+    assert "incident ack" not in body and "--as" not in body and "B3-1201" not in body
     p1 = eng.store.outbox_rows(iid, step_id="escalation:P1")
     assert {r.person_id for r in p1} == {"chen.jie", "liu.yang"}
     assert eng.store.verify(iid).ok
@@ -158,6 +168,7 @@ def test_acknowledging_one_page_stops_only_its_wait(db_url, shipped):
 def _contacts_without_supervisor_fallback(tmp_path: Path) -> Path:
     target = tmp_path / "contacts"
     shutil.copytree(CONTACTS, target)
+    shutil.copy(LADDER, target / "escalation.yaml")
     staff = target / "staff.yaml"
     text = staff.read_text(encoding="utf-8")
     block = "  cs_supervisor:\n    title: {en: Customer-service supervisor, zh: 客服主管}\n" \

@@ -194,7 +194,7 @@ def test_summary_handover_severity_report_clock_and_notes(rt):
     assert len(rt.store.events(iid)) == before  # reporting writes nothing
     assert rep.status == "open" and rep.resolved_at is None
     assert rep.first_receiver == "Chen Jie" and rep.owner == "Liu Yang"
-    assert rep.severity == 2 and rep.severity_name == "Fire"
+    assert rep.severity == 2 and rep.severity_name == "Level 2"
     md = render(rep, "md")
     assert "| Handovers | 11:05:40 Chen Jie → Liu Yang (shift change) |" in md
     assert "| Resolved | not resolved yet (still open at 2026-01-05 11:06:40) |" in md

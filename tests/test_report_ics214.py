@@ -127,7 +127,7 @@ def test_brief_has_assembly_point_safety_planned_actions_and_overdue_arrivals(rt
     assert b.safety[0] == "Assembly point: North Plaza (B1, B2, B3, B4)."
     assert any(line.startswith('Before "Restore the alarm and sprinkler systems"')
                for line in b.safety)
-    assert ("Guard the fire scene", "Security / order maintenance",
+    assert ("Guard the fire scene", "Security officer",
             "Brigade declares the fire out") in b.planned
     md = render_brief(b, "md")
     assert "| Incident commander (current owner) | Liu Yang |" in md

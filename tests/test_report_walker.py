@@ -57,7 +57,9 @@ def walk(rt: Runtime, playbook_id: str, at: str = "B3-1201", *, severity: int | 
     engine, clock, directory = rt.engine, rt.clock, rt.directory
     pb = rt.playbooks.get(playbook_id)
     officer = _person(directory, "duty_officer")
-    iid = engine.start(playbook_id, at, actor=officer, severity=severity, drill=drill).id
+    required = {k: "01-08 09:00" for k, spec in pb.inputs.items() if spec.required}
+    iid = engine.start(playbook_id, at, actor=officer, severity=severity, drill=drill,
+                       inputs=required).id
     defs = pb.steps()
     order = list(defs)
     for _ in range(10 * len(order)):
@@ -181,7 +183,7 @@ def test_fire_report_exact_times_and_deltas(rt):
         assert NO_PLANNER in md
     # the gate was confirmed by a second person holding the role
     gated = [r for r in rep.timeline if r.kind == ev.STEP_CONFIRMED]
-    assert gated and gated[0].role == "Fire-safety lead"
+    assert gated and gated[0].role == "Fire-safety manager"
     # missed targets say by how much
     late = [r for r in rep.targets if r.status in ("met_late", "missed")]
     for r in late:

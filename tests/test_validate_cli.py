@@ -30,7 +30,7 @@ def test_the_shipped_configuration_is_valid(tmp_path):
                                                           REPO / "contacts"))
     assert res.exit_code == 0, res.output
     assert "checked channels" in res.output and "chat, email, sms" in res.output
-    assert "checked 6 playbooks" in res.output and "checked 2 drill scenarios" in res.output
+    assert "checked 15 playbooks" in res.output and "checked 3 drill scenarios" in res.output
     assert res.output.rstrip().endswith("valid (0 warning(s))")
 
 

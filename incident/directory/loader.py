@@ -136,7 +136,9 @@ def _estate(path: Path, issues: list[Issue]) -> _Estate | None:
     s = model.site
     site = Site(s.id, s.name.model_dump(), s.timezone, s.hotline,
                 s.address.model_dump() if s.address else {},
-                s.company.model_dump() if s.company else {})
+                s.company.model_dump() if s.company else {},
+                s.sms_signature.model_dump() if s.sms_signature else {},
+                s.sign_off.model_dump() if s.sign_off else {})
     issues.extend(found.items)
     if found.has_errors:
         return None

@@ -28,6 +28,10 @@ class Site:
     hotline: str
     address: dict[str, str] = field(default_factory=dict)
     company: dict[str, str] = field(default_factory=dict)  # who runs the site (home agency)
+    # what every message to owners starts with (Chinese carriers require a 【signature】
+    # at the start; owners take an unsigned emergency text for a scam) and ends with
+    sms_signature: dict[str, str] = field(default_factory=dict)
+    sign_off: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,8 @@ class SiteIn(Strict):
     hotline: Dialable
     address: Bilingual | None = None
     company: Bilingual | None = None  # the property-management company (ICS 214 box 5)
+    sms_signature: Bilingual | None = None
+    sign_off: Bilingual | None = None
 
 
 class BuildingIn(Strict):

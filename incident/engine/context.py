@@ -57,6 +57,8 @@ def message_context(st: IncidentState, directory: Directory | None, lang: str,
         "time": started.strftime("%H:%M"),
         "date": started.strftime("%Y-%m-%d"),
         "hotline": getattr(site, "hotline", "") if site is not None else "",
+        "assembly_point": assembly_point(directory, building_id, lang),
+        "sign_off": _in(getattr(site, "sign_off", None) or {}, lang),
         "severity": st.severity,
         "severity_name": sev_name,
         "playbook": st.playbook.title.get(lang),
@@ -69,6 +71,39 @@ def message_context(st: IncidentState, directory: Directory | None, lang: str,
         if step.record is not None:
             ctx.setdefault(step.record.name, st.values.get(step.record.name, ""))
     return ctx
+
+
+def _in(names: dict[str, str], lang: str) -> str:
+    return names.get(lang) or names.get("en") or ""
+
+
+def assembly_point(directory: Directory | None, building_id: str | None, lang: str) -> str:
+    """The named assembly point a building gathers at (estate.yaml `assembly_points`);
+    for an incident not in one building, every assembly point of the site."""
+    points = getattr(directory, "assembly_points", None) if directory is not None else None
+    if not points:
+        return ""
+    if building_id:
+        for p in points.values():
+            if building_id in p.serves:
+                return _in(p.name, lang)
+        return ""
+    return ("、" if lang == "zh" else ", ").join(_in(p.name, lang) for p in points.values())
+
+
+def signed(body: str, directory: Directory | None, lang: str) -> str:
+    """A message as owners get it: the estate's 【signature】 first (carriers require it
+    at the start), the sign-off line last. Unchanged when estate.yaml sets neither."""
+    site = getattr(directory, "site", None)
+    if site is None:
+        return body
+    sig = _in(getattr(site, "sms_signature", None) or {}, lang)
+    off = _in(getattr(site, "sign_off", None) or {}, lang)
+    if sig and not body.startswith(sig):
+        body = sig + (" " if sig[-1].isascii() else "") + body
+    if off and not body.rstrip().endswith(off):
+        body = f"{body}\n{off}"
+    return body
 
 
 def _floors_around(directory: Directory | None, building_id: str | None,

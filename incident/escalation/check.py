@@ -68,6 +68,7 @@ class CheckReport:
     reachable: set[str] = field(default_factory=set)
     spofs: dict[str, str] = field(default_factory=dict)  # node -> the one person
     types: list[str | None] = field(default_factory=list)
+    fallback_hours: dict[str, int] = field(default_factory=dict)  # person -> hours/week
 
     @property
     def errors(self) -> list[Issue]:
@@ -329,6 +330,21 @@ def check(graph: EscalationGraph, directory: Directory,
             on_path.setdefault(p, [])
             if n not in on_path[p]:
                 on_path[p].append(n)
+    # ---- one person on call as the fallback for too many hours ----------------------------
+    fallback_hours: dict[str, set[int]] = {}
+    for gap in report.gaps:
+        if gap.fallback and gap.covered and not gap.no_rota:  # no rota: spofs say it
+            fallback_hours.setdefault(gap.fallback, set()).update(gap.hours)
+    limit = graph.max_fallback_hours
+    for pid, hours in sorted(fallback_hours.items()):
+        if len(hours) > limit:
+            roles = sorted(g.node for g in report.gaps if g.fallback == pid)
+            where.staff_at(("people", pid), f"{_person(directory, pid)} is the fallback for "
+                           f"{len(hours)} hours a week ({', '.join(roles)}; more than "
+                           f"max_fallback_hours {limit})",
+                           "roster the role for those hours, or share the fallback "
+                           "between people (different fallbacks per role)")
+    report.fallback_hours = {pid: len(h) for pid, h in fallback_hours.items()}
     for pid, nodes in on_path.items():
         person = directory.staff.get(pid)
         if person is not None and not paging_channels(person, order):

@@ -123,6 +123,7 @@ class EscalationGraph:
     nx_graph: nx.MultiDiGraph | None = field(default=None, repr=False, compare=False)
     located: Located | None = None
     file: str = FILE
+    max_fallback_hours: int = 40  # the check warns past this much fallback cover a week
     _out: dict[str, list[Edge]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -59,11 +59,17 @@ class Facts:
     title: dict[str, str]
     location: str
     pages: list[dict[str, Any]]
+    started_at: datetime | None = None
+    severity_names: dict[str, str] = field(default_factory=dict)  # "一级" / "Level 1"
 
     @classmethod
     def of(cls, st: IncidentState) -> Facts:
+        try:
+            names = dict(st.playbook.severity(st.severity).name.model_dump())
+        except (KeyError, AttributeError):
+            names = {}
         return cls(st.id, st.severity, st.playbook.type, st.drill, st.title, st.location,
-                   st.pages)
+                   st.pages, st.started_at, names)
 
 
 @dataclass(slots=True)
@@ -78,6 +84,9 @@ class Start:
     announce: bool = False  # write ESCALATION_RAISED before the page
     reminder: bool = False
     cause: int | None = None
+    # why this person is paged, in words, per language (the page they read); `reason`
+    # stays the English line the log and the timeline have always shown
+    why: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -159,7 +168,8 @@ class Escalation:
                     queue.append(Start(e.dst, "skipped",
                                        f"{s.node} was skipped ({res.why_empty})", e,
                                        from_page=s.from_page, via=[*s.via, e.id],
-                                       announce=True, cause=s.cause))
+                                       announce=True, cause=s.cause,
+                                       why=self._why_skipped(s.node)))
                 continue
             n_pages += 1
             page_id = f"P{n_pages}"
@@ -177,7 +187,7 @@ class Escalation:
                                        f"paged together with {s.node}"
                                        + (f" ({e.conditions()})" if e.conditions() else ""),
                                        e, from_page=page_id, via=[e.id], announce=True,
-                                       cause=s.cause))
+                                       cause=s.cause, why=self._why_together(s.node, e, facts)))
                 elif e.wait > timedelta(0):
                     plan.append({"to": e.dst, "edge": e.id,
                                  "wait_s": int(e.wait.total_seconds())})
@@ -201,7 +211,7 @@ class Escalation:
             for t in res.targets:
                 subject, body = page_text(facts, s, page_id, t.person.lang, t.person.id,
                                           self.graph.title(s.node, t.person.lang)
-                                          if self.graph else s.node)
+                                          if self.graph else s.node, self.directory)
                 step_id = f"{STEP_ID}:{page_id}"  # per page: the dispatcher's fallback
                 made.rows.append((index, NewOutbox(  # keys are incident:step:person:channel
                     idempotency_key=f"{facts.id}:{step_id}:{t.person.id}:{t.channel}",
@@ -210,6 +220,44 @@ class Escalation:
                     lang=t.person.lang, subject=subject, body=body, drill=facts.drill,
                     fallback_channels=list(t.fallbacks))))
         return made
+
+    # ---- why a page, in words ---------------------------------------------------------
+    def _title(self, node: str, lang: str) -> str:
+        return self.graph.title(node, lang) if self.graph else node
+
+    def _why_skipped(self, node: str) -> dict[str, str]:
+        return {"zh": f"{self._title(node, 'zh')}目前无人在岗或无法联系，直接通知您",
+                "en": f"nobody could be reached as {self._title(node, 'en')}, so it comes "
+                      "straight to you"}
+
+    def _why_no_ack(self, page: dict[str, Any], wait: timedelta) -> dict[str, str]:
+        node = page.get("node") or ""
+        names = page.get("names") or {}
+        out = {}
+        for lang in ("zh", "en"):
+            who = "、".join(n.get(lang, "") for n in names.values()) if lang == "zh" else \
+                ", ".join(n.get(lang, "") for n in names.values())
+            title = self._title(node, lang) + (f"（{who}）" if lang == "zh" and who else
+                                               f" ({who})" if who else "")
+            out[lang] = (f"{title}{_minutes_words(wait, 'zh')}内未确认，按升级流程通知您"
+                         if lang == "zh" else
+                         f"{title} did not acknowledge within {_minutes_words(wait, 'en')}, "
+                         "so the ladder moves up to you")
+        return out
+
+    def _why_together(self, node: str, edge: Edge, facts: Facts) -> dict[str, str]:
+        kinds = {"zh": [], "en": []}
+        if edge.severity:
+            kinds["zh"].append(facts.severity_names.get("zh") or f"{facts.severity}级")
+            kinds["en"].append(facts.severity_names.get("en") or f"level {facts.severity}")
+        if edge.types:
+            kinds["zh"].append(facts.title.get("zh") or facts.type)
+            kinds["en"].append((facts.title.get("en") or facts.type).lower())
+        zh_kind = "".join(kinds["zh"]) or "此类"
+        en_kind = " ".join(kinds["en"]) or "this kind of"
+        return {"zh": f"{zh_kind}事件须同时通知您，与{self._title(node, 'zh')}同时呼叫",
+                "en": f"a {en_kind} incident is reported to you at once, together with the "
+                      f"{self._title(node, 'en')}"}
 
     # ---- reacting to events -------------------------------------------------------------
     def starts_for(self, facts: Facts, stored: list[Any], st: IncidentState | None,
@@ -224,7 +272,8 @@ class Escalation:
             if (k == ev.INCIDENT_STARTED or (k == ev.TIMER_FIRED
                                              and p.get("kind") == ENTRY_KIND)) \
                     and self.graph is not None and not facts.pages:
-                starts.append(Start(self.graph.entry, "start", "incident started", cause=e.seq))
+                starts.append(Start(self.graph.entry, "start", "incident started", cause=e.seq,
+                                    why=dict(WHY_START)))
             elif k == ev.TIMER_FIRED and p.get("kind") == TIMER_KIND:
                 page = pages.get(p.get("page"))
                 if page is None or page.get("acked_at"):
@@ -236,13 +285,14 @@ class Escalation:
                                     f"no acknowledgement from {who} within "
                                     f"{_minutes(wait)}", edge, p.get("edge"),
                                     from_page=page["id"], via=[p.get("edge")],
-                                    announce=True, cause=e.seq))
+                                    announce=True, cause=e.seq,
+                                    why=self._why_no_ack(page, wait)))
             elif k == ev.TIMER_FIRED and p.get("kind") == "step_overdue":
                 starts.append(self.current_target(facts, st, p, e.seq))
             elif k == ev.ESCALATION_RAISED and "page" not in p and p.get("to"):
                 starts.append(Start(p["to"], "playbook", str(p.get("reason") or
                                                              "raised by the playbook"),
-                                    cause=e.seq))
+                                    cause=e.seq, why=_why_playbook(st, p)))
             elif k == ev.SEVERITY_CHANGED and self.graph is not None \
                     and int(p.get("to", 99)) < int(p.get("from", 0)):
                 entry = self.graph.entry
@@ -253,7 +303,8 @@ class Escalation:
                     if x.id not in before and x.wait <= timedelta(0):
                         starts.append(Start(x.dst, "severity",
                                             f"severity raised to {p['to']}", x,
-                                            via=[x.id], announce=True, cause=e.seq))
+                                            via=[x.id], announce=True, cause=e.seq,
+                                            why=_why_raised(facts)))
         return starts
 
     def current_target(self, facts: Facts, st: IncidentState | None, p: dict[str, Any],
@@ -263,21 +314,27 @@ class Escalation:
         if st is not None and step in st.playbook.steps():
             title = st.playbook.steps()[step].title.en
         reason = f"step '{title}' is overdue"
+        names = {"en": str(title), "zh": str(title)}
+        if st is not None and step in st.playbook.steps():
+            names = dict(st.playbook.steps()[step].title.model_dump())
+        why = {"zh": f"步骤“{names['zh']}”已超时未完成，请督促处置",
+               "en": f"the step \"{names['en']}\" is overdue; please see that it gets done"}
         normal = [x for x in facts.pages if not x.get("reminder")]
         if not normal:
             entry = self.graph.entry if self.graph else ""
-            return Start(entry, "step_overdue", reason, cause=seq)
+            return Start(entry, "step_overdue", reason, cause=seq, why=why)
         fired = st.fired if st is not None else set()
         latest = {x.get("node"): x["id"] for x in normal}
         live = [x for x in normal if not x.get("acked_at") and latest[x.get("node")] == x["id"]
                 and any(f"escalate:{x['id']}:{n['edge']}" not in fired
                         for n in x.get("next") or ())]
         if live:  # the ladder is still climbing: remind whoever it waits on
-            return Start(live[-1]["node"], "step_overdue", reason, reminder=True, cause=seq)
+            return Start(live[-1]["node"], "step_overdue", reason, reminder=True, cause=seq,
+                         why=why)
         # nobody is waited on (acknowledged, or the ladder ran out): page the current
         # level again and let its wait start now
         ladder = [x for x in normal if x.get("next")] or normal
-        return Start(ladder[-1]["node"], "step_overdue", reason, cause=seq)
+        return Start(ladder[-1]["node"], "step_overdue", reason, cause=seq, why=why)
 
     def react(self, st: IncidentState, events: list[Any],
               now: datetime) -> tuple[list[NewEvent], list[NewOutbox]]:
@@ -356,22 +413,80 @@ def _minutes(delta: timedelta) -> str:
     return f"{secs // 60}m"
 
 
+WHY_START = {"zh": "新接报事件，由您首先处置", "en": "a new incident: you are the first to respond"}
+ACK = {"zh": "请在值班控制台确认收到，或致电中控室{phone}确认（呼叫编号{page}）。",
+       "en": "Please acknowledge in the console, or by phone to the control room{phone} "
+             "(page {page})."}
+
+
+def _minutes_words(delta: timedelta, lang: str) -> str:
+    secs = int(delta.total_seconds())
+    if secs % 60:
+        return f"{secs}秒" if lang == "zh" else f"{secs} seconds"
+    m = secs // 60
+    return f"{m}分钟" if lang == "zh" else f"{m} minute{'s' if m != 1 else ''}"
+
+
+def _why_playbook(st: IncidentState | None, p: dict[str, Any]) -> dict[str, str] | None:
+    step = st.playbook.steps().get(p.get("step") or "") if st is not None else None
+    if step is None or step.escalate is None or step.escalate.reason is None:
+        return None
+    return dict(step.escalate.reason.model_dump())
+
+
+def _why_raised(facts: Facts) -> dict[str, str]:
+    zh = facts.severity_names.get("zh") or f"{facts.severity}级"
+    en = facts.severity_names.get("en") or f"level {facts.severity}"
+    return {"zh": f"事件已升级为{zh}，须通知您", "en": f"the incident was raised to {en}"}
+
+
+def _where(directory: Directory | None, location: str, lang: str) -> str:
+    if directory is not None:
+        try:
+            return directory.locate(location).label(lang)
+        except Exception:  # a location the directory no longer knows: as logged
+            pass
+    return location
+
+
 def page_text(facts: Facts, s: Start, page_id: str, lang: str, person: str,
-              role_title: str) -> tuple[str, str]:
+              role_title: str, directory: Directory | None = None) -> tuple[str, str]:
+    """A page written for the person who reads it: the estate, what and where in words,
+    when it came in, why *they* are paged, and what to do — no command lines, no codes."""
+    lang = "zh" if lang == "zh" else "en"
     title = facts.title.get(lang) or facts.title.get("en", "")
-    ack = f"incident ack {facts.id} --as {person}"
+    site = getattr(directory, "site", None)
+    tag = ""
+    if site is not None:
+        tag = (site.sms_signature.get(lang) or "") if site.sms_signature else ""
+        if not tag:
+            name = site.name.get(lang) or site.name.get("en") or ""
+            tag = f"【{name}】" if lang == "zh" else f"[{name}] "
+        elif tag[-1].isascii():
+            tag += " "
+    where = _where(directory, facts.location, lang)
+    sev = facts.severity_names.get(lang) or (f"{facts.severity}级" if lang == "zh"
+                                             else f"level {facts.severity}")
+    when = ""
+    if facts.started_at is not None:
+        local = facts.started_at.astimezone(local_zone(directory))
+        when = local.strftime("%H:%M")
+    why = (s.why or {}).get(lang) or s.reason
+    phone = getattr(site, "hotline", "") if site is not None else ""
+    ack = ACK[lang].format(phone=(phone if lang == "zh" else f" ({phone})") if phone else "",
+                           page=page_id)
     if lang == "zh":
         drill = "【演练】" if facts.drill else ""
-        subject = f"{drill}升级呼叫：{title} {facts.location}（{facts.severity}级）"
-        body = (f"{drill}事件 {facts.id}：{title}，地点 {facts.location}，{facts.severity}级。"
-                f"您作为{role_title}被呼叫（{page_id}）。原因：{s.reason}。"
-                f"请立即确认：{ack}")
+        subject = f"{drill}{sev}{title}：{where}"
+        body = (f"{tag}{drill}{sev}{title}，地点：{where}"
+                + (f"，{when}接报" if when else "") + f"（事件号{facts.id}）。"
+                f"通知您（{role_title}）的原因：{why}。{ack}")
     else:
         drill = "[DRILL] " if facts.drill else ""
-        subject = f"{drill}Escalation: {title} at {facts.location} (severity {facts.severity})"
-        body = (f"{drill}Incident {facts.id}: {title} at {facts.location}, severity "
-                f"{facts.severity}. You are paged as {role_title} ({page_id}) because: "
-                f"{s.reason}. Acknowledge now: {ack}")
+        subject = f"{drill}{sev} {title.lower()}: {where}"
+        body = (f"{tag}{drill}{sev} {title.lower()} at {where}"
+                + (f", reported at {when}" if when else "") + f" (incident {facts.id}). "
+                f"Why you ({role_title}): {why}. {ack}")
     return subject, body
 
 

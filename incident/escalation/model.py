@@ -109,6 +109,9 @@ class EscalationFile(_Strict):
         description="paging order: the first a person has is used, the rest are fallbacks")
     nodes: dict[Id, NodeIn] = {}
     edges: list[EdgeIn] = Field(min_length=1)
+    max_fallback_hours: Annotated[int, Field(ge=1, le=168)] = Field(
+        default=40, description="the check warns when one person is the fallback for more "
+        "hours a week than this (a fallback is someone at home, on call)")
 
 
 def load_escalation(path: str | Path, directory: Directory) -> EscalationGraph:
@@ -207,7 +210,7 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
 
     graph = EscalationGraph(model.entry, model.top, frozenset(makers),
                             tuple(model.severities), tuple(model.channels), nodes, edges, None,
-                            located, located.file)
+                            located, located.file, model.max_fallback_hours)
     graph.graph  # noqa: B018 — built now, so a broken graph fails while loading
     return graph
 

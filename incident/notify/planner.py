@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from incident.engine.context import message_context
+from incident.engine.context import message_context, signed
 from incident.errors import Refused
 from incident.notify.channels import ChannelSet
 from incident.notify.sms import sms_segments
@@ -160,7 +160,7 @@ class Planner:
         body = render(msg.body.get(lang), ctx)
         if state.drill:
             subject, body = drill_mark(lang) + subject, drill_mark(lang) + body
-        return subject, body
+        return subject, signed(body, self.directory, lang)
 
     @staticmethod
     def personal(step: Step) -> bool:

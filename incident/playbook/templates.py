@@ -31,6 +31,8 @@ INCIDENT_VARS: dict[str, str] = {
     "time": "incident start, site-local HH:MM",
     "date": "incident start, site-local date",
     "hotline": "the site's service hotline",
+    "assembly_point": "the named assembly point of the incident's building (estate.yaml)",
+    "sign_off": "the estate's sign-off line (estate.yaml site.sign_off)",
     "severity": "severity level number",
     "severity_name": "severity name in the recipient's language",
     "playbook": "playbook title in the recipient's language",
@@ -179,7 +181,8 @@ def sample_contexts(names: Iterable[str], records: dict[str, str] | None = None,
         "incident_id": "INC-260105-0001", "site": "Harbour View", "building": "Building 3",
         "floor": 12, "floors": "11-13", "unit": "B3-1201",
         "location": "Building 3, 12F, unit 1201", "time": "03:00", "date": "2026-01-05",
-        "hotline": "400-800-1234", "severity": 1, "severity_name": "Major",
+        "hotline": "400-800-1234", "assembly_point": "North Plaza",
+        "sign_off": "Harbour View Property Service Centre", "severity": 1, "severity_name": "Major",
         "playbook": "Fire", "name": "Zhang Wei", "recipient_unit": "B3-0801",
     }
     sample = {"int": 3, "number": 2.5, "list": ["a", "b"], "text": "sample"}

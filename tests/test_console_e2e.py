@@ -120,7 +120,7 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         tmux.wait_for("✔ Confirm the alarm")
         tmux.wait_for("Raise to level 2")  # a real fire proposes level 2, asked once
         tmux.keys("Enter")
-        tmux.wait_for("S2 Fire")
+        tmux.wait_for("S2 Level 2")
         # the next step of the track is highlighted: call 119, done
         end = time.monotonic() + 10
         while "Call 119" not in _card_title(tmux.screen()) and time.monotonic() < end:

@@ -156,20 +156,28 @@ def _paged(rt: Runtime, iid: str, node: str) -> bool:
     return any(p.get("node") == node for p in rt.engine.state(iid).pages)
 
 
+def _paged_people(rt: Runtime, iid: str, node: str) -> set[str]:
+    return {who for p in rt.engine.state(iid).pages if p.get("node") == node
+            for who in p.get("to") or []}
+
+
 @pytest.mark.slow
 def test_the_service_pages_the_next_level_with_no_console(db_url):
     from incident.store import liveness
 
     iid = cli(db_url, T0, "start", "fire", "--at", "B3-1201").output.strip().splitlines()[-1]
     rt = runtime(db_url, ManualClock(T0 + timedelta(minutes=6)))
-    assert not _paged(rt, iid, "cs_supervisor")
+    # the control room's ladder: the security supervisor after the duty officer's 5 min
+    assert not _paged(rt, iid, "security_supervisor")
     proc = _service(db_url, T0 + timedelta(minutes=6))  # past the duty officer's 5 min
     try:
         assert proc.up.wait(20), "service did not start"
-        assert _until(lambda: _paged(rt, iid, "cs_supervisor"), 2.0), \
+        assert _until(lambda: _paged(rt, iid, "security_supervisor"), 2.0), \
             "not paged within 2 s of the service starting"
         # and the page is delivered (to the demo's local sink)
-        assert _until(lambda: any(r.person_id == "song.hui" and r.state == "sent"
+        paged = _paged_people(rt, iid, "security_supervisor")
+        assert paged
+        assert _until(lambda: any(r.person_id in paged and r.state == "sent"
                                   for r in rt.store.outbox_rows(iid)), 10)
         assert liveness.services(rt.store), "the service records a heartbeat"
         from incident.service import service_seen
@@ -178,7 +186,7 @@ def test_the_service_pages_the_next_level_with_no_console(db_url):
     finally:
         code, out = _stop(proc)
     assert code == 0, out
-    assert "escalation_due escalate:P1:duty_officer>cs_supervisor" in out
+    assert "escalation_due escalate:P1:duty_officer>security_supervisor" in out
     assert not liveness.services(rt.store)  # a clean stop removes its heartbeat
     fired = [e.payload["timer"] for e in rt.store.events(iid, kinds=[ev.TIMER_FIRED])]
     assert len(fired) == len(set(fired))
@@ -219,7 +227,7 @@ def test_the_service_wakes_when_another_process_appends(db_url):
         iid = cli(db_url, now - timedelta(minutes=6), "start", "fire", "--at", "B3-1201"
                   ).output.strip().splitlines()[-1]
         rt = runtime(db_url, ManualClock(now))
-        assert _until(lambda: _paged(rt, iid, "cs_supervisor"), 5.0)
+        assert _until(lambda: _paged(rt, iid, "security_supervisor"), 5.0)
         rt.close()
     finally:
         code, out = _stop(proc)

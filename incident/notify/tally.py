@@ -233,30 +233,25 @@ def from_progress(p: dict[str, Any]) -> StepTally | None:
         delivered_at=datetime.fromisoformat(at) if isinstance(at, str) else None)
 
 
+# the words of summary_line, per language: counts, then separators and the channel brackets
+_SUMMARY = {
+    "en": ("no messages", "delivered", "waiting", "failed for good", "cancelled", ", ", "; ",
+           " ({})"),
+    "zh": ("无消息", "已送达", "待发", "最终失败", "已取消", "，", "；", "（{}）"),
+}
+
+
 def summary_line(t: StepTally, lang: str = "en") -> str:
-    """One line for the CLI and the console: "9 recipients: 7 delivered, 2 failed …"."""
-    zh = lang == "zh"
+    """One line for the CLI and the console: "delivered 7/9, failed for good 2 (…)"."""
+    none, delivered, waiting, failed, cancelled, sep, chan_sep, brackets = \
+        _SUMMARY["zh" if lang == "zh" else "en"]
     if t.recipients == 0:
-        return "无消息" if zh else "no messages"
-    if zh:
-        parts = [f"已送达 {t.delivered}/{t.recipients}"]
-        if t.waiting:
-            parts.append(f"待发 {t.waiting}")
-        if t.failed:
-            parts.append(f"最终失败 {t.failed}")
-        if t.cancelled:
-            parts.append(f"已取消 {t.cancelled}")
-        chans = "；".join(channel_text(c, lang) for c in t.channels)
-        return "，".join(parts) + (f"（{chans}）" if chans else "")
-    parts = [f"delivered {t.delivered}/{t.recipients}"]
-    if t.waiting:
-        parts.append(f"waiting {t.waiting}")
-    if t.failed:
-        parts.append(f"failed for good {t.failed}")
-    if t.cancelled:
-        parts.append(f"cancelled {t.cancelled}")
-    chans = "; ".join(channel_text(c, lang) for c in t.channels)
-    return ", ".join(parts) + (f" ({chans})" if chans else "")
+        return none
+    parts = [f"{delivered} {t.delivered}/{t.recipients}"]
+    parts += [f"{word} {n}" for word, n in ((waiting, t.waiting), (failed, t.failed),
+                                            (cancelled, t.cancelled)) if n]
+    chans = chan_sep.join(channel_text(c, lang) for c in t.channels)
+    return sep.join(parts) + (brackets.format(chans) if chans else "")
 
 
 def channel_text(c: ChannelTally, lang: str = "en") -> str:

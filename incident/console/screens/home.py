@@ -109,13 +109,23 @@ class HomeScreen(Screen):
         app: Any = self.app
         taken = {"n", "d", "q", "j", "k"} | {k for k in self._bindings.key_to_bindings}
         self.quick: dict[str, str] = {}
-        for pb in app.runtime.playbooks:
-            key = next((c for c in pb.id.lower() if c.isalpha() and c not in taken), None)
-            if key is None:
-                continue
-            taken.add(key)
-            self.quick[key] = pb.id
-            self._bindings.bind(key, f"app.new_incident('{pb.id}')", pb.title.en, show=False)
+        # The plain kinds (fire, typhoon) have the shortest ids: they get their initial
+        # before compounds that share it (f is fire, not falling_objects); then the rest
+        # take the first free letter of their id.
+        books = sorted(app.runtime.playbooks, key=lambda pb: (len(pb.id), pb.id))
+        for first_only in (True, False):
+            for pb in books:
+                if pb.id in self.quick.values():
+                    continue
+                letters = [c for c in pb.id.lower() if c.isalpha()][:1 if first_only else None]
+                key = next((c for c in letters if c not in taken), None)
+                if key is None:
+                    continue
+                taken.add(key)
+                self.quick[key] = pb.id
+                self._bindings.bind(key, f"app.new_incident('{pb.id}')", pb.title.en,
+                                    show=False)
+        self.quick = dict(sorted(self.quick.items(), key=lambda kv: kv[1]))  # listed by id
         self.refresh_bindings()
 
     def _row(self, s: IncidentSummary, now: Any, closed: bool) -> list[str]:

@@ -12,6 +12,7 @@ import click
 
 from incident.cli import Ctx, handled, pass_ctx
 from incident.errors import Refused
+from incident.identity import Actor
 
 LOOPBACK = "127.0.0.1"
 FLAG_NAMES = {"database_url": "--db", "playbooks_dir": "--playbooks",
@@ -84,7 +85,7 @@ def register(main: click.Group) -> None:
                 served_as: str | None, serve_ticket: str | None, served_declared: bool) -> None:
         """The duty officer's console: run a live incident from the keyboard."""
         from incident.console import create_app
-        from incident.identity import Actor, staff_id
+        from incident.identity import staff_id
 
         if served_as is not None:  # a browser session of `incident serve`
             from incident.console.serve import check_ticket
@@ -94,7 +95,7 @@ def register(main: click.Group) -> None:
             user = Actor(staff_id(ctx.runtime.directory, served_as),
                          how="declared" if served_declared else "served")
         else:
-            user = ctx.user  # refused with the fix when nobody known is at the keyboard
+            user = _keyboard_or_ask(ctx)
         app = create_app(ctx.runtime, dispatcher=not no_dispatch, restore=not home,
                          user=user, read_only=read_only)
         try:
@@ -168,3 +169,31 @@ def register(main: click.Group) -> None:
         click.echo("staff sign in with their password (`incident staff set-password ID`)"
                    + (f": {len(who)} have one" if who else ": nobody has one yet"))
         server.serve()
+
+
+def _keyboard_or_ask(ctx: Ctx) -> Actor:
+    """Who is at the console. On a shared control-room PC (`identify_by: declared`) with
+    nobody declared, ask at the terminal — the duty officer on shift is the default —
+    rather than refuse; the header then shows who acts. Elsewhere (a login-identified
+    estate, no terminal) the refusal with its fix stands."""
+    from incident.identity import staff_id
+
+    try:
+        return ctx.user
+    except Refused:
+        rt = ctx.runtime
+        if rt.directory.access.identify_by != "declared" or not sys.stdin.isatty():
+            raise
+    on_shift = rt.directory.on_duty("duty_officer", rt.clock.now())
+    default = on_shift[0].id if on_shift else ""
+    while True:
+        typed = click.prompt("Who is at the keyboard? staff id / 值班人员编号", default=default,
+                             show_default=bool(default), err=True).strip()
+        try:
+            person = staff_id(rt.directory, typed, what="person at the keyboard")
+        except Refused as exc:
+            click.echo(f"  {exc}", err=True)
+            continue
+        ctx.flags["as_person"] = person
+        return ctx.user
+

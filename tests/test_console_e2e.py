@@ -358,3 +358,27 @@ def test_serve_publishes_the_console_over_loopback(tmp_path):
         if proc.stdout:
             proc.stdout.close()
     assert proc.returncode is not None
+
+
+def test_readme_console_with_nobody_declared_asks_who_is_at_the_keyboard(tmp_path):
+    """README's first command sets no INCIDENT_USER: on the demo's shared control-room
+    PC the console asks who is at the keyboard (the officer on shift by default) instead
+    of refusing, and then shows who acts."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (apt-get install tmux)")
+    env = _env(tmp_path)
+    del env["INCIDENT_USER"]
+    name = f"incident-who-{uuid.uuid4().hex[:8]}"
+    tmux = Tmux(name)
+    envs = [a for k, v in env.items() if k.startswith(("INCIDENT_", "XDG_")) for a in ("-e", f"{k}={v}")]
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", *envs,
+                    " ".join([*_incident_command(), "console"])], check=True, env=env, timeout=10)
+    try:
+        tmux.wait_for("Who is at the keyboard?", timeout=30)
+        tmux.paced(["nobody.here", "Enter"], 0.03)
+        tmux.wait_for("not a member of staff")  # refused, asked again
+        tmux.paced(["chen.jie", "Enter"], 0.03)
+        tmux.wait_for("you are chen.jie", timeout=30)
+        tmux.keys("C-q")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, timeout=10)

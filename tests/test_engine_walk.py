@@ -49,6 +49,16 @@ def test_walk_every_shipped_playbook_through_the_api(runtime, playbook_file):
             assert t.met_at <= t.due_at
         if status == "met_late":
             assert t.met_at > t.due_at
+    # the service loop: every callback the resolution owes is made, and then it closes
+    from incident.engine import followups as fu
+
+    assert st.phase == "resolved"
+    for who in sorted(st.followups):
+        st = fu.record_followup(engine, st.id, who, actor="chen.jie", reached=True,
+                                satisfaction=5, note="walked")
+    if not st.followups:  # nothing owed: closed by hand
+        st = fu.close(engine, st.id, actor="chen.jie")
+    assert st.phase == "closed", (pb.id, st.phase, sorted(st.followups))
     rep = runtime.store.verify(st.id)
     assert rep.ok and rep.count == st.last_seq
 

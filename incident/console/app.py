@@ -142,6 +142,10 @@ class IncidentConsole(App[None]):
         self._held_stale = 0
         self._held_timer: Any = None
         self._held_since = 0.0
+        # replayed keys still in the message queue, and live keys that came in meanwhile:
+        # those wait until every replay went through, so a released burst keeps its order
+        self._replaying = 0
+        self._late: list[events.Key] = []
         self.opening_incident = False
         self._beat_errors = 0
         # "" while an `incident service` beats; else the header says escalation runs
@@ -276,12 +280,29 @@ class IncidentConsole(App[None]):
         if self._held_timer is not None:
             self._held_timer.stop()
             self._held_timer = None
-        for key in held or []:
+        self._replay(held or [])
+
+    def _replay(self, keys: list[events.Key]) -> None:
+        for key in keys:
             replay = events.Key(key.key, key.character)
             # sent by the app, as the driver's keys are: a key "sent" by the screen that
             # released it would stop bubbling at that screen and never reach the bindings
             replay.set_sender(self)
+            replay._incident_replay = True  # type: ignore[attr-defined]
+            self._replaying += 1
             self.post_message(replay)
+
+    def _replayed(self) -> None:
+        """One replay went through (or was held again): after the last one, the live keys
+        typed meanwhile follow, in order."""
+        self._replaying -= 1
+        if self._replaying > 0 or not self._late:
+            return
+        late, self._late = self._late, []
+        if self._held is not None:
+            self._held.extend(late)
+        else:
+            self._replay(late)
 
     def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
         """Screens that do not say when they are ready for keys get the held ones once
@@ -295,14 +316,31 @@ class IncidentConsole(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded \
                 and event.key not in ("ctrl+q", "ctrl+c"):
+            replayed = getattr(event, "_incident_replay", False)
+            if not replayed and self._replaying > 0:
+                self._late.append(event)  # typed while a released burst is still queued
+                return
             if self._held is not None:
                 self._held.append(event)
+                if replayed:
+                    self._replayed()
                 return
-            # A key that will bring up another screen: hold what follows from now, before
-            # the keys after it are forwarded to (and lost in) the screen being left.
-            opens = getattr(self.screen, "opens_screen", None)
-            if opens is not None and opens(event.key):
-                self.hold_keys(2.0)
+            if replayed:
+                try:
+                    await self._on_live_key(event)
+                finally:
+                    self._replayed()
+                return
+            await self._on_live_key(event)
+            return
+        await super().on_event(event)
+
+    async def _on_live_key(self, event: events.Key) -> None:
+        # A key that will bring up another screen: hold what follows from now, before
+        # the keys after it are forwarded to (and lost in) the screen being left.
+        opens = getattr(self.screen, "opens_screen", None)
+        if opens is not None and opens(event.key):
+            self.hold_keys(2.0)
         await super().on_event(event)
 
     # ---- heartbeat: tick timers, notice changes -----------------------------------------

@@ -117,9 +117,10 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         _wait_card(tmux, "Confirm the alarm")
         # complete a step: a real fire
         tmux.keys("1")
-        tmux.wait_for("✔ Confirm the alarm")
-        tmux.wait_for("Raise to level 2")  # a real fire proposes level 2, asked once
+        # a real fire proposes level 2, asked once (the dialog may cover the step list)
+        tmux.wait_for("Raise to level 2")
         tmux.keys("Enter")
+        tmux.wait_for("✔ Confirm the alarm")
         tmux.wait_for("S2 Level 2")
         # the next step of the track is highlighted: call 119, done
         end = time.monotonic() + 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from incident import i18n
 from incident.clock import format_duration
 from incident.engine import aftercare
 from incident.engine import events as ev
@@ -19,21 +20,10 @@ if TYPE_CHECKING:
     from incident.engine import IncidentState
     from incident.store import StoredEvent
 
-STATUS_LABELS: dict[str, tuple[str, str]] = {
-    "pending": ("waiting", "等待"), "ready": ("ready", "待办"),
-    "in_progress": ("in progress", "进行中"),
-    "awaiting_confirmation": ("needs 2nd person", "待复核"), "done": ("done", "完成"),
-    "skipped": ("skipped", "跳过"), "excluded": ("n/a", "不适用"),
-    "met": ("met", "达成"), "met_late": ("met late", "超时达成"), "missed": ("missed", "未达成"),
-    "n/a": ("n/a", "不适用"), "open": ("open", "处理中"), "resolved": ("resolved", "已结束"),
-    "closed": ("closed", "已关闭"),
-    "superseded": ("superseded", "已被取代"),  # a report clock of a level no longer in force
-}
-
-
 def status_label(status: str, lang: str = "en") -> str:
-    en, zh = STATUS_LABELS.get(status, (status, status))
-    return zh if lang == "zh" else en
+    """A step, clock or incident status in the reader's words (catalogue ``status.*``)."""
+    key = f"status.{status}"
+    return i18n.t(key, lang) if i18n.has(key) else status
 
 
 def clock_text(ts: datetime | None, zone: ZoneInfo, with_date: bool = False) -> str:
@@ -151,7 +141,6 @@ def delivery_line(st: IncidentState, step_id: str, tally: Any = None, lang: str 
 
     `tally` is a notify.tally.StepTally read from the outbox; without it the latest
     delivery.progress of the step is used, then the queued count."""
-    zh = lang == "zh"
     try:
         from incident.notify.tally import from_progress, summary_line
     except ImportError:  # notifications not installed: only the queued count is known
@@ -166,17 +155,11 @@ def delivery_line(st: IncidentState, step_id: str, tally: Any = None, lang: str 
         return None
     n = queued.get("messages", 0)
     if not n:
-        lost = queued.get("unreachable", 0)
-        return (f"无消息（{lost} 位收件人无可用渠道）" if zh
-                else f"no messages ({lost} recipient(s) without a usable channel)")
-    return f"已排队 {n} 条，尚未发送" if zh else f"{n} message(s) queued, none sent yet"
+        return i18n.nt("delivery.no_messages", queued.get("unreachable", 0), lang)
+    return i18n.nt("delivery.queued", n, lang)
 
 
-def pick(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
-    """A bilingual dict ({'en':…, 'zh':…}) in the wanted language."""
-    if not texts:
-        return fallback
-    return texts.get(lang) or texts.get("en") or texts.get("zh") or fallback
+pick = i18n.pick  # data-borne bilingual text: one language rule (incident.i18n)
 
 
 def event_summary(e: StoredEvent, lang: str = "en") -> str:

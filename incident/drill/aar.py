@@ -27,6 +27,7 @@ from incident.drill.score import (
 )
 from incident.engine import events as ev
 from incident.engine.context import local_zone
+from incident.i18n import t
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -36,67 +37,6 @@ if TYPE_CHECKING:
     from incident.store import Store
 
 FORMATS = ("md", "html", "json")
-
-L: dict[str, tuple[str, str]] = {
-    "title": ("After-action report", "演练总结评估报告"),
-    "banner": ("EXERCISE — notifications went to the drill sandbox only; nothing reached a "
-               "real person.", "演练——所有通知仅发往演练沙箱，未发送给任何真实对象。"),
-    "summary": ("Summary", "概况"), "drill_id": ("Drill", "演练编号"),
-    "scenario": ("Scenario", "演练脚本"), "playbook": ("Playbook", "预案"),
-    "location": ("Location", "地点"), "started": ("Started", "开始时间"),
-    "ended": ("Ended", "结束时间"), "duration": ("Duration", "用时"),
-    "mode": ("Mode", "方式"), "lead": ("Lead (duty officer)", "指挥（值班员）"),
-    "participants": ("Participants", "参演人员"), "evaluators": ("Evaluators", "评估人员"),
-    "objectives": ("Objectives", "演练目标"), "objective": ("Objective", "目标"),
-    "measured_by": ("Measured by", "衡量依据"), "allowed": ("Allowed", "时限"),
-    "took": ("Took", "用时"), "result": ("Result", "结果"),
-    "suggested": ("Suggested", "建议评级"), "rating": ("Rating", "评级"),
-    "comment": ("Evaluator comment", "评估意见"), "met": ("met", "达成"),
-    "rated_by": ("Rated by", "评估人"), "suggested_only": ("suggested (not yet rated)",
-                                                          "系统建议（尚未评估）"),
-    "overdue": ("OVERDUE", "已逾期"), "status": ("Status", "状态"),
-    "open_item": ("open", "未完成"), "in_progress_item": ("in progress", "进行中"),
-    "done_item": ("done", "已完成"), "item": ("Item", "编号"),
-    "capability": ("Capability", "核心能力"), "start": ("Start", "开始日期"),
-    "capabilities": ("Core capabilities", "核心能力评估"),
-    "scope": ("Exercise scope", "演练范围"), "mission_areas": ("Mission areas", "任务领域"),
-    "poc": ("Point of contact", "联络人"),
-    "analysis": ("Analysis", "分析"), "recommendation": ("Recommendation", "建议"),
-    "carried_over": ("carried over", "上次遗留"),
-    "spare": ("spare", "余"), "late_by": ("late by", "超时"), "not_done": ("not done", "未完成"),
-    "from_start": ("from the start", "自开始"), "from_step": ("from", "自"),
-    "injects": ("Injects", "情景注入"), "at": ("At", "时间"), "inject": ("Inject", "注入内容"),
-    "delivered": ("Reached players", "下达时间"), "expect": ("Expected response", "预期处置"),
-    "fault": ("channel fault", "渠道故障"), "not_reached": ("not reached", "未下达"),
-    "observed": ("Observed response (first action after it)", "实际处置（注入后的首个动作）"),
-    "no_response": ("no action recorded after it", "注入后无处置记录"),
-    "notifications": ("Notifications (sandbox)", "通知（演练沙箱）"),
-    "channel": ("Channel", "渠道"), "messages": ("Messages", "消息"), "sent": ("Sent", "已送达"),
-    "fell_back": ("Fell back", "已转其他渠道"), "failed": ("Failed", "失败"),
-    "pending": ("Pending", "待发"), "attempts": ("Attempts", "尝试次数"),
-    "counts": ("Counts", "人数统计"), "occupants_expected": ("Occupants expected", "预计人数"),
-    "recorded": ("Recorded during the drill", "演练中记录"),
-    "strengths": ("Strengths", "优点"), "improvements": ("Areas for improvement", "待改进"),
-    "plan": ("Improvement plan", "改进计划"), "issue": ("Issue", "问题"),
-    "action": ("Corrective action", "纠正措施"), "owner": ("Owner", "责任人"),
-    "due": ("Due", "完成期限"), "none": ("None recorded.", "暂无。"),
-    "trend": ("Trend against earlier drills of this scenario", "与本脚本历次演练对比"),
-    "this_run": ("this drill", "本次"), "no_history": ("This is the first drill of this "
-                                                      "scenario.", "本脚本首次演练。"),
-    "timeline": ("Key timeline", "关键时间线"), "time": ("Time", "时间"),
-    "who": ("Who", "人员"), "what": ("What", "事项"),
-    "ratings_key": ("Ratings (HSEEP): ", "评级（HSEEP）："),
-    "auto": ("headless rehearsal (scripted responses)", "无界面推演（脚本化响应）"),
-    "console": ("console at {speed}× speed", "控制台，{speed}倍速"),
-    "open": ("still running", "进行中"),
-}
-
-
-def t(key: str, lang: str, **fmt: Any) -> str:
-    en, zh = L[key]
-    text = zh if lang == "zh" else en
-    return text.format(**fmt) if fmt else text
-
 
 @dataclass(slots=True)
 class AfterAction:
@@ -216,7 +156,7 @@ def _timeline(sd: ScoredDrill, names: dict[str, str], lang: str) -> list[tuple[s
             head = p.get("headline") or {}
             what += f": {head.get(lang) or head.get('en') or p.get('inject')}"
             if p.get("fault"):
-                what += f" [{t('fault', lang)}: {p['fault'].get('channel')}]"
+                what += f" [{t('aar.fault', lang)}: {p['fault'].get('channel')}]"
         elif e.kind == ev.NOTE_ADDED:
             what += f": {p.get('text', '')}"
         out.append((_offset(e.ts - sd.state.started_at), names.get(e.actor, e.actor), what))
@@ -227,13 +167,13 @@ def _timeline(sd: ScoredDrill, names: dict[str, str], lang: str) -> list[tuple[s
 
 def _result(s: ObjectiveScore, lang: str) -> str:
     if s.status == "not_done":
-        return f"{t('not_done', lang)}" + (f" ({s.why})" if s.why else "")
+        return f"{t('aar.not_done', lang)}" + (f" ({s.why})" if s.why else "")
     m = s.margin
     assert m is not None
     if s.status == "met":
-        return f"{t('met', lang)}, {format_duration(m)} {t('spare', lang)}" if lang == "en" \
-            else f"{t('met', lang)}，{t('spare', lang)} {format_duration(m)}"
-    return f"{t('late_by', lang)} {format_duration(-m)}"
+        return f"{t('aar.met', lang)}, {format_duration(m)} {t('aar.spare', lang)}" if lang == "en" \
+            else f"{t('aar.met', lang)}，{t('aar.spare', lang)} {format_duration(m)}"
+    return f"{t('aar.late_by', lang)} {format_duration(-m)}"
 
 
 def _measured_by(a: AfterAction, s: ObjectiveScore) -> str:
@@ -246,14 +186,15 @@ def _measured_by(a: AfterAction, s: ObjectiveScore) -> str:
         text = tg.title.get(a.lang) if tg else ref
     if s.anchor:
         st = pb.steps().get(s.anchor)
-        text += f" ({t('from_step', a.lang)} {st.title.get(a.lang) if st else s.anchor})"
+        text += f" ({t('aar.from_step', a.lang)} {st.title.get(a.lang) if st else s.anchor})"
     return text
 
 
 def objective_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     lang = a.lang
-    head = [t(k, lang) for k in ("objective", "measured_by", "allowed", "took", "result",
-                                 "suggested", "rating", "comment", "rated_by")]
+    head = [t(k, lang) for k in ("aar.objective", "aar.measured_by", "aar.allowed", "aar.took",
+                                 "aar.result", "aar.suggested", "aar.rating", "aar.comment",
+                                 "aar.rated_by")]
     rows = []
     for s in a.drill.scores:
         comment = (s.override or {}).get("comment", "")
@@ -261,7 +202,7 @@ def objective_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
         rows.append([s.title.get(lang, s.id), _measured_by(a, s), format_duration(s.within),
                      format_duration(s.elapsed) if s.elapsed is not None else "—",
                      _result(s, lang), s.suggested, s.rating, comment,
-                     a.who(by) if by else t("suggested_only", lang)])
+                     a.who(by) if by else t("aar.suggested_only", lang)])
     return head, rows
 
 
@@ -269,25 +210,25 @@ def summary_rows(a: AfterAction) -> list[tuple[str, str]]:
     lang, sd = a.lang, a.drill
     st, sc, run = sd.state, sd.scenario, sd.run
     end = st.resolved_at
-    mode = t("auto", lang) if run.mode == "auto" else t("console", lang, speed=f"{run.speed:g}")
+    mode = t("aar.auto", lang) if run.mode == "auto" else t("aar.console", lang, speed=f"{run.speed:g}")
     parts = "; ".join(f"{a.who(p.person)} — {a.role_titles.get(p.role, p.role)}"
                       for p in sc.participants) or "—"
     return [
-        (t("drill_id", lang), st.id),
-        (t("scenario", lang), f"{sc.title.get(lang)} ({sc.id} v{sc.version})"),
-        (t("playbook", lang), st.playbook.title.get(lang)),
-        (t("location", lang), a.location),
-        (t("started", lang), a.local(st.started_at, True)),
-        (t("ended", lang), a.local(end, True) if end else t("open", lang)),
-        (t("duration", lang), format_duration((end or a.generated_at) - st.started_at)),
-        (t("mode", lang), mode),
-        (t("lead", lang), a.who(sc.lead)),
-        (t("participants", lang), parts),
-        (t("evaluators", lang), ", ".join(a.who(e) for e in sc.evaluators) or "—"),
+        (t("aar.drill_id", lang), st.id),
+        (t("aar.scenario", lang), f"{sc.title.get(lang)} ({sc.id} v{sc.version})"),
+        (t("aar.playbook", lang), st.playbook.title.get(lang)),
+        (t("aar.location", lang), a.location),
+        (t("aar.started", lang), a.local(st.started_at, True)),
+        (t("aar.ended", lang), a.local(end, True) if end else t("aar.open", lang)),
+        (t("aar.duration", lang), format_duration((end or a.generated_at) - st.started_at)),
+        (t("aar.mode", lang), mode),
+        (t("aar.lead", lang), a.who(sc.lead)),
+        (t("aar.participants", lang), parts),
+        (t("aar.evaluators", lang), ", ".join(a.who(e) for e in sc.evaluators) or "—"),
     ] + [(k, v) for k, v in (
-        (t("scope", lang), sc.scope.get(lang) if sc.scope else ""),
-        (t("mission_areas", lang), ", ".join(sc.mission_areas)),
-        (t("poc", lang), a.who(sc.point_of_contact) if sc.point_of_contact else ""),
+        (t("aar.scope", lang), sc.scope.get(lang) if sc.scope else ""),
+        (t("aar.mission_areas", lang), ", ".join(sc.mission_areas)),
+        (t("aar.poc", lang), a.who(sc.point_of_contact) if sc.point_of_contact else ""),
     ) if v]
 
 
@@ -317,22 +258,23 @@ def _observed(sd: ScoredDrill, at: datetime | None, names: dict[str, str],
 
 def _response_text(r: dict[str, Any] | None, lang: str) -> str:
     if r is None:
-        return t("no_response", lang)
+        return t("aar.no_response", lang)
     return f"+{format_duration(r['after'])} {r['who']}: {r['what']}"
 
 
 def inject_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     lang = a.lang
-    head = [t(k, lang) for k in ("at", "inject", "delivered", "expect", "observed")]
+    head = [t(k, lang) for k in ("aar.at", "aar.inject", "aar.delivered", "aar.expect",
+                                 "aar.observed")]
     rows = []
     for i in a.injects:
         text = i["title"] + (f" — {i['detail']}" if i["detail"] else "")
         if i["fault"]:
             dur = f", {format_duration(i['fault_for'])}" if i["fault_for"] else ""
-            text += f" [{t('fault', lang)}: {i['fault']}{dur}]"
+            text += f" [{t('aar.fault', lang)}: {i['fault']}{dur}]"
         rows.append(["T+" + format_duration(i["at"]), text,
                      _offset(i["delivered"]) if i["delivered"] is not None
-                     else t("not_reached", lang), i["expect"],
+                     else t("aar.not_reached", lang), i["expect"],
                      _response_text(i.get("response"), lang)
                      if i["delivered"] is not None else "—"])
     return head, rows
@@ -340,14 +282,16 @@ def inject_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
 
 def channel_rows(a: AfterAction) -> tuple[list[str], list[list[Any]]]:
     keys = ("channel", "messages", "sent", "fell_back", "failed", "pending", "attempts")
-    return [t(k, a.lang) for k in keys], [[c[k] for k in keys] for c in a.channels]
+    heads = ("aar.channel", "aar.messages", "aar.sent", "aar.fell_back", "aar.failed",
+             "aar.pending", "aar.attempts")
+    return [t(k, a.lang) for k in heads], [[c[k] for k in keys] for c in a.channels]
 
 
 def plan_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     """The improvement plan (HSEEP IP): this drill's items, then the items of earlier
     runs of the scenario not done yet — carried over, never silently dropped."""
-    head = [t(k, a.lang) for k in ("item", "capability", "issue", "action", "owner", "start",
-                                   "due", "status")]
+    head = [t(k, a.lang) for k in ("aar.item", "aar.capability", "aar.issue", "aar.action",
+                                   "aar.owner", "aar.start", "aar.due", "aar.status")]
     today = a.generated_at.astimezone(a.zone).date().isoformat()
 
     def owner(o: str) -> str:
@@ -356,14 +300,14 @@ def plan_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     def status(p: dict[str, Any]) -> str:  # a due date already past stands out
         st = p.get("status", "open")
         if st != "done" and str(p["due"]) < today:
-            return t("overdue", a.lang)
-        return t({"open": "open_item", "in_progress": "in_progress_item",
-                  "done": "done_item"}.get(st, "open_item"), a.lang)
+            return t("aar.overdue", a.lang)
+        return t({"open": "aar.open_item", "in_progress": "aar.in_progress_item",
+                  "done": "aar.done_item"}.get(st, "aar.open_item"), a.lang)
 
     rows = [[p.get("item", ""), p.get("capability") or "—", p["issue"], p["action"],
              owner(p["owner"]), p.get("start") or "—", p["due"], status(p)]
             for p in a.drill.evaluation.plan]
-    rows += [[f"{src}/{p.get('item', '')} ({t('carried_over', a.lang)})",
+    rows += [[f"{src}/{p.get('item', '')} ({t('aar.carried_over', a.lang)})",
               p.get("capability") or "—", p["issue"], p["action"], owner(p["owner"]),
               p.get("start") or "—", p["due"], status(p)] for src, p in a.carried]
     return head, rows
@@ -373,9 +317,9 @@ def observation_text(i: dict[str, Any], lang: str) -> str:
     """An HSEEP observation: [capability] text. Analysis: … Recommendation: …"""
     text = (f"[{i['capability']}] " if i.get("capability") else "") + i["text"]
     if i.get("analysis"):
-        text += f" {t('analysis', lang)}: {i['analysis']}"
+        text += f" {t('aar.analysis', lang)}: {i['analysis']}"
     if i.get("recommendation"):
-        text += f" {t('recommendation', lang)}: {i['recommendation']}"
+        text += f" {t('aar.recommendation', lang)}: {i['recommendation']}"
     return text
 
 
@@ -407,16 +351,16 @@ def capability_rows(a: AfterAction) -> list[list[str]]:
 def count_rows(a: AfterAction) -> list[tuple[str, str]]:
     rows = []
     if a.drill.scenario.occupants is not None:
-        rows.append((t("occupants_expected", a.lang), str(a.drill.scenario.occupants)))
+        rows.append((t("aar.occupants_expected", a.lang), str(a.drill.scenario.occupants)))
     rows += [(k, str(v)) for k, v in a.drill.evaluation.counts.items()]
-    rows += [(f"{label} ({t('recorded', a.lang)})", v) for label, v in a.values]
+    rows += [(f"{label} ({t('aar.recorded', a.lang)})", v) for label, v in a.values]
     return rows
 
 
 def trend_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     lang = a.lang
-    head = [t("objective", lang)] + [r.started_at.astimezone(a.zone).strftime("%Y-%m-%d")
-                                     for r in a.earlier] + [t("this_run", lang)]
+    head = [t("aar.objective", lang)] + [r.started_at.astimezone(a.zone).strftime("%Y-%m-%d")
+                                     for r in a.earlier] + [t("aar.this_run", lang)]
     rows = []
 
     def cell(s: ObjectiveScore | None) -> str:
@@ -432,7 +376,7 @@ def trend_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
 
 
 def _ratings_key(lang: str) -> str:
-    return t("ratings_key", lang) + "; ".join(
+    return t("aar.ratings_key", lang) + "; ".join(
         f"{k} = {v[1] if lang == 'zh' else v[0]}" for k, v in RATING_TEXT.items())
 
 
@@ -442,36 +386,36 @@ def to_markdown(a: AfterAction) -> str:
     lang, sc = a.lang, a.drill.scenario
     from incident.safetext import md_text
 
-    out = [f"# {t('title', lang)} — {md_text(sc.title.get(lang))}", "",
-           f"> **{t('banner', lang)}**", "",
-           f"## {t('summary', lang)}", ""]
+    out = [f"# {t('aar.title', lang)} — {md_text(sc.title.get(lang))}", "",
+           f"> **{t('aar.banner', lang)}**", "",
+           f"## {t('aar.summary', lang)}", ""]
     out += md_table(["", ""], [[k, v] for k, v in summary_rows(a)])
-    out += ["", f"## {t('objectives', lang)}", ""]
+    out += ["", f"## {t('aar.objectives', lang)}", ""]
     out += md_table(*objective_rows(a))
     out += ["", f"_{_ratings_key(lang)}_", ""]
     if a.injects:
-        out += [f"## {t('injects', lang)}", "", *md_table(*inject_rows(a)), ""]
-    out += [f"## {t('notifications', lang)}", ""]
-    out += md_table(*channel_rows(a)) if a.channels else [t("none", lang)]
-    out += ["", f"## {t('counts', lang)}", ""]
+        out += [f"## {t('aar.injects', lang)}", "", *md_table(*inject_rows(a)), ""]
+    out += [f"## {t('aar.notifications', lang)}", ""]
+    out += md_table(*channel_rows(a)) if a.channels else [t("aar.none", lang)]
+    out += ["", f"## {t('aar.counts', lang)}", ""]
     rows = count_rows(a)
-    out += md_table(["", ""], [list(r) for r in rows]) if rows else [t("none", lang)]
+    out += md_table(["", ""], [list(r) for r in rows]) if rows else [t("aar.none", lang)]
     caps = capability_rows(a)
     if caps:
-        out += ["", f"## {t('capabilities', lang)}", ""]
-        out += md_table([t("capability", lang), t("objectives", lang), t("rating", lang),
-                         t("strengths", lang), t("improvements", lang)], caps)
-    for key, items in (("strengths", a.drill.evaluation.strengths),
-                       ("improvements", a.drill.evaluation.improvements)):
+        out += ["", f"## {t('aar.capabilities', lang)}", ""]
+        out += md_table([t("aar.capability", lang), t("aar.objectives", lang), t("aar.rating", lang),
+                         t("aar.strengths", lang), t("aar.improvements", lang)], caps)
+    for key, items in (("aar.strengths", a.drill.evaluation.strengths),
+                       ("aar.improvements", a.drill.evaluation.improvements)):
         out += ["", f"## {t(key, lang)}", ""]
-        out += [f"- {md_text(observation_text(i, lang))}" for i in items] or [t("none", lang)]
-    out += ["", f"## {t('plan', lang)}", ""]
+        out += [f"- {md_text(observation_text(i, lang))}" for i in items] or [t("aar.none", lang)]
+    out += ["", f"## {t('aar.plan', lang)}", ""]
     out += md_table(*plan_rows(a)) if a.drill.evaluation.plan or a.carried \
-        else [t("none", lang)]
-    out += ["", f"## {t('trend', lang)}", ""]
-    out += md_table(*trend_rows(a)) if a.earlier else [t("no_history", lang)]
-    out += ["", f"## {t('timeline', lang)}", ""]
-    out += md_table([t("time", lang), t("who", lang), t("what", lang)],
+        else [t("aar.none", lang)]
+    out += ["", f"## {t('aar.trend', lang)}", ""]
+    out += md_table(*trend_rows(a)) if a.earlier else [t("aar.no_history", lang)]
+    out += ["", f"## {t('aar.timeline', lang)}", ""]
+    out += md_table([t("aar.time", lang), t("aar.who", lang), t("aar.what", lang)],
                     [list(r) for r in a.timeline])
     return "\n".join(out) + "\n"
 
@@ -488,13 +432,13 @@ def to_html(a: AfterAction) -> str:
 
     lang, sc = a.lang, a.drill.scenario
     parts = [f"<style>{RATING_CSS}</style>",
-             f"<h1>{h(t('title', lang))} — {h(sc.title.get(lang))}</h1>",
-             f'<div class="drill">{h(t("banner", lang))}</div>',
-             f"<h2>{h(t('summary', lang))}</h2><table class=\"kv\"><tbody>"]
+             f"<h1>{h(t('aar.title', lang))} — {h(sc.title.get(lang))}</h1>",
+             f'<div class="drill">{h(t("aar.banner", lang))}</div>',
+             f"<h2>{h(t('aar.summary', lang))}</h2><table class=\"kv\"><tbody>"]
     parts += [f"<tr><th>{h(k)}</th><td>{h(v)}</td></tr>" for k, v in summary_rows(a)]
     parts.append("</tbody></table>")
     head, rows = objective_rows(a)
-    parts.append(f"<h2>{h(t('objectives', lang))}</h2>")
+    parts.append(f"<h2>{h(t('aar.objectives', lang))}</h2>")
     body = [f"<table><thead><tr>{''.join(f'<th>{h(x)}</th>' for x in head)}</tr></thead><tbody>"]
     for s, row in zip(a.drill.scores, rows, strict=True):
         cls = {"P": "ok", "S": "warn", "M": "bad", "U": "bad"}[s.rating]
@@ -505,36 +449,36 @@ def to_html(a: AfterAction) -> str:
     parts += body
     parts.append(f"<p><i>{h(_ratings_key(lang))}</i></p>")
     if a.injects:
-        parts += [f"<h2>{h(t('injects', lang))}</h2>", html_table(*inject_rows(a))]
-    parts.append(f"<h2>{h(t('notifications', lang))}</h2>")
-    parts.append(html_table(*channel_rows(a)) if a.channels else f"<p>{h(t('none', lang))}</p>")
+        parts += [f"<h2>{h(t('aar.injects', lang))}</h2>", html_table(*inject_rows(a))]
+    parts.append(f"<h2>{h(t('aar.notifications', lang))}</h2>")
+    parts.append(html_table(*channel_rows(a)) if a.channels else f"<p>{h(t('aar.none', lang))}</p>")
     rows_c = count_rows(a)
-    parts.append(f"<h2>{h(t('counts', lang))}</h2>")
+    parts.append(f"<h2>{h(t('aar.counts', lang))}</h2>")
     parts.append(html_table(["", ""], [list(r) for r in rows_c]) if rows_c
-                 else f"<p>{h(t('none', lang))}</p>")
+                 else f"<p>{h(t('aar.none', lang))}</p>")
     caps = capability_rows(a)
     if caps:
-        parts.append(f"<h2>{h(t('capabilities', lang))}</h2>")
-        parts.append(html_table([t("capability", lang), t("objectives", lang),
-                                 t("rating", lang), t("strengths", lang),
-                                 t("improvements", lang)], caps))
-    for key, items in (("strengths", a.drill.evaluation.strengths),
-                       ("improvements", a.drill.evaluation.improvements)):
+        parts.append(f"<h2>{h(t('aar.capabilities', lang))}</h2>")
+        parts.append(html_table([t("aar.capability", lang), t("aar.objectives", lang),
+                                 t("aar.rating", lang), t("aar.strengths", lang),
+                                 t("aar.improvements", lang)], caps))
+    for key, items in (("aar.strengths", a.drill.evaluation.strengths),
+                       ("aar.improvements", a.drill.evaluation.improvements)):
         parts.append(f"<h2>{h(t(key, lang))}</h2>")
         parts.append("<ul>" + "".join(f"<li>{h(observation_text(i, lang))}</li>"
                                       for i in items) + "</ul>"
-                     if items else f"<p>{h(t('none', lang))}</p>")
-    parts.append(f"<h2>{h(t('plan', lang))}</h2>")
+                     if items else f"<p>{h(t('aar.none', lang))}</p>")
+    parts.append(f"<h2>{h(t('aar.plan', lang))}</h2>")
     parts.append(html_table(*plan_rows(a)).replace(
-        f"<td>{h(t('overdue', lang))}</td>", f'<td class="overdue">{h(t("overdue", lang))}</td>')
-        if a.drill.evaluation.plan or a.carried else f"<p>{h(t('none', lang))}</p>")
-    parts.append(f"<h2>{h(t('trend', lang))}</h2>")
+        f"<td>{h(t('aar.overdue', lang))}</td>", f'<td class="overdue">{h(t("aar.overdue", lang))}</td>')
+        if a.drill.evaluation.plan or a.carried else f"<p>{h(t('aar.none', lang))}</p>")
+    parts.append(f"<h2>{h(t('aar.trend', lang))}</h2>")
     parts.append(html_table(*trend_rows(a)) if a.earlier
-                 else f"<p>{h(t('no_history', lang))}</p>")
-    parts.append(f"<h2>{h(t('timeline', lang))}</h2>")
-    parts.append(html_table([t("time", lang), t("who", lang), t("what", lang)],
+                 else f"<p>{h(t('aar.no_history', lang))}</p>")
+    parts.append(f"<h2>{h(t('aar.timeline', lang))}</h2>")
+    parts.append(html_table([t("aar.time", lang), t("aar.who", lang), t("aar.what", lang)],
                             [list(r) for r in a.timeline]))
-    return html_page(f"{t('title', lang)} — {sc.title.get(lang)}", lang, "".join(parts))
+    return html_page(f"{t('aar.title', lang)} — {sc.title.get(lang)}", lang, "".join(parts))
 
 
 def _secs(d: timedelta | None) -> float | None:

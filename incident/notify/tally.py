@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from incident.i18n import channel_name, t
+
 WAITING_STATES = frozenset({"queued", "sending", "failed_temporary"})
 FAILED_STATES = frozenset({"failed_permanent"})
 
@@ -196,19 +198,19 @@ def tallies(rows: Iterable[RowLike]) -> dict[str, StepTally]:
     return {s: tally(s, rows) for s in steps}
 
 
-def progress_fields(t: StepTally) -> dict[str, Any]:
+def progress_fields(tally: StepTally) -> dict[str, Any]:
     """The per-recipient figures carried by a ``delivery.progress`` event.
 
     ``channels`` keeps its historical keys (sent / failed / pending / fell_back),
     now counted per recipient by their latest row on the channel."""
     return {
-        "step": t.step,
+        "step": tally.step,
         "channels": {c.channel: {"sent": c.delivered, "failed": c.failed + c.cancelled,
                                  "pending": c.waiting, "fell_back": c.fell_back}
-                     for c in t.channels},
-        "recipients": t.recipients, "delivered": t.delivered, "waiting": t.waiting,
-        "failed": t.failed, "cancelled": t.cancelled, "messages": t.messages,
-        "delivered_at": t.delivered_at.isoformat() if t.delivered_at else None,
+                     for c in tally.channels},
+        "recipients": tally.recipients, "delivered": tally.delivered, "waiting": tally.waiting,
+        "failed": tally.failed, "cancelled": tally.cancelled, "messages": tally.messages,
+        "delivered_at": tally.delivered_at.isoformat() if tally.delivered_at else None,
     }
 
 
@@ -233,36 +235,24 @@ def from_progress(p: dict[str, Any]) -> StepTally | None:
         delivered_at=datetime.fromisoformat(at) if isinstance(at, str) else None)
 
 
-# the words of summary_line, per language: counts, then separators and the channel brackets
-_SUMMARY = {
-    "en": ("no messages", "delivered", "waiting", "failed for good", "cancelled", ", ", "; ",
-           " ({})"),
-    "zh": ("无消息", "已送达", "待发", "最终失败", "已取消", "，", "；", "（{}）"),
-}
-
-
-def summary_line(t: StepTally, lang: str = "en") -> str:
+def summary_line(tally: StepTally, lang: str = "en") -> str:
     """One line for the CLI and the console: "delivered 7/9, failed for good 2 (…)"."""
-    none, delivered, waiting, failed, cancelled, sep, chan_sep, brackets = \
-        _SUMMARY["zh" if lang == "zh" else "en"]
-    if t.recipients == 0:
-        return none
-    parts = [f"{delivered} {t.delivered}/{t.recipients}"]
-    parts += [f"{word} {n}" for word, n in ((waiting, t.waiting), (failed, t.failed),
-                                            (cancelled, t.cancelled)) if n]
-    chans = chan_sep.join(channel_text(c, lang) for c in t.channels)
-    return sep.join(parts) + (brackets.format(chans) if chans else "")
+    if tally.recipients == 0:
+        return t("tally.none", lang)
+    parts = [t("tally.delivered", lang, n=tally.delivered, of=tally.recipients)]
+    parts += [t(key, lang, n=n) for key, n in (("tally.waiting", tally.waiting),
+                                               ("tally.failed", tally.failed),
+                                               ("tally.cancelled", tally.cancelled)) if n]
+    line = t("tally.sep", lang).join(parts)
+    chans = t("tally.channel_sep", lang).join(channel_text(c, lang) for c in tally.channels)
+    return t("tally.channels", lang, parts=line, channels=chans) if chans else line
 
 
 def channel_text(c: ChannelTally, lang: str = "en") -> str:
-    zh = lang == "zh"
-    bits = [f"{c.channel} " + (f"送达 {c.delivered}" if zh else f"{c.delivered} delivered")]
-    if c.waiting:
-        bits.append(f"待发 {c.waiting}" if zh else f"{c.waiting} waiting")
-    if c.fell_back:
-        bits.append(f"转其他渠道 {c.fell_back}" if zh else f"{c.fell_back} fell back")
-    if c.failed:
-        bits.append(f"失败 {c.failed}" if zh else f"{c.failed} failed")
-    if c.cancelled:
-        bits.append(f"取消 {c.cancelled}" if zh else f"{c.cancelled} cancelled")
-    return (" " if zh else ", ").join(bits)
+    counts = [t("tally.ch.delivered", lang, n=c.delivered)]
+    counts += [t(key, lang, n=n) for key, n in (("tally.ch.waiting", c.waiting),
+                                                ("tally.ch.fell_back", c.fell_back),
+                                                ("tally.ch.failed", c.failed),
+                                                ("tally.ch.cancelled", c.cancelled)) if n]
+    return t("tally.ch", lang, channel=channel_name(c.channel, lang),
+             counts=t("tally.ch.sep", lang).join(counts))

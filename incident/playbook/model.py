@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from incident.clock import parse_duration
+from incident.i18n import data_lang
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 LANGS = ("en", "zh")
@@ -67,7 +68,7 @@ class Text(Strict):
     zh: Annotated[str, Field(min_length=1)]
 
     def get(self, lang: str) -> str:
-        return self.zh if lang == "zh" else self.en
+        return self.zh if data_lang(lang) == "zh" else self.en
 
 
 class Input(Strict):

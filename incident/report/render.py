@@ -257,7 +257,7 @@ def ack_time_text(rep: IncidentReport, p: Any) -> str:
     """Time to acknowledge, saying what it counts from (delivery, or queueing)."""
     if p.ack_after is None:
         return "—"
-    return f"{duration_text(p.ack_after)} ({t('ack_from_' + (p.ack_from or 'queued'), rep.lang)})"
+    return f"{duration_text(p.ack_after)} ({t('ack_from_delivery' if p.ack_from == 'delivery' else 'ack_from_queued', rep.lang)})"
 
 
 def page_rows(rep: IncidentReport) -> list[list[str]]:

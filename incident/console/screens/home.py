@@ -130,7 +130,7 @@ class HomeScreen(Screen):
 
     def _row(self, s: IncidentSummary, now: Any, closed: bool) -> list[str]:
         lang = self.lang
-        mode = t("drill", lang) if s.drill else t("live", lang)
+        mode = t("mode.drill", lang) if s.drill else t("mode.live", lang)
         if self._narrow:
             what = f"{s.title.get(lang, s.type)} · {s.location}"
             what = f"{mode} {what}" if s.drill else what

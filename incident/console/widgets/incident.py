@@ -57,12 +57,12 @@ class IncidentHeader(Static):
             sev = pb.severity(st.severity).name.get(lang)
         except KeyError:
             sev = ""
-        mode = (f"[reverse $warning] {t('drill', lang)} [/]" if st.drill
-                else f"[reverse $error] {t('live', lang)} [/]")
+        mode = (f"[reverse $warning] {t('mode.drill', lang)} [/]" if st.drill
+                else f"[reverse $error] {t('mode.live', lang)} [/]")
         status = ""
         if st.status != "open":  # one state: RESOLVED replaces LIVE (a drill stays marked)
             status = f" [reverse $success] {t('inc.resolved', lang)} [/]"
-            mode = f"[reverse $warning] {t('drill', lang)} [/]" if st.drill else ""
+            mode = f"[reverse $warning] {t('mode.drill', lang)} [/]" if st.drill else ""
         line1 = (f"[b]{escape(st.id)}[/b] {mode} [b]{escape(pb.title.get(lang))}[/b] · "
                  f"{escape(location)} · [b]S{st.severity}[/b] {escape(sev)}{status}")
         elapsed = countdown((st.resolved_at or now) - st.started_at)

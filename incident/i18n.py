@@ -1,0 +1,129 @@
+"""Every word a person reads, in their language, from one catalogue.
+
+The catalogue is a pair of gettext files, ``incident/locale/<locale>/LC_MESSAGES/
+incident.po``, compiled to ``.mo`` and read here through the standard library (no
+Babel at runtime). Messages are looked up by *symbolic key* ("home.active",
+"report_title"), so the English text is a translation like any other and a change of
+wording never changes the code.
+
+- ``t(key, lang, **fields)``: one message, ``{name}`` fields filled in.
+- ``nt(key, n, lang, **fields)``: a message with plural forms ("1 person", "2 people";
+  Chinese has one form). ``n`` is also available as the ``{n}`` field.
+- ``pick(texts, lang)``: data-borne bilingual text from YAML ({"en": …, "zh": …}),
+  chosen by the same language rule.
+- ``N_(key)``: marks a key for the extractor where the call to ``t`` is indirect
+  (a key kept in a table and translated later).
+
+Language: whatever the reader asked for ("en", "zh", "zh_CN", "zh-Hans", …) maps to
+a shipped locale; anything unknown reads English. A key missing from the reader's
+catalogue falls back to English, then to the key itself, so a gap shows up on screen
+instead of crashing. ``tools/i18n.py check`` (and tests/test_catalogue.py) keep the
+catalogues complete.
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+DOMAIN = "incident"
+LOCALE_DIR = Path(__file__).parent / "locale"
+DEFAULT_LOCALE = "en"
+#: The shipped catalogues, and the short code each uses in bilingual YAML data.
+LOCALES: dict[str, str] = {"en": "en", "zh_CN": "zh"}
+
+
+def locale_of(lang: str | None) -> str:
+    """The shipped locale for a reader's language: 'zh', 'zh_CN', 'zh-Hans' → 'zh_CN';
+    'en', 'en_GB' and anything unknown → 'en'."""
+    code = (lang or "").replace("-", "_").split(".")[0]
+    if code in LOCALES:
+        return code
+    if code.lower().startswith("zh"):
+        return "zh_CN"
+    return DEFAULT_LOCALE
+
+
+def data_lang(lang: str | None) -> str:
+    """The short code ('en' or 'zh') bilingual YAML data is keyed by."""
+    return LOCALES[locale_of(lang)]
+
+
+@cache
+def translations(locale: str) -> gettext.NullTranslations:
+    """The compiled catalogue of a shipped locale, with English behind it."""
+    try:
+        tr: gettext.NullTranslations = gettext.translation(
+            DOMAIN, LOCALE_DIR, languages=[locale])
+    except OSError:
+        tr = gettext.NullTranslations()
+    if locale != DEFAULT_LOCALE:
+        tr.add_fallback(translations(DEFAULT_LOCALE))
+    return tr
+
+
+class _Keep(dict):
+    """Format fields a caller forgot stay visible as ``{name}`` instead of crashing."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _fill(text: str, fields: Mapping[str, object]) -> str:
+    if not fields:
+        return text
+    try:
+        return text.format_map(_Keep(fields))
+    except (IndexError, ValueError, AttributeError, TypeError):
+        return text
+
+
+def t(key: str, lang: str | None = "en", **fields: object) -> str:
+    """The message `key` in the reader's language, fields filled in."""
+    return _fill(translations(locale_of(lang)).gettext(key), fields)
+
+
+def nt(key: str, n: int, lang: str | None = "en", **fields: object) -> str:
+    """The plural form of message `key` for `n` ({n} is filled in too)."""
+    fields.setdefault("n", n)
+    return _fill(translations(locale_of(lang)).ngettext(key, key, n), fields)
+
+
+def N_(key: str) -> str:
+    """Mark `key` for extraction without translating it here."""
+    return key
+
+
+def has(key: str, lang: str | None = "en") -> bool:
+    """Whether the catalogue (or English behind it) holds `key`."""
+    return translations(locale_of(lang)).gettext(key) != key
+
+
+def pick(texts: Mapping[str, str] | None, lang: str | None, fallback: str = "") -> str:
+    """Data-borne bilingual text ({'en': …, 'zh': …}) in the reader's language, else
+    English, else whatever language is there."""
+    if not texts:
+        return fallback
+    want = data_lang(lang)
+    return (texts.get(want) or texts.get("en") or next((v for v in texts.values() if v), "")
+            or fallback)
+
+
+def pair(texts: tuple[str, str], lang: str | None, **fields: object) -> str:
+    """An (English, Chinese) pair from a staging table not yet moved into the catalogue
+    (see ``tools/i18n.py import-table``), fields filled in."""
+    return _fill(texts[1] if data_lang(lang) == "zh" else texts[0], fields)
+
+
+def channel_name(channel: str, lang: str | None) -> str:
+    """A delivery channel in the reader's words ("sms" → "SMS" / "短信"); a channel the
+    catalogue does not know (a site's own name) stays as configured."""
+    key = f"channel.{channel}"
+    return t(key, lang) if has(key) else channel
+
+
+def join_list(items: list[str], lang: str | None) -> str:
+    """Items joined the way the reader's language lists them ('a, b' / 'a、b')."""
+    return t("list.sep", lang).join(items)

@@ -124,6 +124,27 @@ def channel_name(channel: str, lang: str | None) -> str:
     return t(key, lang) if has(key) else channel
 
 
+def means_name(by: str, lang: str | None) -> str:
+    """How a report to authorities is made ("written" → "in writing" / "书面")."""
+    key = f"means.{by}"
+    return t(key, lang) if has(key) else by
+
+
+def with_unit(value: object, unit: str | None, lang: str | None) -> str:
+    """A recorded value with its playbook unit in the reader's words ("42 people" /
+    "42 人"); a unit the catalogue does not know is written after the value as is."""
+    if not unit:
+        return str(value)
+    key = f"unit.{unit}"
+    if not has(key):
+        return f"{value} {unit}"
+    try:
+        n = int(str(value))
+    except ValueError:  # "3.5" h, or a list: no plural choice to make
+        return t(key, lang, n=value) if key != "unit.people" else nt(key, 2, lang, n=value)
+    return nt(key, n, lang) if key == "unit.people" else t(key, lang, n=n)
+
+
 def join_list(items: list[str], lang: str | None) -> str:
     """Items joined the way the reader's language lists them ('a, b' / 'a、b')."""
     return t("list.sep", lang).join(items)

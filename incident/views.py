@@ -5,6 +5,7 @@ They take state and return strings or rows: no I/O, no widgets.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from incident import i18n
 from incident.clock import format_duration
 from incident.engine import aftercare
 from incident.engine import events as ev
+from incident.i18n import t
 from incident.safetext import terminal
 
 if TYPE_CHECKING:
@@ -24,6 +26,18 @@ def status_label(status: str, lang: str = "en") -> str:
     """A step, clock or incident status in the reader's words (catalogue ``status.*``)."""
     key = f"status.{status}"
     return i18n.t(key, lang) if i18n.has(key) else status
+
+
+def pad(text: str, width: int, cut: bool = False) -> str:
+    """`text` padded to `width` terminal columns (a Chinese character takes two), and
+    with `cut` shortened to fit, ending in '…'."""
+    cols = [2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text]
+    if cut and sum(cols) > width:
+        used, n = 0, 0
+        while n < len(text) and used + cols[n] > 0 and used + cols[n] <= width - 1:
+            used, n = used + cols[n], n + 1
+        return text[:n] + "…" + " " * (width - 1 - used)
+    return text + " " * max(0, width - sum(cols))
 
 
 def clock_text(ts: datetime | None, zone: ZoneInfo, with_date: bool = False) -> str:
@@ -43,18 +57,14 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
     `delivery`: {step: notify.tally.StepTally} read from the outbox, for each notify
     step's own messages (else the fold's latest delivery.progress is shown)."""
     pb = st.playbook
-    zh = lang == "zh"
     sev = pb.severity(st.severity) if any(s.level == st.severity for s in pb.severities) else None
     lines = [
-        f"{st.id}  {pb.title.get(lang)}{'  [DRILL/演练]' if st.drill else ''}  "
+        f"{st.id}  {pb.title.get(lang)}{t('st.drill', lang) if st.drill else ''}  "
         f"{status_label(st.phase, lang)}",
-        f"{'地点' if zh else 'Location'}: {st.location}   "
-        f"{'级别' if zh else 'Severity'}: {st.severity}"
-        f"{' ' + sev.name.get(lang) if sev else ''}   "
-        f"{'负责人' if zh else 'Owner'}: {st.owner}",
-        f"{'开始' if zh else 'Started'}: {clock_text(st.started_at, zone, True)}   "
-        f"{'已用时' if zh else 'Elapsed'}: "
-        f"{format_duration((st.resolved_at or now) - st.started_at)}",
+        t("st.where", lang, location=st.location, level=st.severity,
+          name=" " + sev.name.get(lang) if sev else "", owner=st.owner),
+        t("st.when", lang, started=clock_text(st.started_at, zone, True),
+          elapsed=format_duration((st.resolved_at or now) - st.started_at)),
         *aftercare.header_lines(st, zone, lang),
         "",
     ]
@@ -69,70 +79,70 @@ def status_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str = "
             if s.status == "done":
                 extra = f"{clock_text(s.done_at, zone)} {s.confirmed_by or s.done_by}"
                 if s.option:
-                    extra += f" → {s.option}"
+                    opt = next((o for o in step.options or [] if o.id == s.option), None)
+                    extra += f" → {opt.title.get(lang) if opt else s.option}"
                 if s.value is not None:
-                    extra += f" = {s.value}"
+                    value = (i18n.join_list([str(v) for v in s.value], lang)
+                             if isinstance(s.value, list) else s.value)
+                    extra += f" = {i18n.with_unit(value, step.record.unit if step.record else None, lang)}"
             elif s.status == "skipped":
                 extra = f"{clock_text(s.done_at, zone)} {s.done_by}: {s.reason}"
             elif s.open and s.due_at is not None:
                 left = s.due_at - now
-                extra = (f"{'逾期' if zh else 'OVERDUE'} {format_duration(-left)}" if left.total_seconds() < 0
-                         else f"{'剩余' if zh else 'due in'} {format_duration(left)}")
+                extra = (t("st.overdue", lang, d=format_duration(-left))
+                         if left.total_seconds() < 0
+                         else t("st.due_in", lang, d=format_duration(left)))
             label = status_label(s.status, lang)
-            lines.append(f"  [{mark}] {step.id:<24} {steps[step.id].title.get(lang)[:38]:<38} "
-                         f"{label:<16} {extra}".rstrip())
+            lines.append(f"  [{mark}] {step.id:<24} {pad(steps[step.id].title.get(lang), 38, cut=True)} "
+                         f"{pad(label, 16)} {extra}".rstrip())
             if step.notify is not None:
                 msg = delivery_line(st, step.id, (delivery or {}).get(step.id), lang)
                 if msg:
-                    lines.append(f"        {'消息' if zh else 'messages'}: {msg}")
+                    lines.append(f"        {t('st.messages', lang, line=msg)}")
         lines.append("")
     if st.targets:
-        lines.append("目标" if zh else "Targets")
-        for t in st.targets.values():
-            status = t.status(now)
-            delta = t.delta(now)
-            lines.append(f"  {t.title.get(lang, t.id):<28} {'截止' if zh else 'due'} "
-                         f"{clock_text(t.due_at, zone)}  {status_label(status, lang):<10} "
+        lines.append(t("st.targets", lang))
+        for tg in st.targets.values():
+            status = tg.status(now)
+            delta = tg.delta(now)
+            lines.append(f"  {pad(tg.title.get(lang, tg.id), 28)} "
+                         f"{t('st.due', lang, at=clock_text(tg.due_at, zone))}  "
+                         f"{pad(status_label(status, lang), 10)} "
                          f"{'' if status == 'n/a' else format_duration(delta)}".rstrip())
-            if t.rule == "delivered" and status != "n/a":
-                how = target_rule_text(t.rule, t.threshold, lang)
-                if t.reached is not None and t.met_at is not None:
-                    how += (f"（达成时 {t.reached[0]}/{t.reached[1]}）" if zh
-                            else f" (at the time: {t.reached[0]}/{t.reached[1]})")
+            if tg.rule == "delivered" and status != "n/a":
+                how = target_rule_text(tg.rule, tg.threshold, lang)
+                if tg.reached is not None and tg.met_at is not None:
+                    how += t("st.reached", lang, n=tg.reached[0], of=tg.reached[1])
                 lines.append(f"    {how}")
         lines.append("")
     if st.reports:
-        lines.append("上报时限" if zh else "Report clocks")
+        lines.append(t("st.report_clocks", lang))
         for r in st.reports.values():
-            lines.append(f"  {r.title.get(lang, r.id):<28} → {r.to:<16} {r.by:<8} "
-                         f"{'截止' if zh else 'due'} {clock_text(r.due_at, zone)}  "
+            lines.append(f"  {pad(r.title.get(lang, r.id), 28)} → {r.to:<16} "
+                         f"{pad(i18n.means_name(r.by, lang), 8)} "
+                         f"{t('st.due', lang, at=clock_text(r.due_at, zone))}  "
                          f"{status_label(r.status(now), lang)}")
         lines.append("")
     lines += aftercare.aftercare_lines(st, now, zone, lang)
     timers = st.timers()
     if timers:
-        lines.append("计时器" if zh else "Timers")
-        for t in timers[:8]:
+        lines.append(t("st.timers", lang))
+        for tm in timers[:8]:
             # a read fires nothing: a timer past due waits for the service (or `tick`)
-            due = (" (到期，待服务触发)" if zh else " (due, not yet fired)") \
-                if t.due_at <= now else ""
-            lines.append(f"  {clock_text(t.due_at, zone)}  {t.label.get(lang, t.id)}{due}")
+            due = t("st.timer_due", lang) if tm.due_at <= now else ""
+            lines.append(f"  {clock_text(tm.due_at, zone)}  {tm.label.get(lang, tm.id)}{due}")
     return [terminal(line) for line in lines]  # data stays on its line, escapes removed
 
 
 def target_rule_text(rule: str, threshold: float = 100.0, lang: str = "en") -> str:
     """How a target is met, said the way a report states it."""
-    zh = lang == "zh"
     if rule == "resolved":
-        return "事件结束即达成" if zh else "met when the incident is resolved"
+        return t("rule.resolved", lang)
     if rule == "delivered":
         if threshold >= 100:
-            return ("每位可联系的收件人至少收到一条消息即达成" if zh else
-                    "met when every reachable recipient has a message delivered")
-        pct = f"{threshold:g}%"
-        return (f"{pct} 的可联系收件人收到消息即达成" if zh else
-                f"met when {pct} of the reachable recipients have a message delivered")
-    return "步骤完成即达成" if zh else "met when its step is done"
+            return t("rule.delivered_all", lang)
+        return t("rule.delivered_pct", lang, pct=f"{threshold:g}%")
+    return t("rule.step", lang)
 
 
 def delivery_line(st: IncidentState, step_id: str, tally: Any = None, lang: str = "en",

@@ -44,7 +44,9 @@ DYNAMIC: dict[str, str] = {
     r"binding\..+": "footer label by binding id (console.i18n.binding_label)",
     r"status\..+": "a step, clock or incident status (views.status_label)",
     r"step\.kind\..+": "a step's kind from the playbook (console step detail)",
-    r"channel\.[a-z_]+": "a delivery channel by name (i18n.channel_name)",
+    r"(channel|means|unit)\.[a-z_]+": "a channel, a report's means or a record's unit named "
+                                      "in config or playbook (i18n.channel_name, means_name, "
+                                      "with_unit)",
     r"col\.[a-z_]+(\.short)?": "home table column heads by column id (console/screens/home.py)",
     r"inc\.(tracks|timers|messages|escalation|timeline)": "incident tabs by panel id "
                                                           "(console/screens/incident.py)",

@@ -19,6 +19,7 @@ from incident.engine import events as ev
 from incident.engine.context import local_zone, location_label
 from incident.engine.state import IncidentState, fold
 from incident.errors import Refused
+from incident.i18n import join_list, with_unit
 from incident.notify.tally import tally
 from incident.report.labels import t
 from incident.views import pick, target_rule_text
@@ -472,9 +473,8 @@ def _values(st: IncidentState, pb: Playbook, lang: str) -> list[tuple[str, str]]
             continue
         label = rec.label.get(lang) if rec.label else step.title.get(lang)
         v = st.values[rec.name]
-        text = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
-        if rec.unit:
-            text += f" {rec.unit}"
+        text = with_unit(join_list(list(map(str, v)), lang) if isinstance(v, list) else v,
+                         rec.unit, lang)
         out.append((label, text))
     return out
 

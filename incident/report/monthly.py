@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from incident.clock import format_duration
 from incident.engine.context import local_zone
 from incident.engine.state import fold
+from incident.i18n import channel_name
 from incident.report.labels import t
 from incident.report.model import ChannelStats, TargetRow, duration_text, margin_text, target_rows
 from incident.report.render import h, html_page, html_table, md_table, pct
@@ -303,8 +304,8 @@ def _target_head(lang: str) -> list[str]:
             t("median", lang), t("p90", lang), t("met", lang), t("timeliness", lang)]
 
 
-def _channel_rows(sec: Section) -> list[list[Any]]:
-    return [[c.channel, c.total, c.sent, c.failed, c.fell_back, c.pending, c.cancelled,
+def _channel_rows(sec: Section, lang: str) -> list[list[Any]]:
+    return [[channel_name(c.channel, lang), c.total, c.sent, c.failed, c.fell_back, c.pending, c.cancelled,
              pct(c.rate)] for c in sec.channels]
 
 
@@ -371,7 +372,7 @@ def monthly_markdown(m: Monthly) -> str:
         out += ["", f"### {t('targets_time', lang)}", ""]
         out += md_table(_target_head(lang), _target_rows(sec, lang))
         out += ["", f"### {t('delivery_by_channel', lang)}", ""]
-        out += md_table(_channel_head(lang), _channel_rows(sec)) if sec.channels \
+        out += md_table(_channel_head(lang), _channel_rows(sec, lang)) if sec.channels \
             else [t("none", lang)]
         out += ["", f"### {t('missed_list', lang)}", ""]
         out += md_table([t("incident", lang), t("started", lang), t("type", lang),
@@ -446,7 +447,7 @@ def monthly_html(m: Monthly) -> str:
                                 classes=["", "", "t", "num", "t", "t", "num", "num"]))
         parts.append(f'<div class="figure">{_bars_svg(sec, lang)}</div>')
         parts.append(f"<h3>{h(t('delivery_by_channel', lang))}</h3>")
-        parts.append(html_table(_channel_head(lang), _channel_rows(sec),
+        parts.append(html_table(_channel_head(lang), _channel_rows(sec, lang),
                                 classes=["", "num", "num", "num", "num", "num", "num", "num"])
                      if sec.channels else f"<p>{h(t('none', lang))}</p>")
         parts.append(f"<h3>{h(t('missed_list', lang))}</h3>")

@@ -9,6 +9,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from incident.i18n import channel_name, means_name
 from incident.report.labels import t
 from incident.report.model import (
     ChannelStats,
@@ -199,7 +200,7 @@ def clock_table(rep: IncidentReport) -> tuple[list[str], list[list[str]]]:
     lang = rep.lang
     head = [t(k, lang) for k in ("report", "to", "by_means", "due", "done_at", "result",
                                  "margin", "met_by")]
-    rows = [[r.title, r.to, r.by, when(rep, r.due_at),
+    rows = [[r.title, r.to, means_name(r.by, lang), when(rep, r.due_at),
              when(rep, r.done_at) + (f" ({r.done_by})" if r.done_by else ""),
              clock_result(rep, r), margin_text(r.margin, lang), r.how or "—"]
             for r in rep.report_clocks]
@@ -242,8 +243,8 @@ def channel_head(lang: str) -> list[str]:
                                  "cancelled", "delivery_rate")]
 
 
-def channel_row(c: ChannelStats) -> list[Any]:
-    return [c.channel, c.total, c.sent, c.failed, c.fell_back, c.pending, c.cancelled,
+def channel_row(c: ChannelStats, lang: str = "en") -> list[Any]:
+    return [channel_name(c.channel, lang), c.total, c.sent, c.failed, c.fell_back, c.pending, c.cancelled,
             pct(c.rate)]
 
 
@@ -339,7 +340,7 @@ def to_markdown(rep: IncidentReport) -> str:
         meta.append(f"{t('messages', lang)}: {n.messages}")
         out += [" · ".join(meta), ""]
         if n.channels:
-            out += md_table(channel_head(lang), [channel_row(c) for c in n.channels])
+            out += md_table(channel_head(lang), [channel_row(c, lang) for c in n.channels])
         out += ["", f"{t('reached', lang)}: {n.reached}/{n.recipients}"
                 + (f" · {t('still_pending', lang)}: {n.still_pending}" if n.still_pending else "")
                 + (f" · {t('failed_for_good', lang)}: {n.failed}" if n.failed else "")
@@ -352,7 +353,7 @@ def to_markdown(rep: IncidentReport) -> str:
             out.append("")
     if rep.other_messages:
         out += [f"### {t('other_messages', lang)}", ""]
-        out += md_table(channel_head(lang), [channel_row(c) for c in rep.other_messages])
+        out += md_table(channel_head(lang), [channel_row(c, lang) for c in rep.other_messages])
     out += ["", f"## {t('escalations', lang)}", ""]
     if rep.pages:
         out += md_table(page_head(lang), page_rows(rep))
@@ -621,7 +622,7 @@ def to_html(rep: IncidentReport) -> str:
                 f"{n.messages}"
         parts.append(f"<p>{h(meta)}</p>")
         if n.channels:
-            parts.append(html_table(channel_head(lang), [channel_row(c) for c in n.channels],
+            parts.append(html_table(channel_head(lang), [channel_row(c, lang) for c in n.channels],
                                     classes=["", "num", "num", "num", "num", "num", "num",
                                              "num"]))
         pend = f" · {t('still_pending', lang)}: {n.still_pending}" if n.still_pending else ""
@@ -636,7 +637,7 @@ def to_html(rep: IncidentReport) -> str:
                                      for u in n.never_reached]))
     if rep.other_messages:
         parts.append(f"<h3>{h(t('other_messages', lang))}</h3>")
-        parts.append(html_table(channel_head(lang), [channel_row(c) for c in rep.other_messages]))
+        parts.append(html_table(channel_head(lang), [channel_row(c, lang) for c in rep.other_messages]))
     curve = delivery_svg(rep)
     if curve:
         parts.append(f'<div class="figure"><h3>{h(t("chart_delivery", lang))}</h3>{curve}</div>')

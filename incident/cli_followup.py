@@ -9,14 +9,14 @@ import click
 
 from incident.cli import Ctx, _zone, handled, pass_ctx
 from incident.engine import aftercare as ac
+from incident.i18n import t
 from incident.safetext import terminal
 
-STATUS = {"due": ("due", "待回访"), "overdue": ("OVERDUE", "已超时"), "done": ("done", "已回访"),
-          "done_late": ("done late", "超时回访")}
+STATUS = ac.FOLLOWUP_STATUS
 
 
-def _t(pair: tuple[str, str], lang: str) -> str:
-    return ac.text(pair, lang)
+def _t(entry: str | tuple[str, str], lang: str) -> str:
+    return ac.text(entry, lang)
 
 
 def register(main: click.Group) -> None:
@@ -45,14 +45,13 @@ def followups(ctx: Ctx, overdue: bool, show_all: bool, fmt: str) -> None:
                               default=lambda o: o.isoformat() if hasattr(o, "isoformat")
                               else str(o)))
         return
-    zh = ctx.lang == "zh"
     if not rows:
-        click.echo("没有待回访" if zh else "no callbacks due")
+        click.echo(t("cli.no_callbacks", ctx.lang))
         return
     zone = _zone(ctx)
     for r in rows:
         reason = _t(ac.REASONS.get(r["reason"], (r["reason"], r["reason"])), ctx.lang)
-        sat = f"  {'满意度' if zh else 'satisfaction'} {r['satisfaction']}/5" \
+        sat = "  " + t("care.satisfaction", ctx.lang, n=r["satisfaction"]) \
             if r["satisfaction"] else ""
         click.echo(terminal(
             f"{r['incident']}  {r['due_at'].astimezone(zone):%m-%d %H:%M}  "
@@ -81,14 +80,12 @@ def followup(ctx: Ctx, incident_id: str, who: str, reached: str, satisfaction: i
                          reached=reached == "yes", satisfaction=satisfaction, note=note,
                          final=final)
     f = st.followups[who]
-    zh = ctx.lang == "zh"
     if f.done:
-        click.echo(f"{who}: {'已回访' if zh else 'callback recorded'}")
+        click.echo(t("cli.callback_recorded", ctx.lang, who=who))
     else:
-        click.echo(f"{who}: {'未联系上，第' if zh else 'not reached, attempt '}{f.attempts}"
-                   f"{'次' if zh else ''}")
+        click.echo(t("cli.callback_missed", ctx.lang, who=who, n=f.attempts))
     if st.closed_at is not None:
-        click.echo(f"{st.id} {'已关闭' if zh else 'closed'}")
+        click.echo(t("cli.incident_closed", ctx.lang, id=st.id))
 
 
 @click.command()
@@ -104,12 +101,11 @@ def complaint(ctx: Ctx, incident_id: str, by: str, text: str) -> None:
     st, cid = open_complaint(ctx.runtime.engine, incident_id, actor=ctx.user, by=by, text=text)
     c = st.complaints[cid]
     zone = _zone(ctx)
-    zh = ctx.lang == "zh"
     click.echo(cid)
-    click.echo(f"{'报告主管时限' if zh else 'tell the supervisor by'} "
-               f"{c.supervisor_due.astimezone(zone):%Y-%m-%d %H:%M}")
-    click.echo(f"{'调查时限' if zh else 'investigation due'} "
-               f"{c.investigation_due.astimezone(zone):%Y-%m-%d %H:%M}")
+    click.echo(t("cli.supervisor_by", ctx.lang,
+                 at=f"{c.supervisor_due.astimezone(zone):%Y-%m-%d %H:%M}"))
+    click.echo(t("cli.investigation_by", ctx.lang,
+                 at=f"{c.investigation_due.astimezone(zone):%Y-%m-%d %H:%M}"))
 
 
 @click.command("complaint-handled")
@@ -128,7 +124,7 @@ def complaint_handled(ctx: Ctx, incident_id: str, complaint_id: str, step: str,
                         note=note)
     c = st.complaints[complaint_id.upper()]
     click.echo(f"{c.id}: {_t(ac.COMPLAINT_STEPS[step], ctx.lang)} "
-               f"({c.clock(step, ctx.runtime.clock.now())})")
+               f"({_t(ac.CLOCK_STATUS[c.clock(step, ctx.runtime.clock.now())], ctx.lang)})")
 
 
 @click.command("complaint-close")
@@ -146,10 +142,9 @@ def complaint_close(ctx: Ctx, incident_id: str, complaint_id: str, satisfaction:
 
     st = close_complaint(ctx.runtime.engine, incident_id, complaint_id, actor=ctx.user,
                          satisfaction=satisfaction, note=note)
-    zh = ctx.lang == "zh"
-    click.echo(f"{complaint_id.upper()}: {'投诉已关闭' if zh else 'closed'}")
+    click.echo(t("cli.complaint_closed", ctx.lang, id=complaint_id.upper()))
     if st.closed_at is not None:
-        click.echo(f"{st.id} {'已关闭' if zh else 'closed'}")
+        click.echo(t("cli.incident_closed", ctx.lang, id=st.id))
 
 
 @click.command()
@@ -162,7 +157,7 @@ def close(ctx: Ctx, incident_id: str, note: str) -> None:
     from incident.engine.followups import close as close_incident
 
     st = close_incident(ctx.runtime.engine, incident_id, actor=ctx.user, note=note)
-    click.echo(f"{st.id} {'已关闭' if ctx.lang == 'zh' else 'closed'}")
+    click.echo(t("cli.incident_closed", ctx.lang, id=st.id))
 
 
 @click.command("report-back")
@@ -177,5 +172,5 @@ def report_back(ctx: Ctx, incident_id: str, via: str | None, text: str) -> None:
     from incident.engine.followups import report_back as do_report_back
 
     do_report_back(ctx.runtime.engine, incident_id, actor=ctx.user, text=text, via=via)
-    click.echo("已反馈报事人" if ctx.lang == "zh" else "reported back")
+    click.echo(t("cli.reported_back", ctx.lang))
 

@@ -117,6 +117,13 @@ def pair(texts: tuple[str, str], lang: str | None, **fields: object) -> str:
     return _fill(texts[1] if data_lang(lang) == "zh" else texts[0], fields)
 
 
+def status_label(status: str, lang: str | None = "en") -> str:
+    """A step, target, clock or incident status in the reader's words ("not_yet_due" →
+    "not yet due" / "未到期"); an unknown status shows as itself."""
+    key = f"status.{status}"
+    return t(key, lang) if has(key) else status
+
+
 def channel_name(channel: str, lang: str | None) -> str:
     """A delivery channel in the reader's words ("sms" → "SMS" / "短信"); a channel the
     catalogue does not know (a site's own name) stays as configured."""

@@ -13,7 +13,7 @@ from incident import i18n
 from incident.clock import format_duration
 from incident.engine import aftercare
 from incident.engine import events as ev
-from incident.i18n import t
+from incident.i18n import status_label, t
 from incident.safetext import terminal
 
 if TYPE_CHECKING:
@@ -21,12 +21,6 @@ if TYPE_CHECKING:
 
     from incident.engine import IncidentState
     from incident.store import StoredEvent
-
-def status_label(status: str, lang: str = "en") -> str:
-    """A step, clock or incident status in the reader's words (catalogue ``status.*``)."""
-    key = f"status.{status}"
-    return i18n.t(key, lang) if i18n.has(key) else status
-
 
 def pad(text: str, width: int, cut: bool = False) -> str:
     """`text` padded to `width` terminal columns (a Chinese character takes two), and

@@ -42,7 +42,7 @@ SOURCE_LOCALE = "en"
 #: of ``N_("key")`` literals. Each entry is a regular expression and why it exists.
 DYNAMIC: dict[str, str] = {
     r"binding\..+": "footer label by binding id (console.i18n.binding_label)",
-    r"status\..+": "a step, clock or incident status (views.status_label)",
+    r"status\..+": "a step, target, clock or incident status (i18n.status_label)",
     r"step\.kind\..+": "a step's kind from the playbook (console step detail)",
     r"(channel|means|unit)\.[a-z_]+": "a channel, a report's means or a record's unit named "
                                       "in config or playbook (i18n.channel_name, means_name, "

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from incident import i18n
+from incident.i18n import N_
+
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
@@ -49,30 +52,36 @@ LABELS: dict[str, tuple[str, str]] = {
     INCIDENT_CLOSED: ("Incident closed", "事件关闭"),
 }
 
-REASONS: dict[str, tuple[str, str]] = {
-    "reporter": ("reported it", "报事人"),
-    "location_owner": ("owner at the location", "事发房屋业主"),
-    "notified": ("was notified", "已通知业主"),
-    "affected_unit": ("owner of a damaged or affected unit", "受损/受影响房屋业主"),
-    "vulnerable": ("vulnerable resident who was notified", "受影响的特殊关爱住户"),
+# Words by id: catalogue keys (incident.i18n). The ids are what YAML and events carry;
+# CHANNELS also lists the reporting channels a start may name.
+REASONS: dict[str, str] = {
+    "reporter": N_("callback_reason.reporter"),
+    "location_owner": N_("callback_reason.location_owner"),
+    "notified": N_("callback_reason.notified"),
+    "affected_unit": N_("callback_reason.affected_unit"),
+    "vulnerable": N_("callback_reason.vulnerable"),
 }
 
-COMPLAINT_STEPS: dict[str, tuple[str, str]] = {
-    "supervisor_told": ("Supervisor told", "已报告主管"),
-    "investigated": ("Investigation done", "调查完毕"),
+COMPLAINT_STEPS: dict[str, str] = {
+    "supervisor_told": N_("complaint.supervisor_told"),
+    "investigated": N_("complaint.investigated"),
 }
 
-CHANNELS: dict[str, tuple[str, str]] = {
-    "hotline": ("hotline", "服务热线"),
-    "panel": ("fire/alarm panel", "报警主机"),
-    "patrol": ("patrol", "巡逻发现"),
-    "walk_in": ("walk-in", "来访"),
-    "app": ("app", "线上报事"),
+CHANNELS: dict[str, str] = {
+    "hotline": N_("received_via.hotline"),
+    "panel": N_("received_via.panel"),
+    "patrol": N_("received_via.patrol"),
+    "walk_in": N_("received_via.walk_in"),
+    "app": N_("received_via.app"),
 }
 
 
-def text(pair: tuple[str, str], lang: str) -> str:
-    return pair[1] if lang == "zh" else pair[0]
+def text(entry: str | tuple[str, str], lang: str) -> str:
+    """A word of these tables (a catalogue key) in `lang`; an (en, zh) pair is taken
+    as it is (old callers pass the raw id twice for an id no table knows)."""
+    if isinstance(entry, tuple):
+        return i18n.pair(entry, lang)
+    return i18n.t(entry, lang)
 
 
 @dataclass(slots=True)
@@ -314,56 +323,55 @@ def reporter_text(st: IncidentState, lang: str) -> str:
 
 def header_lines(st: IncidentState, zone: ZoneInfo, lang: str) -> list[str]:
     """The first receiver's record: who received it and when, from whom, the phase."""
-    zh = lang == "zh"
-    lines = [f"{'首问责任人' if zh else 'First receiver'}: {st.first_receiver}   "
-             f"{'报事人' if zh else 'Reporter'}: {reporter_text(st, lang)}   "
-             f"{'接报' if zh else 'Received'}: {_clock(st.counted_from, zone)}"]
+    lines = [i18n.t("care.header", lang, receiver=st.first_receiver,
+                    reporter=reporter_text(st, lang), at=_clock(st.counted_from, zone))]
     if st.promise is not None:
         pr = st.promise
-        done = (f"{'已反馈' if zh else 'reported back'} {_clock(pr.reported_at, zone, False)}"
-                if pr.reported_at else ("待反馈" if zh else "report back due"))
-        lines.append(f"{'承诺时限' if zh else 'Promised by'}: {_clock(pr.due_at, zone)} "
-                     f"({'短信' if pr.via == 'sms' and zh else pr.via if not zh else '电话'}) "
-                     f"{done}")
+        done = (i18n.t("care.reported_back", lang, at=_clock(pr.reported_at, zone, False))
+                if pr.reported_at else i18n.t("care.report_back_due", lang))
+        lines.append(i18n.t("care.promise", lang, at=_clock(pr.due_at, zone), state=done,
+                            via=i18n.channel_name(pr.via, lang)))
     if st.closed_at is not None and st.status != "open":
-        lines.append(f"{'关闭' if zh else 'Closed'}: {_clock(st.closed_at, zone)} {st.closed_by}")
+        lines.append(i18n.t("care.closed", lang, at=_clock(st.closed_at, zone), by=st.closed_by))
     return lines
 
 
-FOLLOWUP_STATUS: dict[str, tuple[str, str]] = {
-    "due": ("due", "待回访"), "overdue": ("OVERDUE", "已超时"), "done": ("done", "已回访"),
-    "done_late": ("done late", "超时回访")}
-CLOCK_STATUS: dict[str, tuple[str, str]] = {
-    "met": ("met", "达成"), "met_late": ("met late", "超时达成"), "missed": ("missed", "未达成"),
-    "pending": ("pending", "待办")}
+FOLLOWUP_STATUS: dict[str, str] = {
+    "due": N_("callback.due"), "overdue": N_("callback.overdue"), "done": N_("callback.done"),
+    "done_late": N_("callback.done_late")}
+CLOCK_STATUS: dict[str, str] = {
+    "met": N_("status.met"), "met_late": N_("status.met_late"), "missed": N_("status.missed"),
+    "pending": N_("complaint.pending")}
 
 
 def aftercare_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str) -> list[str]:
     """Callbacks and complaints, for `incident status`."""
-    zh = lang == "zh"
     lines: list[str] = []
     if st.followups:
-        lines.append("回访" if zh else "Callbacks")
+        lines.append(i18n.t("care.callbacks", lang))
         how = st.playbook.callbacks.instructions
         if how is not None:
             lines.append(f"  {how.get(lang)}")
         for f in st.followups.values():
-            sat = f"  {'满意度' if zh else 'satisfaction'} {f.satisfaction}/5" \
-                if f.satisfaction else ""
-            lines.append(f"  {f.who:<16} {f.name:<10} {text(REASONS.get(f.reason, (f.reason,) * 2), lang)}"
-                         f"  {'截止' if zh else 'due'} {_clock(f.due_at, zone)}  "
+            sat = ("  " + i18n.t("care.satisfaction", lang, n=f.satisfaction)
+                   if f.satisfaction else "")
+            reason = text(REASONS[f.reason], lang) if f.reason in REASONS else f.reason
+            lines.append(f"  {f.who:<16} {f.name:<10} {reason}  "
+                         f"{i18n.t('care.due', lang, at=_clock(f.due_at, zone))}  "
                          f"{text(FOLLOWUP_STATUS[f.status(now)], lang)}{sat}")
         lines.append("")
     if st.complaints:
-        lines.append("投诉" if zh else "Complaints")
+        lines.append(i18n.t("care.complaints", lang))
         for c in st.complaints.values():
-            state = (f"{'已关闭' if zh else 'closed'} {'满意度' if zh else 'satisfaction'} "
-                     f"{c.satisfaction}/5") if not c.open else ("处理中" if zh else "open")
+            state = (i18n.t("care.closed_state", lang) + " "
+                     + i18n.t("care.satisfaction", lang, n=c.satisfaction)) if not c.open \
+                else i18n.t("care.open_state", lang)
             lines.append(f"  {c.id} {c.by}: {c.text[:40]}  {state}")
-            for step, (en, zh_) in COMPLAINT_STEPS.items():
+            for step, key in COMPLAINT_STEPS.items():
                 due = c.supervisor_due if step == "supervisor_told" else c.investigation_due
-                lines.append(f"    {zh_ if zh else en:<22} {'截止' if zh else 'due'} "
-                             f"{_clock(due, zone)}  {text(CLOCK_STATUS[c.clock(step, now)], lang)}")
+                lines.append(f"    {text(key, lang):<22} "
+                             f"{i18n.t('care.due', lang, at=_clock(due, zone))}  "
+                             f"{text(CLOCK_STATUS[c.clock(step, now)], lang)}")
         lines.append("")
     return lines
 

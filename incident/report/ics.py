@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from incident.clock import format_duration
 from incident.engine import events as ev
 from incident.engine.state import waiting_for
+from incident.i18n import status_label
 from incident.report.labels import t
 from incident.report.model import IncidentReport, Names, duration_text
 from incident.report.render import (
@@ -392,21 +393,13 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
     open_steps = [s for s in st.steps.values() if s.open]
     overdue = [s for s in open_steps if s.overdue(now)]
     sev = f"{rep.severity}" + (f" ({rep.severity_name})" if rep.severity_name else "")
-    zh = lang == "zh"
     situation = [
-        (f"{rep.title}，{rep.location}，{t('severity', lang)} {sev}，"
-         f"{t('drill' if rep.drill else 'live', lang)}。" if zh else
-         f"{rep.title} at {rep.location}, severity {sev}, "
-         f"{t('drill' if rep.drill else 'live', lang).lower()}."),
-        (f"{t('started', lang)} {rep.local(rep.started_at, True)}，"
-         f"{t('ics_elapsed', lang)} {format_duration(rep.duration)}，{t('status', lang)}："
-         f"{t(rep.status, lang)}。" if zh else
-         f"Started {rep.local(rep.started_at, True)}; elapsed {format_duration(rep.duration)}; "
-         f"status {t(rep.status, lang)}."),
-        (f"步骤 {settled}/{len(st.steps)} 已完成或不适用，{len(open_steps)} 个进行中，"
-         f"{len(overdue)} 个逾期。" if zh else
-         f"Steps: {settled} of {len(st.steps)} settled, {len(open_steps)} open, "
-         f"{len(overdue)} overdue."),
+        t("brief.situation", lang, title=rep.title, location=rep.location, severity=sev,
+          mode=t("brief.mode.drill" if rep.drill else "brief.mode.live", lang)),
+        t("brief.started", lang, at=rep.local(rep.started_at, True),
+          elapsed=format_duration(rep.duration), status=status_label(rep.status, lang)),
+        t("brief.steps", lang, settled=settled, total=len(st.steps), open=len(open_steps),
+          overdue=len(overdue)),
     ]
     for sid, s in st.steps.items():
         if s.status == "done" and s.option:
@@ -424,16 +417,16 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
         if r.status in ("pending", "not_yet_due"):
             left = r.due_at - now
             objectives.append((r.title, when(rep, r.due_at),
-                               f"{format_duration(left)}" + (" left" if not zh else " 剩余")))
+                               t("brief.left", lang, d=format_duration(left))))
         elif r.status == "missed":
-            objectives.append((r.title, when(rep, r.due_at), t("missed", lang)))
+            objectives.append((r.title, when(rep, r.due_at), status_label("missed", lang)))
     for r in rep.report_clocks:
         if r.status in ("not_yet_due", "missed"):
             objectives.append((f"{t('report', lang)}: {r.title} → {r.to}", when(rep, r.due_at),
-                               t(r.status, lang)))
+                               status_label(r.status, lang)))
     for s in open_steps:
         step = steps[s.id]
-        state = t(s.status, lang)
+        state = status_label(s.status, lang)
         if s.overdue(now):
             state += f", {t('ics_overdue', lang)} {format_duration(now - s.due_at)}"
         objectives.append((f"{step.title.get(lang)} [{names.role_title(step.assignee)}]",
@@ -469,7 +462,7 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
             continue
         to = s.dispatched_to or (step.dispatch.vendor or step.dispatch.role
                                  if step.dispatch else None)
-        status = t(s.status, lang)
+        status = status_label(s.status, lang)
         late = s.status == "in_progress" and s.arrive_by is not None and now > s.arrive_by
         if late:  # an overdue arrival stands out: chase it at the handover
             status = f"{t('ics_overdue_arrival', lang)} {format_duration(now - s.arrive_by)}"

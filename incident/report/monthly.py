@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from incident.clock import format_duration
 from incident.engine.context import local_zone
 from incident.engine.state import fold
-from incident.i18n import channel_name
+from incident.i18n import channel_name, status_label
 from incident.report.labels import t
 from incident.report.model import ChannelStats, TargetRow, duration_text, margin_text, target_rows
 from incident.report.render import h, html_page, html_table, md_table, pct
@@ -317,7 +317,7 @@ def _channel_head(lang: str) -> list[str]:
 def _missed_rows(m: Monthly, sec: Section) -> list[list[str]]:
     out = []
     for f in sec.missed:
-        what = "; ".join(f"{r.title} ({t(r.status, m.lang)}"
+        what = "; ".join(f"{r.title} ({status_label(r.status, m.lang)}"
                          + (f", {margin_text(r.margin, m.lang)}" if r.margin is not None else "")
                          + ")" for r in f.missed)
         out.append([f.id, f"{f.started_at.astimezone(m.zone):%m-%d %H:%M}", f.title,
@@ -327,7 +327,7 @@ def _missed_rows(m: Monthly, sec: Section) -> list[list[str]]:
 
 def _follow_rows(m: Monthly, sec: Section) -> list[list[str]]:
     return [[f.id, f"{f.started_at.astimezone(m.zone):%m-%d %H:%M}", f.title,
-             t(f.status, m.lang), "; ".join(f.follow_ups)] for f in sec.follow_ups]
+             status_label(f.status, m.lang), "; ".join(f.follow_ups)] for f in sec.follow_ups]
 
 
 def _sections(m: Monthly) -> list[tuple[str, Section]]:

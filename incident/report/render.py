@@ -9,7 +9,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from incident.i18n import channel_name, means_name
+from incident.i18n import channel_name, means_name, status_label
 from incident.report.labels import t
 from incident.report.model import (
     ChannelStats,
@@ -148,14 +148,13 @@ def aftercare_rows(rep: IncidentReport) -> list[tuple[str, str]]:
     from incident.engine.aftercare import CLOCK_STATUS, COMPLAINT_STEPS, FOLLOWUP_STATUS, text
 
     st, lang = rep.state, rep.lang
-    zh = lang == "zh"
     rows: list[tuple[str, str]] = []
     if st.followups:
         parts = []
         for f in st.followups.values():
             bit = f"{f.name} ({f.who}) {text(FOLLOWUP_STATUS[f.status(rep.generated_at)], lang)}"
             if f.satisfaction:
-                bit += f" {'满意度' if zh else 'satisfaction'} {f.satisfaction}/5"
+                bit += " " + t("report.satisfaction", lang, n=f.satisfaction)
             parts.append(bit)
         rows.append((t("callbacks", lang), "; ".join(parts)))
     if st.complaints:
@@ -165,7 +164,7 @@ def aftercare_rows(rep: IncidentReport) -> list[tuple[str, str]]:
                                f"{text(CLOCK_STATUS[c.clock(k, rep.generated_at)], lang)}"
                                for k, pair in COMPLAINT_STEPS.items())
             state = (f"{t('closed', lang)} {c.satisfaction}/5" if not c.open
-                     else ("处理中" if zh else "open"))
+                     else status_label("open", lang))
             parts.append(f"{c.id} {c.by}: {c.text} — {clocks} — {state}")
         rows.append((t("complaints", lang), "; ".join(parts)))
     if st.closed_at is not None and st.status != "open":
@@ -186,7 +185,7 @@ def status_text(rep: IncidentReport, status: str) -> str:
     """A target's or clock's result in words; "not yet due" carries the report's as-of."""
     if status == "not_yet_due":
         return t("not_yet_due_as_of", rep.lang, at=rep.local(rep.generated_at, True))
-    return t(status, rep.lang)
+    return status_label(status, rep.lang)
 
 
 def clock_result(rep: IncidentReport, r: Any) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from html import escape
 
 from incident.clock import format_duration
+from incident.i18n import status_label
 from incident.report.labels import t
 from incident.report.model import IncidentReport
 
@@ -162,7 +163,7 @@ def gantt_svg(rep: IncidentReport) -> str:
                         'stroke-width="2"/>')
             rows.append(f'<path d="M{xm} {cy - 5} L{xm + 5} {cy} L{xm} {cy + 5} L{xm - 5} {cy} Z"'
                         f' fill="{colour}"><title>{escape(tg.title)}: {rep.local(tg.met_at)} '
-                        f'({escape(t(tg.status, lang))})</title></path>')
+                        f'({escape(status_label(tg.status, lang))})</title></path>')
         y += ROW_H
     current = None
     for b in bars:
@@ -177,7 +178,7 @@ def gantt_svg(rep: IncidentReport) -> str:
         key = "late" if late else {"done": "done", "skipped": "skipped", "ready": "ready"}.get(
             b.status, "open")
         width = max(x2 - x1, 3.0)
-        tip = f"{b.title}: {rep.local(b.start)} → {rep.local(b.end)} ({t(b.status, lang)})"
+        tip = f"{b.title}: {rep.local(b.start)} → {rep.local(b.end)} ({status_label(b.status, lang)})"
         rows.append(f'<text x="14" y="{y + 11}" class="lbl">{escape(_short(b.title, 44))}</text>')
         rows.append(f'<rect x="{x1}" y="{y + 3}" width="{round(width, 1)}" height="{ROW_H - 6}" '
                     f'rx="2" fill="{PALETTE[key]}"><title>{escape(tip)}</title></rect>')

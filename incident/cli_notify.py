@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from incident.i18n import t
+
 if TYPE_CHECKING:
     from incident.store import VerifyReport
 
@@ -54,7 +56,7 @@ def _step_title(st: Any, step_id: str, lang: str) -> str:
     if step_id in steps:
         return steps[step_id].title.get(lang)
     if step_id.startswith("escalation:"):
-        return ("呼叫 " if lang == "zh" else "page ") + step_id.split(":", 1)[1]
+        return t("page.step", lang, page=step_id.split(":", 1)[1])
     return step_id
 
 

@@ -152,6 +152,12 @@ def with_unit(value: object, unit: str | None, lang: str | None) -> str:
     return nt(key, n, lang) if key == "unit.people" else t(key, lang, n=n)
 
 
+def in_sentence(title: str, lang: str | None) -> str:
+    """A title as it reads inside a sentence: lower case in English ("a fire at B3"),
+    as it is in Chinese (which has no case)."""
+    return title if data_lang(lang) == "zh" else title.lower()
+
+
 def join_list(items: list[str], lang: str | None) -> str:
     """Items joined the way the reader's language lists them ('a, b' / 'a、b')."""
     return t("list.sep", lang).join(items)

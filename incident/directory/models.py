@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from incident.i18n import data_lang, pick, t
+
 VULNERABLE_KINDS: dict[str, dict[str, str]] = {
     "elderly_alone": {"en": "elderly, living alone", "zh": "独居老人"},
     "disability": {"en": "person with a disability", "zh": "残障人士"},
@@ -176,8 +178,8 @@ _BUILDING_DIGITS = re.compile(r"(\d+)$")
 
 def _floor_label(floor: int, lang: str) -> str:
     if floor < 0:
-        return f"地下{-floor}层" if lang == "zh" else f"basement {-floor}"
-    return f"{floor}层" if lang == "zh" else f"{floor}F"
+        return t("place.basement", lang, n=-floor)
+    return t("place.floor", lang, n=floor)
 
 
 def floor_code(floor: int) -> str:
@@ -210,20 +212,19 @@ class Location:
     def _building(self, lang: str) -> str:
         if self.building is None:
             return ""
-        if self.building_name.get(lang):
-            return self.building_name[lang]
+        if self.building_name.get(data_lang(lang)):
+            return self.building_name[data_lang(lang)]
         m = _BUILDING_DIGITS.search(self.building)
         if m:
-            return f"{m.group(1)}号楼" if lang == "zh" else f"Building {m.group(1)}"
+            return t("place.building", lang, n=m.group(1))
         return self.building
 
     def label(self, lang: str = "en") -> str:
         """'Building 3, 12F, unit 1201' / '3号楼 12层 1201室'."""
         if self.place:
-            name = self.place_name.get(lang) or self.place
+            name = pick(self.place_name, lang, self.place)
             if self.building:
-                return (f"{self._building(lang)} {name}" if lang == "zh"
-                        else f"{self._building(lang)}, {name}")
+                return self._building(lang) + t("place.sep", lang) + name
             return name
         parts: list[str] = []
         if self.building:
@@ -232,10 +233,10 @@ class Location:
             parts.append(_floor_label(self.floor, lang))
         if self.unit:
             number = self.unit.split("-", 1)[-1]
-            parts.append(f"{number}室" if lang == "zh" else f"unit {number}")
+            parts.append(t("place.unit", lang, n=number))
         if not parts:
-            return self.site_name.get(lang) or self.site
-        return " ".join(parts) if lang == "zh" else ", ".join(parts)
+            return self.site_name.get(data_lang(lang)) or self.site
+        return t("place.sep", lang).join(parts)
 
 
 _MOBILE_E164 = re.compile(r"^\+861[3-9]\d{9}$")

@@ -171,8 +171,7 @@ def _result(s: ObjectiveScore, lang: str) -> str:
     m = s.margin
     assert m is not None
     if s.status == "met":
-        return f"{t('aar.met', lang)}, {format_duration(m)} {t('aar.spare', lang)}" if lang == "en" \
-            else f"{t('aar.met', lang)}，{t('aar.spare', lang)} {format_duration(m)}"
+        return t("aar.met_spare", lang, d=format_duration(m))
     return f"{t('aar.late_by', lang)} {format_duration(-m)}"
 
 
@@ -377,7 +376,7 @@ def trend_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
 
 def _ratings_key(lang: str) -> str:
     return t("aar.ratings_key", lang) + "; ".join(
-        f"{k} = {v[1] if lang == 'zh' else v[0]}" for k, v in RATING_TEXT.items())
+        f"{k} = {t(key, lang)}" for k, key in RATING_TEXT.items())
 
 
 def to_markdown(a: AfterAction) -> str:

@@ -13,15 +13,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from incident.i18n import N_
 from incident.playbook.model import Duration, Ident, Text
 
 RATINGS = ("P", "S", "M", "U")
-RATING_TEXT: dict[str, tuple[str, str]] = {
-    "P": ("Performed without challenges", "顺利完成"),
-    "S": ("Performed with some challenges", "完成但存在一些问题"),
-    "M": ("Performed with major challenges", "完成但存在重大问题"),
-    "U": ("Unable to be performed", "未能完成"),
-}
+RATING_TEXT: dict[str, str] = {  # HSEEP ratings: catalogue keys (incident.i18n)
+    "P": N_("rating.P"), "S": N_("rating.S"), "M": N_("rating.M"), "U": N_("rating.U")}
 
 
 class Strict(BaseModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from incident.i18n import join_list
+
 if TYPE_CHECKING:
     from incident.directory import Directory
     from incident.engine.state import IncidentState
@@ -88,7 +90,7 @@ def assembly_point(directory: Directory | None, building_id: str | None, lang: s
             if building_id in p.serves:
                 return _in(p.name, lang)
         return ""
-    return ("、" if lang == "zh" else ", ").join(_in(p.name, lang) for p in points.values())
+    return join_list([_in(p.name, lang) for p in points.values()], lang)
 
 
 def signed(body: str, directory: Directory | None, lang: str) -> str:

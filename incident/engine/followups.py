@@ -18,6 +18,7 @@ from incident.engine import aftercare as ac
 from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.errors import Refused, known, suggest
+from incident.i18n import in_sentence, t
 from incident.store import NewEvent, NewOutbox
 
 if TYPE_CHECKING:
@@ -351,11 +352,8 @@ def report_back(engine: Engine, incident_id: str, *, actor: str, text: str = "",
 
 def report_back_text(st: IncidentState, lang: str) -> str:
     title = st.playbook.title.get(lang)
-    if lang == "zh":
-        return (f"您好，您反映的{st.location}{title}问题，处理情况如下：现场已处理完毕。"
-                "如有疑问请致电物业服务中心。")
-    return (f"Hello, about the {title.lower()} you reported at {st.location}: it has been "
-            "dealt with. Questions: call the property service desk.")
+    return t("owner.report_back", lang, what=in_sentence(title, lang),
+             location=st.location)
 
 
 # ---- the reactor: schedule callbacks at resolution, promises when made --------------------

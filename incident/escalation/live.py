@@ -29,12 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from incident import i18n
 from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.engine.state import Timer
 from incident.errors import Refused, ValidationFailed, known, suggest
 from incident.escalation.graph import Edge, EscalationGraph
 from incident.escalation.resolve import Resolution, local_time, resolve
+from incident.i18n import data_lang, join_list
 from incident.store import NewEvent, NewOutbox
 
 if TYPE_CHECKING:
@@ -226,38 +228,29 @@ class Escalation:
         return self.graph.title(node, lang) if self.graph else node
 
     def _why_skipped(self, node: str) -> dict[str, str]:
-        return {"zh": f"{self._title(node, 'zh')}目前无人在岗或无法联系，直接通知您",
-                "en": f"nobody could be reached as {self._title(node, 'en')}, so it comes "
-                      "straight to you"}
+        return {lang: i18n.t("page.why.skipped", lang, role=self._title(node, lang))
+                for lang in LANGS}
 
     def _why_no_ack(self, page: dict[str, Any], wait: timedelta) -> dict[str, str]:
         node = page.get("node") or ""
         names = page.get("names") or {}
         out = {}
-        for lang in ("zh", "en"):
-            who = "、".join(n.get(lang, "") for n in names.values()) if lang == "zh" else \
-                ", ".join(n.get(lang, "") for n in names.values())
-            title = self._title(node, lang) + (f"（{who}）" if lang == "zh" and who else
-                                               f" ({who})" if who else "")
-            out[lang] = (f"{title}{_minutes_words(wait, 'zh')}内未确认，按升级流程通知您"
-                         if lang == "zh" else
-                         f"{title} did not acknowledge within {_minutes_words(wait, 'en')}, "
-                         "so the ladder moves up to you")
+        for lang in LANGS:
+            who = join_list([n.get(lang, "") for n in names.values()], lang)
+            out[lang] = i18n.t("page.why.no_ack", lang, role=self._title(node, lang),
+                          who=i18n.t("page.who", lang, who=who) if who else "",
+                          wait=_minutes_words(wait, lang))
         return out
 
     def _why_together(self, node: str, edge: Edge, facts: Facts) -> dict[str, str]:
-        kinds = {"zh": [], "en": []}
-        if edge.severity:
-            kinds["zh"].append(facts.severity_names.get("zh") or f"{facts.severity}级")
-            kinds["en"].append(facts.severity_names.get("en") or f"level {facts.severity}")
-        if edge.types:
-            kinds["zh"].append(facts.title.get("zh") or facts.type)
-            kinds["en"].append((facts.title.get("en") or facts.type).lower())
-        zh_kind = "".join(kinds["zh"]) or "此类"
-        en_kind = " ".join(kinds["en"]) or "this kind of"
-        return {"zh": f"{zh_kind}事件须同时通知您，与{self._title(node, 'zh')}同时呼叫",
-                "en": f"a {en_kind} incident is reported to you at once, together with the "
-                      f"{self._title(node, 'en')}"}
+        out = {}
+        for lang in LANGS:
+            level = _level(facts, lang) if edge.severity else ""
+            what = _lower(facts.title.get(lang) or facts.type, lang) if edge.types else ""
+            kind = (i18n.t("page.kind_both", lang, level=level, type=what) if level and what
+                    else level or what or i18n.t("page.kind_any", lang))
+            out[lang] = i18n.t("page.why.together", lang, kind=kind, role=self._title(node, lang))
+        return out
 
     # ---- reacting to events -------------------------------------------------------------
     def starts_for(self, facts: Facts, stored: list[Any], st: IncidentState | None,
@@ -413,18 +406,22 @@ def _minutes(delta: timedelta) -> str:
     return f"{secs // 60}m"
 
 
-WHY_START = {"zh": "新接报事件，由您首先处置", "en": "a new incident: you are the first to respond"}
-ACK = {"zh": "请在值班控制台确认收到，或致电中控室{phone}确认（呼叫编号{page}）。",
-       "en": "Please acknowledge in the console, or by phone to the control room{phone} "
-             "(page {page})."}
+LANGS = ("zh", "en")  # a page's reasons are kept in both languages in the event
+WHY_START = {lang: i18n.t("page.why.start", lang) for lang in LANGS}
 
 
 def _minutes_words(delta: timedelta, lang: str) -> str:
     secs = int(delta.total_seconds())
     if secs % 60:
-        return f"{secs}秒" if lang == "zh" else f"{secs} seconds"
-    m = secs // 60
-    return f"{m}分钟" if lang == "zh" else f"{m} minute{'s' if m != 1 else ''}"
+        return i18n.nt("dur.seconds", secs, lang)
+    return i18n.nt("dur.minutes", secs // 60, lang)
+
+
+def _level(facts: Facts, lang: str) -> str:
+    return facts.severity_names.get(lang) or i18n.t("page.level", lang, n=facts.severity)
+
+
+_lower = i18n.in_sentence
 
 
 def _why_playbook(st: IncidentState | None, p: dict[str, Any]) -> dict[str, str] | None:
@@ -435,9 +432,7 @@ def _why_playbook(st: IncidentState | None, p: dict[str, Any]) -> dict[str, str]
 
 
 def _why_raised(facts: Facts) -> dict[str, str]:
-    zh = facts.severity_names.get("zh") or f"{facts.severity}级"
-    en = facts.severity_names.get("en") or f"level {facts.severity}"
-    return {"zh": f"事件已升级为{zh}，须通知您", "en": f"the incident was raised to {en}"}
+    return {lang: i18n.t("page.why.raised", lang, level=_level(facts, lang)) for lang in LANGS}
 
 
 def _where(directory: Directory | None, location: str, lang: str) -> str:
@@ -453,7 +448,7 @@ def page_text(facts: Facts, s: Start, page_id: str, lang: str, person: str,
               role_title: str, directory: Directory | None = None) -> tuple[str, str]:
     """A page written for the person who reads it: the estate, what and where in words,
     when it came in, why *they* are paged, and what to do — no command lines, no codes."""
-    lang = "zh" if lang == "zh" else "en"
+    lang = data_lang(lang)
     title = facts.title.get(lang) or facts.title.get("en", "")
     site = getattr(directory, "site", None)
     tag = ""
@@ -461,32 +456,25 @@ def page_text(facts: Facts, s: Start, page_id: str, lang: str, person: str,
         tag = (site.sms_signature.get(lang) or "") if site.sms_signature else ""
         if not tag:
             name = site.name.get(lang) or site.name.get("en") or ""
-            tag = f"【{name}】" if lang == "zh" else f"[{name}] "
+            tag = i18n.t("page.tag", lang, name=name)
         elif tag[-1].isascii():
             tag += " "
     where = _where(directory, facts.location, lang)
-    sev = facts.severity_names.get(lang) or (f"{facts.severity}级" if lang == "zh"
-                                             else f"level {facts.severity}")
+    sev = _level(facts, lang)
     when = ""
     if facts.started_at is not None:
         local = facts.started_at.astimezone(local_zone(directory))
         when = local.strftime("%H:%M")
     why = (s.why or {}).get(lang) or s.reason
     phone = getattr(site, "hotline", "") if site is not None else ""
-    ack = ACK[lang].format(phone=(phone if lang == "zh" else f" ({phone})") if phone else "",
-                           page=page_id)
-    if lang == "zh":
-        drill = "【演练】" if facts.drill else ""
-        subject = f"{drill}{sev}{title}：{where}"
-        body = (f"{tag}{drill}{sev}{title}，地点：{where}"
-                + (f"，{when}接报" if when else "") + f"（事件号{facts.id}）。"
-                f"通知您（{role_title}）的原因：{why}。{ack}")
-    else:
-        drill = "[DRILL] " if facts.drill else ""
-        subject = f"{drill}{sev} {title.lower()}: {where}"
-        body = (f"{tag}{drill}{sev} {title.lower()} at {where}"
-                + (f", reported at {when}" if when else "") + f" (incident {facts.id}). "
-                f"Why you ({role_title}): {why}. {ack}")
+    ack = i18n.t("page.ack", lang, page=page_id,
+            phone=i18n.t("page.ack_phone", lang, phone=phone) if phone else "")
+    drill = i18n.t("page.drill", lang) if facts.drill else ""
+    what = _lower(title, lang)
+    subject = i18n.t("page.subject", lang, drill=drill, level=sev, what=what, where=where)
+    body = i18n.t("page.body", lang, tag=tag, drill=drill, level=sev, what=what, where=where,
+             when=i18n.t("page.when", lang, at=when) if when else "", id=facts.id, role=role_title,
+             why=why, ack=ack)
     return subject, body
 
 

@@ -28,6 +28,7 @@ from incident.escalation.graph import (  # noqa: F401 — the loaded graph, re-e
     Node,
     days_text,
 )
+from incident.i18n import t
 from incident.yamlsrc import Located, parse_file
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ def hours_text(hours: list[int] | set[int], lang: str = "en") -> str:
     if not hs:
         return ""
     if len(hs) == WEEK_HOURS:
-        return "all week" if lang != "zh" else "全周"
+        return t("esc.all_week", lang)
     runs: list[list[int]] = []
     for h in hs:
         if runs and h == runs[-1][1]:

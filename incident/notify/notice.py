@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from incident.engine.context import local_zone, message_context
+from incident.i18n import N_, t
 from incident.playbook.templates import render
 
 if TYPE_CHECKING:
@@ -42,11 +43,15 @@ hr { border: none; border-top: 1px solid #000; margin: 6mm 0; }
 """
 
 
+# the month as a date is written in each language ("March" / "3" in 2026年3月1日)
+MONTHS = (N_("month.1"), N_("month.2"), N_("month.3"), N_("month.4"), N_("month.5"),
+          N_("month.6"), N_("month.7"), N_("month.8"), N_("month.9"), N_("month.10"),
+          N_("month.11"), N_("month.12"))
+
+
 def _date(now: datetime, directory: Directory | None, lang: str) -> str:
     d = now.astimezone(local_zone(directory))
-    if lang == "zh":
-        return f"{d.year}年{d.month}月{d.day}日"
-    return f"{d.day} {d.strftime('%B')} {d.year}"
+    return t("notice.date", lang, day=d.day, month=t(MONTHS[d.month - 1], lang), year=d.year)
 
 
 def notice_texts(state: IncidentState, step: Step, directory: Directory | None,

@@ -27,7 +27,6 @@ from incident.report.labels import t
 from incident.report.model import ChannelStats, TargetRow, duration_text, margin_text, target_rows
 from incident.report.render import h, html_page, html_table, md_table, pct
 from incident.report.service_loop import Care, CareTotals, care_of
-from incident.report.service_loop import label as care_label
 from incident.report.service_loop import totals as care_totals
 from incident.safetext import csv_row
 from incident.store import StoredEvent
@@ -383,7 +382,7 @@ def monthly_markdown(m: Monthly) -> str:
                          t("status", lang), t("follow_ups", lang)],
                         _follow_rows(m, sec)) if sec.follow_ups else [t("none", lang)]
         if not sec.drill:
-            out += ["", f"### {care_label('service_loop', lang)}", ""]
+            out += ["", f"### {t('loop.service_loop', lang)}", ""]
             out += md_table(["", ""], sec.care.rows(lang))
         out.append("")
     if m.tampered:
@@ -461,7 +460,7 @@ def monthly_html(m: Monthly) -> str:
                                 _follow_rows(m, sec)) if sec.follow_ups
                      else f"<p>{h(t('none', lang))}</p>")
         if not sec.drill:
-            parts.append(f"<h3>{h(care_label('service_loop', lang))}</h3>")
+            parts.append(f"<h3>{h(t('loop.service_loop', lang))}</h3>")
             parts.append(html_table(["", ""], sec.care.rows(lang), classes=["", "num"]))
     if m.tampered:
         parts.append(f"<h2>⚠ {h(t('tampered_title', lang))}</h2>")

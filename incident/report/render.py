@@ -545,7 +545,7 @@ def html_table(head: list[str], rows: list[list[Any]], cls: str = "",
 
 
 def html_page(title: str, lang: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
+    return (f'<!DOCTYPE html>\n<html lang="{t("html.lang", lang)}"><head>'
             '<meta charset="utf-8"><meta name="viewport" content="width=device-width, '
             f'initial-scale=1"><title>{h(title)}</title><style>{CSS}</style></head>'
             f"<body>{body}</body></html>\n")

@@ -9,30 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from incident.i18n import t
+
 if TYPE_CHECKING:
     from incident.engine.state import IncidentState
-
-LABELS: dict[str, tuple[str, str]] = {
-    "service_loop": ("Callbacks and complaints", "回访与投诉"),
-    "callbacks_due": ("Callbacks owed", "应回访"),
-    "callbacks_done": ("Callbacks made", "已回访"),
-    "callbacks_on_time": ("Made on time", "按时回访"),
-    "callback_rate": ("Callback completion", "回访完成率"),
-    "callback_timeliness": ("Callback timeliness", "回访及时率"),
-    "satisfaction": ("Satisfaction (1-5)", "满意度（1-5）"),
-    "satisfied_rate": ("Satisfied (4-5)", "满意率（4-5分）"),
-    "complaints_opened": ("Complaints", "投诉"),
-    "complaints_closed": ("Complaints closed", "已关闭投诉"),
-    "complaint_closure": ("Complaint closure", "投诉处理率"),
-    "investigated_on_time": ("Investigated within the working-day clock", "按时调查"),
-    "closed_incidents": ("Incidents closed", "已关闭事件"),
-}
-
-
-def label(key: str, lang: str) -> str:
-    en, zh = LABELS[key]
-    return zh if lang == "zh" else en
-
 
 @dataclass(slots=True)
 class Care:
@@ -51,14 +31,13 @@ class Care:
 
 def care_of(st: IncidentState, now: datetime, lang: str) -> Care:
     c = Care(closed=st.closed_at is not None and st.status != "open")
-    zh = lang == "zh"
     for f in st.followups.values():
         c.due += 1
         if f.done:
             c.done += 1
             c.on_time += int(f.done_at is not None and f.done_at <= f.due_at)
         elif f.status(now) == "overdue":
-            c.open_items.append(f"{'回访超时' if zh else 'callback overdue'}: {f.name}")
+            c.open_items.append(t("loop.callback_overdue", lang, name=f.name))
         if f.satisfaction:
             c.satisfaction.append(int(f.satisfaction))
     for k in st.complaints.values():
@@ -68,7 +47,7 @@ def care_of(st: IncidentState, now: datetime, lang: str) -> Care:
             if k.satisfaction:
                 c.satisfaction.append(int(k.satisfaction))
         else:
-            c.open_items.append(f"{'投诉未关闭' if zh else 'complaint open'}: {k.id}")
+            c.open_items.append(t("loop.complaint_open", lang, id=k.id))
         c.investigated_on_time += int(k.clock("investigated", now) == "met")
     return c
 
@@ -124,17 +103,17 @@ class CareTotals:
 
         dist = " · ".join(f"{k}: {self.satisfaction.get(k, 0)}" for k in range(5, 0, -1))
         return [
-            [label("callbacks_due", lang), str(self.due)],
-            [label("callbacks_done", lang), str(self.done)],
-            [label("callback_rate", lang), pct(self.completion)],
-            [label("callback_timeliness", lang), pct(self.timeliness)],
-            [label("satisfaction", lang), dist],
-            [label("satisfied_rate", lang), pct(self.satisfied)],
-            [label("complaints_opened", lang), str(self.complaints)],
-            [label("complaints_closed", lang), str(self.complaints_closed)],
-            [label("complaint_closure", lang), pct(self.closure)],
-            [label("investigated_on_time", lang), str(self.investigated_on_time)],
-            [label("closed_incidents", lang), f"{self.closed}/{self.incidents}"],
+            [t("loop.callbacks_due", lang), str(self.due)],
+            [t("loop.callbacks_done", lang), str(self.done)],
+            [t("loop.callback_rate", lang), pct(self.completion)],
+            [t("loop.callback_timeliness", lang), pct(self.timeliness)],
+            [t("loop.satisfaction", lang), dist],
+            [t("loop.satisfied_rate", lang), pct(self.satisfied)],
+            [t("loop.complaints_opened", lang), str(self.complaints)],
+            [t("loop.complaints_closed", lang), str(self.complaints_closed)],
+            [t("loop.complaint_closure", lang), pct(self.closure)],
+            [t("loop.investigated_on_time", lang), str(self.investigated_on_time)],
+            [t("loop.closed_incidents", lang), f"{self.closed}/{self.incidents}"],
         ]
 
     def as_dict(self) -> dict[str, Any]:

@@ -476,7 +476,7 @@ class DeliveryPanel(VerticalScroll):
             if d.step_id in steps:
                 title = steps[d.step_id].title.get(lang)
             elif d.step_id.startswith("escalation:"):
-                title = ("呼叫 " if lang == "zh" else "Page ") + d.step_id.split(":", 1)[1]
+                title = t("page.step_title", lang, page=d.step_id.split(":", 1)[1])
             else:
                 title = d.step_id
             head = f"[b]{escape(title)}[/b]  {d.finished}/{d.total}"
@@ -554,6 +554,6 @@ class Timeline(Log):
     def _line(self, e: StoredEvent, lang: str, zone: ZoneInfo,
               name_of: Callable[[str | None], str]) -> str:
         start = self.start or e.ts
-        who = name_of(e.actor) if e.actor != "system" else ("系统" if lang == "zh" else "system")
+        who = name_of(e.actor) if e.actor != "system" else t("who.system", lang)
         return (f"{clock_text(e.ts, zone)} {offset(e.ts, start):<10} {who[:14]:<14} "
                 f"{event_summary(e, lang)}")

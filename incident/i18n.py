@@ -152,6 +152,18 @@ def with_unit(value: object, unit: str | None, lang: str | None) -> str:
     return nt(key, n, lang) if key == "unit.people" else t(key, lang, n=n)
 
 
+def bilingual(key: str, **fields: object) -> dict[str, str]:
+    """One message in every shipped language, keyed as bilingual data ({'en': …, 'zh': …})
+    for text written once and read later in either (event payloads, timer labels). A
+    field holding bilingual text ({'en': …} or a Text) is filled in each language."""
+    def one(value: object, lang: str) -> object:
+        get = getattr(value, "get", None)
+        return get(lang) if callable(get) and not isinstance(value, str) else value
+
+    return {code: t(key, code, **{k: one(v, code) for k, v in fields.items()})
+            for code in LOCALES.values()}
+
+
 def in_sentence(title: str, lang: str | None) -> str:
     """A title as it reads inside a sentence: lower case in English ("a fire at B3"),
     as it is in Chinese (which has no case)."""

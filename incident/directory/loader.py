@@ -31,6 +31,7 @@ from incident.directory.rota import Rota, Shift
 from incident.directory.schema import EstateFile, StaffFile, VendorsFile, parse_days
 from incident.directory.validate import validate
 from incident.errors import Issue, ValidationFailed, display_path, known, suggest
+from incident.i18n import bilingual
 from incident.yamlsrc import Located, parse_file
 
 ESTATE, STAFF, VENDORS, ROSTER = "estate.yaml", "staff.yaml", "vendors.yaml", "owners.csv"
@@ -105,7 +106,7 @@ def _estate(path: Path, issues: list[Issue]) -> _Estate | None:
                 ids.append(uid)
             per_floor[floor] = tuple(ids)
         digits = "".join(ch for ch in bid if ch.isdigit()) or bid
-        name = _names(b.name, {"en": f"Building {digits}", "zh": f"{digits}号楼"})
+        name = _names(b.name, bilingual("place.building", n=digits))
         buildings[bid] = Building(bid, name, list(b.floors),
                                   [-i for i in range(1, b.basements + 1)], per_floor)
     places: dict[str, Place] = {}

@@ -16,6 +16,7 @@ from typing import Any
 from incident.engine import aftercare
 from incident.engine import events as ev
 from incident.engine.aftercare import ComplaintState, FollowupState, Promise
+from incident.i18n import bilingual
 from incident.playbook import Playbook, Step
 
 SETTLED = frozenset({"done", "skipped", "excluded"})
@@ -216,24 +217,22 @@ class IncidentState:
             title = steps[s.id].title
             if s.open and s.due_at is not None:
                 out.append(Timer(f"step_overdue:{s.id}", "step_overdue", s.due_at,
-                                 {"en": f"{title.en} due", "zh": f"{title.zh} 到期"}, s.id))
+                                 bilingual("timer.step_due", title=title), s.id))
             if s.status == "in_progress" and s.arrive_by is not None:
                 out.append(Timer(f"arrival_overdue:{s.id}", "arrival_overdue", s.arrive_by,
-                                 {"en": f"{title.en}: arrival due", "zh": f"{title.zh}：应到达"},
-                                 s.id))
+                                 bilingual("timer.arrival_due", title=title), s.id))
             wait = steps[s.id].wait
             if s.kind == "wait" and s.open and s.ready_at is not None and wait is not None:
                 out.append(Timer(f"wait_elapsed:{s.id}", "wait_elapsed", s.ready_at + wait,
-                                 {"en": f"{title.en} (wait over)", "zh": f"{title.zh}（等待结束）"},
-                                 s.id))
+                                 bilingual("timer.wait_over", title=title), s.id))
         for t in self.targets.values():
             if t.met_at is None and not t.not_applicable:
                 out.append(Timer(f"target_missed:{t.id}", "target_missed", t.due_at,
-                                 {"en": f"Target: {t.title['en']}", "zh": f"目标：{t.title['zh']}"}))
+                                 bilingual("timer.target", title=t.title)))
         for r in self.reports.values():
             if r.live:
                 out.append(Timer(f"report_due:{r.id}", "report_due", r.due_at,
-                                 {"en": f"Report: {r.title['en']}", "zh": f"上报：{r.title['zh']}"}))
+                                 bilingual("timer.report", title=r.title)))
         out = [t for t in out if t.id not in self.fired]
         out.sort(key=lambda t: t.due_at)
         return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from incident.i18n import t
 from incident.notify.channels import (
     Channel,
     ChannelError,
@@ -147,10 +148,7 @@ def send_test(channels: ChannelSet, channel: str, address: str, *, drill: bool =
     from incident.notify.planner import drill_mark
     from incident.notify.send import Outcome, send_one
 
-    text = {"en": ("Test message", "This is a test of the incident notification channel "
-                   f"'{channel}'. No action is needed."),
-            "zh": ("测试消息", f"这是应急通知渠道“{channel}”的测试消息，无需处理。")}[lang]
-    subject, body = text
+    subject, body = t("msg.test_subject", lang), t("msg.test_body", lang, channel=channel)
     address = normalise_address(channels[channel].kind if channel in channels else channel,
                                 address)
     if drill:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from incident.engine.context import local_zone, message_context
-from incident.i18n import N_, t
+from incident.i18n import N_, bilingual, t
 from incident.playbook.templates import render
 
 if TYPE_CHECKING:
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from incident.engine.state import IncidentState
     from incident.playbook.model import Step
 
-HEADING = {"zh": "告示", "en": "NOTICE"}
-DRILL = {"zh": "【演练】本告示仅用于演练", "en": "[DRILL] This notice is for a drill only"}
+HEADING = bilingual("notice.heading")
+DRILL = bilingual("notice.drill")
 
 _CSS = """
 @page { size: A4; margin: 20mm 18mm; }

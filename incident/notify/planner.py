@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from incident.engine.context import message_context, signed
 from incident.errors import Refused
+from incident.i18n import bilingual
 from incident.notify.channels import ChannelSet
 from incident.notify.sms import sms_segments
 from incident.store import NewOutbox
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from incident.engine.state import IncidentState
     from incident.playbook import Step
 
-DRILL_MARK = {"en": "[DRILL] ", "zh": "[演练] "}
+DRILL_MARK = bilingual("msg.drill_mark")
 PER_RECIPIENT = frozenset({"name", "recipient_unit"})
 
 

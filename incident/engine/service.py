@@ -378,7 +378,9 @@ class Engine:
             events.append(NewEvent(ev.ESCALATION_RAISED, actor,
                                    {"to": step.escalate.to, "step": step.id,
                                     "reason": step.escalate.reason.en if step.escalate.reason
-                                    else title}, now))
+                                    else title,
+                                    "why": (step.escalate.reason or step.title).model_dump()},
+                                   now))
         kind = ev.STEP_AWAITING if step.gate is not None else ev.STEP_DONE
         events.append(NewEvent(kind, actor, payload, now))
         return events, outbox, {}

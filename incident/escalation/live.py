@@ -179,7 +179,7 @@ class Escalation:
                 made.events.append((ev.ESCALATION_RAISED, {
                     "to": s.node, "from": edge.src if edge else None, "edge": eid,
                     "page": page_id, "from_page": s.from_page, "reason": s.reason,
-                    "auto": True}))
+                    "auto": True, **({"why": s.why} if s.why else {})}))
             plan = []
             for e in outs:
                 if e.repeat is not None and follows[e.id] >= e.repeat:
@@ -205,6 +205,7 @@ class Escalation:
                 "trigger": s.trigger, "reason": s.reason, "edge": eid,
                 "from_page": s.from_page, "via": list(s.via), "next": plan,
                 "reminder": s.reminder, "cause": s.cause,
+                **({"why": s.why} if s.why else {}),  # the reason in words, both languages
             }
             made.events.append((ev.PAGE_SENT, payload))
             if not s.reminder:

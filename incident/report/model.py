@@ -19,7 +19,7 @@ from incident.engine import events as ev
 from incident.engine.context import local_zone, location_label
 from incident.engine.state import IncidentState, fold
 from incident.errors import Refused
-from incident.i18n import join_list, with_unit
+from incident.i18n import channel_name, join_list, with_unit
 from incident.notify.tally import tally
 from incident.report.labels import t
 from incident.views import pick, target_rule_text
@@ -735,11 +735,12 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
             level = directory.roles[role].level
         chans = p.get("channels")
         if isinstance(chans, dict):
-            chan_text = "; ".join(f"{names.who(k)}: {' → '.join(map(str, v))}"
-                                  if isinstance(v, list) else f"{names.who(k)}: {v}"
-                                  for k, v in chans.items())
+            chan_text = "; ".join(
+                f"{names.who(k)}: {' → '.join(channel_name(str(c), lang) for c in v)}"
+                if isinstance(v, list) else f"{names.who(k)}: {channel_name(str(v), lang)}"
+                for k, v in chans.items())
         elif isinstance(chans, list):
-            chan_text = " ".join(map(str, chans))
+            chan_text = " ".join(channel_name(str(c), lang) for c in chans)
         else:
             chan_text = str(chans or "")
         rows = rows_by_seq.get(seq_of.get(pid, -1), [])
@@ -748,7 +749,7 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
             people = {r.person_id for r in rows}
             reached = {r.person_id for r in rows if r.state == "sent"}
             delivered = f"{len(reached)}/{len(people)}"
-        reason = p.get("reason") or ""
+        reason = p.get("why") or p.get("reason") or ""  # why: the reason in words
         delivered_at, ack_after, ack_from = _page_delivery(p, rows, acked)
         out.append(PageRow(
             str(pid), names.who(p.get("to")), names.role_title(role),
@@ -783,7 +784,7 @@ def _escalations(events: list[StoredEvent], names: Names, steps: dict[str, Any],
         if e.kind not in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
             continue
         p = e.payload
-        reason = p.get("reason") or ""
+        reason = p.get("why") or p.get("reason") or ""
         if isinstance(reason, dict):
             reason = pick(reason, lang)
         sid = p.get("step") or ""

@@ -204,7 +204,7 @@ def test_the_service_loop_through_the_cli(db_url, tmp_path):
     assert datetime.fromisoformat(summary["received_at"]) == FRIDAY_10AM - timedelta(minutes=3)
     assert all(c["status"] == "done" and c["satisfaction"] == 4 for c in summary["callbacks"])
     md = _cli(env, "--lang", "zh", "report", iid, "--format", "md").output
-    assert "首问负责人" in md and "接报时间" in md and "王丽 138 1234 5678 (来访)" in md
+    assert "首问责任人" in md and "接报时间" in md and "王丽 138 1234 5678 (来访)" in md
     assert "已关闭" in md and "回访" in md
     html = _cli(env, "report", iid, "--format", "html").output
     assert "Report received" in html and "Callbacks" in html

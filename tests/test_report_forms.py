@@ -215,7 +215,7 @@ def test_summary_handover_severity_report_clock_and_notes(rt):
     assert sev.detail == "severity 3 → 2; real fire"
     zh = render(build_incident_report(rt.store, rt.playbooks, rt.directory, iid,
                                       now=clock.now(), lang="zh"), "md")
-    assert "| 交接 | 11:05:40 陈杰 → 刘洋 (shift change) |" in zh and "尚未结束" in zh
+    assert "| 移交 | 11:05:40 陈杰 → 刘洋 (shift change) |" in zh and "尚未结束" in zh
 
 
 def test_unreachable_recipients_and_hostile_text(rt):

@@ -18,6 +18,7 @@ import click
 from incident.config import load_settings
 from incident.errors import Issue, Refused, ValidationFailed
 from incident.files import OutputError
+from incident.i18n import nt, pad, status_label, t
 from incident.identity import Actor
 from incident.runtime import Runtime
 from incident.safetext import terminal
@@ -97,6 +98,18 @@ def read_secret(label: str, from_stdin: bool) -> str:
     return click.prompt(label, hide_input=True, default="", show_default=False, err=True)
 
 
+def _output_lang() -> str:
+    """The reader's language for a message printed outside a command's body (errors):
+    the settings' when the runtime is loaded, else --lang, else English."""
+    click_ctx = click.get_current_context(silent=True)
+    obj = click_ctx.find_object(Ctx) if click_ctx is not None else None
+    if obj is None:
+        return "en"
+    if obj._runtime is not None:
+        return obj.lang
+    return obj.flags.get("lang") or "en"
+
+
 def _fail(message: str) -> None:
     click.secho(message, fg="red", err=True)
     sys.exit(1)
@@ -113,14 +126,13 @@ def handled(fn: Callable) -> Callable:
             for issue in exc.issues:
                 click.secho(issue.format(), fg="red" if issue.severity == "error" else "yellow",
                             err=True)
-            n = len(exc.errors)
-            click.secho(f"{n} error{'s' if n != 1 else ''} — nothing was changed.", fg="red",
+            click.secho(nt("cli.nothing_changed", len(exc.errors), _output_lang()), fg="red",
                         err=True)
             sys.exit(1)
         except OutputError as exc:  # -o into a missing folder, no permission...
             _fail(str(exc))
         except Refused as exc:
-            _fail(f"refused: {exc}")
+            _fail(t("cli.refused", _output_lang(), reason=exc))
         except KeyError as exc:
             _fail(str(exc.args[0]) if exc.args else "not found")
         except Exception as exc:
@@ -466,12 +478,14 @@ def list_(ctx: Ctx, show_all: bool, fmt: str) -> None:
         return
     zone = _zone(ctx)
     if not rows:
-        click.echo("no open incidents" if not show_all else "no incidents")
+        click.echo(t("cli.no_incidents" if show_all else "cli.no_open", ctx.lang))
     for r in rows:
         click.echo(terminal(
-            f"{r.id}  {r.created_at.astimezone(zone):%Y-%m-%d %H:%M}  {r.status:<8} "
-            f"{r.title.get(ctx.lang, r.playbook_id):<22} {r.location:<10} "
-            f"sev {r.severity}  {r.owner}{'  DRILL' if r.drill else ''}"))
+            f"{r.id}  {r.created_at.astimezone(zone):%Y-%m-%d %H:%M}  "
+            f"{pad(status_label(r.status, ctx.lang), 8)} "
+            f"{pad(r.title.get(ctx.lang, r.playbook_id), 22)} {r.location:<10} "
+            f"{t('cli.sev', ctx.lang, n=r.severity)}  {r.owner}"
+            f"{t('cli.drill', ctx.lang) if r.drill else ''}"))
 
 
 @main.command()
@@ -573,18 +587,20 @@ def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | 
     st = rt.engine.act(incident_id, step, actor=actor, action=action, option=option,
                        value=value, reason=skip_reason, note=note, to=to)
     s = st.steps[step]
-    click.echo(f"{step}: {s.status}")
+    click.echo(t("cli.step_status", ctx.lang, step=step, status=status_label(s.status, ctx.lang)))
     from incident.proposals import severity_proposal
 
     prop = severity_proposal(st, step)
     if prop is not None:  # the facts say worse: proposed, never applied silently
-        click.echo(f"proposal: raise to severity {prop.level} ({prop.name.get(ctx.lang) or prop.name['en']}) — "
-                   f"reporting clocks and pages change: incident severity {st.id} "
-                   f"{prop.level} --reason \"{step}: {prop.option}\"")
+        click.echo(t("cli.proposal", ctx.lang, level=prop.level,
+                     name=prop.name.get(ctx.lang) or prop.name["en"],
+                     command=f"incident severity {st.id} {prop.level} "
+                             f"--reason \"{step}: {prop.option}\""))
     if step in st.notifications:
         n = st.notifications[step]
-        click.echo(f"queued {n.get('messages', 0)} message(s) to {n.get('recipients', 0)} "
-                   f"recipient(s)")
+        click.echo(t("cli.queued", ctx.lang,
+                     messages=nt("n.messages", n.get("messages", 0), ctx.lang),
+                     recipients=nt("n.recipients", n.get("recipients", 0), ctx.lang)))
 
 
 @main.command()
@@ -596,7 +612,7 @@ def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | 
 def note(ctx: Ctx, incident_id: str, text: tuple[str, ...], step: str | None) -> None:
     """Add a note to the timeline."""
     ctx.runtime.engine.note(incident_id, " ".join(text), actor=ctx.user, step=step)
-    click.echo("noted")
+    click.echo(t("cli.noted", ctx.lang))
 
 
 @main.command()
@@ -608,7 +624,7 @@ def note(ctx: Ctx, incident_id: str, text: tuple[str, ...], step: str | None) ->
 def handover(ctx: Ctx, incident_id: str, person: str, reason: str | None) -> None:
     """Hand ownership of an incident to another person."""
     st = ctx.runtime.engine.handover(incident_id, person, actor=ctx.user, reason=reason)
-    click.echo(f"{st.id} is now owned by {st.owner}")
+    click.echo(t("cli.owned_by", ctx.lang, id=st.id, owner=st.owner))
 
 
 @main.command()
@@ -620,7 +636,7 @@ def handover(ctx: Ctx, incident_id: str, person: str, reason: str | None) -> Non
 def severity(ctx: Ctx, incident_id: str, level: int, reason: str) -> None:
     """Change the severity level (report clocks and targets follow)."""
     st = ctx.runtime.engine.set_severity(incident_id, level, actor=ctx.user, reason=reason)
-    click.echo(f"{st.id} severity {st.severity}")
+    click.echo(t("cli.severity", ctx.lang, id=st.id, level=st.severity))
 
 
 @main.command()
@@ -632,7 +648,7 @@ def severity(ctx: Ctx, incident_id: str, level: int, reason: str) -> None:
 def reported(ctx: Ctx, incident_id: str, report_id: str, note: str | None) -> None:
     """Record that a severity report (e.g. leadership phoned) was made."""
     ctx.runtime.engine.report_done(incident_id, report_id, actor=ctx.user, note=note)
-    click.echo(f"{report_id}: reported")
+    click.echo(t("cli.reported", ctx.lang, report=report_id))
 
 
 @main.command()
@@ -646,7 +662,7 @@ def resolve(ctx: Ctx, incident_id: str, summary: str, force: bool) -> None:
     rt = ctx.runtime
     rt.engine.tick(incident_id)
     st = rt.engine.resolve(incident_id, actor=ctx.user, summary=summary, force=force)
-    click.echo(f"{st.id} resolved")
+    click.echo(t("cli.resolved", ctx.lang, id=st.id))
 
 
 @main.command()
@@ -657,7 +673,7 @@ def resolve(ctx: Ctx, incident_id: str, summary: str, force: bool) -> None:
 def reopen(ctx: Ctx, incident_id: str, reason: str) -> None:
     """Reopen a resolved incident."""
     st = ctx.runtime.engine.reopen(incident_id, actor=ctx.user, reason=reason)
-    click.echo(f"{st.id} reopened")
+    click.echo(t("cli.reopened", ctx.lang, id=st.id))
 
 
 @main.command()
@@ -750,10 +766,11 @@ def tick(ctx: Ctx) -> None:
     """Fire every timer that has fallen due, once (`incident service` keeps doing it)."""
     sweep = ctx.runtime.engine.sweep()
     for iid, payload in sweep.fired:
-        late = " (late)" if payload.get("late") else ""
-        click.echo(f"{iid}: {payload['kind']} {payload['timer']}{late}")
+        late = t("cli.fired_late", ctx.lang) if payload.get("late") else ""
+        click.echo(t("cli.fired", ctx.lang, id=iid, late=late,
+                     timer=f"{payload['kind']} {payload['timer']}"))
     if not sweep.fired:
-        click.echo("nothing due")
+        click.echo(t("cli.nothing_due", ctx.lang))
     for iid, why in sweep.broken.items():  # named, skipped; the others still fired
         click.secho(f"{iid}: skipped, damaged: {why}", fg="yellow", err=True)
 
@@ -765,8 +782,9 @@ def playbooks(ctx: Ctx) -> None:
     """The loaded playbooks."""
     for pb in ctx.runtime.playbooks:
         levels = ",".join(str(s.level) for s in pb.severities)
-        click.echo(f"{pb.id:<22} {pb.title.get(ctx.lang):<28} type {pb.type:<20} "
-                   f"severities {levels}  steps {len(pb.steps())}")
+        click.echo(t("cli.playbook_row", ctx.lang, id=f"{pb.id:<22}",
+                     title=pad(pb.title.get(ctx.lang), 28), type=f"{pb.type:<20}",
+                     levels=levels, steps=len(pb.steps())))
 
 
 def _register_faces() -> None:

@@ -24,6 +24,7 @@ catalogues complete.
 from __future__ import annotations
 
 import gettext
+import unicodedata
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -173,3 +174,15 @@ def in_sentence(title: str, lang: str | None) -> str:
 def join_list(items: list[str], lang: str | None) -> str:
     """Items joined the way the reader's language lists them ('a, b' / 'a、b')."""
     return t("list.sep", lang).join(items)
+
+
+def pad(text: str, width: int, cut: bool = False) -> str:
+    """`text` padded to `width` terminal columns (a Chinese character takes two), and
+    with `cut` shortened to fit, ending in '…'."""
+    cols = [2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text]
+    if cut and sum(cols) > width:
+        used, n = 0, 0
+        while n < len(text) and used + cols[n] > 0 and used + cols[n] <= width - 1:
+            used, n = used + cols[n], n + 1
+        return text[:n] + "…" + " " * (width - 1 - used)
+    return text + " " * max(0, width - sum(cols))

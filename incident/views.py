@@ -5,7 +5,6 @@ They take state and return strings or rows: no I/O, no widgets.
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,7 @@ from incident import i18n
 from incident.clock import format_duration
 from incident.engine import aftercare
 from incident.engine import events as ev
-from incident.i18n import status_label, t
+from incident.i18n import pad, status_label, t
 from incident.safetext import terminal
 
 if TYPE_CHECKING:
@@ -21,18 +20,6 @@ if TYPE_CHECKING:
 
     from incident.engine import IncidentState
     from incident.store import StoredEvent
-
-def pad(text: str, width: int, cut: bool = False) -> str:
-    """`text` padded to `width` terminal columns (a Chinese character takes two), and
-    with `cut` shortened to fit, ending in '…'."""
-    cols = [2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text]
-    if cut and sum(cols) > width:
-        used, n = 0, 0
-        while n < len(text) and used + cols[n] > 0 and used + cols[n] <= width - 1:
-            used, n = used + cols[n], n + 1
-        return text[:n] + "…" + " " * (width - 1 - used)
-    return text + " " * max(0, width - sum(cols))
-
 
 def clock_text(ts: datetime | None, zone: ZoneInfo, with_date: bool = False) -> str:
     if ts is None:

@@ -232,7 +232,7 @@ def test_cli_act_delivers_and_deliveries_reports(cli_env):
     assert res.exit_code == 0 and "9 recipient(s)" in res.output and "sms 9" in res.output
     res = _run("act", iid, "tell_owners")
     assert res.exit_code == 0, res.output
-    assert "queued 9 message(s)" in res.output and "delivered 9/9" in res.output
+    assert "queued 9 messages" in res.output and "delivered 9/9" in res.output
     assert len(sink.read(cli_env / "sink.jsonl")) == 9
     res = _run("deliveries", iid, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(res.output)))

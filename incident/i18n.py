@@ -125,6 +125,19 @@ def status_label(status: str, lang: str | None = "en") -> str:
     return t(key, lang) if has(key) else status
 
 
+#: outbox row states (store.records.OUTBOX_STATES) as the reader says them
+OUTBOX_STATES = {
+    "queued": N_("outbox.queued"), "sending": N_("outbox.sending"), "sent": N_("outbox.sent"),
+    "failed_temporary": N_("outbox.failed_temporary"),
+    "failed_permanent": N_("outbox.failed_permanent"), "fell_back": N_("outbox.fell_back"),
+    "cancelled": N_("outbox.cancelled")}
+
+
+def outbox_state(state: str, lang: str | None) -> str:
+    """A message's delivery state in the reader's words ("failed_permanent" → "最终失败")."""
+    return t(OUTBOX_STATES[state], lang) if state in OUTBOX_STATES else state
+
+
 def channel_name(channel: str, lang: str | None) -> str:
     """A delivery channel in the reader's words ("sms" → "SMS" / "短信"); a channel the
     catalogue does not know (a site's own name) stays as configured."""

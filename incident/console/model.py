@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from incident import i18n
 from incident.clock import format_duration
 
 if TYPE_CHECKING:
@@ -146,8 +147,8 @@ def timer_rows(st: IncidentState, timers: Iterable[Timer]) -> list[TimerRow]:
                                                       else "met_late")
         if r.done_at is None and r.superseded_at is not None:
             status = "superseded"  # the severity changed before it fell due
-        label = {"en": f"{r.title['en']} → {r.to} ({r.by})",
-                 "zh": f"{r.title['zh']} → {r.to}（{r.by}）"}
+        label = {code: i18n.t("tm.report_label", code, title=r.title.get(code) or r.title["en"],
+                         to=r.to, by=i18n.means_name(r.by, code)) for code in ("en", "zh")}
         rows.append(TimerRow("report", r.id, label, r.due_at, r.due_at - st.started_at,
                              status, r.done_at))
     for t in timers:

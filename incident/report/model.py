@@ -19,7 +19,7 @@ from incident.engine import events as ev
 from incident.engine.context import local_zone, location_label
 from incident.engine.state import IncidentState, fold
 from incident.errors import Refused
-from incident.i18n import channel_name, join_list, with_unit
+from incident.i18n import channel_name, join_list, outbox_state, with_unit
 from incident.notify.tally import tally
 from incident.report.labels import t
 from incident.views import pick, target_rule_text
@@ -677,7 +677,8 @@ def _notifications(st: IncidentState, pb: Playbook, events: list[StoredEvent],
             if any(r.state == "sent" for r in prs) or any(r.state in PENDING_STATES
                                                           for r in prs):
                 continue  # reached, or still being sent: not "never reached"
-            reasons = [f"{r.channel}: {r.last_error or t(r.state, lang)}" for r in prs]
+            reasons = [f"{channel_name(r.channel, lang)}: "
+                       f"{r.last_error or outbox_state(r.state, lang)}" for r in prs]
             unreached.append(Unreached(pid, names.who(pid), "; ".join(reasons)))
         for pid, why in _payload_unreached(p):
             if pid not in people:

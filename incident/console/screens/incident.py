@@ -43,6 +43,7 @@ from incident.console.widgets.incident import (
 )
 from incident.engine.context import local_zone
 from incident.errors import Refused
+from incident.i18n import means_name
 from incident.identity import Actor
 
 PANELS = ("timers", "messages", "escalation", "timeline")
@@ -699,7 +700,8 @@ class IncidentScreen(Screen):
             return
         engine, iid, user = self.rt.engine, self.incident_id, self.app.user  # type: ignore[attr-defined]
         lang = self.lang
-        pending = [(f"{r.title.get(lang, r.id)} → {r.to} ({r.by})", r.id)
+        pending = [(t("tm.report_label", lang, title=r.title.get(lang, r.id), to=r.to,
+                      by=means_name(r.by, lang)), r.id)
                    for r in self.state.reports.values() if r.live]
         if not pending:
             self.app.notify(t("tm.none", lang), timeout=3)

@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Label, Static
 from incident.console import bridge
 from incident.console.i18n import localize_bindings, t
 from incident.console.messages import ActionDone, ActionFailed, PreviewReady, RecipientRows
+from incident.i18n import N_, channel_name, nt, outbox_state
 from incident.views import clock_text
 
 
@@ -86,7 +87,7 @@ class NotifyPreviewScreen(ModalScreen[Any]):
             segs = p.sms_segments.get(code)
             head = f"[b]{'中文' if code == 'zh' else 'English'}[/b]"
             if segs is not None:
-                head += f"  [dim]{t('pv.segments', lang, n=segs)} · {len(body)} chars[/]"
+                head += f"  [dim]{t('pv.segments', lang, n=segs)} · {nt('pv.chars', len(body), lang)}[/]"
             msgs.append(head)
             if subject:
                 msgs.append(f"[b]{escape(subject)}[/b]")
@@ -136,6 +137,9 @@ class NotifyPreviewScreen(ModalScreen[Any]):
 
 
 RECIPIENT_COLS = ("person", "channel", "address", "state", "attempts", "sent", "error")
+RECIPIENT_HEADS = (N_("rc.col.person"), N_("rc.col.channel"), N_("rc.col.address"),
+                   N_("rc.col.state"), N_("rc.col.attempts"), N_("rc.col.sent"),
+                   N_("rc.col.error"))
 
 
 class RecipientsScreen(ModalScreen[None]):
@@ -160,8 +164,9 @@ class RecipientsScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         localize_bindings(self, self.app.lang)  # type: ignore[attr-defined]
         table = self.query_one("#rc-table", DataTable)
-        for c in RECIPIENT_COLS:
-            table.add_column(c, key=c)
+        lang = self.app.lang  # type: ignore[attr-defined]
+        for c, head in zip(RECIPIENT_COLS, RECIPIENT_HEADS, strict=True):
+            table.add_column(t(head, lang), key=c)
         self.set_focus(table)
         self.load()
         self.set_interval(1.0, self.load)
@@ -191,8 +196,10 @@ class RecipientsScreen(ModalScreen[None]):
         counts: dict[str, int] = {}
         for r in msg.rows:
             counts[r.state] = counts.get(r.state, 0) + 1
+        lang = app.lang
         self.query_one("#rc-summary", Static).update(
-            f"{len(msg.rows)} · " + " · ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            f"{len(msg.rows)} · " + " · ".join(f"{outbox_state(k, lang)} {v}"
+                                               for k, v in sorted(counts.items())))
         for r in msg.rows:
             key = str(r.id)
             sig = (r.state, r.attempts, r.sent_at, r.last_error)
@@ -201,7 +208,8 @@ class RecipientsScreen(ModalScreen[None]):
             existing = key in self._seen
             self._seen[key] = sig
             cells = [app.name_of(r.person_id) if not r.person_id.startswith("owner:")
-                     else r.person_id, r.channel, r.address, r.state, str(r.attempts),
+                     else r.person_id, channel_name(r.channel, lang), r.address,
+                     outbox_state(r.state, lang), str(r.attempts),
                      clock_text(r.sent_at, zone) if (r.sent_at and zone) else "",
                      (r.last_error or "")[:60]]
             if existing:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from incident.i18n import t
+from incident import i18n
 
 if TYPE_CHECKING:
     from incident.store import VerifyReport
@@ -56,7 +56,7 @@ def _step_title(st: Any, step_id: str, lang: str) -> str:
     if step_id in steps:
         return steps[step_id].title.get(lang)
     if step_id.startswith("escalation:"):
-        return t("page.step", lang, page=step_id.split(":", 1)[1])
+        return i18n.t("page.step", lang, page=step_id.split(":", 1)[1])
     return step_id
 
 
@@ -80,16 +80,19 @@ def report_delivery(ctx: Any, incident_id: str, step: str | None = None) -> int:
                     fg=color)
         failed += t.failed
     waiting = sum(t.waiting for t in found.values())
+    lang = ctx.lang
     if waiting:
-        click.echo(f"{waiting} recipient(s) still waiting for a retry or their turn — "
-                   f"`incident notify send {incident_id}` waits for them (or keep "
-                   "`incident service` running)")
+        click.echo(i18n.t("nd.waiting", lang,
+                          recipients=i18n.nt("n.recipient_count", waiting, lang),
+                          send=f"`incident notify send {incident_id}`",
+                          service="`incident service`"))
     if failed:
         where = f" --step {step}" if step else ""
-        click.secho(f"{failed} recipient(s) failed for good: not reached on any channel — "
-                    f"`incident deliveries {incident_id}{where}` says why, "
-                    f"`incident notify retry {incident_id}{where}` sends again", fg="red",
-                    err=True)
+        click.secho(i18n.t("nd.failed", lang,
+                           recipients=i18n.nt("n.recipient_count", failed, lang),
+                           why=f"`incident deliveries {incident_id}{where}`",
+                           retry=f"`incident notify retry {incident_id}{where}`"),
+                    fg="red", err=True)
     return failed
 
 
@@ -116,11 +119,12 @@ def register(main: click.Group) -> None:
                 handled(lambda: _deliver(ctx, iid, wait_retries=False, timeout=None))()
                 failed = report_delivery(ctx, iid, step)
                 if failed:
-                    click.secho(f"{step}: the step is recorded, but {failed} recipient(s) "
-                                "were not reached", fg="red", err=True)
+                    click.secho(i18n.t("nd.step_failed", ctx.lang, step=step,
+                                       recipients=i18n.nt("n.recipient_count", failed,
+                                                          ctx.lang)), fg="red", err=True)
                     sys.exit(1)
             elif pending:
-                click.echo(f"not sent yet: run `incident notify send {iid}`")
+                click.echo(i18n.t("nd.not_sent", ctx.lang, send=f"`incident notify send {iid}`"))
             return result
 
         act.callback = act_callback
@@ -276,18 +280,23 @@ def register(main: click.Group) -> None:
         res = retry_failed(rt.engine, incident_id, actor=ctx.user, step=step, channel=channel,
                            channels=chans, directory=directory)
         for sid, n in res.skipped.items():
-            click.secho(f"{sid}: {n} recipient(s) have no address on that channel — skipped",
+            click.secho(i18n.t("nd.no_address", ctx.lang, step=sid,
+                               recipients=i18n.nt("n.recipient_count", n, ctx.lang)),
                         fg="yellow")
         if not res.messages:
-            click.echo("nothing failed for good" + (f" in {step}" if step else "")
-                       + (f" on {channel}" if channel else "") + ": nothing to send again")
+            where = (i18n.t("nd.in_step", ctx.lang, step=step) if step else "") + (
+                i18n.t("nd.on_channel", ctx.lang, channel=i18n.channel_name(channel, ctx.lang))
+                if channel else "")
+            click.echo(i18n.t("nd.nothing_failed", ctx.lang, where=where))
             if res.skipped:
                 sys.exit(1)
             return
         for sid, n in res.per_step.items():
-            click.echo(f"{sid}: {n} message(s) queued again")
+            click.echo(i18n.t("nd.queued_again", ctx.lang, step=sid,
+                              messages=i18n.nt("n.messages", n, ctx.lang)))
         if no_send:
-            click.echo(f"not sent yet: run `incident notify send {incident_id}`")
+            click.echo(i18n.t("nd.not_sent", ctx.lang,
+                              send=f"`incident notify send {incident_id}`"))
             return
         _deliver(ctx, incident_id, wait_retries=False, timeout=None)
         if report_delivery(ctx, incident_id, step):

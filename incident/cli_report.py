@@ -18,7 +18,10 @@ def _emit(text: str, output: Path | None) -> None:
     from incident.files import write_output
 
     write_output(output, text)  # no mkdir; a bad path is one clear line (handled)
-    click.echo(f"wrote {output}", err=True)
+    from incident.cli import _output_lang
+    from incident.i18n import t
+
+    click.echo(t("cli.wrote", _output_lang(), path=output), err=True)
 
 
 def register(main: click.Group) -> None:

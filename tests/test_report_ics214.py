@@ -101,7 +101,7 @@ def test_a_handover_and_a_shift_change_open_new_periods(rt):
     assert html.count('class="form214') == 3 and "page-break-before: always" in html
     zh = render(build_incident_report(rt.store, rt.playbooks, rt.directory, iid,
                                       now=clock.now(), lang="zh"), "ics214")
-    assert "第 2 个作业时段，共 3 个" in zh and "因交接开始" in zh and "临湖物业管理有限公司" in zh
+    assert "第 2 个作业时段，共 3 个" in zh and "因移交开始" in zh and "临湖物业管理有限公司" in zh
 
 
 def test_brief_has_assembly_point_safety_planned_actions_and_overdue_arrivals(rt):

@@ -7,8 +7,8 @@ Babel at runtime). Messages are looked up by *symbolic key* ("home.active",
 wording never changes the code.
 
 - ``t(key, lang, **fields)``: one message, ``{name}`` fields filled in.
-- ``nt(key, n, lang, **fields)``: a message with plural forms ("1 person", "2 people";
-  Chinese has one form). ``n`` is also available as the ``{n}`` field.
+- ``nt(key, count, lang, **fields)``: a message with plural forms ("1 person", "2 people";
+  Chinese has one form). ``count`` is also the ``{n}`` field unless one is given.
 - ``pick(texts, lang)``: data-borne bilingual text from YAML ({"en": …, "zh": …}),
   chosen by the same language rule.
 - ``N_(key)``: marks a key for the extractor where the call to ``t`` is indirect
@@ -86,10 +86,10 @@ def t(key: str, lang: str | None = "en", **fields: object) -> str:
     return _fill(translations(locale_of(lang)).gettext(key), fields)
 
 
-def nt(key: str, n: int, lang: str | None = "en", **fields: object) -> str:
-    """The plural form of message `key` for `n` ({n} is filled in too)."""
-    fields.setdefault("n", n)
-    return _fill(translations(locale_of(lang)).ngettext(key, key, n), fields)
+def nt(key: str, count: int, lang: str | None = "en", **fields: object) -> str:
+    """The plural form of message `key` for `count` ({n} is `count` unless given)."""
+    fields.setdefault("n", count)
+    return _fill(translations(locale_of(lang)).ngettext(key, key, count), fields)
 
 
 def N_(key: str) -> str:
@@ -139,7 +139,7 @@ def outbox_state(state: str, lang: str | None) -> str:
 
 
 def channel_name(channel: str, lang: str | None) -> str:
-    """A delivery channel in the reader's words ("sms" → "SMS" / "短信"); a channel the
+    """A delivery channel in the reader's words ("sms" → "sms" / "短信"); a channel the
     catalogue does not know (a site's own name) stays as configured."""
     key = f"channel.{channel}"
     return t(key, lang) if has(key) else channel
@@ -160,10 +160,10 @@ def with_unit(value: object, unit: str | None, lang: str | None) -> str:
     if not has(key):
         return f"{value} {unit}"
     try:
-        n = int(str(value))
-    except ValueError:  # "3.5" h, or a list: no plural choice to make
-        return t(key, lang, n=value) if key != "unit.people" else nt(key, 2, lang, n=value)
-    return nt(key, n, lang) if key == "unit.people" else t(key, lang, n=n)
+        count = int(str(value))
+    except ValueError:  # "3.5", or a list: the plural form reads right
+        count = 2
+    return nt(key, count, lang, n=value)
 
 
 def bilingual(key: str, **fields: object) -> dict[str, str]:
@@ -195,7 +195,7 @@ def pad(text: str, width: int, cut: bool = False) -> str:
     cols = [2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text]
     if cut and sum(cols) > width:
         used, n = 0, 0
-        while n < len(text) and used + cols[n] > 0 and used + cols[n] <= width - 1:
+        while used + cols[n] <= width - 1:  # room for the '…'; never runs past: sum > width
             used, n = used + cols[n], n + 1
         return text[:n] + "…" + " " * (width - 1 - used)
     return text + " " * max(0, width - sum(cols))

@@ -79,6 +79,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "step": ("Step", "步骤"),
     "track": ("Track", "工作线"),
     "detail": ("Detail", "详情"),
+    "happened": ("What happened", "经过"),
     "channel": ("Channel", "渠道"),
     "recipients": ("Recipients", "收件人"),
     "messages": ("Messages", "消息数"),

@@ -14,9 +14,10 @@ from incident.engine import Engine
 from incident.engine import events as ev
 from incident.errors import Refused
 from incident.escalation import acknowledge, install, load_escalation, raise_escalation
+from incident.names import Names
+from incident.narrate import describe
 from incident.playbook import PlaybookLibrary, load_playbook
 from incident.store import open_store
-from incident.views import event_summary
 
 REPO = Path(__file__).resolve().parent.parent
 CONTACTS = REPO / "contacts"
@@ -114,8 +115,13 @@ def test_nobody_acknowledges_the_ladder_climbs_on_the_clock(db_url, shipped):
     assert eng.store.verify(iid).ok
     # the timeline names the people paged in the reader's language
     first = kinds(eng, iid, ev.PAGE_SENT)[0]
-    assert "Chen Jie, Liu Yang" in event_summary(first, "en")
-    assert "陈杰, 刘洋" in event_summary(first, "zh")
+    names = Names(eng.directory, eng.state(iid).playbook)
+    assert "(Chen Jie, Liu Yang)" in describe(first, names, "en")
+    assert "（陈杰、刘洋）" in describe(first, names, "zh")
+    second = kinds(eng, iid, ev.PAGE_SENT)[1]
+    assert describe(second, names, "en").endswith(
+        "page P2: page P1 was not acknowledged within 5 minutes")
+    assert describe(second, names, "zh").endswith("呼叫编号P2：呼叫P1在5分钟内无人确认")
 
 
 def test_an_acknowledgement_stops_the_escalation(db_url, shipped):

@@ -39,6 +39,7 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     "event.resolved.summary": ("{who} resolved the incident: {summary}",
                                "{who}结束了事件：{summary}"),
     "event.resolved.open": ("{count} left open: {steps}", "{count}未完成：{steps}"),
+    "event.more": ("{n} more", "另有{n}个"),
     "event.reopened": ("{who} reopened the incident: {reason}", "{who}重开事件：{reason}"),
     "event.closed": ("{who} closed the incident: {reason}", "{who}关闭事件：{reason}"),
     "event.closed.all_done": ("{who} closed the incident: every callback and complaint is done",
@@ -93,10 +94,11 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     "event.delivery.channel": ("{channel} {sent} of {total} sent",
                                "{channel}已发送{sent}/{total}"),
     # ---- pages and escalation ----
-    "event.page": ("Paged {role} ({people}), page {page}: {why}",
-                   "呼叫{role}（{people}），呼叫编号{page}：{why}"),
-    "event.page.reminder": ("Reminded {role} ({people}), page {page}: {why}",
-                            "再次提醒{role}（{people}），呼叫编号{page}：{why}"),
+    "event.page": ("Sent page {page} to {people} as {role}: {why}",
+                   "向{role}（{people}）发出呼叫{page}：{why}"),
+    "event.page.reminder": ("Sent reminder page {page} to {people} as {role}: {why}",
+                            "向{role}（{people}）再次发出提醒呼叫{page}：{why}"),
+    "list.and": ("{items} and {last}", "{items}、{last}"),
     "event.page.nobody": ("nobody could be reached", "无人可联系"),
     "event.page_acked": ("{who} acknowledged page {page}", "{who}确认收到呼叫{page}"),
     "event.page_acked.all": ("{who} acknowledged every page for everyone ({pages})",
@@ -144,9 +146,9 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     "rating.M": ("performed with major challenges", "完成但存在重大问题"),
     "rating.U": ("unable to be performed", "未能完成"),
     # ---- after the emergency ----
-    "event.callbacks_due": ("Callbacks due within {within}: {people}",
-                            "须在{within}内回访：{people}"),
-    "event.callbacks_due.people": ("{count}: {names}", "{count}：{names}"),
+    "event.callbacks_due": ("Callbacks due within {within} to {people}",
+                            "须在{within}内回访{people}"),
+    "event.callbacks_due.people": ("{count} ({names})", "{count}（{names}）"),
     "event.reporter": ("the reporter", "报事人"),
     "event.callback": ("{who} called {person} back", "{who}已回访{person}"),
     "event.callback.missed": ("{who} could not reach {person} for the callback",
@@ -289,6 +291,13 @@ class _Ctx:
     def clauses(self, *parts: str) -> str:
         return clauses(self.lang, *parts)
 
+    def and_list(self, items: list[str]) -> str:
+        """'Chen Jie and Liu Yang', 'A, B and C', '陈杰、刘洋'."""
+        items = [i for i in items if i]
+        if len(items) < 2:
+            return "".join(items)
+        return self.t("list.and", items=join(items[:-1], self.lang), last=items[-1])
+
 
 # ---- the incident ----------------------------------------------------------------------
 
@@ -327,8 +336,11 @@ def _resolved(c: _Ctx) -> str:
             else c.t("event.resolved", who=c.who))
     left = [s for s in c.p.get("open_steps") or [] if isinstance(s, str)]
     if left:
+        shown = [f"“{c.step(s)}”" for s in left[:5]]
+        if len(left) > 5:
+            shown.append(c.t("event.more", n=len(left) - 5))
         head = c.clauses(head, c.t("event.resolved.open", count=c.count("step", len(left)),
-                                   steps=join([f"“{c.step(s)}”" for s in left], c.lang)))
+                                   steps=join(shown, c.lang)))
     return head
 
 
@@ -531,7 +543,7 @@ def _page(c: _Ctx) -> str:
     node = p.get("role") or p.get("node")
     key = "event.page.reminder" if p.get("reminder") else "event.page"
     return c.t(key, role=c.person(node) if node else "—",
-               people=join(people, c.lang) or c.t("event.page.nobody"),
+               people=c.and_list(people) or c.t("event.page.nobody"),
                page=_typed(p.get("page")), why=_page_why(c))
 
 
@@ -628,12 +640,20 @@ def _evaluation(c: _Ctx) -> str:
 
 def _callbacks_due(c: _Ctx) -> str:
     people = c.p.get("people") or []
-    listed = [_typed(x.get("name") or x.get("who")) for x in people[:6] if isinstance(x, dict)]
+    listed = [_callee(c, x) for x in people[:6] if isinstance(x, dict)]
     if len(people) > 6:
         listed.append(f"+{len(people) - 6}")
     return c.t("event.callbacks_due", within=duration(float(c.p.get("within_s") or 0), c.lang),
                people=c.t("event.callbacks_due.people", count=c.count("person", len(people)),
                           names=join(listed, c.lang)))
+
+
+def _callee(c: _Ctx, x: dict[str, Any]) -> str:
+    """Someone owed a callback: a person the directory knows by name in the language,
+    else the name taken down when the incident came in."""
+    who = x.get("who")
+    known = c.person(who) if who and who != "reporter" else ""
+    return known if known and known != who else _typed(x.get("name") or who)
 
 
 def _callback(c: _Ctx) -> str:

@@ -544,7 +544,7 @@ class Timeline(Log):
         self.lang = "en"
         self.zone: ZoneInfo | None = None
         self.names: Names | None = None
-        self._width = 0
+        self._wrapped_at = 0
 
     def add_events(self, events: list[StoredEvent], lang: str, zone: ZoneInfo,
                    names: Names) -> None:
@@ -554,7 +554,7 @@ class Timeline(Log):
         if self.start is None:
             self.start = events[0].ts
         self.events.extend(events)
-        self.write_lines([line for e in events for line in self._lines(e)])
+        self.write_lines([line for e in events for line in self._event_lines(e)])
 
     def rewrite(self, lang: str, zone: ZoneInfo, names: Names | None = None) -> None:
         self.lang, self.zone = lang, zone
@@ -562,21 +562,21 @@ class Timeline(Log):
             self.names = names
         self.clear()
         if self.events:
-            self.write_lines([line for e in self.events for line in self._lines(e)])
+            self.write_lines([line for e in self.events for line in self._event_lines(e)])
 
     def on_resize(self) -> None:
-        if self._text_width() != self._width and self.events and self.zone is not None:
+        if self._text_width() != self._wrapped_at and self.events and self.zone is not None:
             self.rewrite(self.lang, self.zone)
 
     def _text_width(self) -> int:
         return max(self.scrollable_content_region.width - 1, 40)
 
-    def _lines(self, e: StoredEvent) -> list[str]:
+    def _event_lines(self, e: StoredEvent) -> list[str]:
         start = self.start or e.ts
         head = f"{clock_text(e.ts, self.zone or ZoneInfo('UTC'))} {offset(e.ts, start):<10} "
         names = self.names or Names(None, None, self.lang)
-        self._width = self._text_width()
-        return wrap_cells(describe(e, names, self.lang, self.zone), self._width, head)
+        self._wrapped_at = self._text_width()
+        return wrap_cells(describe(e, names, self.lang, self.zone), self._wrapped_at, head)
 
 
 _CJK = "\u2e80-\u9fff\uff00-\uffef\u3000-\u303f“”"

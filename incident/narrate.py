@@ -718,6 +718,24 @@ _TELLERS = {
 KINDS = frozenset(_TELLERS)
 
 
+def page_reason(page: dict[str, Any], names: Names, lang: str = "en") -> str:
+    """Why a page went out (a page.sent payload), as its sentence says it."""
+    return _page_why(_Ctx(_Event(ev.PAGE_SENT, ev.SYSTEM, page), names, lang, None))
+
+
+def skip_reason(payload: dict[str, Any], names: Names, lang: str = "en") -> str:
+    """Why an escalation step paged nobody (an escalation.skipped payload)."""
+    return _skipped_why(_Ctx(_Event(ev.ESCALATION_SKIPPED, ev.SYSTEM, payload), names, lang,
+                             None))
+
+
+class _Event:
+    __slots__ = ("actor", "kind", "payload")
+
+    def __init__(self, kind: str, actor: str, payload: dict[str, Any]):
+        self.kind, self.actor, self.payload = kind, actor, payload
+
+
 def describe(event: Any, names: Names, lang: str = "en", zone: ZoneInfo | None = None) -> str:
     """The event as one sentence in `lang` (no control codes, no line breaks).
 

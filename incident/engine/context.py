@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from incident.names import Names
+
 if TYPE_CHECKING:
     from incident.directory import Directory
     from incident.engine.state import IncidentState
@@ -19,12 +21,8 @@ def local_zone(directory: Directory | None) -> ZoneInfo:
 
 
 def location_label(st: IncidentState, directory: Directory | None, lang: str) -> str:
-    if directory is not None:
-        try:
-            return directory.locate(st.location).label(lang)
-        except Exception:  # a location the directory no longer knows: keep what was logged
-            pass
-    return st.location
+    """The incident's place as the estate calls it (incident.names)."""
+    return Names(directory).place(st.location, lang)
 
 
 def message_context(st: IncidentState, directory: Directory | None, lang: str,

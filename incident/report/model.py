@@ -20,7 +20,7 @@ from incident.engine.context import local_zone, location_label
 from incident.engine.state import IncidentState, fold
 from incident.errors import Refused
 from incident.names import Names
-from incident.narrate import describe
+from incident.narrate import describe, page_reason, skip_reason
 from incident.notify.tally import tally
 from incident.report.labels import t
 from incident.views import pick, target_rule_text
@@ -565,15 +565,13 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
             people = {r.person_id for r in rows}
             reached = {r.person_id for r in rows if r.state == "sent"}
             delivered = f"{len(reached)}/{len(people)}"
-        reason = p.get("reason") or ""
         delivered_at, ack_after, ack_from = _page_delivery(p, rows, acked)
         out.append(PageRow(
             str(pid), names.who(p.get("to")), names.role(role),
             "" if level is None else str(level), p["ts"], acked,
             names.who(p.get("acked_by")) if p.get("acked_by") else "",
             ack_after, chan_text, delivered,
-            pick(reason, lang) if isinstance(reason, dict) else str(reason),
-            delivered_at, ack_from, pid in for_all))
+            page_reason(p, names, lang), delivered_at, ack_from, pid in for_all))
     return out
 
 
@@ -595,16 +593,20 @@ def _page_delivery(p: dict[str, Any], rows: list[OutboxRow], acked: datetime | N
 
 def _escalations(events: list[StoredEvent], names: Names, steps: dict[str, Any],
                  lang: str) -> list[EscalationRow]:
+    pages = {e.payload.get("page"): e.payload for e in events if e.kind == ev.PAGE_SENT}
     out = []
     for e in events:
         if e.kind not in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
             continue
         p = e.payload
-        reason = p.get("reason") or ""
-        if isinstance(reason, dict):
-            reason = pick(reason, lang)
         sid = p.get("step") or ""
         step = steps.get(sid)
+        if e.kind == ev.ESCALATION_SKIPPED:
+            reason = skip_reason(p, names, lang)
+        elif not p.get("manual") and p.get("page") in pages:
+            reason = page_reason(pages[p["page"]], names, lang)
+        else:  # by hand (typed), or a playbook step (its own words)
+            reason = names.escalate_reason(sid, lang) or pick(p.get("reason"), lang)
         out.append(EscalationRow(
             e.ts, "raised" if e.kind == ev.ESCALATION_RAISED else "skipped",
             names.who(str(p.get("to") or "")) if p.get("to") else "",

@@ -110,7 +110,7 @@ class AfterAction:
     injects: list[dict[str, Any]]
     channels: list[dict[str, Any]]
     values: list[tuple[str, str]]
-    timeline: list[tuple[str, str, str]]
+    timeline: list[tuple[str, str]]  # (T+offset, the event as a sentence)
     generated_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
     carried: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (drill, item)
@@ -174,7 +174,7 @@ def build_aar(store: Store, playbooks: PlaybookLibrary, directory: Directory | N
     return AfterAction(lang, local_zone(directory), sd, earlier,
                        names, location, injects, sorted(channels.values(),
                                                                key=lambda c: c["channel"]),
-                       values, _timeline(sd, names, lang), now, carried=carried)
+                       values, _timeline(sd, names, lang, local_zone(directory)), now, carried=carried)
 
 
 _KEY_KINDS = {ev.INCIDENT_STARTED, ev.STEP_DONE, ev.STEP_CONFIRMED, ev.STEP_SKIPPED,
@@ -182,10 +182,11 @@ _KEY_KINDS = {ev.INCIDENT_STARTED, ev.STEP_DONE, ev.STEP_CONFIRMED, ev.STEP_SKIP
               dev.DRILL_INJECT}
 
 
-def _timeline(sd: ScoredDrill, names: Names, lang: str) -> list[tuple[str, str, str]]:
-    """The key moments: offset, who, and the event told as a sentence (incident.narrate)."""
+def _timeline(sd: ScoredDrill, names: Names, lang: str,
+              zone: ZoneInfo | None = None) -> list[tuple[str, str]]:
+    """The key moments: offset, and the event told as a sentence (incident.narrate)."""
     start = sd.state.started_at
-    return [(_offset(e.ts - start), names.who(e.actor), describe(e, names, lang))
+    return [(_offset(e.ts - start), describe(e, names, lang, zone))
             for e in sd.events if e.kind in _KEY_KINDS]
 
 
@@ -432,7 +433,7 @@ def to_markdown(a: AfterAction) -> str:
     out += ["", f"## {t('trend', lang)}", ""]
     out += md_table(*trend_rows(a)) if a.earlier else [t("no_history", lang)]
     out += ["", f"## {t('timeline', lang)}", ""]
-    out += md_table([t("time", lang), t("who", lang), t("what", lang)],
+    out += md_table([t("time", lang), t("what", lang)],
                     [list(r) for r in a.timeline])
     return "\n".join(out) + "\n"
 
@@ -493,7 +494,7 @@ def to_html(a: AfterAction) -> str:
     parts.append(html_table(*trend_rows(a)) if a.earlier
                  else f"<p>{h(t('no_history', lang))}</p>")
     parts.append(f"<h2>{h(t('timeline', lang))}</h2>")
-    parts.append(html_table([t("time", lang), t("who", lang), t("what", lang)],
+    parts.append(html_table([t("time", lang), t("what", lang)],
                             [list(r) for r in a.timeline]))
     return html_page(f"{t('title', lang)} — {sc.title.get(lang)}", lang, "".join(parts))
 

@@ -552,11 +552,11 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
             level = directory.roles[role].level
         chans = p.get("channels")
         if isinstance(chans, dict):
-            chan_text = "; ".join(f"{names.who(k)}: {' → '.join(map(str, v))}"
-                                  if isinstance(v, list) else f"{names.who(k)}: {v}"
+            chan_text = "; ".join(f"{names.who(k)}: {' → '.join(map(names.channel, v))}"
+                                  if isinstance(v, list) else f"{names.who(k)}: {names.channel(v)}"
                                   for k, v in chans.items())
         elif isinstance(chans, list):
-            chan_text = " ".join(map(str, chans))
+            chan_text = " ".join(map(names.channel, chans))
         else:
             chan_text = str(chans or "")
         rows = rows_by_seq.get(seq_of.get(pid, -1), [])

@@ -579,8 +579,11 @@ class Timeline(Log):
         return wrap_cells(describe(e, names, self.lang, self.zone), self._wrapped_at, head)
 
 
-_CJK = "\u2e80-\u9fff\uff00-\uffef\u3000-\u303f“”"
-_TOKENS = re.compile(rf"\s+|[{_CJK}]|[^\s{_CJK}]+")
+# Chinese breaks between characters, but an opening quote or bracket stays with the
+# character after it and closing punctuation with the one before; Latin words (quotes
+# included) stay whole.
+_CJK = "\u2e80-\u9fff\uff00-\uffef\u3000-\u303f"
+_TOKENS = re.compile(rf"\s+|[“（《]*[{_CJK}][”，。：；、）》！？]*|[^\s{_CJK}]+")
 
 
 def wrap_cells(text: str, width: int, head: str) -> list[str]:

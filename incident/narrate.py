@@ -73,6 +73,15 @@ EVENT_TEXT: dict[str, tuple[str, str]] = {
     "event.report_done": ("{who} made the report “{report}”", "{who}已完成上报“{report}”"),
     # ---- timers ----
     "event.timer": ("Reminder: {label}", "提醒：{label}"),
+    "event.timer.step_overdue": ("“{step}” is overdue", "“{step}”已超时未完成"),
+    "event.timer.arrival_overdue": ("“{step}”: nobody on site by the expected time",
+                                    "“{step}”：已过预计到场时间仍未到场"),
+    "event.timer.wait_elapsed": ("“{step}”: the waiting time is over", "“{step}”：等待时间已到"),
+    "event.timer.target": ("Time is up for the target “{target}”", "目标“{target}”时限已到"),
+    "event.timer.report": ("The report “{report}” is due", "上报“{report}”时限已到"),
+    "event.timer.escalation": ("Page {page} was not acknowledged within {wait}: "
+                               "the ladder moves up to {to}",
+                               "呼叫{page}在{wait}内无人确认，按升级流程通知{to}"),
     "event.timer.late": ("fired {late} late because no program was running",
                          "因程序当时未运行，晚{late}触发"),
     # ---- messages ----
@@ -441,8 +450,20 @@ def _report_done(c: _Ctx) -> str:
 
 def _timer(c: _Ctx) -> str:
     p = c.p
-    label = c.text(p.get("label")) or _typed(p.get("timer"))
-    head = c.t("event.timer", label=label)
+    kind = p.get("kind")
+    if kind in ("step_overdue", "arrival_overdue", "wait_elapsed") and p.get("step"):
+        head = c.t(f"event.timer.{kind}", step=c.step())
+    elif kind == "target_missed" and p.get("target"):
+        head = c.t("event.timer.target", target=c.names.target(p["target"], c.lang))
+    elif kind == "report_due" and p.get("report"):
+        head = c.t("event.timer.report", report=c.names.report(p["report"], c.lang))
+    elif kind == "escalation_due" and p.get("page"):
+        head = c.t("event.timer.escalation", page=_typed(p["page"]), to=c.person(p.get("to")),
+                   wait=duration(float(p.get("wait_s") or 0), c.lang))
+    elif kind == "drill_inject":  # the inject itself follows as its own event
+        head = c.text(p.get("label")) or _typed(p.get("timer"))
+    else:
+        head = c.t("event.timer", label=c.text(p.get("label")) or _typed(p.get("timer")))
     if p.get("late"):
         head = c.clauses(head, c.t("event.timer.late",
                                    late=duration(float(p.get("late_by_s") or 0), c.lang)))

@@ -149,8 +149,9 @@ def test_sentences_a_reader_sees(names):
     assert say(ev.PAGE_SENT, "en") == ("Sent page P2 to Song Hui as Customer-service "
                                        "supervisor: page P1 was not acknowledged within "
                                        "5 minutes")
-    assert say(ev.TIMER_FIRED, "en") == ("Reminder: Call 119 now is overdue; fired 1 hour "
+    assert say(ev.TIMER_FIRED, "en") == ("“Call 119 now” is overdue; fired 1 hour "
                                          "2 minutes late because no program was running")
+    assert say(ev.TIMER_FIRED, "zh") == "“立即拨打119报警”已超时未完成；因程序当时未运行，晚1小时2分钟触发"
     assert say(ev.NOTIFY_QUEUED, "en").endswith(
         "to 12 recipients: 13 messages (SMS 12, email 1); 1 person without a usable channel")
     assert say(ev.NOTIFY_QUEUED, "zh").endswith("给12位收件人：13条消息（短信 12、邮件 1）；1人无可用渠道")
@@ -293,3 +294,22 @@ def test_the_console_timeline_wraps_a_long_sentence_at_80_columns(tmp_path):
         run(go())
     finally:
         rt.close()
+
+
+@pytest.mark.parametrize("payload", [
+    {"kind": "arrival_overdue", "step": "send_fire_team"},
+    {"kind": "wait_elapsed", "step": "call_119"},
+    {"kind": "target_missed", "target": "alarm_confirmed"},
+    {"kind": "report_due", "report": "l2_written_report"},
+    {"kind": "escalation_due", "page": "P1", "to": "cs_supervisor", "wait_s": 300,
+     "label": {"en": "Escalate to X unless duty_officer acknowledges (P1)", "zh": "P1 未确认"}},
+    {"kind": "followup_due", "label": {"en": "Callback due: Wang Li", "zh": "回访到期：王丽"}},
+])
+def test_each_timer_says_what_came_due(payload, names):
+    en = describe(event(ev.TIMER_FIRED, "system", payload), names, "en")
+    zh = describe(event(ev.TIMER_FIRED, "system", payload), names, "zh")
+    assert "_" not in en and not KEY_VALUE.search(en), en
+    assert not english_words(zh.replace("Wang Li", "")), zh
+    if payload["kind"] == "escalation_due":
+        assert en == ("Page P1 was not acknowledged within 5 minutes: the ladder moves up to "
+                      "Customer-service supervisor")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from incident.clock import format_duration
 from incident.engine import aftercare
+from incident.names import pick  # noqa: F401  (re-exported: one way to pick a language)
 from incident.safetext import terminal
 
 if TYPE_CHECKING:
@@ -168,10 +169,3 @@ def delivery_line(st: IncidentState, step_id: str, tally: Any = None, lang: str 
         return (f"无消息（{lost} 位收件人无可用渠道）" if zh
                 else f"no messages ({lost} recipient(s) without a usable channel)")
     return f"已排队 {n} 条，尚未发送" if zh else f"{n} message(s) queued, none sent yet"
-
-
-def pick(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
-    """A bilingual dict ({'en':…, 'zh':…}) in the wanted language."""
-    if not texts:
-        return fallback
-    return texts.get(lang) or texts.get("en") or texts.get("zh") or fallback

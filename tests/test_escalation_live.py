@@ -116,12 +116,13 @@ def test_nobody_acknowledges_the_ladder_climbs_on_the_clock(db_url, shipped):
     # the timeline names the people paged in the reader's language
     first = kinds(eng, iid, ev.PAGE_SENT)[0]
     names = Names(eng.directory, eng.state(iid).playbook)
-    assert "(Chen Jie, Liu Yang)" in describe(first, names, "en")
+    assert "Sent page P1 to Chen Jie and Liu Yang as " in describe(first, names, "en")
     assert "（陈杰、刘洋）" in describe(first, names, "zh")
     second = kinds(eng, iid, ev.PAGE_SENT)[1]
-    assert describe(second, names, "en").endswith(
-        "page P2: page P1 was not acknowledged within 5 minutes")
-    assert describe(second, names, "zh").endswith("呼叫编号P2：呼叫P1在5分钟内无人确认")
+    assert describe(second, names, "en") == (
+        "Sent page P2 to Song Hui as Customer-service supervisor: page P1 was not "
+        "acknowledged within 5 minutes")
+    assert describe(second, names, "zh") == "向客服主管（宋慧）发出呼叫P2：呼叫P1在5分钟内无人确认"
 
 
 def test_an_acknowledgement_stops_the_escalation(db_url, shipped):

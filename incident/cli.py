@@ -682,11 +682,13 @@ def reopen(ctx: Ctx, incident_id: str, reason: str) -> None:
 @pass_ctx
 @handled
 def log(ctx: Ctx, incident_id: str, fmt: str) -> None:
-    """The incident's event log, in order."""
-    from incident.views import event_summary, offset
+    """The incident's event log, in order: each event told as a sentence."""
+    from incident.names import Names
+    from incident.narrate import describe
+    from incident.views import offset
 
     rt = ctx.runtime
-    rt.store.incident(incident_id)
+    row = rt.store.incident(incident_id)
     events = rt.store.events(incident_id)
     if fmt == "json":
         click.echo(json.dumps([{"seq": e.seq, "ts": e.ts.isoformat(), "actor": e.actor,
@@ -695,10 +697,15 @@ def log(ctx: Ctx, incident_id: str, fmt: str) -> None:
                                for e in events], ensure_ascii=False, indent=2))
         return
     zone = _zone(ctx)
+    try:
+        playbook = rt.playbooks.get(row.playbook_id)
+    except KeyError:  # a playbook no longer loaded: steps read by their ids
+        playbook = None
+    names = Names(rt.directory, playbook, ctx.lang)
     start0 = events[0].ts if events else None
     for e in events:
         click.echo(f"{e.seq:>5}  {e.ts.astimezone(zone):%H:%M:%S}  {offset(e.ts, start0):<10} "
-                   f"{terminal(e.actor):<16} {event_summary(e, ctx.lang)}")
+                   f"{describe(e, names, ctx.lang, zone)}")
 
 
 @main.command()

@@ -5,13 +5,12 @@ They take state and return strings or rows: no I/O, no widgets.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from incident import i18n
 from incident.clock import format_duration
 from incident.engine import aftercare
-from incident.engine import events as ev
 from incident.i18n import pad, status_label, t
 from incident.safetext import terminal
 
@@ -19,7 +18,6 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from incident.engine import IncidentState
-    from incident.store import StoredEvent
 
 def clock_text(ts: datetime | None, zone: ZoneInfo, with_date: bool = False) -> str:
     if ts is None:
@@ -151,77 +149,4 @@ def delivery_line(st: IncidentState, step_id: str, tally: Any = None, lang: str 
 
 
 pick = i18n.pick  # data-borne bilingual text: one language rule (incident.i18n)
-
-
-def event_summary(e: StoredEvent, lang: str = "en") -> str:
-    """One line of the timeline for an event (control codes removed, line breaks shown as ⏎,
-    so a note cannot forge a line that reads like another event)."""
-    p: dict[str, Any] = e.payload
-    head = ev.label(e.kind, lang)
-    bits = []
-    for key in ("step", "option", "value", "reason", "text", "to", "summary"):
-        if p.get(key) not in (None, "", []):
-            bits.append(f"{key}={p[key]}" if key not in ("text", "summary") else str(p[key]))
-    if e.kind == ev.TIMER_FIRED:
-        bits = [pick(p.get("label"), lang, p.get("timer", ""))]
-        if p.get("late"):
-            bits.append(("晚触发 " if lang == "zh" else "fired late by ")
-                        + format_duration(timedelta(seconds=float(p.get("late_by_s") or 0)))
-                        + (" (程序当时未运行)" if lang == "zh" else " (no process was running)"))
-    if e.kind == ev.INCIDENT_STARTED:
-        bits = [p.get("playbook_id", ""), p.get("location", ""), f"severity {p.get('severity')}"]
-        if p.get("drill"):
-            bits.append("DRILL")
-        if p.get("received_at"):
-            bits.append(("接报 " if lang == "zh" else "received ") + p["received_at"][11:16])
-        who = (p.get("reporter_contact") or {})
-        if who:
-            bits.append(("报事人 " if lang == "zh" else "reporter ") + " ".join(
-                str(who[k]) for k in ("name", "phone", "unit") if who.get(k)))
-        if p.get("channel"):
-            bits.append(aftercare.text(aftercare.CHANNELS.get(p["channel"], (p["channel"],) * 2),
-                                       lang))
-    if e.kind in aftercare.EVENTS:
-        bits = aftercare.event_bits(e.kind, p, lang)
-    if e.kind == ev.PAGE_SENT:
-        names = p.get("names") or {}
-        # logs written before names were kept in both languages hold plain strings
-        people = [n if isinstance(n := names.get(pid, pid), str) else pick(n, lang, pid)
-                  for pid in p.get("to") or []]
-        bits = [f"{p.get('page', '')} {p.get('role') or p.get('node') or ''}".strip(),
-                ", ".join(people) or ("无人" if lang == "zh" else "nobody"),
-                str(p.get("reason") or "")]
-        if p.get("reminder"):
-            bits.append("提醒" if lang == "zh" else "reminder")
-    if e.kind == ev.PAGE_ACKED:
-        bits = [str(p.get("page") or ("全部呼叫" if lang == "zh" else "all pages"))]
-    if e.kind in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
-        bits = [f"→ {p.get('to')}" if p.get("to") else "", str(p.get("reason") or "")]
-    if e.kind == ev.DELIVERY_PROGRESS:
-        bits = [str(p.get("step") or "")] + [
-            f"{ch} {c.get('sent', 0)}/{sum(c.values())}"
-            for ch, c in sorted((p.get("channels") or {}).items())]
-    if e.kind == ev.DRILL_INJECT:
-        bits = [pick(p.get("headline"), lang, str(p.get("text") or ""))]
-    if e.kind == ev.NOTIFY_RETRIED:
-        bits = [f"step={p.get('step')}",
-                (f"重发 {p.get('messages', 0)} 条" if lang == "zh"
-                 else f"{p.get('messages', 0)} message(s) sent again")]
-        if p.get("channel"):
-            bits.append(f"channel={p['channel']}")
-    if e.kind == ev.DELIVERY_PROGRESS and "recipients" in p:
-        bits = [str(p.get("step") or ""),
-                (f"已送达 {p.get('delivered', 0)}/{p.get('recipients', 0)}" if lang == "zh"
-                 else f"delivered {p.get('delivered', 0)}/{p.get('recipients', 0)}")]
-        if p.get("waiting"):
-            bits.append(f"待发 {p['waiting']}" if lang == "zh" else f"waiting {p['waiting']}")
-        if p.get("failed"):
-            bits.append(f"最终失败 {p['failed']}" if lang == "zh"
-                        else f"failed for good {p['failed']}")
-    if e.kind == ev.NOTIFY_QUEUED:
-        bits = [f"step={p.get('step')}", f"{p.get('recipients', 0)} recipients",
-                " ".join(f"{k}:{v}" for k, v in (p.get("channels") or {}).items())]
-    if p.get("entered_by"):  # typed by a colleague for the actor
-        bits.append(("代录：" if lang == "zh" else "entered by ") + str(p["entered_by"]))
-    return terminal(f"{head}: " + ", ".join(str(b) for b in bits if b) if bits else head)
 

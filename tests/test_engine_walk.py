@@ -155,7 +155,8 @@ def test_log_names_who_was_paged(db_url):
     env = {"INCIDENT_DATABASE_URL": db_url, "INCIDENT_USER": "chen.jie"}
     iid = _cli(env, "start", "fire", "--at", "B3-1201").strip()
     text = _cli(env, "log", iid)
-    paged = [line for line in text.splitlines() if "Paged: P1 duty_officer" in line]
+    paged = [line for line in text.splitlines() if "Sent page P1 to Chen Jie and Liu Yang" in line]
     assert paged, text
-    assert "incident started" in paged[0] and "to=[" not in paged[0]
-    assert "已呼叫: P1" in _cli(env, "--lang", "zh", "log", iid)
+    assert paged[0].endswith("as Duty officer (control room): the incident started")
+    assert "to=[" not in paged[0]
+    assert "向中控室值班员（陈杰、刘洋）发出呼叫P1：事件开始" in _cli(env, "--lang", "zh", "log", iid)

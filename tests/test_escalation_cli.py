@@ -96,6 +96,7 @@ def test_start_escalate_ack_from_the_command_line(tmp_path):
     owner = invoke(*base, "ack", iid, "--as", "chen.jie", "--all")
     assert owner.exit_code == 0 and "acknowledged by chen.jie (P1, P2, P3)" in owner.output
     again = invoke(*base, "ack", iid, "--as", "deng.jianhua")
-    assert again.exit_code == 1 and "already acknowledged by 邓建华" in again.output
+    assert again.exit_code == 1 and "already acknowledged by Deng Jianhua (deng.jianhua)" in again.output
     log = invoke(*base, "log", iid)
-    assert "Escalated" in log.output and "Page acknowledged" in log.output
+    assert "Chen Jie escalated to Branch general manager: smoke in the stairwell" in log.output
+    assert "Deng Jianhua acknowledged page P4" in log.output

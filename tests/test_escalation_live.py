@@ -14,9 +14,10 @@ from incident.engine import Engine
 from incident.engine import events as ev
 from incident.errors import Refused
 from incident.escalation import acknowledge, install, load_escalation, raise_escalation
+from incident.names import Names
+from incident.narrate import describe
 from incident.playbook import PlaybookLibrary, load_playbook
 from incident.store import open_store
-from incident.views import event_summary
 
 REPO = Path(__file__).resolve().parent.parent
 CONTACTS = REPO / "contacts"
@@ -114,8 +115,14 @@ def test_nobody_acknowledges_the_ladder_climbs_on_the_clock(db_url, shipped):
     assert eng.store.verify(iid).ok
     # the timeline names the people paged in the reader's language
     first = kinds(eng, iid, ev.PAGE_SENT)[0]
-    assert "Chen Jie, Liu Yang" in event_summary(first, "en")
-    assert "陈杰, 刘洋" in event_summary(first, "zh")
+    names = Names(eng.directory, eng.state(iid).playbook)
+    assert "Sent page P1 to Chen Jie and Liu Yang as " in describe(first, names, "en")
+    assert "（陈杰、刘洋）" in describe(first, names, "zh")
+    second = kinds(eng, iid, ev.PAGE_SENT)[1]
+    assert describe(second, names, "en") == (
+        "Sent page P2 to Song Hui as Customer-service supervisor: page P1 was not "
+        "acknowledged within 5 minutes")
+    assert describe(second, names, "zh") == "向客服主管（宋慧）发出呼叫P2：呼叫P1在5分钟内无人确认"
 
 
 def test_an_acknowledgement_stops_the_escalation(db_url, shipped):
@@ -125,7 +132,7 @@ def test_an_acknowledgement_stops_the_escalation(db_url, shipped):
     run(eng, clock, iid, 6)
     assert [n for _, n, _ in pages(eng, iid)] == ["duty_officer", "cs_supervisor"]
     # each person acknowledges their own page: the supervisor's answer is hers alone
-    with pytest.raises(Refused, match="went to 宋慧"):
+    with pytest.raises(Refused, match=r"went to Song Hui \(song\.hui\)"):
         acknowledge(eng, iid, "chen.jie", page="P2")
     st = acknowledge(eng, iid, "song.hui")
     assert [(p["id"], p["acked_by"]) for p in st.pages] == [("P1", None), ("P2", "song.hui")]
@@ -140,7 +147,7 @@ def test_an_acknowledgement_stops_the_escalation(db_url, shipped):
     first, second = kinds(eng, iid, ev.PAGE_ACKED)
     assert first.actor == "song.hui" and first.payload["pages"] == ["P2"]
     assert second.payload["pages"] == ["P1"] and second.payload["for_all"] is True
-    with pytest.raises(Refused, match=r"already acknowledged by 宋慧 \(song\.hui\)"):
+    with pytest.raises(Refused, match=r"already acknowledged by Song Hui \(song\.hui\)"):
         acknowledge(eng, iid, "song.hui")
 
 

@@ -91,7 +91,7 @@ def test_entered_for_a_colleague_only_when_permitted_and_recorded(env, tmp_path)
     last = events(env, iid)[-1]
     assert last["actor"] == "liu.yang" and last["payload"]["entered_by"] == "song.hui"
     log = cli({**env, "INCIDENT_USER": "chen.jie"}, "log", iid).output
-    assert "entered by song.hui" in log
+    assert "Liu Yang noted: smoke on 12F; entered by Song Hui" in log
     report = cli({**env, "INCIDENT_USER": "chen.jie"}, "report", iid, "--format", "md").output
     assert ("entered by" in report and "Song Hui" in report) or "宋慧" in report
 

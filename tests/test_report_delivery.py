@@ -142,7 +142,7 @@ def test_pages_acknowledgement_and_escalations(rt):
     assert kinds == ["raised", "raised", "skipped"]
     assert rep.escalations[2].reason == "nobody on duty"
     md = render(rep, "md")
-    assert "Feng Guoqiang: chat → sms" in md  # channels are per person, named
+    assert "Feng Guoqiang: chat → SMS" in md  # channels are per person, named
     assert "1m35s" in md and "not acknowledged" in md and "nobody on duty" in md
     zh = render(build_incident_report(rt.store, rt.playbooks, rt.directory, iid,
                                       now=clock.now(), lang="zh"), "md")

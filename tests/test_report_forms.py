@@ -206,13 +206,16 @@ def test_summary_handover_severity_report_clock_and_notes(rt):
     assert clock_row.due_at == due and clock_row.margin == due - done
     assert f"| Phone the project manager | Project manager | phone | {rep.local(due)} | " \
            f"11:04:40 (Chen Jie) | met | {format_duration(due - done)} to spare |" in md
-    notes = [r.detail for r in rep.notes]
-    assert notes == ["smoke seen by a resident", "brigade on scene"]
+    assert [r.text for r in rep.notes] == ["smoke seen by a resident", "brigade on scene"]
+    assert [r.detail for r in rep.notes] == [
+        "Chen Jie noted: smoke seen by a resident",
+        "Liu Yang noted on “Meet the fire engines and guide them in”: brigade on scene"]
     assert "- 11:06:40 (T+6m40s) Liu Yang: brigade on scene [Meet the fire engines" in md
     confirm = next(r for r in rep.timeline if r.step == "confirm_alarm")
-    assert "CCTV shows smoke" in confirm.detail and "Real fire or smoke" in confirm.detail
+    assert confirm.detail == ("Chen Jie marked “Confirm the alarm by the fastest means” done: "
+                              "Real fire or smoke; CCTV shows smoke")
     sev = next(r for r in rep.timeline if r.kind == "severity.changed")
-    assert sev.detail == "severity 3 → 2; real fire"
+    assert sev.detail == "Chen Jie changed the severity from Level 3 to Level 2: real fire"
     zh = render(build_incident_report(rt.store, rt.playbooks, rt.directory, iid,
                                       now=clock.now(), lang="zh"), "md")
     assert "| 移交 | 11:05:40 陈杰 → 刘洋 (shift change) |" in zh and "尚未结束" in zh

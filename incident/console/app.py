@@ -603,9 +603,14 @@ class IncidentConsole(App[None]):
 
     # ---- helpers for screens -------------------------------------------------------------
     def name_of(self, person_id: str | None) -> str:
-        from incident.console.model import person_name
+        return self.names().who(person_id, self.lang)
 
-        return person_name(self.runtime.directory if self.ready else None, person_id, self.lang)
+    def names(self, playbook: Any = None) -> Any:
+        """The one name resolver (incident.names) over the loaded directory, with an
+        incident's playbook for its steps and tracks."""
+        from incident.names import Names
+
+        return Names(self.runtime.directory if self.ready else None, playbook, self.lang)
 
 
 def load_keymap(path: Path | None = None) -> dict[str, str]:

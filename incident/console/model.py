@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from incident import i18n
 from incident.clock import format_duration
+from incident.names import Names
 
 if TYPE_CHECKING:
     from incident.directory import Directory
@@ -46,23 +47,8 @@ class IncidentSummary:
 
 
 def person_name(directory: Directory | None, person_id: str | None, lang: str = "en") -> str:
-    """'陈杰' / 'Chen Jie' for a staff id, else the id itself."""
-    if not person_id:
-        return "—"
-    if directory is None:
-        return person_id
-    p = directory.people.get(person_id)
-    if p is None:
-        v = directory.vendors.get(person_id) if hasattr(directory, "vendors") else None
-        if v is not None:
-            name = getattr(v, "name", {})
-            if isinstance(name, dict):
-                return name.get(lang) or name.get("en") or person_id
-        return person_id
-    try:
-        return p.display_name(lang)
-    except Exception:  # an older directory object: keep the id
-        return getattr(p, "name", person_id) or person_id
+    """'陈杰' / 'Chen Jie' for a staff id, else the id itself (incident.names)."""
+    return Names(directory).who(person_id, lang)
 
 
 def location_labels(directory: Directory | None, location: str) -> dict[str, str]:

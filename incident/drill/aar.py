@@ -8,7 +8,6 @@ incident.report are reused so a drill report looks like every other report.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +27,8 @@ from incident.drill.score import (
 from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.i18n import t
+from incident.names import Names
+from incident.narrate import describe
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -44,19 +45,18 @@ class AfterAction:
     zone: ZoneInfo
     drill: ScoredDrill
     earlier: list[EarlierRun]
-    names: dict[str, str]
-    role_titles: dict[str, str]
+    names: Names
     location: str
     injects: list[dict[str, Any]]
     channels: list[dict[str, Any]]
     values: list[tuple[str, str]]
-    timeline: list[tuple[str, str, str]]
+    timeline: list[tuple[str, str]]  # (T+offset, the event as a sentence)
     generated_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
     carried: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (drill, item)
 
     def who(self, pid: str | None) -> str:
-        return self.names.get(pid or "", pid or "—")
+        return self.names.who(pid)
 
     def local(self, ts: datetime | None, with_date: bool = False) -> str:
         if ts is None:
@@ -72,19 +72,8 @@ def build_aar(store: Store, playbooks: PlaybookLibrary, directory: Directory | N
               incident_id: str, *, now: datetime, lang: str = "en") -> AfterAction:
     sd = scored(store, playbooks, incident_id)
     st, sc = sd.state, sd.scenario
-    names: dict[str, str] = {}
-    roles: dict[str, str] = {}
-    if directory is not None:
-        for p in directory.staff.values():
-            names[p.id] = (p.name_en or p.name) if lang == "en" else p.name
-        for rid, r in directory.roles.items():
-            title = getattr(r, "title", None)
-            roles[rid] = (title.get(lang) if hasattr(title, "get") else str(title)) if title \
-                else rid
-    location = st.location
-    if directory is not None:
-        with contextlib.suppress(Exception):  # a location the estate no longer has
-            location = directory.locate(st.location).label(lang)
+    names = Names(directory, st.playbook, lang)
+    location = names.place(st.location)
     delivered = {e.payload.get("inject"): e.ts for e in sd.events if e.kind == dev.DRILL_INJECT}
     injects = []
     for inj in sc.injects:
@@ -123,9 +112,9 @@ def build_aar(store: Store, playbooks: PlaybookLibrary, directory: Directory | N
                for item in evaluation(store.events(r.incident_id)).plan
                if item.get("status", "open") != "done"]
     return AfterAction(lang, local_zone(directory), sd, earlier,
-                       names, roles, location, injects, sorted(channels.values(),
+                       names, location, injects, sorted(channels.values(),
                                                                key=lambda c: c["channel"]),
-                       values, _timeline(sd, names, lang), now, carried=carried)
+                       values, _timeline(sd, names, lang, local_zone(directory)), now, carried=carried)
 
 
 _KEY_KINDS = {ev.INCIDENT_STARTED, ev.STEP_DONE, ev.STEP_CONFIRMED, ev.STEP_SKIPPED,
@@ -133,34 +122,12 @@ _KEY_KINDS = {ev.INCIDENT_STARTED, ev.STEP_DONE, ev.STEP_CONFIRMED, ev.STEP_SKIP
               dev.DRILL_INJECT}
 
 
-def _timeline(sd: ScoredDrill, names: dict[str, str], lang: str) -> list[tuple[str, str, str]]:
-    steps = sd.state.playbook.steps()
-    out = []
-    for e in sd.events:
-        if e.kind not in _KEY_KINDS:
-            continue
-        p = e.payload
-        what = dev.label(e.kind, lang) if e.kind in dev.KINDS else ev.label(e.kind, lang)
-        sid = p.get("step")
-        if isinstance(sid, str) and sid in steps:
-            what += f": {steps[sid].title.get(lang)}"
-            if p.get("option"):
-                opt = next((o for o in steps[sid].options or [] if o.id == p["option"]), None)
-                what += f" → {opt.title.get(lang) if opt else p['option']}"
-            if p.get("value") not in (None, "", []):
-                v = p["value"]
-                what += f" = {', '.join(map(str, v)) if isinstance(v, list) else v}"
-            if p.get("reason"):
-                what += f" ({p['reason']})"
-        elif e.kind == dev.DRILL_INJECT:
-            head = p.get("headline") or {}
-            what += f": {head.get(lang) or head.get('en') or p.get('inject')}"
-            if p.get("fault"):
-                what += f" [{t('aar.fault', lang)}: {p['fault'].get('channel')}]"
-        elif e.kind == ev.NOTE_ADDED:
-            what += f": {p.get('text', '')}"
-        out.append((_offset(e.ts - sd.state.started_at), names.get(e.actor, e.actor), what))
-    return out
+def _timeline(sd: ScoredDrill, names: Names, lang: str,
+              zone: ZoneInfo | None = None) -> list[tuple[str, str]]:
+    """The key moments: offset, and the event told as a sentence (incident.narrate)."""
+    start = sd.state.started_at
+    return [(_offset(e.ts - start), describe(e, names, lang, zone))
+            for e in sd.events if e.kind in _KEY_KINDS]
 
 
 # ---- rendering ---------------------------------------------------------------------------
@@ -210,7 +177,7 @@ def summary_rows(a: AfterAction) -> list[tuple[str, str]]:
     st, sc, run = sd.state, sd.scenario, sd.run
     end = st.resolved_at
     mode = t("aar.auto", lang) if run.mode == "auto" else t("aar.console", lang, speed=f"{run.speed:g}")
-    parts = "; ".join(f"{a.who(p.person)} — {a.role_titles.get(p.role, p.role)}"
+    parts = "; ".join(f"{a.who(p.person)} — {a.names.role(p.role)}"
                       for p in sc.participants) or "—"
     return [
         (t("aar.drill_id", lang), st.id),
@@ -236,22 +203,17 @@ RESPONSES = frozenset({ev.STEP_STARTED, ev.STEP_DONE, ev.STEP_AWAITING, ev.STEP_
                        ev.ESCALATION_RAISED, ev.OWNER_CHANGED})
 
 
-def _observed(sd: ScoredDrill, at: datetime | None, names: dict[str, str],
+def _observed(sd: ScoredDrill, at: datetime | None, names: Names,
               lang: str) -> dict[str, Any] | None:
     """The players' first action after an inject reached them (HSEEP: the observed
     response next to the expected one), with how long it took."""
     if at is None:
         return None
-    steps = sd.state.playbook.steps()
     for e in sd.events:
         if e.ts <= at or e.kind not in RESPONSES or e.actor == ev.SYSTEM:
             continue
-        step = steps.get(e.payload.get("step") or "")
-        what = ev.label(e.kind, lang) + (f": {step.title.get(lang)}" if step else "")
-        if e.kind == ev.NOTE_ADDED:
-            what += f" — {e.payload.get('text', '')}"
-        return {"ts": e.ts, "after": e.ts - at, "who": names.get(e.actor, e.actor),
-                "what": what}
+        return {"ts": e.ts, "after": e.ts - at, "who": names.who(e.actor),
+                "what": describe(e, names, lang)}
     return None
 
 
@@ -294,7 +256,7 @@ def plan_rows(a: AfterAction) -> tuple[list[str], list[list[str]]]:
     today = a.generated_at.astimezone(a.zone).date().isoformat()
 
     def owner(o: str) -> str:
-        return a.who(o) if o in a.names else a.role_titles.get(o, o)
+        return a.who(o)
 
     def status(p: dict[str, Any]) -> str:  # a due date already past stands out
         st = p.get("status", "open")
@@ -414,7 +376,7 @@ def to_markdown(a: AfterAction) -> str:
     out += ["", f"## {t('aar.trend', lang)}", ""]
     out += md_table(*trend_rows(a)) if a.earlier else [t("aar.no_history", lang)]
     out += ["", f"## {t('aar.timeline', lang)}", ""]
-    out += md_table([t("aar.time", lang), t("aar.who", lang), t("aar.what", lang)],
+    out += md_table([t("aar.time", lang), t("aar.what", lang)],
                     [list(r) for r in a.timeline])
     return "\n".join(out) + "\n"
 
@@ -475,7 +437,7 @@ def to_html(a: AfterAction) -> str:
     parts.append(html_table(*trend_rows(a)) if a.earlier
                  else f"<p>{h(t('aar.no_history', lang))}</p>")
     parts.append(f"<h2>{h(t('aar.timeline', lang))}</h2>")
-    parts.append(html_table([t("aar.time", lang), t("aar.who", lang), t("aar.what", lang)],
+    parts.append(html_table([t("aar.time", lang), t("aar.what", lang)],
                             [list(r) for r in a.timeline]))
     return html_page(f"{t('aar.title', lang)} — {sc.title.get(lang)}", lang, "".join(parts))
 

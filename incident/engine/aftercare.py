@@ -374,33 +374,3 @@ def aftercare_lines(st: IncidentState, now: datetime, zone: ZoneInfo, lang: str)
                              f"{text(CLOCK_STATUS[c.clock(step, now)], lang)}")
         lines.append("")
     return lines
-
-
-def event_bits(kind: str, p: dict[str, Any], lang: str) -> list[str]:
-    """Timeline text of an aftercare event."""
-    zh = lang == "zh"
-    if kind == FOLLOWUP_SCHEDULED:
-        people = p.get("people", [])
-        names = ", ".join(f"{x.get('name')} ({x.get('who')})" for x in people[:6])
-        more = f" +{len(people) - 6}" if len(people) > 6 else ""
-        return [f"{len(people)} {'人' if zh else 'people'}: {names}{more}"]
-    if kind == FOLLOWUP_RECORDED:
-        bits = [str(p.get("who")), ("已联系上" if zh else "reached") if p.get("reached")
-                else ("未联系上" if zh else "not reached")]
-        if p.get("satisfaction"):
-            bits.append(f"{'满意度' if zh else 'satisfaction'} {p['satisfaction']}/5")
-        return [*bits, str(p.get("note") or "")]
-    if kind in (COMPLAINT_OPENED, COMPLAINT_STEP, COMPLAINT_CLOSED):
-        bits = [str(p.get("complaint"))]
-        if kind == COMPLAINT_OPENED:
-            bits += [str(p.get("from")), str(p.get("text"))]
-        if kind == COMPLAINT_STEP:
-            bits.append(text(COMPLAINT_STEPS.get(p.get("step", ""), (p.get("step"),) * 2), lang))
-        if kind == COMPLAINT_CLOSED:
-            bits.append(f"{'满意度' if zh else 'satisfaction'} {p.get('satisfaction')}/5")
-        return [*bits, str(p.get("note") or "")]
-    if kind == PROMISE_MADE:
-        return [str(p.get("due_at", ""))[:16].replace("T", " "), str(p.get("via", ""))]
-    if kind in (REPORTED_BACK, INCIDENT_CLOSED):
-        return [str(p.get("via") or ""), str(p.get("note") or p.get("reason") or "")]
-    return []

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from incident.i18n import join_list
+from incident.names import Names
 
 if TYPE_CHECKING:
     from incident.directory import Directory
@@ -21,12 +22,8 @@ def local_zone(directory: Directory | None) -> ZoneInfo:
 
 
 def location_label(st: IncidentState, directory: Directory | None, lang: str) -> str:
-    if directory is not None:
-        try:
-            return directory.locate(st.location).label(lang)
-        except Exception:  # a location the directory no longer knows: keep what was logged
-            pass
-    return st.location
+    """The incident's place as the estate calls it (incident.names)."""
+    return Names(directory).place(st.location, lang)
 
 
 def message_context(st: IncidentState, directory: Directory | None, lang: str,

@@ -26,6 +26,7 @@ from incident.engine.context import local_zone
 from incident.engine.state import IncidentState, Timer, apply, fold, waiting_for
 from incident.errors import Refused, known, suggest
 from incident.identity import Actor, staff_id
+from incident.names import Names
 from incident.playbook import Playbook, PlaybookLibrary, Step
 from incident.store import NewEvent, NewOutbox, SequenceConflict, StoredEvent
 
@@ -694,13 +695,7 @@ class Engine:
             raise Refused(f"'{actor}' cannot act — name a member of staff")
 
     def _who(self, person: str | None) -> str:
-        if not person:
-            return "someone"
-        if self.directory is not None:
-            p = self.directory.people.get(person)
-            if p is not None:
-                return f"{p.name} ({person})"
-        return person
+        return Names(self.directory).who_with_id(person)
 
 
 def _recorded(e: NewEvent) -> NewEvent:

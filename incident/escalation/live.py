@@ -37,6 +37,7 @@ from incident.errors import Refused, ValidationFailed, known, suggest
 from incident.escalation.graph import Edge, EscalationGraph
 from incident.escalation.resolve import Resolution, local_time, resolve
 from incident.i18n import data_lang, join_list
+from incident.names import Names
 from incident.store import NewEvent, NewOutbox
 
 if TYPE_CHECKING:
@@ -89,6 +90,11 @@ class Start:
     # why this person is paged, in words, per language (the page they read); `reason`
     # stays the English line the log and the timeline have always shown
     why: dict[str, str] | None = None
+    # what the log's sentence needs to say why (incident.narrate): the overdue or
+    # escalating step, the level raised to, the wait that ran out unacknowledged
+    about_step: str | None = None
+    level: int | None = None
+    wait_s: int | None = None
 
 
 @dataclass(slots=True)
@@ -207,6 +213,8 @@ class Escalation:
                 "reminder": s.reminder, "cause": s.cause,
                 **({"why": s.why} if s.why else {}),  # the reason in words, both languages
             }
+            payload.update({k: v for k, v in (("about_step", s.about_step), ("raised_to", s.level),
+                                              ("wait_s", s.wait_s)) if v is not None})
             made.events.append((ev.PAGE_SENT, payload))
             if not s.reminder:
                 paged_now[s.node] = payload
@@ -280,13 +288,15 @@ class Escalation:
                                     f"{_minutes(wait)}", edge, p.get("edge"),
                                     from_page=page["id"], via=[p.get("edge")],
                                     announce=True, cause=e.seq,
-                                    why=self._why_no_ack(page, wait)))
+                                    why=self._why_no_ack(page, wait),
+                                    wait_s=int(wait.total_seconds())))
             elif k == ev.TIMER_FIRED and p.get("kind") == "step_overdue":
                 starts.append(self.current_target(facts, st, p, e.seq))
             elif k == ev.ESCALATION_RAISED and "page" not in p and p.get("to"):
                 starts.append(Start(p["to"], "playbook", str(p.get("reason") or
                                                              "raised by the playbook"),
-                                    cause=e.seq, why=_why_playbook(st, p)))
+                                    cause=e.seq, why=_why_playbook(st, p),
+                                    about_step=p.get("step")))
             elif k == ev.SEVERITY_CHANGED and self.graph is not None \
                     and int(p.get("to", 99)) < int(p.get("from", 0)):
                 entry = self.graph.entry
@@ -298,7 +308,7 @@ class Escalation:
                         starts.append(Start(x.dst, "severity",
                                             f"severity raised to {p['to']}", x,
                                             via=[x.id], announce=True, cause=e.seq,
-                                            why=_why_raised(facts)))
+                                            why=_why_raised(facts), level=int(p["to"])))
         return starts
 
     def current_target(self, facts: Facts, st: IncidentState | None, p: dict[str, Any],
@@ -316,7 +326,7 @@ class Escalation:
         normal = [x for x in facts.pages if not x.get("reminder")]
         if not normal:
             entry = self.graph.entry if self.graph else ""
-            return Start(entry, "step_overdue", reason, cause=seq, why=why)
+            return Start(entry, "step_overdue", reason, cause=seq, why=why, about_step=step)
         fired = st.fired if st is not None else set()
         latest = {x.get("node"): x["id"] for x in normal}
         live = [x for x in normal if not x.get("acked_at") and latest[x.get("node")] == x["id"]
@@ -324,11 +334,12 @@ class Escalation:
                         for n in x.get("next") or ())]
         if live:  # the ladder is still climbing: remind whoever it waits on
             return Start(live[-1]["node"], "step_overdue", reason, reminder=True, cause=seq,
-                         why=why)
+                         why=why, about_step=step)
         # nobody is waited on (acknowledged, or the ladder ran out): page the current
         # level again and let its wait start now
         ladder = [x for x in normal if x.get("next")] or normal
-        return Start(ladder[-1]["node"], "step_overdue", reason, cause=seq, why=why)
+        return Start(ladder[-1]["node"], "step_overdue", reason, cause=seq, why=why,
+                     about_step=step)
 
     def react(self, st: IncidentState, events: list[Any],
               now: datetime) -> tuple[list[NewEvent], list[NewOutbox]]:
@@ -527,10 +538,7 @@ def _require_open(st: IncidentState) -> None:
 
 
 def _who(directory: Directory | None, person: str | None) -> str:
-    if not person:
-        return "someone"
-    p = directory.staff.get(person) if directory is not None else None
-    return f"{p.name} ({person})" if p else person
+    return Names(directory).who_with_id(person)
 
 
 def acknowledge(engine: Engine, incident_id: str, actor: str,
@@ -597,7 +605,8 @@ def _paged(p: dict[str, Any]) -> list[str]:
 
 
 def _names(directory: Directory | None, people: list[str]) -> str:
-    return ", ".join(_who(directory, x) for x in people) or "nobody"
+    names = Names(directory)
+    return ", ".join(names.who_with_id(x) for x in people) or "nobody"
 
 
 def raise_escalation(engine: Engine, incident_id: str, role: str, actor: str,

@@ -15,8 +15,9 @@ from incident.clock import format_duration
 from incident.engine import events as ev
 from incident.engine.state import waiting_for
 from incident.i18n import status_label
+from incident.names import Names
 from incident.report.labels import t
-from incident.report.model import IncidentReport, Names, duration_text
+from incident.report.model import IncidentReport, duration_text
 from incident.report.render import (
     h,
     html_page,
@@ -41,18 +42,12 @@ ACTIONS = frozenset({ev.STEP_STARTED, ev.STEP_DONE, ev.STEP_AWAITING, ev.STEP_CO
 
 
 def _names(rep: IncidentReport) -> Names:
-    return rep.names or Names(None, rep.lang)
+    return rep.names or Names(None, rep.state.playbook, rep.lang)
 
 
 def _activity(rep: IncidentReport, row) -> str:
-    text = row.what
-    if row.step_title:
-        text += f": {row.step_title}"
-    if row.detail:
-        text += f" — {row.detail}"
-    if row.actor != ev.SYSTEM:
-        text += f" ({row.who})"
-    return text
+    """One line of ICS 201/214 activity: the event's sentence (incident.narrate)."""
+    return row.detail
 
 
 # ---- ICS 214 ------------------------------------------------------------------------
@@ -193,7 +188,7 @@ def _resources(rep: IncidentReport, company: str, start: datetime,
             arrived = when(rep, s.done_at) if s.status == "done" else (
                 f"{t('ics_eta', lang)} {when(rep, s.arrive_by)}" if s.arrive_by else "—")
             seen[to] = (names.who(to), t("ics_vendor", lang) if is_vendor
-                        else names.role_title(to), names.who(to) if is_vendor else company,
+                        else names.role(to), names.who(to) if is_vendor else company,
                         arrived)
     return list(seen.values())
 
@@ -408,7 +403,7 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
             situation.append(f"{steps[sid].title.get(lang)}: {opt}")
     situation += [f"{k}: {v}" for k, v in rep.values]
     for n in rep.notes[-3:]:
-        situation.append(f"{t('notes', lang)} {when(rep, n.ts)} {n.who}: {n.detail}")
+        situation.append(f"{when(rep, n.ts)} {n.detail}")
     if rep.summary:
         situation.append(f"{t('resolution', lang)}: {rep.summary}")
 
@@ -429,7 +424,7 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
         state = status_label(s.status, lang)
         if s.overdue(now):
             state += f", {t('ics_overdue', lang)} {format_duration(now - s.due_at)}"
-        objectives.append((f"{step.title.get(lang)} [{names.role_title(step.assignee)}]",
+        objectives.append((f"{step.title.get(lang)} [{names.role(step.assignee)}]",
                            when(rep, s.due_at) if s.due_at else "—", state))
 
     actions = [(r.ts, _activity(rep, r)) for r in rep.timeline if r.kind in ACTIONS]
@@ -452,7 +447,7 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
             if role not in directory.roles:
                 continue
             people = [p.display_name(lang) for p in directory.on_duty(role, now)]
-            organisation.append((f"{t('ics_on_duty', lang)}: {names.role_title(role)}",
+            organisation.append((f"{t('ics_on_duty', lang)}: {names.role(role)}",
                                  ", ".join(people) or "—"))
 
     resources = []
@@ -490,7 +485,7 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
             continue
         step = steps[sid]
         waits = [steps[w].title.get(lang) for w in waiting_for(st, sid) if w in steps]
-        planned.append((step.title.get(lang), names.role_title(step.assignee),
+        planned.append((step.title.get(lang), names.role(step.assignee),
                         ", ".join(waits) or "—"))
     assembly = _assembly_points(rep, directory)
     safety = [t("ics_safety_assembly", lang, points="; ".join(assembly))] if assembly else []
@@ -499,7 +494,7 @@ def build_brief(rep: IncidentReport, directory: Directory | None, *,
         if step.gate is not None and not s.settled:
             safety.append(t("ics_safety_gate", lang, step=step.title.get(lang),
                             text=step.gate.text.get(lang),
-                            role=names.role_title(step.gate.role) if step.gate.role
+                            role=names.role(step.gate.role) if step.gate.role
                             else t("ics_second_person", lang)))
     try:
         crit = pb.severity(st.severity).criteria.get(lang)

@@ -20,6 +20,8 @@ from incident.engine.context import local_zone, location_label
 from incident.engine.state import IncidentState, fold
 from incident.errors import Refused
 from incident.i18n import channel_name, join_list, outbox_state, with_unit
+from incident.names import Names
+from incident.narrate import describe, page_reason, skip_reason
 from incident.notify.tally import tally
 from incident.report.labels import t
 from incident.views import pick, target_rule_text
@@ -86,7 +88,8 @@ class TimelineRow:
     step: str | None
     step_title: str
     track: str
-    detail: str
+    detail: str             # the event as a sentence (incident.narrate)
+    text: str = ""          # what the person typed: a note's text, a skip's reason
 
 
 @dataclass(slots=True)
@@ -258,72 +261,6 @@ def margin_text(delta: timedelta | None, lang: str) -> str:
     return f"{t('late_by', lang)} {format_duration(-delta)}"
 
 
-class Names:
-    """People, roles and vendors by id, in one language (cached: 10,000 events)."""
-
-    def __init__(self, directory: Directory | None, lang: str):
-        self.directory = directory
-        self.lang = lang
-        self._cache: dict[str, str] = {}
-
-    def who(self, pid: Any) -> str:
-        if isinstance(pid, list | tuple):
-            return ", ".join(self.who(p) for p in pid) or "—"
-        if not pid:
-            return "—"
-        pid = str(pid)
-        hit = self._cache.get(pid)
-        if hit is not None:
-            return hit
-        name = pid
-        d = self.directory
-        if pid == ev.SYSTEM:
-            name = t("system", self.lang)
-        elif d is not None:
-            person = d.people.get(pid)
-            if person is not None:
-                name = person.display_name(self.lang)
-            elif pid in d.vendors:
-                name = pick(d.vendors[pid].name, self.lang, pid)
-            elif pid.startswith("vendor:") and pid[7:] in d.vendors:
-                name = pick(d.vendors[pid[7:]].name, self.lang, pid)
-            elif pid in d.roles:
-                name = pick(d.roles[pid].title, self.lang, pid)
-            elif pid in d.externals:
-                name = pick(d.externals[pid].name, self.lang, pid)
-        self._cache[pid] = name
-        return name
-
-    def role_title(self, role: str | None) -> str:
-        if not role:
-            return ""
-        d = self.directory
-        if d is not None and role in d.roles:
-            return pick(d.roles[role].title, self.lang, role)
-        return role
-
-    def roles_of(self, pid: str | None) -> tuple[str, ...]:
-        d = self.directory
-        if not pid or d is None:
-            return ()
-        person = d.staff.get(pid)
-        return person.roles if person is not None else ()
-
-    def role_for(self, pid: str | None, wanted: str | None = None) -> str:
-        """The role a person acted in: the step's assignee role if they hold it."""
-        key = f"\0{pid}\0{wanted}"
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        roles = self.roles_of(pid)
-        role = wanted if wanted in roles else (roles[0] if roles else "")
-        text = self.role_title(role)
-        if pid == ev.SYSTEM:
-            text = ""
-        self._cache[key] = text
-        return text
-
-
 # ---- build ---------------------------------------------------------------------------
 
 def load_incident(store: Store, playbooks: PlaybookLibrary, incident_id: str,
@@ -362,7 +299,7 @@ def assemble(row: Any, pb: Playbook, events: list[StoredEvent], outbox: list[Out
              integrity: VerifyReport, directory: Directory | None, *, now: datetime,
              lang: str = "en") -> IncidentReport:
     st = fold(row.id, pb, events)
-    names = Names(directory, lang)
+    names = Names(directory, pb, lang)
     zone = local_zone(directory)
     end = st.resolved_at if st.status == "resolved" and st.resolved_at else now
     steps = pb.steps()
@@ -445,7 +382,7 @@ def _report_clocks(st: IncidentState, now: datetime, names: Names,
             status = "not_yet_due"
         margin = r.due_at - (r.done_at or now) if status in ("met", "met_late", "missed") \
             else None
-        out.append(ReportClockRow(r.id, pick(r.title, lang, r.id), names.role_title(r.to), r.by,
+        out.append(ReportClockRow(r.id, pick(r.title, lang, r.id), names.role(r.to), r.by,
                                   r.due_at, r.done_at, names.who(r.done_by) if r.done_by else "",
                                   status, margin, _clock_how(r.done_via, steps, lang),
                                   r.level, r.superseded_at, r.superseded_by))
@@ -510,136 +447,16 @@ def _timeline(st: IncidentState, pb: Playbook, events: list[StoredEvent], names:
         step = steps.get(sid) if sid else None
         track = track_titles.get(track_of.get(sid, ""), p.get("track") or "") if sid else ""
         role = names.role_for(e.actor, step.assignee if step is not None else None)
-        detail = _detail(e, st, pb, names, lang, zone)
         who = names.who(e.actor)
         if p.get("entered_by"):  # typed by a colleague for them (a phone call to the desk)
             who += f" ({t('entered_by', lang)} {names.who(p['entered_by'])})"
+        typed = p.get("text") if e.kind == ev.NOTE_ADDED else \
+            p.get("reason") if e.kind == ev.STEP_SKIPPED else ""
         append(TimelineRow(e.seq, e.ts, e.ts - start, e.actor, who, role, e.kind,
                            labels.get(e.kind, e.kind), sid,
-                           step_titles.get(sid, sid or "") if sid else "", track, detail))
+                           step_titles.get(sid, sid or "") if sid else "", track,
+                           describe(e, names, lang, zone), str(typed or "")))
     return out
-
-
-def _detail(e: StoredEvent, st: IncidentState, pb: Playbook, names: Names, lang: str,
-            zone: ZoneInfo) -> str:
-    p, k = e.payload, e.kind
-    bits: list[str] = []
-    if k == ev.INCIDENT_STARTED:
-        bits = [pb.title.get(lang), location_label(st, names.directory, lang),
-                f"{t('severity', lang)} {p.get('severity')}"]
-        if p.get("drill"):
-            bits.append(t("drill", lang))
-        fr = p.get("first_receiver")
-        if fr:
-            bits.append(f"{t('first_receiver', lang)}: {names.who(fr)}")
-        for key, val in (p.get("inputs") or {}).items():
-            if val not in (None, ""):
-                spec = pb.inputs.get(key)
-                bits.append(f"{spec.label.get(lang) if spec else key}: {val}")
-    elif k in (ev.STEP_DONE, ev.STEP_AWAITING):
-        if p.get("option"):
-            bits.append(f"{t('option', lang)}: {_option_title(pb, p.get('step'), p['option'], lang)}")
-        if p.get("value") not in (None, "", []):
-            bits.append(f"{t('value', lang)}: {_value_text(p['value'])}")
-        if p.get("auto"):
-            bits.append(t("auto", lang))
-        if k == ev.STEP_AWAITING:
-            bits.append(t("awaiting", lang))
-        if p.get("note"):
-            bits.append(str(p["note"]))
-    elif k == ev.STEP_CONFIRMED:
-        bits.append(f"{t('confirmed_by', lang)} {names.who(e.actor)}")
-        if p.get("note"):
-            bits.append(str(p["note"]))
-    elif k == ev.STEP_STARTED:
-        if p.get("to"):
-            bits.append(f"{t('dispatched_to', lang)} {names.who(str(p['to']))}")
-        if p.get("arrive_by"):
-            try:
-                when = datetime.fromisoformat(p["arrive_by"]).astimezone(zone)
-                bits.append(f"{t('arrive_by', lang)} {when:%H:%M:%S}")
-            except (TypeError, ValueError):
-                bits.append(f"{t('arrive_by', lang)} {p['arrive_by']}")
-        if p.get("note"):
-            bits.append(str(p["note"]))
-    elif k == ev.STEP_SKIPPED:
-        bits.append(f"{t('reason', lang)}: {p.get('reason') or '—'}")
-    elif k == ev.NOTE_ADDED:
-        bits.append(str(p.get("text", "")))
-    elif k == ev.OWNER_CHANGED:
-        bits.append(t("handover_from_to", lang, a=names.who(p.get("from")), b=names.who(p.get("to"))))
-        if p.get("reason"):
-            bits.append(str(p["reason"]))
-    elif k == ev.SEVERITY_CHANGED:
-        bits.append(t("severity_from_to", lang, a=p.get("from"), b=p.get("to")))
-        if p.get("reason"):
-            bits.append(str(p["reason"]))
-    elif k == ev.REPORT_DONE:
-        r = st.reports.get(p.get("report", ""))
-        bits.append(pick(r.title, lang, p.get("report", "")) if r else str(p.get("report", "")))
-        if p.get("note"):
-            bits.append(str(p["note"]))
-    elif k == ev.TIMER_FIRED:
-        lbl = p.get("label") or {}
-        bits.append(pick(lbl, lang, str(p.get("timer", ""))) if isinstance(lbl, dict)
-                    else str(lbl))
-        if p.get("late"):
-            bits.append(t("fired_late", lang,
-                          d=format_duration(timedelta(seconds=float(p.get("late_by_s") or 0)))))
-    elif k == ev.NOTIFY_QUEUED:
-        bits.append(t("recipients_n", lang, n=p.get("recipients", 0), m=p.get("messages", 0)))
-        ch = p.get("channels")
-        if isinstance(ch, dict):
-            bits.append(" ".join(f"{c}:{n}" for c, n in ch.items()))
-        elif isinstance(ch, list):
-            bits.append(" ".join(map(str, ch)))
-    elif k == ev.DELIVERY_PROGRESS:
-        for channel, counts in (p.get("channels") or {}).items():
-            if isinstance(counts, dict):
-                bits.append(f"{channel} " + " ".join(f"{s}={n}" for s, n in counts.items()))
-    elif k == ev.PAGE_SENT:
-        who = names.who(p.get("to"))
-        role = names.role_title(p.get("role"))
-        bits.append(f"{who}" + (f" ({role})" if role else ""))
-        if p.get("level") is not None:
-            bits.append(f"{t('level', lang)} {p['level']}")
-        ch = p.get("channels")
-        if isinstance(ch, dict):
-            bits.append("; ".join(f"{names.who(k)}: {' → '.join(map(str, v))}"
-                                  if isinstance(v, list) else f"{names.who(k)}: {v}"
-                                  for k, v in ch.items()))
-        elif isinstance(ch, list):
-            bits.append(" ".join(map(str, ch)))
-        if p.get("reason"):
-            r = p["reason"]
-            bits.append(pick(r, lang) if isinstance(r, dict) else str(r))
-    elif k == ev.PAGE_ACKED:
-        if p.get("page"):
-            bits.append(str(p["page"]))
-        if p.get("note"):
-            bits.append(str(p["note"]))
-    elif k in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
-        if p.get("to"):
-            bits.append(f"{t('raised_to', lang)} {names.who(str(p['to']))}")
-        if p.get("level") is not None:
-            bits.append(f"{t('level', lang)} {p['level']}")
-        if p.get("reason"):
-            r = p["reason"]
-            bits.append(pick(r, lang) if isinstance(r, dict) else str(r))
-    elif k == ev.INCIDENT_RESOLVED:
-        if p.get("summary"):
-            bits.append(str(p["summary"]))
-        if p.get("open_steps"):
-            bits.append(t("open_steps_n", lang, n=len(p["open_steps"]),
-                          steps=", ".join(p["open_steps"])))
-    elif k == ev.INCIDENT_REOPENED:
-        bits.append(str(p.get("reason", "")))
-    else:
-        for key in ("title", "text", "reason", "summary", "to"):
-            v = p.get(key)
-            if v not in (None, "", []):
-                bits.append(pick(v, lang) if isinstance(v, dict) else str(v))
-    return "; ".join(b for b in bits if b)
 
 
 def _notifications(st: IncidentState, pb: Playbook, events: list[StoredEvent],
@@ -736,12 +553,11 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
             level = directory.roles[role].level
         chans = p.get("channels")
         if isinstance(chans, dict):
-            chan_text = "; ".join(
-                f"{names.who(k)}: {' → '.join(channel_name(str(c), lang) for c in v)}"
-                if isinstance(v, list) else f"{names.who(k)}: {channel_name(str(v), lang)}"
-                for k, v in chans.items())
+            chan_text = "; ".join(f"{names.who(k)}: {' → '.join(map(names.channel, v))}"
+                                  if isinstance(v, list) else f"{names.who(k)}: {names.channel(v)}"
+                                  for k, v in chans.items())
         elif isinstance(chans, list):
-            chan_text = " ".join(channel_name(str(c), lang) for c in chans)
+            chan_text = " ".join(map(names.channel, chans))
         else:
             chan_text = str(chans or "")
         rows = rows_by_seq.get(seq_of.get(pid, -1), [])
@@ -750,15 +566,13 @@ def _pages(st: IncidentState, events: list[StoredEvent], outbox: list[OutboxRow]
             people = {r.person_id for r in rows}
             reached = {r.person_id for r in rows if r.state == "sent"}
             delivered = f"{len(reached)}/{len(people)}"
-        reason = p.get("why") or p.get("reason") or ""  # why: the reason in words
         delivered_at, ack_after, ack_from = _page_delivery(p, rows, acked)
         out.append(PageRow(
-            str(pid), names.who(p.get("to")), names.role_title(role),
+            str(pid), names.who(p.get("to")), names.role(role),
             "" if level is None else str(level), p["ts"], acked,
             names.who(p.get("acked_by")) if p.get("acked_by") else "",
             ack_after, chan_text, delivered,
-            pick(reason, lang) if isinstance(reason, dict) else str(reason),
-            delivered_at, ack_from, pid in for_all))
+            page_reason(p, names, lang), delivered_at, ack_from, pid in for_all))
     return out
 
 
@@ -780,16 +594,20 @@ def _page_delivery(p: dict[str, Any], rows: list[OutboxRow], acked: datetime | N
 
 def _escalations(events: list[StoredEvent], names: Names, steps: dict[str, Any],
                  lang: str) -> list[EscalationRow]:
+    pages = {e.payload.get("page"): e.payload for e in events if e.kind == ev.PAGE_SENT}
     out = []
     for e in events:
         if e.kind not in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
             continue
         p = e.payload
-        reason = p.get("why") or p.get("reason") or ""
-        if isinstance(reason, dict):
-            reason = pick(reason, lang)
         sid = p.get("step") or ""
         step = steps.get(sid)
+        if e.kind == ev.ESCALATION_SKIPPED:
+            reason = skip_reason(p, names, lang)
+        elif not p.get("manual") and p.get("page") in pages:
+            reason = page_reason(pages[p["page"]], names, lang)
+        else:  # by hand (typed), or a playbook step (its own words)
+            reason = names.escalate_reason(sid, lang) or pick(p.get("reason"), lang)
         out.append(EscalationRow(
             e.ts, "raised" if e.kind == ev.ESCALATION_RAISED else "skipped",
             names.who(str(p.get("to") or "")) if p.get("to") else "",

@@ -233,8 +233,7 @@ def to_clocks_csv(rep: IncidentReport) -> str:
 
 
 def timeline_head(lang: str) -> list[str]:
-    return [t(k, lang) for k in ("seq", "time", "offset", "who", "role", "what", "step", "track",
-                                 "detail")]
+    return [t(k, lang) for k in ("seq", "time", "offset", "who", "role", "happened", "track")]
 
 
 def channel_head(lang: str) -> list[str]:
@@ -313,19 +312,19 @@ def to_markdown(rep: IncidentReport) -> str:
     out += md_table(timeline_head(lang), [])
     c = md_cell
     out += [f"| {r.seq} | {when(rep, r.ts)} | {offset_text(rep, r)} | {c(r.who)} | {c(r.role)} | "
-            f"{c(r.what)} | {c(r.step_title)} | {c(r.track)} | {c(r.detail)} |"
+            f"{c(r.detail)} | {c(r.track)} |"
             for r in rep.timeline]
     if rep.notes:
         out += ["", f"### {t('notes', lang)}", ""]
         out += [f"- {when(rep, r.ts)} ({offset_text(rep, r)}) {md_text(r.who)}: "
-                f"{md_text(r.detail)}" + (f" [{md_text(r.step_title)}]" if r.step_title else "")
+                f"{md_text(r.text)}" + (f" [{md_text(r.step_title)}]" if r.step_title else "")
                 for r in rep.notes]
     if rep.skipped:
         out += ["", f"### {t('skipped_steps', lang)}", ""]
         out += md_table([t("step", lang), t("track", lang), t("time", lang), t("who", lang),
                          t("reason", lang)],
                         [[r.step_title, r.track, when(rep, r.ts), r.who,
-                          r.detail.split(": ", 1)[-1]] for r in rep.skipped])
+                          r.text] for r in rep.skipped])
     out += ["", f"## {t('notifications', lang)}", ""]
     if not rep.notifications and not rep.other_messages:
         out.append(t("none", lang))
@@ -599,7 +598,7 @@ def to_html(rep: IncidentReport) -> str:
     if rep.notes:
         parts.append(f"<h3>{h(t('notes', lang))}</h3><ul>")
         parts += [f"<li>{h(when(rep, r.ts))} ({h(offset_text(rep, r))}) <b>{h(r.who)}</b>: "
-                  f"{h(r.detail)}{(' [' + h(r.step_title) + ']') if r.step_title else ''}</li>"
+                  f"{h(r.text)}{(' [' + h(r.step_title) + ']') if r.step_title else ''}</li>"
                   for r in rep.notes]
         parts.append("</ul>")
     if rep.skipped:
@@ -607,7 +606,7 @@ def to_html(rep: IncidentReport) -> str:
         parts.append(html_table(
             [t("step", lang), t("track", lang), t("time", lang), t("who", lang),
              t("reason", lang)],
-            [[r.step_title, r.track, when(rep, r.ts), r.who, r.detail.split(": ", 1)[-1]]
+            [[r.step_title, r.track, when(rep, r.ts), r.who, r.text]
              for r in rep.skipped]))
     parts.append(f"<h2>{h(t('notifications', lang))}</h2>")
     if not rep.notifications and not rep.other_messages:
@@ -663,7 +662,6 @@ def _timeline_html(rep: IncidentReport) -> str:
     for r in rep.timeline:
         append(f'<tr><td class="num">{r.seq}</td><td class="t">{when(rep, r.ts)}</td>'
                f'<td class="t">{offset_text(rep, r)}</td><td>{h(r.who)}</td><td>{h(r.role)}</td>'
-               f"<td>{h(r.what)}</td><td>{h(r.step_title)}</td><td>{h(r.track)}</td>"
-               f"<td>{h(r.detail) if r.detail else ''}</td></tr>")
+               f"<td>{h(r.detail)}</td><td>{h(r.track)}</td></tr>")
     append("</tbody></table>")
     return "".join(out)

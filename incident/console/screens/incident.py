@@ -193,8 +193,8 @@ class IncidentScreen(Screen):
         self.delivery = msg.delivery
         new = [e for e in msg.events if e.seq > self.last_seq]
         if new:
-            self.query_one("#timeline-log", Timeline).add_events(new, self.lang, self.zone,
-                                                                 self.name_of)
+            self.query_one("#timeline-log", Timeline).add_events(
+                new, self.lang, self.zone, self.app.names(st.playbook))  # type: ignore[attr-defined]
             self.last_seq = new[-1].seq
         steps = self.query_one("#steps", StepList)
         keep = None
@@ -322,7 +322,8 @@ class IncidentScreen(Screen):
             with contextlib.suppress(Exception):
                 tabs.get_tab(pane).label = t(f"inc.{pane}", lang)
         self.query_one("#note", Input).placeholder = t("inc.note_ph", lang)
-        self.query_one("#timeline-log", Timeline).rewrite(lang, self.zone, self.name_of)
+        self.query_one("#timeline-log", Timeline).rewrite(
+            lang, self.zone, self.app.names(self.state.playbook if self.state else None))  # type: ignore[attr-defined]
         if self.state is not None:
             self.query_one("#steps", StepList).show_state(self.state, self.now(), lang, None)
             self.query_one(DeliveryPanel).show(self.state, self.delivery, lang,

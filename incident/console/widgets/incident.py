@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
@@ -30,7 +31,9 @@ from incident.console.model import (
     urgency,
     urgent_steps,
 )
-from incident.views import clock_text, delivery_line, event_summary, offset, status_label
+from incident.names import Names
+from incident.narrate import describe
+from incident.views import clock_text, delivery_line, offset, status_label
 
 if TYPE_CHECKING:
     from incident.engine import IncidentState, Timer
@@ -530,30 +533,84 @@ def pages_text(pages: list[PageRow], timers: list[Timer], now: datetime, lang: s
 # ---- timeline -------------------------------------------------------------------------------
 
 class Timeline(Log):
-    """The live event log, one line per event, newest at the bottom."""
+    """The live event log, newest at the bottom: each event one sentence in the reader's
+    language (incident.narrate), wrapped to the panel's width under a hanging indent —
+    never cut off — and wrapped again when the panel is resized."""
 
     def __init__(self, **kw: Any):
         super().__init__(highlight=False, max_lines=5000, **kw)
         self.events: list[StoredEvent] = []
         self.start: datetime | None = None
+        self.lang = "en"
+        self.zone: ZoneInfo | None = None
+        self.names: Names | None = None
+        self._wrapped_at = 0
 
     def add_events(self, events: list[StoredEvent], lang: str, zone: ZoneInfo,
-                   name_of: Callable[[str | None], str]) -> None:
+                   names: Names) -> None:
         if not events:
             return
+        self.lang, self.zone, self.names = lang, zone, names
         if self.start is None:
             self.start = events[0].ts
         self.events.extend(events)
-        self.write_lines([self._line(e, lang, zone, name_of) for e in events])
+        self.write_lines([line for e in events for line in self._event_lines(e)])
 
-    def rewrite(self, lang: str, zone: ZoneInfo, name_of: Callable[[str | None], str]) -> None:
+    def rewrite(self, lang: str, zone: ZoneInfo, names: Names | None = None) -> None:
+        self.lang, self.zone = lang, zone
+        if names is not None:
+            self.names = names
         self.clear()
         if self.events:
-            self.write_lines([self._line(e, lang, zone, name_of) for e in self.events])
+            self.write_lines([line for e in self.events for line in self._event_lines(e)])
 
-    def _line(self, e: StoredEvent, lang: str, zone: ZoneInfo,
-              name_of: Callable[[str | None], str]) -> str:
+    def on_resize(self) -> None:
+        if self._text_width() != self._wrapped_at and self.events and self.zone is not None:
+            self.rewrite(self.lang, self.zone)
+
+    def _text_width(self) -> int:
+        return max(self.scrollable_content_region.width - 1, 40)
+
+    def _event_lines(self, e: StoredEvent) -> list[str]:
         start = self.start or e.ts
-        who = name_of(e.actor) if e.actor != "system" else t("who.system", lang)
-        return (f"{clock_text(e.ts, zone)} {offset(e.ts, start):<10} {who[:14]:<14} "
-                f"{event_summary(e, lang)}")
+        head = f"{clock_text(e.ts, self.zone or ZoneInfo('UTC'))} {offset(e.ts, start):<10} "
+        names = self.names or Names(None, None, self.lang)
+        self._wrapped_at = self._text_width()
+        return wrap_cells(describe(e, names, self.lang, self.zone), self._wrapped_at, head)
+
+
+# Chinese breaks between characters, but an opening quote or bracket stays with the
+# character after it and closing punctuation with the one before; Latin words (quotes
+# included) stay whole.
+_CJK = "\u2e80-\u9fff\uff00-\uffef\u3000-\u303f"
+_TOKENS = re.compile(rf"\s+|[“（《]*[{_CJK}][”，。：；、）》！？]*|[^\s{_CJK}]+")
+
+
+def wrap_cells(text: str, width: int, head: str) -> list[str]:
+    """`head` + `text` in lines of at most `width` terminal cells, later lines indented
+    under the text. Latin words stay whole; Chinese breaks between characters."""
+    indent = " " * cell_len(head)
+    room = max(width - len(indent), 10)
+    lines: list[str] = []
+    cur, used = "", 0
+    for tok in _TOKENS.findall(text):
+        if tok.isspace():
+            if cur:
+                cur, used = cur + " ", used + 1
+            continue
+        while cell_len(tok) > room:  # a word longer than a line: cut it
+            if cur.strip():
+                lines.append(cur.rstrip())
+            cut = tok
+            while cell_len(cut) > room:
+                cut = cut[:-1]
+            lines.append(cut)
+            tok, cur, used = tok[len(cut):], "", 0
+        size = cell_len(tok)
+        if used + size > room and cur.strip():
+            lines.append(cur.rstrip())
+            cur, used = "", 0
+        cur, used = cur + tok, used + size
+    if cur.strip() or not lines:
+        lines.append(cur.rstrip())
+    return [(head if i == 0 else indent) + line for i, line in enumerate(lines)]

@@ -12,6 +12,8 @@ has a default language (`names.who(pid)`) and every method takes another one
 
 from __future__ import annotations
 
+from incident import i18n
+
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -193,6 +195,8 @@ class Names:
         if not sid:
             return ""
         step = self.playbook.steps().get(sid) if self.playbook else None
+        if step is None and str(sid).startswith("escalation:"):  # a page's own messages
+            return i18n.t("names.page", self._lang(lang), page=str(sid)[len("escalation:"):])
         return step.title.get(self._lang(lang)) if step is not None else str(sid)
 
     def option(self, sid: str | None, oid: str | None, lang: str | None = None) -> str:

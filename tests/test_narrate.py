@@ -14,12 +14,12 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
+from incident import i18n
 from incident.cli import main
 from incident.directory import load_directory
 from incident.engine import aftercare as ac
 from incident.engine import events as ev
 from incident.names import Names
-from incident import i18n
 from incident.narrate import KINDS, describe, duration
 from incident.playbook import load_library
 
@@ -125,7 +125,7 @@ def test_the_sentence_table_has_both_languages_with_the_same_fields():
     catalogue = i18n.translations("en")._catalog  # the sentences are catalogue entries
     keys = [k for k in catalogue if isinstance(k, str)
             and k.split(".")[0] in ("event", "why", "skip", "count")]
-    assert len(keys) > 100
+    assert len(keys) > 90
     for key in keys:
         en, zh = i18n.t(key, "en"), i18n.t(key, "zh")
         assert en and zh and en != key and zh != key, key

@@ -753,3 +753,36 @@ def test_console_never_imports_sqlalchemy_or_apprise():
                 names = [node.module]
             for n in names:
                 assert n.split(".")[0] not in ("sqlalchemy", "apprise"), (path, n)
+
+
+def test_a_broken_escalation_ladder_shows_a_modal_naming_file_and_line(tmp_path):
+    """The console does not show an escalation panel over a ladder that is silently off."""
+    import shutil
+
+    contacts = tmp_path / "contacts"
+    shutil.copytree(REPO / "contacts", contacts)
+    path = contacts / "escalation.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "    to: [project_manager, service_manager]",
+        "    to: [project_manager, service_manger]"), encoding="utf-8")
+    rt = Runtime(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}",
+                          playbooks_dir=REPO / "playbooks", contacts_dir=contacts),
+                 ManualClock(T0))
+    rt.__dict__["directory"] = _shared_core()[0]
+    rt.__dict__["playbooks"] = _shared_core()[1]
+
+    async def go():
+        app = build(rt, tmp_path, dispatcher=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            from incident.console.screens.dialogs import ErrorModal
+
+            assert isinstance(app.screen, ErrorModal)
+            shown = text_of(app, "#error-message")
+            assert "escalation.yaml:42:27" in shown and "edges[2].to[1]" in shown
+            assert "service_manger" in shown
+
+    try:
+        run(go())
+    finally:
+        rt.close()

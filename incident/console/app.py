@@ -39,7 +39,7 @@ from incident.console.messages import (
     ServiceStatus,
     StoreChanged,
 )
-from incident.console.model import delivery_from_counts, delivery_from_tallies, summarize
+from incident.console.model import delivery_from_tallies, summarize
 from incident.console.state_file import UIState, default_path
 from incident.errors import Refused, ValidationFailed
 from incident.identity import Actor
@@ -206,15 +206,14 @@ class IncidentConsole(App[None]):
             return
         # the lists first: the dispatcher imports Apprise (about 0.6 s) after they show
         self.post_message(CoreReady(len(playbooks), len(directory.staff), len(directory.units),
-                                    bridge.has_notify(), bridge.has_escalation()))
+                                    True, bridge.has_ladder(rt)))
         running = False
         if self.want_dispatcher:
             try:
                 d = bridge.make_dispatcher(rt)
-                if d is not None:
-                    d.start()
-                    self.dispatcher = d
-                    running = True
+                d.start()
+                self.dispatcher = d
+                running = True
             except Exception as exc:
                 self.post_message(ActionFailed("app", f"notification dispatcher: "
                                                       f"{error_text(exc)}", refused=False))
@@ -440,12 +439,9 @@ class IncidentConsole(App[None]):
             st = rt.engine.state(incident_id)
             timers = rt.engine.timers(st)
             events = rt.store.events(incident_id, after_seq=after_seq)
-            try:
-                from incident.notify.tally import step_tallies
-            except ImportError:  # notifications not installed: raw counts per state
-                delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
-            else:
-                delivery = delivery_from_tallies(step_tallies(rt.store, incident_id), st)
+            from incident.notify.tally import step_tallies
+
+            delivery = delivery_from_tallies(step_tallies(rt.store, incident_id), st)
             now = rt.clock.now()
         except Exception as exc:
             self.post_message(ActionFailed(f"incident:{incident_id}", error_text(exc),

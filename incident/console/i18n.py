@@ -162,8 +162,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "msg.recipients": ("Recipients — {step}", "收件人——{step}"),
     # escalation
     "esc.none": ("Nobody paged yet.", "尚未呼叫任何人。"),
-    "esc.not_installed": ("Paging not installed (incident.escalation): escalations are only logged.",
-                          "未安装呼叫模块（incident.escalation）：升级只记录在日志中。"),
+    "esc.no_ladder": ("No escalation ladder (contacts/escalation.yaml): pages go out only "
+                      "when someone escalates by hand.",
+                      "未配置升级链（contacts/escalation.yaml）：只有手动升级时才会呼叫。"),
+    "esc.no_ladder_chain": ("(no escalation.yaml — roles by escalation level, on duty now)",
+                            "（未配置 escalation.yaml——按升级级别列出角色及当前值班人）"),
     "esc.next": ("Next escalation in {t}: {what}", "{t} 后升级：{what}"),
     "esc.acked": ("acked by {who} {when}", "{who} {when} 已确认"),
     "esc.waiting": ("NOT ACKNOWLEDGED", "未确认"),

@@ -28,7 +28,7 @@ class CoreReady(Message):
     staff: int
     units: int
     notify: bool
-    escalation: bool
+    escalation: bool  # a ladder (contacts/escalation.yaml) runs
 
 
 @dataclass

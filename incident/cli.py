@@ -31,7 +31,11 @@ class Ctx:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = Runtime(load_settings(**self.flags))
+            from incident import logs
+
+            settings = load_settings(**self.flags)
+            logs.setup(settings, stderr=sys.stderr)  # the rotating file, and stderr
+            self._runtime = Runtime(settings)
         return self._runtime
 
     @property
@@ -147,6 +151,10 @@ pass_ctx = click.make_pass_decorator(Ctx)
               help="estate directory folder")
 @click.option("--as", "as_person", help="the acting person (staff id; see README, Identity)")
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="language for output")
+@click.option("--log-level", "log_level",
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="what reaches stderr and the log file (default: WARNING; "
+                   "INCIDENT_LOG_LEVEL, [logging] level in incident.toml)")
 @click.version_option(package_name="incident")
 @click.pass_context
 def main(ctx: click.Context, **flags: Any) -> None:

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 class Runtime:
     def __init__(self, settings: Settings | None = None, clock: Clock | None = None):
         self.settings = settings or load_settings()
+        from incident.masking import remember
+
+        remember(self.settings.chain_key.split(","))  # never in a log line
         if clock is None:
             try:
                 clock = clock_from_setting(self.settings.clock)

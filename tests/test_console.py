@@ -786,3 +786,34 @@ def test_a_broken_escalation_ladder_shows_a_modal_naming_file_and_line(tmp_path)
         run(go())
     finally:
         rt.close()
+
+
+def test_a_warning_while_the_console_runs_shows_in_its_log_panel(runtime, tmp_path):
+    """stderr is captured inside the console: a warning goes to the log panel (F4) and
+    the rotating file instead of being lost."""
+    import logging
+
+    async def go():
+        app = build(runtime, tmp_path, dispatcher=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            logging.getLogger("incident.notify").warning("sms gateway slow: 12 s a message")
+            await settle(pilot)
+            assert any("F4" in n.message and "sms gateway slow" in n.message
+                       for n in app._notifications)
+            await pilot.press("f4")
+            await settle(pilot)
+            from incident.console.screens.log import LogScreen
+
+            assert isinstance(app.screen, LogScreen)
+            assert "WARNING incident.notify: sms gateway slow" in text_of(app, "#log-lines")
+            logging.getLogger("incident.service").error("timer sweep failed")
+            await settle(pilot)
+            assert "ERROR incident.service: timer sweep failed" in text_of(app, "#log-lines")
+            await pilot.press("escape")
+            await settle(pilot)
+            assert not isinstance(app.screen, LogScreen)
+            path = app.log_path
+        assert path is not None and "sms gateway slow" in path.read_text(encoding="utf-8")
+
+    run(go())

@@ -248,6 +248,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "cmd.home": ("Home: all incidents", "首页：全部事件"),
     "cmd.lang": ("Language: English / 中文", "语言：English / 中文"),
     "cmd.contrast": ("Theme: high contrast on/off", "主题：高对比度 开/关"),
+    "cmd.log": ("Log: warnings and errors of this console", "日志：本控制台的警告和错误"),
+    # the log panel (warnings the process logged; stderr is captured in the console)
+    "log.title": ("Warnings and errors", "警告与错误"),
+    "log.where": ("Also written to {path}", "同时写入 {path}"),
+    "log.empty": ("Nothing logged at warning level or above.", "没有警告或错误。"),
+    "log.new": ("{text} — F4 shows the log", "{text}——按 F4 查看日志"),
     "cmd.directory": ("Directory, on duty and escalation chain", "通讯录、值班与升级链"),
 }
 
@@ -266,6 +272,7 @@ BINDING_LABELS: dict[str, tuple[str, str]] = {
     "incident.urgent": ("Next due", "最急"),
     "incident.new": ("New incident", "发起事件"),
     "app.help": ("Help", "帮助"),
+    "app.log": ("Log", "日志"),
     "incident.done": ("Done", "完成"),
     "incident.skip": ("Skip", "跳过"),
     "incident.take": ("Take on", "接手"),

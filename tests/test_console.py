@@ -530,8 +530,7 @@ def test_escalation_panel_pages_and_acknowledge(runtime, tmp_path):
             await settle(pilot)
             await open_new(pilot, "fire", "B3-1201")
             st = state(pilot)
-            if not app.features["escalation"]:
-                pytest.skip("incident.escalation is not installed")
+            assert app.features["escalation"], "the shipped estate has an escalation ladder"
             assert st.pages, "the fire playbook pages at start"
             pages = text_of(app, "#pages-text")
             assert "NOT ACKNOWLEDGED" in pages

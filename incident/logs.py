@@ -4,7 +4,8 @@
   rotated at 1 MB with five old files kept, so a service that runs for months does
   not fill the disk and the last days are there when something went wrong.
 - stderr: for CLI commands (the console captures stderr, so it shows records in its
-  log panel instead: :class:`RecentRecords`).
+  log panel instead: :class:`RecentRecords`). Apprise's per-message warnings go to the
+  file only (:class:`RecordedElsewhere`).
 - The level: ``[logging] level`` in incident.toml, ``INCIDENT_LOG_LEVEL`` or
   ``--log-level``; WARNING by default.
 - Every record is passed through the process-wide masker (incident/masking.py): the
@@ -51,6 +52,17 @@ class MaskSecrets(logging.Filter):
         elif record.exc_text:
             record.exc_text = mask(record.exc_text)
         return True
+
+
+class RecordedElsewhere(logging.Filter):
+    """Apprise's per-message warnings ("Failed to send …") are already recorded with
+    each delivery attempt (notify/send.py keeps them as the outcome's reason, shown by
+    `incident deliveries` and the console). On stderr and in the console's panel they
+    would be one line per failed message — 2,000 in a bad send — and bury incident's
+    own warnings, so only the file keeps them; Apprise errors still show everywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or not record.name.startswith("apprise")
 
 
 class RecentRecords(logging.Handler):
@@ -110,8 +122,10 @@ def setup(settings: Settings | None = None, *, stderr: TextIO | None = None,
     if stderr is not None:
         err = logging.StreamHandler(stderr)
         err.setFormatter(logging.Formatter(STDERR_FORMAT))
+        err.addFilter(RecordedElsewhere())
         handlers.append(err)
     if extra is not None:
+        extra.addFilter(RecordedElsewhere())
         handlers.append(extra)
     for h in handlers:
         h.addFilter(masking)

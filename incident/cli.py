@@ -32,7 +32,11 @@ class Ctx:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = Runtime(load_settings(**self.flags))
+            from incident import logs
+
+            settings = load_settings(**self.flags)
+            logs.setup(settings, stderr=sys.stderr)  # the rotating file, and stderr
+            self._runtime = Runtime(settings)
         return self._runtime
 
     @property
@@ -159,6 +163,10 @@ pass_ctx = click.make_pass_decorator(Ctx)
               help="estate directory folder")
 @click.option("--as", "as_person", help="the acting person (staff id; see README, Identity)")
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="language for output")
+@click.option("--log-level", "log_level",
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="what reaches stderr and the log file (default: WARNING; "
+                   "INCIDENT_LOG_LEVEL, [logging] level in incident.toml)")
 @click.version_option(package_name="incident")
 @click.pass_context
 def main(ctx: click.Context, **flags: Any) -> None:
@@ -207,6 +215,7 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
         checked.append(f"directory {dir_path}")
     if not paths or dir_path in paths:
         checked += _validate_channels(dir_path, settings.secrets_file, issues)
+        checked += _validate_escalation(dir_path, directory, issues)
     channels = ctx.runtime.channel_names
     for path in paths or (settings.playbooks_dir,):
         if not path.exists():
@@ -251,10 +260,8 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
 def _validate_channels(contacts: Path, secrets_file: Path | None,
                        issues: list[Issue]) -> list[str]:
     """channels.yaml in full: Apprise knows each scheme, every secret is set."""
-    try:
-        from incident.notify import channels_path, load_channels
-    except ImportError:
-        return []
+    from incident.notify import channels_path, load_channels
+
     path = channels_path(contacts)
     if not path.exists():
         return []
@@ -267,12 +274,25 @@ def _validate_channels(contacts: Path, secrets_file: Path | None,
     return [f"channels {path}: {', '.join(sorted(cs.names()))}"]
 
 
-def _validate_drills(ctx: Ctx, directory: Any, issues: list[Issue]) -> list[str]:
-    try:
-        from incident.drill import drills_dir, load_scenario, scenario_files
-        from incident.playbook import load_library
-    except ImportError:
+def _validate_escalation(contacts: Path, directory: Any, issues: list[Issue]) -> list[str]:
+    """escalation.yaml against the directory: a broken ladder is an error here, as it
+    is for every command that opens the engine (a missing file is no ladder at all)."""
+    from incident.escalation import load_escalation
+
+    path = contacts / "escalation.yaml"
+    if not path.exists() or directory is None:
         return []
+    try:
+        load_escalation(path, directory)
+    except ValidationFailed as exc:
+        issues.extend(exc.issues)
+    return [f"escalation {path}"]
+
+
+def _validate_drills(ctx: Ctx, directory: Any, issues: list[Issue]) -> list[str]:
+    from incident.drill import drills_dir, load_scenario, scenario_files
+    from incident.playbook import load_library
+
     folder = drills_dir(ctx.runtime.settings.playbooks_dir)
     files = scenario_files(folder) if folder.exists() else []
     if not files:

@@ -58,10 +58,8 @@ def _load(rt: Any, name: str) -> Any:
 def _dispatcher(rt: Any, incident_id: str | None = None) -> Any:
     """The drill's dispatcher; scoped to the drill incident once it is known, so a drill
     clock never delivers (or retries) a live incident's messages."""
-    try:
-        from incident.notify import build_dispatcher
-    except ImportError:  # notifications not installed: rows stay queued in the outbox
-        return None
+    from incident.notify import build_dispatcher
+
     return build_dispatcher(rt, incident_id=incident_id)
 
 
@@ -141,8 +139,7 @@ def register(main: click.Group) -> None:
                     result = run_auto(rt.engine, loaded, clock, dispatcher=dispatcher,
                                       actor=None)
                 finally:
-                    if dispatcher is not None:
-                        dispatcher.close()
+                    dispatcher.close()
                 sd = scored(rt.store, rt.playbooks, result.incident_id)
                 if fmt == "json":
                     from incident.drill.aar import score_dict
@@ -186,17 +183,9 @@ def register(main: click.Group) -> None:
         _open_console(rt, st.id, pace, player)
 
     def _open_console(rt: Any, incident_id: str, pace: float, player: Any) -> None:
-        try:
-            import incident.console  # noqa: F401
-        except ImportError:
-            click.echo("the console is not installed: drive the drill with `incident act` "
-                       f"and `incident status {incident_id}`", err=True)
-            rt.close()
-            return
         dispatcher = _dispatcher(rt, incident_id)
         app = console_app(rt, incident_id, pace, user=player)
-        if dispatcher is not None:
-            dispatcher.start()
+        dispatcher.start()
         try:
             app.run()
         finally:

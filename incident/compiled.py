@@ -23,6 +23,7 @@ Trust rules — the cache is an optimisation, never a source of truth:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import stat
@@ -34,6 +35,7 @@ from typing import Any
 import incident
 from incident.files import PRIVATE_DIR, PRIVATE_FILE, private_dir
 
+log = logging.getLogger(__name__)
 FORMAT = b"incident-compiled-1"
 # Libraries whose classes live inside the stored objects: a pip upgrade changes the key.
 _LIBRARIES = ("pydantic", "pydantic_core", "networkx", "jinja2", "phonenumbers", "yaml")
@@ -132,6 +134,9 @@ def load(contacts_dir: Path, playbooks_dir: Path, key: str) -> Compiled | None:
     try:
         folder = os.stat(path.parent)
         if folder.st_uid != os.geteuid() or folder.st_mode & 0o022:
+            log.warning("not using the compiled cache: %s is not private (owner or mode "
+                        "%o); fix it with chmod 700, or remove it", path.parent,
+                        stat.S_IMODE(folder.st_mode))
             return None
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -140,6 +145,10 @@ def load(contacts_dir: Path, playbooks_dir: Path, key: str) -> Compiled | None:
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode) or not _private_enough(st):
+                # someone else could have written it: never unpickled, and said so
+                log.warning("not using the compiled cache: %s is not a private file "
+                            "(mode %o); it is rebuilt from the YAML files", path,
+                            stat.S_IMODE(st.st_mode))
                 return None
             header = f.readline().rstrip(b"\n")
             if header != FORMAT + b" " + key.encode():

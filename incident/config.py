@@ -48,6 +48,11 @@ class Settings:
     anchor_file: Path | None = None
     anchor_url: str = field(default="", repr=False)
     roster_max_shrink: float = 0.10  # share of owners a roster import may remove
+    # Logging (incident/logs.py): WARNING unless set (`[logging] level = "INFO"` in
+    # incident.toml, INCIDENT_LOG_LEVEL, or --log-level); the rotating file defaults to
+    # logs/incident.log in the data folder.
+    log_level: str = ""
+    log_file: Path | None = None
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -77,7 +82,9 @@ class Settings:
 
 _FIELDS = {f.name for f in fields(Settings)} - {"sources"}
 _PATHS = {"playbooks_dir", "contacts_dir", "secrets_file", "chain_key_file", "anchor_file",
-          "credentials_file"}
+          "credentials_file", "log_file"}
+# incident.toml tables that name settings by a shorter key: [logging] level = "INFO"
+_TABLES = {"logging": {"level": "log_level", "file": "log_file"}}
 _SHARES = {"roster_max_shrink"}
 
 
@@ -92,9 +99,24 @@ def _share(name: str, value: Any) -> float:
     return share
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def parse_level(value: str) -> str:
+    """A log level name (any case; WARN is WARNING), or ValidationFailed naming it."""
+    level = value.strip().upper()
+    level = "WARNING" if level == "WARN" else level
+    if level not in LOG_LEVELS:
+        raise ValidationFailed([Issue("log_level", f"unknown log level {value!r}",
+                                      hint="one of " + ", ".join(LOG_LEVELS))])
+    return level
+
+
 def _coerce(name: str, value: Any, base: Path | None = None) -> Any:
     if name in _SHARES:
         return _share(name, value)
+    if name == "log_level" and value not in (None, ""):
+        return parse_level(str(value))
     if name in _PATHS and value not in (None, ""):
         p = Path(str(value)).expanduser()
         return (base / p) if base is not None and not p.is_absolute() else p
@@ -117,7 +139,16 @@ def load_settings(**flags: Any) -> Settings:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ValidationFailed([Issue(str(path), f"cannot read settings: {exc}",
                                           hint="fix the TOML syntax or remove the file")]) from None
-        table = doc.get("incident", doc)
+        table = dict(doc.get("incident", doc))
+        for section, keys in _TABLES.items():
+            sub = doc.get(section)
+            table.pop(section, None)
+            for key, value in (sub.items() if isinstance(sub, dict) else ()):
+                if key not in keys:
+                    raise ValidationFailed([Issue(str(path), f"unknown setting '{key}' in "
+                                                  f"[{section}]", hint="known: "
+                                                  + ", ".join(sorted(keys)))])
+                table[keys[key]] = value
         for key, value in table.items():
             if key not in _FIELDS:
                 raise ValidationFailed([Issue(str(path), f"unknown setting '{key}'",

@@ -12,9 +12,9 @@ has a default language (`names.who(pid)`) and every method takes another one
 
 from __future__ import annotations
 
-from incident import i18n
-
 from typing import TYPE_CHECKING, Any
+
+from incident import i18n
 
 if TYPE_CHECKING:
     from incident.directory import Directory

@@ -15,6 +15,7 @@ from incident.config import Settings, load_settings
 from incident.errors import Issue, ValidationFailed
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from incident.compiled import Compiled
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 class Runtime:
     def __init__(self, settings: Settings | None = None, clock: Clock | None = None):
         self.settings = settings or load_settings()
+        from incident.masking import remember
+
+        remember(self.settings.chain_key.split(","))  # never in a log line
         if clock is None:
             try:
                 clock = clock_from_setting(self.settings.clock)
@@ -113,12 +117,8 @@ class Runtime:
         cached = self._from_compiled("channel_names")
         if cached is not None:
             return cached
-        try:
-            from incident.notify import channel_names
-        except ImportError:
-            from incident.playbook import DEFAULT_CHANNELS
+        from incident.notify import channel_names
 
-            return set(DEFAULT_CHANNELS)
         return channel_names(self.settings.contacts_dir)
 
     @cached_property
@@ -175,28 +175,17 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
+        from incident.drill import install as install_drill
         from incident.engine import Engine
+        from incident.escalation import install as install_escalation
+        from incident.notify import build_planner
 
-        planner = None
-        try:
-            from incident.notify import build_planner
-
-            planner = build_planner(self)
-        except ImportError:
-            pass
-        engine = Engine(self.store, self.playbooks, self.directory, self.clock, planner=planner)
-        try:
-            from incident.escalation import install
-        except ImportError:
-            pass
-        else:
-            install(engine, self)  # adds its reactor and timer sources
-        try:
-            from incident.drill import install as install_drill
-        except ImportError:
-            pass
-        else:
-            install_drill(engine, self)  # scripted injects fire as engine timers
+        engine = Engine(self.store, self.playbooks, self.directory, self.clock,
+                        planner=build_planner(self))
+        # a broken escalation.yaml raises ValidationFailed here (file:line:field), so
+        # every face refuses to run on it, as for a broken playbook
+        install_escalation(engine, self)  # adds its reactor and timer sources
+        install_drill(engine, self)  # scripted injects fire as engine timers
         from incident.engine.followups import install as install_aftercare
 
         install_aftercare(engine)  # callbacks at resolution, promises to the reporter
@@ -204,6 +193,14 @@ class Runtime:
         if "_escalation_loaded" in self.__dict__ or not esc_file.exists():
             self._save_compiled(self.__dict__.get("_escalation_loaded"))
         return engine
+
+    def sandbox_fault(self, incident_id: str, channel: str, now: datetime) -> str | None:
+        """Why a drill message on `channel` must fail now (a scripted fault), or None: the
+        hook the notification sandbox consults. Wired here, at the composition root, so
+        incident.notify does not import incident.drill."""
+        from incident.drill import sandbox_fault
+
+        return sandbox_fault(self.store, incident_id, channel, now)
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -105,11 +105,8 @@ class Service:
                 self.say(f"anchors written, but posting them failed: {run.post_error}")
 
     def _reconcile(self) -> None:
-        try:
-            from incident.notify.reconcile import reconcile_progress
-        except ImportError:  # notifications not installed: nothing to catch up
-            return
         from incident.errors import Refused
+        from incident.notify.reconcile import reconcile_progress
 
         for row in self.rt.store.incidents(status="open"):
             if row.id in self._reported:
@@ -131,10 +128,8 @@ class Service:
             self._beat()
             sweep = self.sweep()
             if self.deliver:
-                dispatcher = self._dispatcher()
-                if dispatcher is not None:
-                    with dispatcher:
-                        dispatcher.run_until_idle(timeout=timeout)
+                with self._dispatcher() as dispatcher:
+                    dispatcher.run_until_idle(timeout=timeout)
             self.housekeep()
             return sweep
         finally:
@@ -191,8 +186,6 @@ class Service:
         self.waker.stop()
 
     def _dispatcher(self) -> Any:
-        try:
-            from incident.notify import build_dispatcher
-        except ImportError:  # notifications not installed: the outbox waits
-            return None
+        from incident.notify import build_dispatcher
+
         return build_dispatcher(self.rt)

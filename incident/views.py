@@ -130,15 +130,12 @@ def delivery_line(st: IncidentState, step_id: str, tally: Any = None, lang: str 
 
     `tally` is a notify.tally.StepTally read from the outbox; without it the latest
     delivery.progress of the step is used, then the queued count."""
-    try:
-        from incident.notify.tally import from_progress, summary_line
-    except ImportError:  # notifications not installed: only the queued count is known
-        tally = None
-    else:
-        if tally is None and step_id in st.step_delivery:
-            tally = from_progress(st.step_delivery[step_id])
-        if tally is not None and tally.recipients:
-            return summary_line(tally, lang)
+    from incident.notify.tally import from_progress, summary_line
+
+    if tally is None and step_id in st.step_delivery:
+        tally = from_progress(st.step_delivery[step_id])
+    if tally is not None and tally.recipients:
+        return summary_line(tally, lang)
     queued = st.notifications.get(step_id)
     if queued is None:
         return None

@@ -25,7 +25,7 @@ def _db_params() -> list:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory, monkeypatch) -> None:
+def _isolated_user_dirs(tmp_path_factory, monkeypatch) -> Iterator[None]:
     """Keep tests away from the real user's data, config and settings."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
@@ -33,6 +33,20 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch) -> None:
     for key in list(os.environ):
         if key.startswith("INCIDENT_") and key != "INCIDENT_TEST_DATABASE_URL":
             monkeypatch.delenv(key, raising=False)
+    yield
+    _drop_log_handlers()
+
+
+def _drop_log_handlers() -> None:
+    """Handlers incident.logs.setup installed (a CLI run, a console) end with the test:
+    their stderr and files belonged to it."""
+    import logging
+
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if getattr(h, "_incident_setup", False)]:
+        root.removeHandler(h)
+        h.close()
+    root.setLevel(logging.WARNING)
 
 
 @pytest.fixture(params=_db_params())

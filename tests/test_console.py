@@ -532,8 +532,7 @@ def test_escalation_panel_pages_and_acknowledge(runtime, tmp_path):
             await settle(pilot)
             await open_new(pilot, "fire", "B3-1201")
             st = state(pilot)
-            if not app.features["escalation"]:
-                pytest.skip("incident.escalation is not installed")
+            assert app.features["escalation"], "the shipped estate has an escalation ladder"
             assert st.pages, "the fire playbook pages at start"
             pages = text_of(app, "#pages-text")
             assert "NOT ACKNOWLEDGED" in pages
@@ -755,3 +754,67 @@ def test_console_never_imports_sqlalchemy_or_apprise():
                 names = [node.module]
             for n in names:
                 assert n.split(".")[0] not in ("sqlalchemy", "apprise"), (path, n)
+
+
+def test_a_broken_escalation_ladder_shows_a_modal_naming_file_and_line(tmp_path):
+    """The console does not show an escalation panel over a ladder that is silently off."""
+    import shutil
+
+    contacts = tmp_path / "contacts"
+    shutil.copytree(REPO / "contacts", contacts)
+    path = contacts / "escalation.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "    to: [project_manager, service_manager]",
+        "    to: [project_manager, service_manger]"), encoding="utf-8")
+    rt = Runtime(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}",
+                          playbooks_dir=REPO / "playbooks", contacts_dir=contacts),
+                 ManualClock(T0))
+    rt.__dict__["directory"] = _shared_core()[0]
+    rt.__dict__["playbooks"] = _shared_core()[1]
+
+    async def go():
+        app = build(rt, tmp_path, dispatcher=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            from incident.console.screens.dialogs import ErrorModal
+
+            assert isinstance(app.screen, ErrorModal)
+            shown = text_of(app, "#error-message")
+            assert "escalation.yaml:42:27" in shown and "edges[2].to[1]" in shown
+            assert "service_manger" in shown
+
+    try:
+        run(go())
+    finally:
+        rt.close()
+
+
+def test_a_warning_while_the_console_runs_shows_in_its_log_panel(runtime, tmp_path):
+    """stderr is captured inside the console: a warning goes to the log panel (F4) and
+    the rotating file instead of being lost."""
+    import logging
+
+    async def go():
+        app = build(runtime, tmp_path, dispatcher=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            logging.getLogger("incident.notify").warning("sms gateway slow: 12 s a message")
+            await settle(pilot)
+            assert any("F4" in n.message and "sms gateway slow" in n.message
+                       for n in app._notifications)
+            await pilot.press("f4")
+            await settle(pilot)
+            from incident.console.screens.log import LogScreen
+
+            assert isinstance(app.screen, LogScreen)
+            assert "WARNING incident.notify: sms gateway slow" in text_of(app, "#log-lines")
+            logging.getLogger("incident.service").error("timer sweep failed")
+            await settle(pilot)
+            assert "ERROR incident.service: timer sweep failed" in text_of(app, "#log-lines")
+            await pilot.press("escape")
+            await settle(pilot)
+            assert not isinstance(app.screen, LogScreen)
+            path = app.log_path
+        assert path is not None and "sms gateway slow" in path.read_text(encoding="utf-8")
+
+    run(go())

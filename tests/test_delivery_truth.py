@@ -58,8 +58,9 @@ def test_a_notify_target_is_not_met_while_none_of_its_messages_is_delivered(
     d.run_until_idle()
     st = env.engine.state(iid)
     assert st.targets["owners_warned"].met_at is None
-    assert (st.step_delivery["tell_all_sms"]["delivered"],
-            st.step_delivery["tell_all_sms"]["waiting"]) == (0, 16)
+    live = step_tallies(env.store, iid)["tell_all_sms"]  # what status and the console show
+    assert (live.delivered, live.waiting) == (0, 16)
+    assert "tell_all_sms" not in st.step_delivery  # waiting for a retry is no fact for the log
     env.clock.advance("11s")
     d.run_until_idle()  # the retry fails too: out of retries, failed for good
     t = tally("tell_all_sms", env.store.outbox_rows(iid))
@@ -274,3 +275,78 @@ def test_cli_act_with_the_gateway_down_fails_and_retry_delivers(cli, smseagle):
     res = cli("notify", "retry", iid)
     assert res.exit_code == 0 and "nothing failed for good" in res.output
     assert os.environ.get("INCIDENT_USER") == OFFICER
+
+
+HALF = TARGETS + """\
+  - id: half_warned
+    title: {en: Half the owners warned, zh: 半数业主已通知}
+    within: 6m
+    met_by: tell_all_sms
+    delivered: 50%
+"""
+
+
+def test_a_200_message_send_logs_facts_not_a_count_every_tick(tmp_path, db_url, smseagle):
+    """Delivery progress is derived from the outbox: while 200 SMS go out, status (and
+    the console, which reads the same tallies) shows live counts, and the hash-chained
+    log gains only facts — the half-way target met, the step finished — not one
+    delivery.progress per 1.5 s."""
+    env = build_env(tmp_path, db_url, playbook=HALF, sms=smseagle, owners=200,
+                    concurrency=2)
+    smseagle.faults.set_latency(0.01)
+    iid = env.start()
+    env.engine.act(iid, "tell_all_sms", actor=OFFICER)
+    before = env.store.incident(iid).last_seq
+    live: list[tuple[int, str]] = []
+
+    def watch(incident_id: str, _payload: dict) -> None:
+        found = step_tallies(env.store, incident_id)
+        st = env.engine.state(incident_id)
+        line = next(x for x in status_lines(st, env.clock.now(), UTC, delivery=found)
+                    if "delivered" in x)
+        live.append((found["tell_all_sms"].delivered, line))
+
+    env.dispatcher(progress_every=0.02, on_progress=watch).run_until_idle()
+    assert len(smseagle.messages()) == 200
+    middle = [(n, line) for n, line in live if 0 < n < 200]
+    assert len(middle) >= 3, live  # status showed the send as it went
+    assert any(f"delivered {n}/200" in line for n, line in middle)
+    facts = [e for e in env.store.events(iid, after_seq=before)
+             if e.kind == ev.DELIVERY_PROGRESS]
+    assert 1 <= len(facts) <= 3, [e.payload["delivered"] for e in facts]
+    assert len(live) > len(facts)
+    st = env.engine.state(iid)
+    half, full = st.targets["half_warned"], st.targets["owners_warned"]
+    assert half.reached[1] == 200 and 100 <= half.reached[0] < 200  # met on the way
+    assert full.reached == (200, 200) and half.met_at <= full.met_at
+    assert env.store.verify(iid).ok
+    env.store.close()
+
+
+def test_an_old_log_full_of_progress_events_still_folds_and_verifies(tmp_path, db_url,
+                                                                      smseagle):
+    """Logs written before facts-only recording hold a delivery.progress per tick:
+    they fold to the latest figures, meet their targets and verify."""
+    from incident.notify.tally import progress_fields
+    from incident.store import NewEvent
+
+    env = build_env(tmp_path, db_url, playbook=TARGETS, sms=smseagle)
+    iid = env.start()
+    env.engine.act(iid, "tell_all_sms", actor=OFFICER)
+    env.dispatcher(engine=None).run_until_idle()
+    final = progress_fields(step_tallies(env.store, iid)["tell_all_sms"])
+    ticks = [{**final, "delivered": n, "waiting": 16 - n, "delivered_at": None}
+             for n in (3, 9, 14)] + [final]
+    env.engine.append_events(iid, lambda st, now: [
+        NewEvent(ev.DELIVERY_PROGRESS, ev.SYSTEM, p, now) for p in ticks])
+    st = env.engine.state(iid)
+    assert st.step_delivery["tell_all_sms"]["delivered"] == 16
+    assert st.targets["owners_warned"].reached == (16, 16)
+    assert env.store.verify(iid).ok
+    rep = build_incident_report(env.store, env.engine.playbooks, env.engine.directory, iid,
+                                now=env.clock.now())
+    row = next(r for r in rep.targets if r.id == "owners_warned")
+    assert row.status == "met" and row.met_at is not None
+    block = next(b for b in rep.notifications if b.step == "tell_all_sms")
+    assert (block.reached, block.failed) == (16, 0)
+    env.store.close()

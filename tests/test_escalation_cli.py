@@ -100,3 +100,33 @@ def test_start_escalate_ack_from_the_command_line(tmp_path):
     log = invoke(*base, "log", iid)
     assert "Chen Jie escalated to Branch general manager: smoke in the stairwell" in log.output
     assert "Deng Jianhua acknowledged page P4" in log.output
+
+
+def _broken_ladder(tmp_path: Path) -> Path:
+    contacts = tmp_path / "contacts"
+    shutil.copytree(CONTACTS, contacts)
+    path = contacts / "escalation.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "    to: [project_manager, service_manager]",
+        "    to: [project_manager, service_manger]"), encoding="utf-8")
+    return contacts
+
+
+def test_a_broken_ladder_stops_validate_and_every_command_with_file_line_field(
+        tmp_path, monkeypatch):
+    """Not a log line saying escalation is off while incidents run without it: the same
+    file:line:field error as a broken playbook, and exit 1."""
+    contacts = _broken_ladder(tmp_path)
+    monkeypatch.setenv("INCIDENT_USER", "chen.jie")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    where = "escalation.yaml:42:27: error: edges[2].to[1]: unknown role or person " \
+            "'service_manger'"
+    checked = CliRunner().invoke(main, ["--contacts", str(contacts), "validate"])
+    assert checked.exit_code == 1
+    assert where in checked.output
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    started = CliRunner().invoke(main, ["--db", db, "--contacts", str(contacts),
+                                        "start", "fire", "--at", "B3-1201"])
+    assert started.exit_code == 1
+    assert where in started.output and "nothing was changed" in started.output
+    assert "Traceback" not in started.output

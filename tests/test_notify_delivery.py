@@ -214,7 +214,8 @@ def test_progress_events_are_coalesced(notify_env):
     notify_env.dispatcher(progress_every=60, on_progress=lambda i, p: seen.append(p)) \
         .run_until_idle()
     events = [e for e in notify_env.store.events(iid) if e.kind == ev.DELIVERY_PROGRESS]
-    assert 1 <= len(events) <= 2 and len(seen) == len(events)
+    # the log gets one fact (the step finished); live figures went to on_progress
+    assert len(events) == 1 and len(seen) >= 1 and seen[-1] == events[-1].payload
     assert events[-1].payload["channels"] == {
         "sms": {"sent": 16, "failed": 0, "pending": 0, "fell_back": 0}}
     assert (events[-1].payload["recipients"], events[-1].payload["delivered"]) == (16, 16)

@@ -28,8 +28,6 @@ def _finish(store, row, status, at, error=None):
 
 
 def test_per_channel_counts_fallbacks_and_never_reached(rt):
-    if rt.engine.planner is None:
-        pytest.skip("incident.notify has no planner in this tree: no outbox rows to report on")
     iid = walk(rt, "fire", resolve=False)
     store, clock = rt.store, rt.clock
     t0 = rt.engine.state(iid).started_at
@@ -85,8 +83,6 @@ def test_per_channel_counts_fallbacks_and_never_reached(rt):
 
 
 def test_real_dispatcher_drill_counts_match_the_outbox(rt):
-    if rt.engine.planner is None:
-        pytest.skip("incident.notify has no planner in this tree")
     from incident.notify import build_dispatcher
 
     iid = walk(rt, "fire", drill=True)
@@ -150,10 +146,8 @@ def test_pages_acknowledgement_and_escalations(rt):
 
 
 def test_real_escalation_pages_are_reported(rt):
-    try:
-        from incident.escalation import acknowledge
-    except ImportError:
-        pytest.skip("incident.escalation is not in this tree")
+    from incident.escalation import acknowledge
+
     iid = rt.engine.start("fire", "B3-1201", actor="chen.jie").id
     if not rt.engine.state(iid).pages:
         pytest.skip("no escalation graph configured in contacts/: nothing is paged at start")

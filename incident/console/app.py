@@ -10,6 +10,7 @@ that asked. Only `post_message` crosses from those threads into the UI.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -35,14 +36,16 @@ from incident.console.messages import (
     DispatcherReady,
     HomeData,
     IncidentData,
+    Logged,
     OpenIncident,
     ServiceStatus,
     StoreChanged,
 )
-from incident.console.model import delivery_from_counts, delivery_from_tallies, summarize
+from incident.console.model import delivery_from_tallies, summarize
 from incident.console.state_file import UIState, default_path
 from incident.errors import Refused, ValidationFailed
 from incident.identity import Actor
+from incident.logs import RecentRecords
 
 if TYPE_CHECKING:
     from incident.console.model import IncidentSummary
@@ -110,6 +113,7 @@ class IncidentConsole(App[None]):
         Binding("f2", "toggle_language", "中文", id="app.language"),
         Binding("f3", "toggle_contrast", "Contrast", id="app.contrast", show=False),
         Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("f4", "show_log", "Log", id="app.log", show=False),
     ]
 
     lang: reactive[str] = reactive("en", init=False)
@@ -152,6 +156,11 @@ class IncidentConsole(App[None]):
         # only while this console is open (its heartbeat fires the timers)
         self.service_warning = ""
         self._service_checked: float | None = None
+        # warnings and errors logged while the console runs (stderr is captured): kept
+        # for the log panel (F4) and written to the rotating file (incident/logs.py)
+        self.log_records = RecentRecords()
+        self.log_path: Path | None = None
+        self._log_toast_at = 0.0
         self.register_theme(HIGH_CONTRAST)
         self.set_reactive(IncidentConsole.lang,
                           self.ui.get("lang") or runtime.settings.lang or "en")
@@ -165,6 +174,10 @@ class IncidentConsole(App[None]):
         return HomeScreen()
 
     def on_mount(self) -> None:
+        from incident import logs
+
+        self.log_records.on_record = lambda r: self.post_message(Logged(r))
+        self.log_path = logs.setup(self.runtime.settings, stderr=None, extra=self.log_records)
         self.theme = self.ui.get("theme") or NORMAL_THEME
         if self.theme not in self.available_themes:
             self.theme = NORMAL_THEME
@@ -177,6 +190,7 @@ class IncidentConsole(App[None]):
         self.set_interval(2.0, self.ui.flush, name="ui-state")
 
     def on_unmount(self) -> None:
+        self.log_records.on_record = None
         self.ui.flush()
         if self.dispatcher is not None:
             with contextlib.suppress(Exception):
@@ -206,15 +220,14 @@ class IncidentConsole(App[None]):
             return
         # the lists first: the dispatcher imports Apprise (about 0.6 s) after they show
         self.post_message(CoreReady(len(playbooks), len(directory.staff), len(directory.units),
-                                    bridge.has_notify(), bridge.has_escalation()))
+                                    True, bridge.has_ladder(rt)))
         running = False
         if self.want_dispatcher:
             try:
                 d = bridge.make_dispatcher(rt)
-                if d is not None:
-                    d.start()
-                    self.dispatcher = d
-                    running = True
+                d.start()
+                self.dispatcher = d
+                running = True
             except Exception as exc:
                 self.post_message(ActionFailed("app", f"notification dispatcher: "
                                                       f"{error_text(exc)}", refused=False))
@@ -440,12 +453,9 @@ class IncidentConsole(App[None]):
             st = rt.engine.state(incident_id)
             timers = rt.engine.timers(st)
             events = rt.store.events(incident_id, after_seq=after_seq)
-            try:
-                from incident.notify.tally import step_tallies
-            except ImportError:  # notifications not installed: raw counts per state
-                delivery = delivery_from_counts(rt.store.outbox_counts(incident_id))
-            else:
-                delivery = delivery_from_tallies(step_tallies(rt.store, incident_id), st)
+            from incident.notify.tally import step_tallies
+
+            delivery = delivery_from_tallies(step_tallies(rt.store, incident_id), st)
             now = rt.clock.now()
         except Exception as exc:
             self.post_message(ActionFailed(f"incident:{incident_id}", error_text(exc),
@@ -557,6 +567,32 @@ class IncidentConsole(App[None]):
             return
         self.push_screen(HelpModal(self.screen))
 
+    def action_show_log(self) -> None:
+        from incident.console.screens.log import LogScreen
+
+        if isinstance(self.screen, LogScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(LogScreen())
+
+    def on_logged(self, msg: Logged) -> None:
+        """A warning while the console runs: the open log panel follows it; otherwise a
+        short toast (at most one every 30 s, errors always) points to F4."""
+        from incident.console.screens.log import LogScreen
+
+        if isinstance(self.screen, LogScreen):
+            self.screen.refresh_lines()
+            return
+        from incident.clock import monotonic
+
+        now = monotonic()
+        if msg.record.levelno < logging.ERROR and now - self._log_toast_at < 30:
+            return
+        self._log_toast_at = now
+        text = msg.record.getMessage().splitlines()[0][:120] if msg.record.msg else ""
+        self.notify(t("log.new", self.lang, text=text), severity="warning"
+                    if msg.record.levelno < logging.ERROR else "error", markup=False)
+
     def action_directory(self) -> None:
         from incident.console.screens.directory import DirectoryScreen
 
@@ -599,6 +635,7 @@ class IncidentConsole(App[None]):
         yield SystemCommand(t("cmd.directory", lang), "", self.action_directory)
         yield SystemCommand(t("cmd.lang", lang), "", self.action_toggle_language)
         yield SystemCommand(t("cmd.contrast", lang), "", self.action_toggle_contrast)
+        yield SystemCommand(t("cmd.log", lang), "", self.action_show_log)
         yield from super().get_system_commands(screen)
 
     # ---- helpers for screens -------------------------------------------------------------

@@ -7,6 +7,7 @@ burst of delivery updates during a 2,000-recipient send cannot flood the UI.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ class CoreReady(Message):
     staff: int
     units: int
     notify: bool
-    escalation: bool
+    escalation: bool  # a ladder (contacts/escalation.yaml) runs
 
 
 @dataclass
@@ -36,6 +37,13 @@ class DispatcherReady(Message):
     """The background dispatcher started (or could not), after the lists were shown."""
 
     running: bool
+
+
+@dataclass
+class Logged(Message):
+    """A WARNING-or-worse log record (posted from whichever thread logged it)."""
+
+    record: logging.LogRecord
 
 
 @dataclass

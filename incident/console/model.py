@@ -190,24 +190,6 @@ class StepDelivery:
             sum(c.failed for c in self.channels)
 
 
-FAILED = ("failed_permanent",)
-SENT = ("sent",)
-PENDING = ("queued", "sending", "failed_temporary")
-
-
-def delivery_from_counts(counts: dict[tuple[str, str], dict[str, int]]) -> list[StepDelivery]:
-    """Group store.outbox_counts() into per-step, per-channel progress."""
-    by_step: dict[str, list[ChannelProgress]] = {}
-    for (step_id, channel), states in sorted(counts.items()):
-        total = sum(states.values())
-        sent = sum(states.get(s, 0) for s in SENT)
-        failed = sum(states.get(s, 0) for s in FAILED)
-        pending = sum(states.get(s, 0) for s in PENDING)
-        by_step.setdefault(step_id, []).append(
-            ChannelProgress(channel, total, sent, failed, pending, total - sent - failed - pending))
-    return [StepDelivery(s, tuple(chs)) for s, chs in by_step.items()]
-
-
 def delivery_from_tallies(found: dict[str, Any], st: IncidentState | None = None,
                           ) -> list[StepDelivery]:
     """Per step, per channel, counted per recipient (notify.tally), the playbook's notify

@@ -216,8 +216,16 @@ class StaffServer(Server):
         ws = gate.public_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         self.csp = CSP.format(ws=ws)
 
-    def initialize_logging(self) -> None:  # quieter than textual-serve's rich log
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    def initialize_logging(self) -> None:
+        """incident's own setup (rotating file, stderr, secrets masked) instead of
+        textual-serve's rich log; INFO unless configured, so sign-ins and refusals show."""
+        import sys
+
+        from incident import logs
+        from incident.config import load_settings
+
+        settings = load_settings()
+        logs.setup(settings, stderr=sys.stderr, level=settings.log_level or "INFO")
 
     async def on_startup(self, app: web.Application) -> None:
         log.info("serving the console on %s", self.public_url)

@@ -13,7 +13,7 @@ timeline (HSEEP P/S/M/U), and the evaluation is stored as events.
 - ``scored(store, playbooks, id)``, ``rate``, ``add_note``, ``add_plan``,
   ``apply_file`` — scoring and evaluation; ``build_aar``/``render_aar`` — the report.
 
-Never imports Textual. The runtime dispatcher (incident.notify.build_dispatcher) consults ``sandbox_fault``.
+Never imports Textual. The runtime dispatcher consults ``sandbox_fault`` through ``Runtime.sandbox_fault``.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -512,28 +512,43 @@ def apply(st: IncidentState, event: Any) -> None:
 def _delivered(st: IncidentState, step: str, p: dict[str, Any], ts: datetime) -> None:
     """A target on a notify step is met once its messages reached enough recipients.
 
-    The figures come from the dispatcher's ``delivery.progress`` (per recipient,
-    the step's own messages only). Met at the moment the last counted recipient
-    was reached (``delivered_at``), never later than the event itself."""
-    for t in st.targets.values():
-        if t.rule != "delivered" or t.met_by != step or t.met_at is not None \
-                or t.not_applicable:
-            continue
-        if "recipients" in p:
-            recipients, delivered = int(p.get("recipients") or 0), int(p.get("delivered") or 0)
-        else:  # a log written before per-recipient figures: rows per channel
-            chans = [c for c in (p.get("channels") or {}).values() if isinstance(c, dict)]
-            if any(c.get("pending") or c.get("failed") for c in chans):
-                continue
-            delivered = recipients = sum(int(c.get("sent") or 0) for c in chans)
-        need = max(1, math.ceil(recipients * t.threshold / 100.0 - 1e-9))
-        if recipients <= 0 or delivered < need:
-            continue
+    The figures come from the step's recorded delivery fact (``delivery.progress``:
+    per recipient, the step's own messages only). Met at the moment the last counted
+    recipient was reached (``delivered_at``), never later than the event itself."""
+    for t in delivery_targets_met(st, step, p):
         at = ts
         if isinstance(p.get("delivered_at"), str):
             with contextlib.suppress(ValueError):
                 at = min(ts, datetime.fromisoformat(p["delivered_at"]))
-        t.met_at, t.reached = at, (delivered, recipients)
+        t.met_at, t.reached = at, _reach(p)
+
+
+def _reach(p: dict[str, Any]) -> tuple[int, int]:
+    """(delivered, recipients) of a delivery payload."""
+    if "recipients" in p:
+        return int(p.get("delivered") or 0), int(p.get("recipients") or 0)
+    # a log written before per-recipient figures: rows per channel
+    chans = [c for c in (p.get("channels") or {}).values() if isinstance(c, dict)]
+    if any(c.get("pending") or c.get("failed") for c in chans):
+        return 0, 0
+    sent = sum(int(c.get("sent") or 0) for c in chans)
+    return sent, sent
+
+
+def delivery_targets_met(st: IncidentState, step: str, p: dict[str, Any]) -> list[TargetState]:
+    """The open "delivered" targets on `step` that figures `p` would meet. The
+    dispatcher records a delivery fact when this is not empty (or the step finished),
+    so a target is met on time without logging every count in between."""
+    out = []
+    delivered, recipients = _reach(p)
+    for t in st.targets.values():
+        if t.rule != "delivered" or t.met_by != step or t.met_at is not None \
+                or t.not_applicable:
+            continue
+        need = max(1, math.ceil(recipients * t.threshold / 100.0 - 1e-9))
+        if recipients > 0 and delivered >= need:
+            out.append(t)
+    return out
 
 
 def fold(incident_id: str, playbook: Playbook, events: list[Any]) -> IncidentState:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ from incident import i18n
 from incident.engine import events as ev
 from incident.engine.context import local_zone
 from incident.engine.state import Timer
-from incident.errors import Refused, ValidationFailed, known, suggest
+from incident.errors import Refused, known, suggest
 from incident.escalation.graph import Edge, EscalationGraph
 from incident.escalation.resolve import Resolution, local_time, resolve
 from incident.i18n import data_lang, join_list
@@ -500,24 +501,22 @@ def install(engine: Engine, runtime: Any = None, *, graph: EscalationGraph | Non
     """Add the escalation hook and timer source to an engine.
 
     The graph comes from `graph`, else from the runtime's contacts folder
-    (escalation.yaml). A broken or missing file never stops incidents: the error is
-    logged, pages by hand and by playbook still go out, and `incident escalation
-    check` names the problem.
+    (escalation.yaml). A missing file means no automatic ladder (pages by hand and by
+    playbook still go out). A broken file raises ValidationFailed naming file:line:field,
+    like a broken playbook: every face then refuses to run on it instead of showing an
+    escalation that is silently off.
     """
     directory = directory or engine.directory
     if graph is None and runtime is not None and directory is not None:
         path = runtime.settings.contacts_dir / "escalation.yaml"
         if path.exists():
             compiled = getattr(runtime, "escalation_graph", None)  # Runtime's cache
-            try:
-                if compiled is not None:
-                    graph = compiled(directory)
-                else:
-                    from incident.escalation.model import load_escalation
+            if compiled is not None:
+                graph = compiled(directory)
+            else:
+                from incident.escalation.model import load_escalation
 
-                    graph = load_escalation(path, directory)
-            except ValidationFailed as exc:
-                log.error("escalation is off: %s", exc)
+                graph = load_escalation(path, directory)
     esc = Escalation(graph, directory)
     _INSTALLED[engine] = esc
     engine.reactors.append(esc.react)
@@ -607,6 +606,24 @@ def _paged(p: dict[str, Any]) -> list[str]:
 def _names(directory: Directory | None, people: list[str]) -> str:
     names = Names(directory)
     return ", ".join(names.who_with_id(x) for x in people) or "nobody"
+
+
+def acknowledge_waiting(engine: Engine, incident_id: str, actor: str) -> IncidentState:
+    """One key, one rule: acknowledge the actor's own waiting pages; the commander (the
+    owner) with none of their own answers for every waiting page. The console's "ack"
+    key calls this, so the rule lives here and not in a face."""
+    st = engine.state(incident_id)
+    mine = [p for p in st.unacked_pages() if actor in (p.get("to") or [])]
+    return acknowledge(engine, incident_id, actor, all_pages=not mine and actor == st.owner)
+
+
+def ladder_levels(engine: Engine, playbook_levels: Iterable[int] = ()) -> list[int]:
+    """The severity levels the escalation ladder covers; without escalation.yaml, the
+    levels the playbooks use (so a chain can still be shown per level)."""
+    graph = installed(engine).graph
+    if graph is not None:
+        return sorted(graph.severities)
+    return sorted(set(playbook_levels))
 
 
 def raise_escalation(engine: Engine, incident_id: str, role: str, actor: str,

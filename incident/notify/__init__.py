@@ -78,18 +78,11 @@ def build_planner(runtime: Runtime) -> Planner:
 
 def build_dispatcher(runtime: Runtime, *, incident_id: str | None = None,
                      progress: bool = True, **kwargs: Any) -> Dispatcher:
-    """The runtime's dispatcher; drills' scripted channel faults apply to its sandbox."""
+    """The runtime's dispatcher; drills' scripted channel faults (the runtime's
+    `sandbox_fault` hook, wired there so notify never imports drill) apply to its sandbox."""
     from incident.notify.dispatcher import Dispatcher
 
-    try:
-        from incident.drill import sandbox_fault
-    except ImportError:
-        pass
-    else:
-        store = runtime.store
-        kwargs.setdefault("sandbox_fault",
-                          lambda incident, channel, now: sandbox_fault(store, incident,
-                                                                       channel, now))
+    kwargs.setdefault("sandbox_fault", runtime.sandbox_fault)
     return Dispatcher(runtime.store, runtime_channels(runtime), runtime.clock,
                       directory=runtime.directory,
                       engine=runtime.engine if progress else None,

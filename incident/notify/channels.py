@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -52,6 +52,7 @@ from incident.errors import (
     known,
     suggest,
 )
+from incident.masking import Masker, remember
 from incident.playbook.model import Duration
 
 KINDS = ("sms", "email", "chat")
@@ -209,30 +210,6 @@ def with_timeouts(url: str, timeout: float) -> str:
     return url + ("&" if "?" in url else "?") + "&".join(extra)
 
 
-class Masker:
-    """Removes secrets from text: configured secret values and URL credentials."""
-
-    _CRED = re.compile(r"(\b[a-z][a-z0-9+.-]*://)([^/\s@]+)@", re.I)
-    _QUERY = re.compile(r"([?&](?:token|access_token|key|secret|password|pass|apikey|api_key|"
-                        r"sign|signature)=)[^&\s]+", re.I)
-
-    def __init__(self, values: Iterable[str] = ()):
-        self.values = sorted({v for v in values if v and len(v) >= 3}, key=len, reverse=True)
-
-    def __call__(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        out = str(text)
-        for v in self.values:
-            if v in out:
-                out = out.replace(v, "***")
-            q = quote(v, safe="")
-            if q != v and q in out:
-                out = out.replace(q, "***")
-        out = self._CRED.sub(lambda m: m.group(1) + "***@", out)
-        return self._QUERY.sub(lambda m: m.group(1) + "***", out)
-
-
 @dataclass(slots=True)
 class ChannelSet:
     """The configured channels plus the secrets they may use."""
@@ -241,6 +218,9 @@ class ChannelSet:
     source: str = "(built-in)"
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     warnings: list[Issue] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        remember(self.secrets.values())  # so no log record can carry them either
 
     def __contains__(self, name: object) -> bool:
         return name in self.channels

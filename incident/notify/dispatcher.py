@@ -58,13 +58,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from incident.clock import Clock, SystemClock, monotonic
-from incident.engine import events as ev
 from incident.notify.channels import ChannelError, ChannelSet
 from incident.notify.planner import drill_mark, fallback_key
 from incident.notify.procs import SendProcesses, usable_cores
 from incident.notify.send import PERMANENT, SENT, TEMPORARY, Outcome, send_one
 from incident.notify.tally import StepTally, progress_fields, step_tallies
-from incident.store import NewEvent, NewOutbox, OutboxRow
+from incident.store import NewOutbox, OutboxRow
 
 if TYPE_CHECKING:
     from incident.directory import Directory
@@ -602,19 +601,22 @@ class Dispatcher:
             steps = sorted(s for i, s in self._dirty if i == iid)
             self._dirty -= {(iid, s) for s in steps}
             self._last_emit[iid] = t
-            for step in steps:
-                try:
-                    self._emit(iid, progress_payload(self.store, iid, step))
-                except Exception:  # progress is a courtesy; delivery goes on
-                    log.exception("delivery progress for %s failed", iid)
+            try:
+                self._emit(iid, [progress_payload(self.store, iid, step) for step in steps])
+            except Exception:  # progress is a courtesy; delivery goes on
+                log.exception("delivery progress for %s failed", iid)
 
-    def _emit(self, incident_id: str, payload: dict[str, Any]) -> None:
+    def _emit(self, incident_id: str, payloads: list[dict[str, Any]]) -> None:
+        """Live figures go to `on_progress`; the log gets only the facts among them (a
+        step finished, a delivered target met: notify/reconcile.py) — the counts in
+        between stay derived data in the outbox."""
         if self.engine is not None:
-            self.engine.append_events(
-                incident_id,
-                lambda st, now: [NewEvent(ev.DELIVERY_PROGRESS, ev.SYSTEM, payload, now)])
+            from incident.notify.reconcile import record_facts
+
+            record_facts(self.engine, incident_id, payloads)
         if self.on_progress is not None:
-            self.on_progress(incident_id, payload)
+            for payload in payloads:
+                self.on_progress(incident_id, payload)
 
     def _next_retry_in(self) -> float | None:
         """Seconds until the next back-off ends (None: nothing is waiting to retry)."""

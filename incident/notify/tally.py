@@ -11,9 +11,11 @@ the one that failed).
 Only rows with the step's own id count: escalation pages (``escalation:<page>``)
 are never mixed into a step's figures.
 
-The tally travels in the ``delivery.progress`` event the dispatcher appends
-(:func:`progress_fields`), so the fold — and every face that reads it — can say
-whether a target measured on the step is met, without reading the outbox.
+Live figures are read from the outbox (:func:`step_tallies`: the console, status,
+deliveries, reports). The log holds only facts: the tally travels in the
+``delivery.progress`` event the dispatcher appends when a step finished or a delivered
+target is met (:func:`progress_fields`, notify/reconcile.py), so the fold can say
+whether a target measured on the step is met without reading the outbox.
 
 Never imports Apprise or Textual.
 """

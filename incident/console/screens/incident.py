@@ -170,9 +170,8 @@ class IncidentScreen(Screen):
         self.app.release_keys()  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        app: Any = self.app
-        if action == "ack":
-            return bool(app.features.get("escalation"))
+        if action == "ack":  # pages by hand need no ladder: ack is always offered
+            return True
         if self.state is None:  # loading: shown dimmed, and keys for them are held
             return True if action == "back" else None
         resolved = self.state.status != "open"

@@ -77,7 +77,7 @@ class NotifyPreviewScreen(ModalScreen[Any]):
             aud.append(f"  [$warning]{t('pv.no_channel', lang, n=p.no_channel)}[/]")
         if p.by_lang:
             aud.append("  " + " · ".join(f"{k}: {v}" for k, v in sorted(p.by_lang.items())))
-        if p.note and p.note != "no_notify":
+        if p.note:
             aud.append(f"[$warning]{escape(p.note)}[/]")
         if not p.can_send:
             aud.append(f"[b $error]{t('pv.not_configured', lang)}[/]")

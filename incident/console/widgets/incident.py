@@ -502,10 +502,10 @@ class DeliveryPanel(VerticalScroll):
 # ---- escalation ---------------------------------------------------------------------------------
 
 def pages_text(pages: list[PageRow], timers: list[Timer], now: datetime, lang: str,
-               zone: ZoneInfo, installed: bool) -> str:
+               zone: ZoneInfo, ladder: bool) -> str:
     out: list[str] = []
-    if not installed:
-        out.append(f"[$warning]{t('esc.not_installed', lang)}[/]")
+    if not ladder:
+        out.append(f"[$warning]{t('esc.no_ladder', lang)}[/]")
     if not pages:
         out.append(t("esc.none", lang))
     for p in pages:
@@ -525,8 +525,7 @@ def pages_text(pages: list[PageRow], timers: list[Timer], now: datetime, lang: s
         style = URGENCY_STYLE[urgency(tm.due_at, now)]
         out.append(t("esc.next", lang, t=_styled(countdown(tm.due_at - now), style or "b"),
                      what=escape(tm.label.get(lang, tm.id))))
-    if installed:
-        out.append(f"[dim]{t('esc.hint', lang)}[/]")
+    out.append(f"[dim]{t('esc.hint', lang)}[/]")
     return "\n".join(out)
 
 

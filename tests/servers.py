@@ -142,6 +142,10 @@ class HttpReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY, as real gateways' servers (nginx, Go, Node) set it: without
+            # it the answer's body waits for the client's delayed ACK (40 ms) on every
+            # request after the first of a kept-alive connection (Nagle)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass

@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from fixtures_notify import ENV, build_env
 
 from incident.notify import reuse
 from incident.notify.send import SENT, TEMPORARY, send_one
-
 
 N = 60
 THREADS = 4

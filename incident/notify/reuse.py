@@ -39,6 +39,7 @@ import http.cookiejar
 import smtplib
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,9 @@ SMTP_IDLE_S = 20.0        # an SMTP session idle longer is not trusted (servers 
 
 _LOCAL = threading.local()
 _active: Callable[[], bool] = lambda: False  # noqa: E731 - set by install()
-_all_smtp: set[_Pooled] = set()
+# every open pooled session, for close_all(); weak, so that a session whose thread has
+# ended (its thread-local pool gone) is collected and its socket closed, not leaked
+_all_smtp: weakref.WeakSet[_Pooled] = weakref.WeakSet()
 _all_lock = threading.Lock()
 
 
@@ -103,7 +106,7 @@ def http_session_reused() -> bool:
 # ---- SMTP ------------------------------------------------------------------------------------
 
 class _Pooled:
-    __slots__ = ("key", "last", "smtp", "used")
+    __slots__ = ("__weakref__", "key", "last", "smtp", "used")
 
     def __init__(self, key: tuple, smtp: smtplib.SMTP):
         self.key = key

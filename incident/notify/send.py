@@ -14,6 +14,13 @@ certificate failure), which Apprise otherwise keeps in debug lines only.
 ``cto``/``rto`` bound the sockets and each send has a deadline (see send_one);
 there are no Apprise-side retries (ours are recorded and backed off on the
 injected clock).
+
+Connections are reused (reuse.py): during our sends each thread keeps one
+keep-alive HTTP session and one SMTP session per mail server, so a burst opens
+about as many connections as there are sending threads, not one per message. A
+plugin instance is still made per message (cheap next to the connection it no
+longer opens), which keeps every message its own request or SMTP transaction with
+its own result.
 """
 
 from __future__ import annotations

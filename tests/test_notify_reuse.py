@@ -107,3 +107,25 @@ def test_dropped_connections_cost_retries_never_a_lost_or_double_message(
         assert smtp.sessions < len(mails) and smseagle.connections < len(phones) * 2
     finally:
         env.store.close()
+
+
+def test_a_logged_in_session_serves_only_its_own_login():
+    """The kept session is keyed by the login: a changed password never rides on the
+    session the old one opened, and a refused login is reported for each message."""
+    from servers import SmtpServer
+
+    with SmtpServer(login=("noreply@estate.test", "s3cret/#?")) as smtp:
+        smtp.reset()
+
+        def url(word: str, rcpt: str) -> str:
+            return (f"mailto://noreply%40estate.test:{word}@127.0.0.1:{smtp.port}/{rcpt}"
+                    "?from=noreply%40estate.test&mode=insecure")
+
+        good = [url("s3cret%2F%23%3F", f"owner{i:04d}@example.com") for i in range(20)]
+        bad = [url("wrong", f"late{i:04d}@example.com") for i in range(3)]
+        with ThreadPoolExecutor(1) as pool:
+            out = list(pool.map(lambda u: send_one(u, "t", "b", deadline=10), good + bad))
+        assert [o.status for o in out[:20]] == [SENT] * 20
+        assert all(o.status == "failed_permanent" and "SMTP 535" in o.error for o in out[20:])
+        assert smtp.count_by_to() == Counter(f"owner{i:04d}@example.com" for i in range(20))
+        assert smtp.sessions <= 1 + 3  # one logged-in session, then one per refused login

@@ -63,7 +63,8 @@ for line in sys.stdin:
     cmd = line.strip()
     if cmd == "count":
         out = {{"sms": len(sms.messages()), "sms_unique": len(sms.count_by_to()),
-               "smtp": len(smtp.messages()), "smtp_unique": len(smtp.count_by_to())}}
+               "smtp": len(smtp.messages()), "smtp_unique": len(smtp.count_by_to()),
+               "sms_connections": sms.connections, "smtp_sessions": smtp.sessions}}
         print(json.dumps(out), flush=True)
     elif cmd == "reset":
         sms.reset(); smtp.reset()
@@ -420,7 +421,11 @@ def main() -> int:
             engine, channels, directory = build(Path(tmp), args.owners, servers.ports,
                                                 args.concurrency)
             ours = []
+            raws = []
+            # alternate raw clients and our dispatcher so that both see the same load
             for i in range(args.runs):
+                raw = run_raw(servers.ports, args.owners, args.concurrency, servers)
+                raws.append(raw)
                 r = run_ours(engine, channels, directory, servers)
                 ours.append(r)
                 srv = r["server"]
@@ -428,12 +433,14 @@ def main() -> int:
                 print(f"  run {i + 1}: queued {r['rows']} rows in {r['queue_s']:.2f}s, sent in "
                       f"{r['send_s']:.2f}s; recorded sent {r['recorded_sent']}; servers got "
                       f"sms {srv['sms']} ({srv['sms_unique']} unique), email {srv['smtp']} "
-                      f"({srv['smtp_unique']} unique)", flush=True)
+                      f"({srv['smtp_unique']} unique) over {srv['sms_connections']} HTTP "
+                      f"connections and {srv['smtp_sessions']} SMTP sessions; raw clients "
+                      f"{raw['s']:.2f}s; ratio {r['send_s'] / raw['s']:.2f}; load "
+                      f"{os.getloadavg()[0]:.2f}", flush=True)
                 if lost or srv["sms"] != args.owners or srv["smtp"] != args.owners:
                     ok = False
             plain = run_plain(directory, channels, args.plain or total, 2 * args.concurrency,
                               servers, Path(tmp))
-            raw = run_raw(servers.ports, args.owners, args.concurrency, servers)
             engine.store.close()
             pg = None
             if pg_url:
@@ -457,6 +464,8 @@ def main() -> int:
         servers.close()
 
     send = statistics.median(r["send_s"] for r in ours)
+    raw = {"s": statistics.median(r["s"] for r in raws)}
+    ratios = [o["send_s"] / r["s"] for o, r in zip(ours, raws, strict=True)]
     endtoend = statistics.median(r["send_s"] + r["queue_s"] for r in ours)
     print()
     print(f"{total:,} messages ({args.owners:,} owners x SMS + e-mail), servers answer after "
@@ -474,7 +483,7 @@ def main() -> int:
     plain_label = (f"plain Apprise, own process, pool {2 * args.concurrency}"
                    + ("" if plain["messages"] == total else f", {plain['messages']} msgs"))
     print(f"{plain_label:<58}{plain['s']:>10.2f}{plain['messages'] / plain['s']:>10.0f}")
-    raw_label = f"raw clients, {args.concurrency} threads (server capacity)"
+    raw_label = f"raw clients, {args.concurrency} threads (server capacity), median"
     print(f"{raw_label:<58}{raw['s']:>10.2f}{total / raw['s']:>10.0f}")
     if pg is not None:
         print(f"{'PostgreSQL, 2 dispatcher processes (send + record)':<58}{pg['send_s']:>10.2f}"
@@ -484,7 +493,9 @@ def main() -> int:
     print("CPU seconds during our send (median): " + ", ".join(f"{k} {v:.1f}" for k, v in
                                                               cpu.items())
           + f"; {sum(cpu.values()) / send:.2f} of {os.cpu_count()} cores busy")
-    print(f"ratio ours / raw clients: {send / raw['s']:.2f} (target <= 1.3)")
+    print(f"ratio ours / raw clients (each run against the raw run just before it): "
+          f"{' '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f} "
+          "(target <= 1.3)")
     print(f"ratio ours / plain Apprise (per message): "
           f"{(send / total) / (plain['s'] / plain['messages']):.2f}; plain run: servers got "
           f"{plain['ok']} of {plain['messages']}")
@@ -500,7 +511,7 @@ def main() -> int:
               f"{max(dups)}; bound: the sends in flight, {2 * args.concurrency}); lost "
               f"{[c['lost'] for c in crashes]}")
     targets = [("all sent and recorded within 15 s", send <= 15 and ok),
-               ("within 1.3x the raw clients' time", send <= 1.3 * raw["s"]),
+               ("within 1.3x the raw clients' time", statistics.median(ratios) <= 1.3),
                ("nothing lost, nothing twice", ok)]
     for name, good in targets:
         print(f"  [{'ok' if good else 'MISSED'}] {name}")

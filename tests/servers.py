@@ -65,6 +65,15 @@ class _Faults:
         self.hang = 0.0
         self.requests = 0
         self.retry_after: str | None = None  # Retry-After header sent with a 429
+        # drop the connection without an answer when it has already carried this many
+        # messages (None: never); SMTP: at "mail" (before the message) or "data" (after it)
+        self.drop_after: int | None = None
+        self.drop_at = "mail"
+
+    def drop_connections_after(self, messages: int | None, at: str = "mail") -> None:
+        """Close each connection, unannounced, once it has carried `messages` messages."""
+        self.drop_after = messages
+        self.drop_at = at
 
     def set_latency(self, seconds: float) -> None:
         self.latency = float(seconds)
@@ -83,6 +92,7 @@ class _Faults:
             self._fail = []
         self.hang = 0.0
         self.latency = 0.0
+        self.drop_after = None
 
     def next_failure(self) -> Any:
         with self._lock:
@@ -116,6 +126,7 @@ class HttpReceiver:
         self.faults = _Faults()
         self.received: list[Received] = []
         self.requests: list[dict[str, Any]] = []
+        self.connections = 0  # TCP connections accepted (keep-alive reuse shows here)
         self._lock = threading.Lock()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -131,13 +142,28 @@ class HttpReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY, as real gateways' servers (nginx, Go, Node) set it: without
+            # it the answer's body waits for the client's delayed ACK (40 ms) on every
+            # request after the first of a kept-alive connection (Nagle)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                self.carried = 0
+                with owner._lock:
+                    owner.connections += 1
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                drop = owner.faults.drop_after
+                if drop is not None and self.carried >= drop:
+                    self.close_connection = True  # hang up without an answer
+                    return
+                self.carried += 1
                 owner._handle(self, raw)
 
         server = _Server(("127.0.0.1", self._port), Handler)
@@ -228,6 +254,7 @@ class HttpReceiver:
         with self._lock:
             self.received.clear()
             self.requests.clear()
+            self.connections = 0
         self.faults.heal()
         self.faults.requests = 0
 
@@ -298,6 +325,7 @@ class SmtpServer:
         self._raw: list[tuple[tuple[str, ...], bytes]] = []  # (rcpt_tos, content)
         self._parsed: list[Received] = []
         self._parsed_from: list[int] = []  # one entry per raw message already parsed
+        self.sessions = 0  # SMTP connections accepted (session reuse shows here)
         self.faults = _Faults()
         self._lock = threading.Lock()
         self._controller = None
@@ -311,7 +339,22 @@ class SmtpServer:
 
         owner = self
 
+        def hang_up(server: Any, session: Any, stage: str) -> bool:
+            f = owner.faults
+            if f.drop_after is None or f.drop_at != stage \
+                    or getattr(session, "carried", 0) < f.drop_after:
+                return False
+            server.transport.close()
+            return True
+
         class Handler:
+            async def handle_MAIL(self, server, session, envelope, address, mail_options):
+                if hang_up(server, session, "mail"):
+                    return "421 4.3.0 closing"  # never read: the connection is gone
+                envelope.mail_from = address
+                envelope.mail_options.extend(mail_options)
+                return "250 OK"
+
             async def handle_RCPT(self, server, session, envelope, address, options):
                 if address.lower() in owner.unknown:
                     return f"550 5.1.1 <{address}>: Recipient address rejected: " \
@@ -320,6 +363,9 @@ class SmtpServer:
                 return "250 OK"
 
             async def handle_DATA(self, server, session, envelope):
+                if hang_up(server, session, "data"):
+                    return "451 4.3.0 closing"  # never read: the connection is gone
+                session.carried = getattr(session, "carried", 0) + 1
                 f = owner.faults
                 if f.latency:
                     await asyncio.sleep(f.latency)
@@ -347,7 +393,13 @@ class SmtpServer:
                 return AuthResult(success=(user, word) == owner.login, handled=False)
 
             auth = {"authenticator": check, "auth_require_tls": False}
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self._port,
+        class Counting(Controller):
+            def factory(self):  # called once per accepted connection
+                with owner._lock:
+                    owner.sessions += 1
+                return super().factory()
+
+        self._controller = Counting(Handler(), hostname="127.0.0.1", port=self._port,
                                       server_hostname="localhost", ready_timeout=5.0, **auth)
         self._controller.start()
         return self
@@ -395,5 +447,6 @@ class SmtpServer:
             self._raw.clear()
             self._parsed.clear()
             self._parsed_from.clear()
+            self.sessions = 0
         self.faults.heal()
         self.faults.requests = 0

@@ -326,7 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     threads = int(args[0]) if args else 16
     alive = _die_with_parent(int(args[1]) if len(args) > 1 else None)
-    _serve(threads, sys.stdin, sys.stdout, alive)
+    try:
+        _serve(threads, sys.stdin, sys.stdout, alive)
+    finally:
+        from incident.notify import reuse
+
+        reuse.close_all()  # QUIT the kept SMTP sessions
     return 0
 
 

@@ -14,6 +14,13 @@ certificate failure), which Apprise otherwise keeps in debug lines only.
 ``cto``/``rto`` bound the sockets and each send has a deadline (see send_one);
 there are no Apprise-side retries (ours are recorded and backed off on the
 injected clock).
+
+Connections are reused (reuse.py): during our sends each thread keeps one
+keep-alive HTTP session and one SMTP session per mail server, so a burst opens
+about as many connections as there are sending threads, not one per message. A
+plugin instance is still made per message (cheap next to the connection it no
+longer opens), which keeps every message its own request or SMTP transaction with
+its own result.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ from apprise.common import NotifyFormat
 from apprise.exception import AppriseImproperlyConfigured
 
 from incident.clock import monotonic
-from incident.notify import sink  # noqa: F401  (registers sink://)
+from incident.notify import (
+    reuse,
+    sink,  # noqa: F401  (registers sink://)
+)
 
 ASSET = apprise.AppriseAsset(service_timeout=0, async_mode=False)
 
@@ -343,16 +353,38 @@ def _install_smtp_trace() -> None:
     errors = getattr(email_smtp, "SMTP_EXCEPTIONS", (OSError, smtplib.SMTPException))
 
     class TracedSMTPController(controller):  # type: ignore[misc, valid-type]
+        """Apprise's controller, with the server's replies kept and, during our sends,
+        the thread's SMTP session reused (see reuse.py) instead of a new session per
+        message. Each message stays its own MAIL/RCPT/DATA transaction: one result per
+        recipient, exactly as with a fresh session."""
+
         _incident_trace = True
 
         def __enter__(self) -> Any:
+            self._entry = None
+            self._reused = False
+            if _trace() is None:  # not one of our sends: Apprise's own behaviour
+                return self._connect()
+            self._key = (self.host, self.port, self.secure_mode, self.user, self.password,
+                         self.verify_certificate, self.socket_connect_timeout)
+            entry = reuse.smtp_take(self._key)
+            if entry is not None:
+                self._entry, self._reused, self._socket = entry, True, entry.smtp
+                return self
+            self._connect()
+            self._entry = reuse.smtp_new(self._key, self._socket)
+            return self
+
+        def _connect(self) -> Any:
             try:
-                return super().__enter__()
+                got = super().__enter__()
             except errors as exc:
                 t = _trace()
                 if t is not None:
                     t.replies.append(_smtp_reply(exc))
                 raise
+            _mark_data(self._socket)
+            return got
 
         def sendmail(self, from_addr: str, to_addrs: list, message: str) -> bool:
             t = _trace()
@@ -360,8 +392,10 @@ def _install_smtp_trace() -> None:
                 raise _RetryLater(0.0, "the send ran out of its time limit before the "
                                   "message was handed over (deadline)")
             try:
-                refused = self._socket.sendmail(from_addr, to_addrs, message)
+                refused = self._sendmail(from_addr, to_addrs, message)
             except errors as exc:
+                if self._entry is not None and not _session_intact(self._socket, exc):
+                    self._entry.used = reuse.SMTP_MAX_MESSAGES  # broken: never reused
                 if t is not None:
                     t.replies.append(_smtp_reply(exc))
                 return False
@@ -371,12 +405,75 @@ def _install_smtp_trace() -> None:
                 return False
             return True
 
+        def _sendmail(self, from_addr: str, to_addrs: list, message: str) -> dict:
+            sock = self._socket
+            sock._incident_data = False  # type: ignore[union-attr]
+            try:
+                out = sock.sendmail(from_addr, to_addrs, message)  # type: ignore[union-attr]
+            except errors as exc:
+                if not (self._reused and _dropped_before_data(sock, exc)):
+                    raise
+                # The kept session had been closed by the server before this message
+                # (idle timeout, restart): nothing of it was handed over, so it goes
+                # once on a fresh session.
+                reuse.smtp_give_back(self._entry, healthy=False)  # type: ignore[arg-type]
+                self._entry, self._reused = None, False
+                self._connect()
+                self._entry = reuse.smtp_new(self._key, self._socket)
+                out = self._socket.sendmail(from_addr, to_addrs, message)  # type: ignore
+            if self._entry is not None:
+                self._entry.used += 1
+            return out
+
+        def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+            entry = self._entry
+            if entry is None:
+                return super().__exit__(exc_type, exc_val, exc_tb)
+            self._entry = None
+            reuse.smtp_give_back(entry, healthy=exc_type is None)
+            return None
+
     email_base.AppriseSMTPController = TracedSMTPController
+
+
+def _mark_data(sock: Any) -> None:
+    """Note on the session when DATA is sent: a drop before it handed nothing over."""
+    if sock is None or getattr(sock, "_incident_marked", False):
+        return
+    data = sock.data
+
+    def marked(msg: Any) -> Any:
+        sock._incident_data = True
+        return data(msg)
+
+    sock.data = marked
+    sock._incident_marked = True
+    sock._incident_data = False
+
+
+def _session_intact(sock: Any, exc: BaseException) -> bool:
+    """A refusal the server answered in order (550 unknown mailbox, 552 at DATA):
+    smtplib has reset the transaction and the session can carry the next message."""
+    if getattr(sock, "sock", None) is None:
+        return False
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code != 421 \
+        and not isinstance(exc, smtplib.SMTPServerDisconnected)
+
+
+def _dropped_before_data(sock: Any, exc: BaseException) -> bool:
+    if getattr(sock, "_incident_data", True):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421  # "closing channel" at MAIL/RCPT
+    return isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError))
 
 
 _install_throttle_guard()
 _install_http_trace()
 _install_smtp_trace()
+reuse.install(lambda: _trace() is not None)
 
 
 # ---- SMTP: reuse SSL contexts --------------------------------------------------------------

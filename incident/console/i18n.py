@@ -197,6 +197,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "form.handover.to": ("New owner (staff id)", "新负责人（员工编号）"),
     "form.resolve.title": ("Resolve {id}", "结束 {id}"),
     "form.summary": ("Closing summary", "结束总结"),
+    "form.resolve.ok": ("Resolve {id}", "结束 {id}"),
+    "form.resolve.what": ("Resolving stops every clock and escalation of this incident; "
+                          "it can be reopened (o). The box below is off unless it shows ✔.",
+                          "结束后本事件的计时和升级全部停止，可用 o 重新打开。下方方框显示 ✔ 才表示已勾选。"),
     "form.force": ("Resolve although steps are open (summary says why)",
                    "仍有未完成步骤也结束（总结需说明原因）"),
     "form.escalate.title": ("Escalate now", "立即升级"),
@@ -262,6 +266,7 @@ BINDING_LABELS: dict[str, tuple[str, str]] = {
     "incident.back": ("Home", "首页"),
     "incident.urgent": ("Next due", "最急"),
     "incident.new": ("New incident", "发起事件"),
+    "incident.directory": ("Directory", "通讯录"),
     "app.help": ("Help", "帮助"),
     "incident.done": ("Done", "完成"),
     "incident.skip": ("Skip", "跳过"),

@@ -1,5 +1,7 @@
-"""Console benchmark: start-up to the first frame, and key-to-screen latency while a
-2,000-recipient send runs in the background. Prints a plain table of medians.
+"""Console benchmark: keystrokes and seconds from home to the first step of a fire
+(bench_console_start.py), start-up to the first frame and to the home filled, and
+key-to-screen latency while a 2,000-recipient send runs in the background. Prints
+plain tables of medians and the machine's load before and after.
 
     .venv/bin/python bench/bench_console.py [--runs 5] [--keys 120]
 
@@ -191,7 +193,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5, help="start-up runs (fresh processes)")
     ap.add_argument("--keys", type=int, default=120, help="keys measured during the send")
+    ap.add_argument("--no-start", action="store_true",
+                    help="skip home → first step of a fire (bench_console_start.py)")
     args = ap.parse_args()
+    sys.path.insert(0, str(REPO / "bench"))
+    from bench_console_start import load, measure, print_rows
+
+    print(f"before: {load()}")
+    if not args.no_start:
+        print_rows(measure(args.runs))
+        print()
     frames, ready = measure_startup(args.runs)
     lat = measure_latency(args.keys)
     idle, send = lat["idle"], lat["send"]  # type: ignore[assignment]
@@ -213,6 +224,7 @@ def main() -> None:
     print(f"queueing the send (engine.act, outbox rows written): {lat['queue_s']:.2f} s; "
           f"messages sent by the background dispatcher while keys were measured: "
           f"{lat['sent_during']}/{lat['queued']} (dispatcher running: {lat['dispatcher']})")
+    print(f"after:  {load()}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,14 @@ pytest_plugins = ["fixtures_notify"]
 
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("INCIDENT_TEST_DATABASE_URL", "")
+
+
+def pytest_addoption(parser) -> None:
+    """`--snapshot-update` rewrites the console snapshots (tests/snapshot_compare.py)."""
+    # another plugin (syrupy) may already offer it: then the same flag is read
+    with contextlib.suppress(ValueError):
+        parser.addoption("--snapshot-update", action="store_true", default=False,
+                         help="rewrite the console's SVG snapshots in tests/snapshots/")
 
 
 def _db_params() -> list:
@@ -31,7 +40,8 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch) -> Iterator[None]:
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     for key in list(os.environ):
-        if key.startswith("INCIDENT_") and key != "INCIDENT_TEST_DATABASE_URL":
+        if key.startswith("INCIDENT_") and key not in ("INCIDENT_TEST_DATABASE_URL",
+                                                       "INCIDENT_SNAPSHOT_UPDATE"):
             monkeypatch.delenv(key, raising=False)
     yield
     _drop_log_handlers()

@@ -724,7 +724,7 @@ def test_directory_screen_on_duty_search_and_chain(runtime, tmp_path):
         app = build(runtime, tmp_path, dispatcher=False)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            await pilot.press("d")
+            await pilot.press("D")  # d is "done" on the incident screen: D everywhere
             await settle(pilot)
             assert app.screen.id == "directory-screen"
             assert app.screen.query_one("#on-duty").row_count == len(runtime.directory.roles)

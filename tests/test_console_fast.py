@@ -130,7 +130,7 @@ def test_next_due_key_goes_to_the_overdue_step_and_resolved_stops_the_clocks(tmp
             steps = app.screen.query_one("#steps")
             # overdue shows as a badge; the title keeps the row's colours (no red on blue)
             overdue = str(steps.get_option("send_fire_team").prompt)
-            assert "reverse $error" in overdue and "!!" in overdue
+            assert "#000000 on $error" in overdue and "!!" in overdue  # black on red
             assert not overdue.startswith("[$error]")
             assert steps.highlighted <= 2  # at the top, under "Due now"
             # resolve: the header shows one state, and the countdowns stop

@@ -51,6 +51,27 @@ if TYPE_CHECKING:
     from incident.console.model import IncidentSummary
     from incident.runtime import Runtime
 
+# Both themes pass WCAG AA (4.5:1) for every state the console draws; the test
+# tests/test_console_contrast.py measures the frames Textual composes. Textual's own
+# dark theme did not: its error red (#ba3c5b) reads 3.4:1 on the dark background, and
+# its bright blue cursor row (#0178d4) leaves amber, green or muted text at ~2.3:1.
+# The cursor row is a deep blue here, and badges are black on their colour.
+_CURSOR = {"block-cursor-foreground": "#ffffff", "block-cursor-text-style": "bold",
+           "block-cursor-blurred-foreground": "#ffffff"}
+INCIDENT_DARK = Theme(
+    name="incident-dark",
+    primary="#0178D4",
+    secondary="#004578",
+    accent="#ffa62b",
+    warning="#ffa62b",
+    error="#ff7a85",
+    success="#4EBF71",
+    foreground="#e0e0e0",
+    dark=True,
+    variables={**_CURSOR, "block-cursor-background": "#0b3d66",
+               "block-cursor-blurred-background": "#0b3d66",
+               "text-muted": "#a8a8a8", "text-disabled": "#909090"},
+)
 HIGH_CONTRAST = Theme(
     name="incident-high-contrast",
     primary="#FFFF00",
@@ -65,8 +86,13 @@ HIGH_CONTRAST = Theme(
     warning="#FFB000",
     error="#FF4040",
     dark=True,
+    variables={**_CURSOR, "block-cursor-background": "#002b80",
+               "block-cursor-blurred-background": "#002b80",
+               "text-muted": "#c8c8c8", "text-disabled": "#b0b0b0"},
 )
-NORMAL_THEME = "textual-dark"
+NORMAL_THEME = INCIDENT_DARK.name
+# themes a console stored before they were replaced by ones that pass AA
+_OLD_THEMES = {"textual-dark": NORMAL_THEME}
 
 
 def error_text(exc: BaseException) -> str:
@@ -161,6 +187,7 @@ class IncidentConsole(App[None]):
         self.log_records = RecentRecords()
         self.log_path: Path | None = None
         self._log_toast_at = 0.0
+        self.register_theme(INCIDENT_DARK)
         self.register_theme(HIGH_CONTRAST)
         self.set_reactive(IncidentConsole.lang,
                           self.ui.get("lang") or runtime.settings.lang or "en")
@@ -178,7 +205,8 @@ class IncidentConsole(App[None]):
 
         self.log_records.on_record = lambda r: self.post_message(Logged(r))
         self.log_path = logs.setup(self.runtime.settings, stderr=None, extra=self.log_records)
-        self.theme = self.ui.get("theme") or NORMAL_THEME
+        stored = self.ui.get("theme") or NORMAL_THEME
+        self.theme = _OLD_THEMES.get(stored, stored)
         if self.theme not in self.available_themes:
             self.theme = NORMAL_THEME
         self.title = t("app.title", self.lang)

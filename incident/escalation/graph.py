@@ -124,6 +124,8 @@ class EscalationGraph:
     located: Located | None = None
     file: str = FILE
     max_fallback_hours: int = 40  # the check warns past this much fallback cover a week
+    # overdue steps page a person at most once per this interval; the page lists them all
+    reminder_interval: timedelta = timedelta(minutes=5)
     _out: dict[str, list[Edge]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

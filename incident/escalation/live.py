@@ -15,7 +15,10 @@ How a page moves (all of it is events on the incident's timeline):
   of a node keeps timers, so the wait counts from the last page.
 - An acknowledgement (PAGE_ACKED) stops the acknowledged pages' timers.
 - A step going overdue pages the current target: a reminder if that page is still
-  waiting, else a fresh page whose wait starts now.
+  waiting, else a fresh page whose wait starts now. Overdue pages are batched: a
+  person gets at most one per ``reminder_interval`` (escalation.yaml, default 5 min);
+  steps going overdue meanwhile wait for the timer ``overdue_digest:<page>`` and are
+  then listed together in one page, with every step still overdue.
 - ESCALATION_RAISED written by a playbook's escalate step (no 'page' in its
   payload) pages that role; `raise_escalation` does the same by hand with a reason.
 """
@@ -49,6 +52,8 @@ log = logging.getLogger(__name__)
 
 MAX_PAGES = 200  # per incident: a safety net under the graph's own repeat limits
 TIMER_KIND = "escalation_due"
+DIGEST_KIND = "overdue_digest"  # the batched overdue page of steps that went overdue since
+DEFAULT_REMINDER_INTERVAL = timedelta(minutes=5)
 STEP_ID = "escalation"
 
 
@@ -88,6 +93,7 @@ class Start:
     announce: bool = False  # write ESCALATION_RAISED before the page
     reminder: bool = False
     cause: int | None = None
+    steps: list[str] | None = None  # an overdue page: the steps it lists
     # why this person is paged, in words, per language (the page they read); `reason`
     # stays the English line the log and the timeline have always shown
     why: dict[str, str] | None = None
@@ -216,6 +222,8 @@ class Escalation:
             }
             payload.update({k: v for k, v in (("about_step", s.about_step), ("raised_to", s.level),
                                               ("wait_s", s.wait_s)) if v is not None})
+            if s.steps is not None:
+                payload["steps"] = list(s.steps)
             made.events.append((ev.PAGE_SENT, payload))
             if not s.reminder:
                 paged_now[s.node] = payload
@@ -268,6 +276,8 @@ class Escalation:
         starts: list[Start] = []
         causes = {p.get("cause") for p in facts.pages}
         pages = {p["id"]: p for p in facts.pages}
+        overdue_cause: int | None = None
+        overdue_hint: list[str] = []
         for e in stored:
             k, p = e.kind, e.payload
             if e.seq in causes:
@@ -291,8 +301,12 @@ class Escalation:
                                     announce=True, cause=e.seq,
                                     why=self._why_no_ack(page, wait),
                                     wait_s=int(wait.total_seconds())))
-            elif k == ev.TIMER_FIRED and p.get("kind") == "step_overdue":
-                starts.append(self.current_target(facts, st, p, e.seq))
+            elif k == ev.TIMER_FIRED and p.get("kind") in ("step_overdue", DIGEST_KIND):
+                # every step going overdue in this tick (and those batched since the last
+                # overdue page) goes into one page, after the loop
+                overdue_cause = e.seq
+                if p.get("step"):
+                    overdue_hint.append(p["step"])
             elif k == ev.ESCALATION_RAISED and "page" not in p and p.get("to"):
                 starts.append(Start(p["to"], "playbook", str(p.get("reason") or
                                                              "raised by the playbook"),
@@ -310,20 +324,45 @@ class Escalation:
                                             f"severity raised to {p['to']}", x,
                                             via=[x.id], announce=True, cause=e.seq,
                                             why=_why_raised(facts), level=int(p["to"])))
+        if overdue_cause is not None:
+            start = self.overdue_start(facts, st, now, overdue_cause, overdue_hint)
+            if start is not None:
+                starts.append(start)
         return starts
 
-    def current_target(self, facts: Facts, st: IncidentState | None, p: dict[str, Any],
+    @property
+    def reminder_interval(self) -> timedelta:
+        graph = self.graph
+        return graph.reminder_interval if graph is not None else DEFAULT_REMINDER_INTERVAL
+
+    def overdue_start(self, facts: Facts, st: IncidentState | None, now: datetime,
+                      seq: int, hint: list[str]) -> Start | None:
+        """One overdue page listing every step overdue now, unless the people it would
+        reach had one less than `reminder_interval` ago: then nothing now, and the
+        digest timer (see `timers`) pages them once the interval is over."""
+        items = overdue_items(st) if st is not None else list(dict.fromkeys(hint))
+        if not items:
+            return None  # done meanwhile: nothing to remind anyone of
+        start = self.current_target(facts, st, items, seq)
+        people = set(self.resolve(start.node, now).people)
+        last = [p["ts"] for p in facts.pages
+                if p.get("trigger") == "step_overdue" and people & set(_paged(p))]
+        if last and now - max(last) < self.reminder_interval:
+            return None  # batched: the digest page lists it
+        return start
+
+    def current_target(self, facts: Facts, st: IncidentState | None, items: list[str],
                        seq: int) -> Start:
-        step = p.get("step")
-        title = step
-        if st is not None and step in st.playbook.steps():
-            title = st.playbook.steps()[step].title.en
-        reason = f"step '{title}' is overdue"
-        names = {"en": str(title), "zh": str(title)}
-        if st is not None and step in st.playbook.steps():
-            names = dict(st.playbook.steps()[step].title.model_dump())
-        why = {"zh": f"步骤“{names['zh']}”已超时未完成，请督促处置",
-               "en": f"the step \"{names['en']}\" is overdue; please see that it gets done"}
+        """Who an overdue page goes to: the one the ladder waits on (a reminder), else
+        the current level again (a fresh page whose wait starts now)."""
+        reason, why = overdue_words(st, items)
+        start = self._current_target(facts, st, reason, why, seq,
+                                     items[0] if len(items) == 1 else None)
+        start.steps = list(items)
+        return start
+
+    def _current_target(self, facts: Facts, st: IncidentState | None, reason: str,
+                        why: dict[str, str], seq: int, step: str | None) -> Start:
         normal = [x for x in facts.pages if not x.get("reminder")]
         if not normal:
             entry = self.graph.entry if self.graph else ""
@@ -359,6 +398,9 @@ class Escalation:
 
     def timers(self, st: IncidentState) -> list[Timer]:
         out = page_timers(st.pages, self.graph)
+        digest = digest_timer(st, self.reminder_interval)
+        if digest is not None:
+            out.append(digest)
         if self.graph is not None and not st.pages:
             # The first page is written right after the incident row; if the process
             # died in between, this fires on the next tick and pages the entry role.
@@ -370,6 +412,46 @@ class Escalation:
 
 ENTRY_TIMER = "escalation_entry"
 ENTRY_KIND = "escalation_entry"
+
+
+def overdue_items(st: IncidentState) -> list[str]:
+    """The open steps whose overdue timer has fired, in playbook order."""
+    return [sid for sid, s in st.steps.items() if s.open and s.overdue_fired]
+
+
+def overdue_words(st: IncidentState | None, items: list[str]) -> tuple[str, dict[str, str]]:
+    """(the English log line, why per language) for an overdue page listing `items`."""
+    steps = st.playbook.steps() if st is not None else {}
+    names = [dict(steps[i].title.model_dump()) if i in steps else {"en": i, "zh": i}
+             for i in items]
+    if len(names) == 1:
+        n = names[0]
+        return (f"step '{n['en']}' is overdue",
+                {"zh": f"步骤“{n['zh']}”已超时未完成，请督促处置",
+                 "en": f"the step \"{n['en']}\" is overdue; please see that it gets done"})
+    en = ", ".join(f"'{n['en']}'" for n in names)
+    return (f"{len(names)} steps are overdue: {en}",
+            {"zh": f"{len(names)}个步骤已超时未完成：" + "、".join(f"“{n['zh']}”" for n in names)
+                   + "，请督促处置",
+             "en": f"{len(names)} steps are overdue: "
+                   + ", ".join(f"\"{n['en']}\"" for n in names)
+                   + "; please see that they get done"})
+
+
+def digest_timer(st: IncidentState, interval: timedelta) -> Timer | None:
+    """The batched overdue page: due `interval` after the last overdue page while steps
+    went overdue since that are not listed in any overdue page yet."""
+    od = [p for p in st.pages if p.get("trigger") == "step_overdue"]
+    if not od or st.status != "open":
+        return None  # the first overdue step pages at once
+    covered = {sid for p in od for sid in p.get("steps") or ()}
+    waiting = [sid for sid in overdue_items(st) if sid not in covered]
+    if not waiting:
+        return None
+    last = max(od, key=lambda p: p["ts"])
+    return Timer(f"{DIGEST_KIND}:{last['id']}", DIGEST_KIND, last["ts"] + interval,
+                 {"en": f"Remind of {len(waiting)} more overdue step(s)",
+                  "zh": f"汇总提醒另外{len(waiting)}个超时步骤"})
 
 
 def page_timers(pages: list[dict[str, Any]], graph: EscalationGraph | None = None) -> list[Timer]:

@@ -113,6 +113,10 @@ class EscalationFile(_Strict):
     max_fallback_hours: Annotated[int, Field(ge=1, le=168)] = Field(
         default=40, description="the check warns when one person is the fallback for more "
         "hours a week than this (a fallback is someone at home, on call)")
+    reminder_interval: Duration = Field(
+        default=timedelta(minutes=5),
+        description="overdue steps page a person at most once per this interval (minutes "
+        "or '90s'); the page lists every step overdue by then")
 
 
 def load_escalation(path: str | Path, directory: Directory) -> EscalationGraph:
@@ -194,6 +198,9 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
             located.add(issues, ("edges", i, "wait"), "a wait cannot be negative",
                         "write 0 to page at once")
 
+    if model.reminder_interval <= timedelta(0):
+        located.add(issues, ("reminder_interval",), "the reminder interval must be positive",
+                    "write it in minutes (5) or as a duration ('90s')")
     for key in ("entry", "top"):
         name = getattr(model, key)
         if check_name((key,), name) and name not in nodes:
@@ -211,7 +218,8 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
 
     graph = EscalationGraph(model.entry, model.top, frozenset(makers),
                             tuple(model.severities), tuple(model.channels), nodes, edges, None,
-                            located, located.file, model.max_fallback_hours)
+                            located, located.file, model.max_fallback_hours,
+                            model.reminder_interval)
     graph.graph  # noqa: B018 — built now, so a broken graph fails while loading
     return graph
 

@@ -31,7 +31,8 @@ NARROW_BELOW = 110
 class HomeScreen(Screen):
     BINDINGS = [
         Binding("n", "app.new_incident", "New", id="home.new"),
-        Binding("d", "app.directory", "Directory", id="home.directory"),
+        # D, not d: on the incident screen d is "done" — one key means one thing
+        Binding("D", "app.directory", "Directory", id="home.directory"),
     ]
 
     def __init__(self) -> None:
@@ -107,7 +108,14 @@ class HomeScreen(Screen):
         the start line opens with the playbook taken, so a fire at a known unit is
         `f`, the unit, Enter, Enter."""
         app: Any = self.app
-        taken = {"n", "d", "q", "j", "k"} | {k for k in self._bindings.key_to_bindings}
+        # a quick key never takes a letter the incident screen uses (r is resolve there,
+        # not rainstorm here): one key means one thing on every screen
+        from incident.console.screens.incident import IncidentScreen
+
+        incident_keys = {b.key for b in IncidentScreen.BINDINGS
+                         if isinstance(b, Binding) and len(b.key) == 1}
+        taken = {"n", "d", "q", "j", "k"} | incident_keys | \
+            {k for k in self._bindings.key_to_bindings}
         self.quick: dict[str, str] = {}
         # The plain kinds (fire, typhoon) have the shortest ids: they get their initial
         # before compounds that share it (f is fire, not falling_objects); then the rest
@@ -174,6 +182,8 @@ class HomeScreen(Screen):
         for s in data.closed:
             closed.add_row(*self._row(s, now, True), key=s.id)
         _restore_cursor(closed, keep)
+        _fit_columns(active)
+        _fit_columns(closed)
 
     def _tick_elapsed(self) -> None:
         if self._data is None:
@@ -222,6 +232,18 @@ def _fit(text: str, cells: int) -> str:
     while text and cell_len(text) > cells - 1:
         text = text[:-1]
     return text + "…"
+
+
+def _fit_columns(table: DataTable) -> None:
+    """Size each column to its widest cell now. DataTable measures new rows later, on
+    idle, and a theme or size change in between (the console sets its theme as it
+    mounts) sometimes left every column as narrow as its label ('INC-2601')."""
+    from rich.cells import cell_len
+
+    for key, column in table.columns.items():
+        cells = [cell_len(str(table.get_cell(row, key))) for row in table.rows]
+        column.content_width = max([cell_len(str(column.label)), *cells])
+    table.refresh(layout=True)
 
 
 def _cursor_key(table: DataTable) -> str | None:

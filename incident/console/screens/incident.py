@@ -82,6 +82,7 @@ class IncidentScreen(Screen):
         Binding("right_square_bracket", "next_panel", "Panel", id="incident.panel",
                 show=False),
         Binding("n", "app.new_incident", "New", id="incident.new", show=False),
+        Binding("D", "app.directory", "Directory", id="incident.directory", show=False),
         *[Binding(str(i), f"choose({i})", show=False) for i in range(1, 10)],
     ]
 
@@ -569,7 +570,7 @@ class IncidentScreen(Screen):
             return False
         # `w` then a note typed at speed: the letters must reach the note, not act as keys
         # (a "d" in "brigade" would mark a step done)
-        return active.binding.action in ("back", "app.new_incident", "note")
+        return active.binding.action in ("back", "app.new_incident", "note", "app.directory")
 
     def _propose_severity(self, st: Any, sid: str) -> None:
         """The option just chosen proposes a worse severity: ask once (never silently)."""
@@ -654,7 +655,9 @@ class IncidentScreen(Screen):
             FormModal(t("form.resolve.title", self.lang, id=iid),
                       [FormField("summary", t("form.summary", self.lang)),
                        FormField("force", t("form.force", self.lang), False, kind="check")],
-                      submit, drafts=drafts, form_id="resolve"),
+                      submit, drafts=drafts, form_id="resolve",
+                      description=t("form.resolve.what", self.lang),
+                      ok_label=t("form.resolve.ok", self.lang, id=iid)),
             self._after_form(t("ok.resolved", self.lang, id=iid)))
 
     def action_reopen(self) -> None:

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from incident.store import StoredEvent
 
 URGENCY_STYLE = {"ok": "", "amber": "$warning", "red": "$error"}
+# A badge is black on its colour, never "reverse": reversed, its text took the row's
+# background, which on the highlighted row was blue on red (1.2:1)
+BADGE = "b #000000 on "
 
 
 def _styled(text: str, style: str) -> str:
@@ -60,12 +63,12 @@ class IncidentHeader(Static):
             sev = pb.severity(st.severity).name.get(lang)
         except KeyError:
             sev = ""
-        mode = (f"[reverse $warning] {t('mode.drill', lang)} [/]" if st.drill
-                else f"[reverse $error] {t('mode.live', lang)} [/]")
+        mode = (f"[{BADGE}$warning] {t('mode.drill', lang)} [/]" if st.drill
+                else f"[{BADGE}$error] {t('mode.live', lang)} [/]")
         status = ""
         if st.status != "open":  # one state: RESOLVED replaces LIVE (a drill stays marked)
-            status = f" [reverse $success] {t('inc.resolved', lang)} [/]"
-            mode = f"[reverse $warning] {t('mode.drill', lang)} [/]" if st.drill else ""
+            status = f" [{BADGE}$success] {t('inc.resolved', lang)} [/]"
+            mode = f"[{BADGE}$warning] {t('mode.drill', lang)} [/]" if st.drill else ""
         line1 = (f"[b]{escape(st.id)}[/b] {mode} [b]{escape(pb.title.get(lang))}[/b] · "
                  f"{escape(location)} · [b]S{st.severity}[/b] {escape(sev)}{status}")
         elapsed = countdown((st.resolved_at or now) - st.started_at)
@@ -111,7 +114,7 @@ def step_prompt(st: IncidentState, step_id: str, now: datetime, lang: str) -> st
     if s.overdue(now):
         # a badge, not red text: the highlighted row stays readable (no red on blue)
         late = countdown(now - s.due_at) if s.due_at is not None else ""
-        return f"[b]{mark} {title}[/b] [b reverse $error] !! {late} [/]"
+        return f"[b]{mark} {title}[/b] [{BADGE}$error] !! {late} [/]"
     if s.status == "awaiting_confirmation":
         return f"[$warning]{mark} {title}[/]"
     if s.status in ("ready", "in_progress"):

@@ -242,7 +242,8 @@ class _Checker:
                          (f"move the inject to {tplus(t.done)} or later, or script "
                           f"'{inj.after}' earlier (responses.steps.{inj.after})")
                          if t.done is not None else
-                         f"script '{inj.after}' in responses.steps, or drop 'after'")
+                         f"script '{inj.after}' in responses.steps, or drop 'after'",
+                         severity="error" if t.done is not None else "warning")
         for sid, r in sc.responses.steps.items():
             if sid not in steps:
                 continue

@@ -246,6 +246,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "cmd.lang": ("Language: English / 中文", "语言：English / 中文"),
     "cmd.contrast": ("Theme: high contrast on/off", "主题：高对比度 开/关"),
     "cmd.directory": ("Directory, on duty and escalation chain", "通讯录、值班与升级链"),
+    # drill injects: shown whole (headline, detail, expected response) as they arrive
+    "inject.title": ("DRILL INJECT · T+{at}", "演练注入 · T+{at}"),
+    "inject.detail": ("What happens", "情况说明"),
+    "inject.expect": ("Expected response", "预期处置"),
+    "inject.fault": ("Channel fault: {channel} is down{span} (sandbox)",
+                     "渠道故障：{channel}不可用{span}（演练沙箱）"),
+    "inject.fault_for": (" for {span}", "，持续{span}"),
+    "inject.none": ("(no further detail)", "（无更多说明）"),
+    "inject.ok": ("Got it", "知道了"),
 }
 
 # Footer labels by binding id.

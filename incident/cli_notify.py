@@ -372,6 +372,7 @@ def register(main: click.Group) -> None:
                 "reason": reason, "drill": r.drill})
         if fmt == "json":
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+            _chain_exit(incident_id, chain)  # a broken log's export exits 1 in every format
             return
         if fmt == "csv":
             buf = io.StringIO()

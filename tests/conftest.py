@@ -83,3 +83,9 @@ def db_url(request, tmp_path) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'incident.db'}"
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption("--update-charts", action="store_true", default=False,
+                     help="re-render the report charts' reference PNGs in tests/data/charts "
+                          "(test_report_chart_pixels.py) instead of comparing against them")

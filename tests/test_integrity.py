@@ -112,10 +112,17 @@ def truncate_last(url: str, iid: str) -> int:
 
 
 def _assert_every_report_fails(url: str, iid: str, words: str) -> None:
-    for args in (["verify", iid], ["report", iid], ["report", iid, "--format", "csv"],
-                 ["report", iid, "--format", "json"], ["report", iid, "--format", "ics214"],
-                 ["brief", iid], ["deliveries", iid, "--format", "csv"],
-                 ["report", "--since", "2026-01-01", "--until", "2026-01-31"]):
+    """Every report command in every format, the brief (ICS 201) and the monthly analysis:
+    exit 1, and the output or the warning says why."""
+    month = ["report", "--since", "2026-01-01", "--until", "2026-01-31"]
+    runs = [["verify", iid]]
+    runs += [["report", iid, "--format", f] for f in ("md", "html", "csv", "json", "ics214")]
+    runs += [["report", iid, "--format", "csv", "--table", "clocks"],
+             ["report", iid, "--lang", "zh"]]
+    runs += [["brief", iid, "--format", f] for f in ("md", "html", "json")]
+    runs += [["deliveries", iid, "--format", f] for f in ("text", "csv", "json")]
+    runs += [[*month, "--format", f] for f in ("md", "html", "csv", "json")]
+    for args in runs:
         res = _cli(url, *args)
         assert res.exit_code == 1, (args, res.output)
         assert words in res.output, (args, res.output)

@@ -52,6 +52,7 @@ class Responder:
         self.directory = engine.directory
         self.awaiting_since: dict[str, datetime] = {}
         self.doers: dict[str, str] = {}
+        self.start: datetime | None = None  # the drill's start (for `at` and `on`)
 
     def response(self, step_id: str) -> Response:
         r = self.sc.responses.steps.get(step_id)
@@ -65,6 +66,19 @@ class Responder:
         r = self.response(s.id)
         if r.never or s.ready_at is None:
             return None
+        plan = self._when(s, step, r)
+        if plan is None or plan[1] not in ("done", "skip") or self.start is None:
+            return plan
+        due = plan[0]
+        if r.at is not None:  # at T+`at` (never before it is ready or under way)
+            due = max(s.ready_at, s.started_at or s.ready_at, self.start + r.at)
+        if r.on is not None:  # answers an inject: not before it arrives
+            inject = next((i for i in self.sc.injects if i.id == r.on), None)
+            if inject is not None:
+                due = max(due, self.start + inject.at)
+        return due, plan[1]
+
+    def _when(self, s: StepState, step: Step, r: Response) -> tuple[datetime, str] | None:
         if s.status == "ready":
             if r.skip is not None:
                 return s.ready_at + self._after(r), "skip"
@@ -162,6 +176,7 @@ def run_auto(engine: Engine, loaded: LoadedScenario, clock: ManualClock, *,
         dispatcher.incident_id = iid  # the drill clock delivers this drill's rows only
     end = st.started_at + sc.duration
     responder = Responder(sc, engine)
+    responder.start = st.started_at
     steps = st.playbook.steps()
     run = AutoRun(iid, st.started_at, st.started_at)
 

@@ -135,6 +135,9 @@ class DrillSupport:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.index = index_for(engine.store)
+        # the cast of a drill being started: its first pages go out in the start's own
+        # answer, before the scenario snapshot is in the log
+        self.starting: tuple[str, list[tuple[str, str]]] | None = None
 
     def timers(self, st: IncidentState) -> list[Timer]:
         if not st.drill or st.status != "open":
@@ -150,6 +153,13 @@ class DrillSupport:
                               "zh": f"演练注入：{inj.title.zh}"},
                              data={"inject": inj.id}))
         return out
+
+    def cast(self, incident_id: str) -> tuple[str, list[tuple[str, str]]] | None:
+        """(scenario id, [(person, role)]) of a scenario drill: who its pages go to."""
+        run = self.index.run(incident_id)
+        if run is None:
+            return self.starting
+        return run.scenario.id, [(p.person, p.role) for p in run.scenario.participants]
 
     def keeps_own_clock(self, row: IncidentRow) -> bool:
         """A drill run on a scaled or headless clock: only its own drill runtime ticks it
@@ -191,6 +201,9 @@ def install(engine: Engine, runtime: Any = None) -> DrillSupport:
         engine.reactors.append(support.react)
         engine.timer_sources.append(support.timers)
         engine.own_clock.append(support.keeps_own_clock)
+        from incident.escalation.live import set_players
+
+        set_players(engine, support.cast)  # drill pages go to the scenario's players
     return support
 
 
@@ -200,16 +213,20 @@ def start_drill(engine: Engine, loaded: LoadedScenario, *, actor: str | None = N
 
     The engine is sealed to its drills from here on (Engine.seal): a runtime that
     plays a scenario, on whatever clock, can never write to a live incident."""
-    install(engine)
+    support = install(engine)
     engine.seal()
     sc = loaded.scenario
     lead = actor or sc.lead
     pace = float(speed if speed is not None else sc.speed)
     if pace <= 0:
         raise Refused("the speed must be more than 0 (1 = real time)")
-    st = engine.start(sc.playbook, sc.location, actor=lead, severity=sc.severity, drill=True,
-                      first_receiver=sc.lead, inputs=dict(sc.inputs),
-                      note=f"[DRILL/演练] {sc.title.en} / {sc.title.zh}")
+    support.starting = (sc.id, [(p.person, p.role) for p in sc.participants])
+    try:
+        st = engine.start(sc.playbook, sc.location, actor=lead, severity=sc.severity,
+                          drill=True, first_receiver=sc.lead, inputs=dict(sc.inputs),
+                          note=f"[DRILL/演练] {sc.title.en} / {sc.title.zh}")
+    finally:
+        support.starting = None
     payload = {"scenario": sc.id, "version": sc.version, "title": sc.title.model_dump(),
                "source": loaded.source, "speed": pace, "mode": mode, "data": loaded.raw}
     engine.append_events(st.id, lambda _st, now: [NewEvent(dev.DRILL_SCENARIO, lead, payload,

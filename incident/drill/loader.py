@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,8 @@ class _Checker:
         self.location()
         if self.pb is not None:
             self.playbook_refs(self.pb)
+            if not any(i.severity == "error" for i in self.issues.items):
+                self.causal(self.pb)
         for i, inj in enumerate(sc.injects):
             if inj.at > sc.duration:
                 self.err(("injects", i, "at"), f"inject '{inj.id}' at {inj.at} comes after the "
@@ -206,6 +209,83 @@ class _Checker:
                 self.err((*path, "confirm"), f"step '{sid}' has no second-person gate")
             if r.skip is not None and not r.skip.strip():
                 self.err((*path, "skip"), "give the reason for skipping")
+
+
+    def causal(self, pb: Playbook) -> None:
+        """The script plays in an order that can happen: no step scripted before what it
+        waits for, no inject before the step it follows from, no answer before its
+        inject, no objective measured from a step that comes after the one it measures."""
+        from incident.drill.script import follows, scripted_times
+
+        sc = self.sc
+        steps = pb.steps()
+        times = scripted_times(sc, pb)
+        injects = {i.id: i for i in sc.injects}
+
+        def tplus(d: timedelta | None) -> str:
+            return "never" if d is None else f"T+{format_duration(d)}"
+
+        for i, inj in enumerate(sc.injects):
+            if inj.after is None:
+                continue
+            if inj.after not in steps:
+                self.err(("injects", i, "after"), f"no step '{inj.after}' in playbook "
+                         f"'{pb.id}'", suggest(inj.after, steps) or known(steps))
+                continue
+            t = times[inj.after]
+            if t.done is None or t.done > inj.at:
+                when = ("is never done in the script" if t.done is None
+                        else f"is scripted done at {tplus(t.done)}")
+                self.err(("injects", i, "at"),
+                         f"inject '{inj.id}' at {tplus(inj.at)} follows from step "
+                         f"'{inj.after}', which {when}",
+                         (f"move the inject to {tplus(t.done)} or later, or script "
+                          f"'{inj.after}' earlier (responses.steps.{inj.after})")
+                         if t.done is not None else
+                         f"script '{inj.after}' in responses.steps, or drop 'after'",
+                         severity="error" if t.done is not None else "warning")
+        for sid, r in sc.responses.steps.items():
+            if sid not in steps:
+                continue
+            path = ("responses", "steps", sid)
+            t = times[sid]
+            if r.at is not None and t.ready is not None and r.at < t.ready:
+                self.err((*path, "at"),
+                         f"step '{sid}' is scripted at {tplus(r.at)}, before what it waits "
+                         f"for: '{t.waits_for}' is scripted to settle at {tplus(t.ready)}",
+                         f"move it to {tplus(t.ready)} or later, or script "
+                         f"'{t.waits_for}' earlier")
+            if r.on is None:
+                continue
+            if r.on not in injects:
+                self.err((*path, "on"), f"no inject '{r.on}' in this scenario",
+                         suggest(r.on, injects) or known(injects))
+                continue
+            inj = injects[r.on]
+            if t.ready is not None and r.at is None and t.ready + (
+                    r.after if r.after is not None else sc.responses.default) < inj.at:
+                need = inj.at - t.ready
+                self.err(path,
+                         f"step '{sid}' answers inject '{inj.id}' ({tplus(inj.at)}) but is "
+                         f"scripted done at {tplus(t.ready + (r.after or sc.responses.default))}"
+                         f" ({format_duration(r.after or sc.responses.default)} after it is "
+                         f"ready at {tplus(t.ready)})",
+                         f"script it at least {format_duration(need)} after it is ready "
+                         f"(after: {format_duration(need)}), or at: {format_duration(inj.at)}")
+            elif r.at is not None and r.at < inj.at:
+                self.err((*path, "at"), f"step '{sid}' answers inject '{inj.id}' "
+                         f"({tplus(inj.at)}) but is scripted at {tplus(r.at)}",
+                         f"move it to {tplus(inj.at)} or later")
+        for i, o in enumerate(sc.objectives):
+            if o.after is None or o.after not in steps:
+                continue
+            measured = o.step or next((tg.met_by for tg in pb.targets if tg.id == o.target),
+                                      None)
+            if measured in steps and (measured == o.after or follows(pb, measured, o.after)):
+                self.err(("objectives", i, "after"),
+                         f"objective '{o.id}' measures '{measured}' from '{o.after}', which "
+                         f"can only happen after it ('{o.after}' waits for '{measured}')",
+                         "measure from a step that comes before it, or drop 'after'")
 
 
 def _check(doc: Located, library: PlaybookLibrary | None, directory: Directory | None,

@@ -53,6 +53,10 @@ class Inject(Strict):
     expect: Text | None = Field(default=None,
                                 description="what the players are expected to do (evaluators)")
     fault: Fault | None = None
+    after: Ident | None = Field(
+        default=None, description="a playbook step this inject follows from (the brigade "
+                                  "arrives after 119 is called): validate checks the script "
+                                  "has it done by the inject's time")
 
 
 class Objective(Strict):
@@ -92,6 +96,17 @@ class Response(Strict):
     skip: str | None = Field(default=None, description="skip the step with this reason")
     never: bool = Field(default=False, description="never done (the objective becomes U)")
     by: str | None = Field(default=None, description="staff id who acts (default: by role)")
+    at: Duration | None = Field(default=None, description="done at this time after the "
+                                "drill's start (T+), as the last tabletop recorded it")
+    on: Ident | None = Field(default=None, description="the inject this step answers: not "
+                             "done before that inject arrives")
+
+    @model_validator(mode="after")
+    def _one_time(self) -> Response:
+        if self.at is not None and self.after is not None:
+            raise ValueError("give either 'after' (from when the step is ready) or 'at' "
+                             "(from the drill's start), not both")
+        return self
 
 
 def _response(value: Any) -> Any:

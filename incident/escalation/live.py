@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,7 @@ from incident.engine.context import local_zone
 from incident.engine.state import Timer
 from incident.errors import Refused, known, suggest
 from incident.escalation.graph import Edge, EscalationGraph
-from incident.escalation.resolve import Resolution, local_time, resolve
+from incident.escalation.resolve import Resolution, local_time, resolve, resolve_players
 from incident.i18n import data_lang, join_list
 from incident.names import Names
 from incident.store import NewEvent, NewOutbox
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from incident.engine import Engine, IncidentState
 
 log = logging.getLogger(__name__)
+
+Players = Callable[[str], "tuple[str, list[tuple[str, str]]] | None"]
 
 MAX_PAGES = 200  # per incident: a safety net under the graph's own repeat limits
 TIMER_KIND = "escalation_due"
@@ -119,6 +121,9 @@ class Escalation:
         self.graph = graph
         self.directory = directory
         self.edge_by_id: dict[str, Edge] = {e.id: e for e in graph.edges} if graph else {}
+        # incident id -> (scenario id, [(person, role)]) of a scenario drill, else None;
+        # set by the drill module (set_players) so drill pages go to the players
+        self.players: Players | None = None
 
     # ---- planning ---------------------------------------------------------------------
     def out_edges(self, node: str, facts: Facts, at: datetime) -> list[Edge]:
@@ -128,7 +133,13 @@ class Escalation:
         return [e for e in self.graph.out_edges(node)
                 if e.matches(facts.severity, facts.type, local)]
 
-    def resolve(self, node: str, at: datetime) -> Resolution:
+    def resolve(self, node: str, at: datetime, facts: Facts | None = None) -> Resolution:
+        """The people `node` pages at `at`; in a scenario drill, the scenario's players."""
+        if facts is not None and facts.drill and self.players is not None:
+            cast = self.players(facts.id)
+            if cast is not None:
+                scenario, players = cast
+                return resolve_players(self.graph, self.directory, node, players, scenario)
         return resolve(self.graph, self.directory, node, at)
 
     def cascade(self, facts: Facts, now: datetime, starts: list[Start],
@@ -170,7 +181,7 @@ class Escalation:
                     "to": s.node, "edge": eid, "from_page": s.from_page, "page": None,
                     "reason": f"{MAX_PAGES} pages already sent for this incident"}))
                 continue
-            res = self.resolve(s.node, now)
+            res = self.resolve(s.node, now, facts)
             outs = [] if s.reminder else self.out_edges(s.node, facts, now)
             if not res.targets:
                 made.events.append((ev.ESCALATION_SKIPPED, {
@@ -600,10 +611,24 @@ def install(engine: Engine, runtime: Any = None, *, graph: EscalationGraph | Non
 
                 graph = load_escalation(path, directory)
     esc = Escalation(graph, directory)
+    esc.players = _PLAYERS.get(engine)
     _INSTALLED[engine] = esc
     engine.reactors.append(esc.react)
     engine.timer_sources.append(esc.timers)
     return esc
+
+
+_PLAYERS: weakref.WeakKeyDictionary[Any, Players] = weakref.WeakKeyDictionary()
+
+
+def set_players(engine: Engine, players: Players) -> None:
+    """Who plays which role in an incident (the drill module's cast of a scenario drill):
+    escalation pages on this engine go to them instead of the rota, whichever of the two
+    was installed first."""
+    _PLAYERS[engine] = players
+    esc = _INSTALLED.get(engine)
+    if esc is not None:
+        esc.players = players
 
 
 def installed(engine: Engine) -> Escalation:

@@ -79,6 +79,12 @@ def resolve(graph: EscalationGraph | None, directory: Directory | None, node: st
     else:
         res.why_empty = f"'{node}' is not a role or person in the directory"
         return res
+    _reach(res, people, order, f"on duty as {node} at {when}")
+    return res
+
+
+def _reach(res: Resolution, people: list[Person], order: tuple[str, ...], as_what: str) -> None:
+    """Each person with their first paging channel; those without one are unreachable."""
     for person in people:
         chans = paging_channels(person, order)
         if not chans:
@@ -87,6 +93,36 @@ def resolve(graph: EscalationGraph | None, directory: Directory | None, node: st
         res.targets.append(Target(person, chans[0], person.channels[chans[0]], tuple(chans[1:])))
     if not res.targets and not res.why_empty:
         who = ", ".join(res.unreachable)
-        res.why_empty = (f"{who} {'is' if len(res.unreachable) == 1 else 'are'} on duty as "
-                         f"{node} at {when} but cannot be paged (no {'/'.join(order)})")
+        res.why_empty = (f"{who} {'is' if len(res.unreachable) == 1 else 'are'} {as_what} "
+                         f"but cannot be paged (no {'/'.join(order)})")
+
+
+def resolve_players(graph: EscalationGraph | None, directory: Directory | None, node: str,
+                    players: list[tuple[str, str]], scenario: str) -> Resolution:
+    """Who a node pages in a scenario drill: the scenario's players of that role (or the
+    node's named people who take part), never the rota. A drill paging whoever is on
+    duty that night would wake people who are not in the exercise, and the drill's
+    acknowledgement times would measure the wrong people."""
+    res = Resolution(node)
+    order = graph.channels if graph is not None else ("chat", "sms")
+    if directory is None:
+        res.why_empty = "no staff directory is loaded"
+        return res
+    in_play = list(dict.fromkeys(p for p, _ in players))
+    spec = graph.nodes.get(node) if graph is not None else None
+    if spec is not None and spec.people:
+        ids = [p for p in spec.people if p in in_play]
+    elif node in directory.roles:
+        ids = [p for p, role in players if role == node]
+    elif node in directory.staff:
+        ids = [node] if node in in_play else []
+    else:
+        res.why_empty = f"'{node}' is not a role or person in the directory"
+        return res
+    people = [directory.staff[p] for p in dict.fromkeys(ids) if p in directory.staff]
+    if not people:
+        res.why_empty = (f"nobody plays {node} in drill scenario '{scenario}' "
+                         "(a drill pages its players, not the rota)")
+        return res
+    _reach(res, people, order, f"playing {node} in drill scenario '{scenario}'")
     return res

@@ -310,3 +310,62 @@ class AskModal(ModalScreen[bool]):
     @on(Button.Pressed, "#no")
     def action_no(self) -> None:
         self.dismiss(False)
+
+
+class InjectModal(ModalScreen[None]):
+    """A drill inject as the exercise controller would hand it over: the headline, what
+    happens and the response expected, not only the one-line timeline entry."""
+
+    BINDINGS = [Binding("escape,enter", "close", "Close", id="modal.close")]
+
+    def __init__(self, payload: dict[str, Any], lang: str):
+        # one per inject (two can arrive in one reload): the id keeps screens apart
+        super().__init__(classes="dialog-screen inject-modal",
+                         id=f"inject-{payload.get('inject') or 'x'}")
+        self.payload = payload
+        self.lang = lang
+
+    def _text(self, key: str) -> str:
+        value = self.payload.get(key) or {}
+        if isinstance(value, str):
+            return value
+        return str(value.get(self.lang) or value.get("en") or "")
+
+    def lines(self) -> dict[str, str]:
+        """What the modal shows, by part (the tests read these)."""
+        lang = self.lang
+        out = {"title": t("inject.title", lang, at=self.payload.get("at") or "?"),
+               "headline": self._text("headline"),
+               "detail": self._text("detail") or t("inject.none", lang),
+               "expect": self._text("expect")}
+        fault = self.payload.get("fault") or {}
+        if fault.get("channel"):
+            span = t("inject.fault_for", lang, span=fault["for"]) if fault.get("for") else ""
+            out["fault"] = t("inject.fault", lang, channel=fault["channel"], span=span)
+        return out
+
+    def compose(self) -> ComposeResult:
+        parts = self.lines()
+        lang = self.lang
+        with Vertical(classes="dialog wide inject-dialog"):
+            yield Label(parts["title"], classes="dialog-title", id="inject-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(parts["headline"], id="inject-headline", markup=False,
+                             classes="inject-headline")
+                yield Label(t("inject.detail", lang), classes="dialog-description")
+                yield Static(parts["detail"], id="inject-detail", markup=False)
+                if parts.get("fault"):
+                    yield Static(parts["fault"], id="inject-fault", markup=False)
+                if parts["expect"]:
+                    yield Label(t("inject.expect", lang), classes="dialog-description")
+                    yield Static(parts["expect"], id="inject-expect", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(t("inject.ok", lang), id="inject-ok", variant="warning")
+
+    def on_mount(self) -> None:
+        localize_bindings(self, self.lang)
+        self.set_focus(self.query_one("#inject-ok", Button))
+
+    @on(Button.Pressed, "#inject-ok")
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from textual import on
@@ -56,6 +56,9 @@ def _set(widget: Static, text: str) -> None:
     if old != text:
         widget._last_text = text  # type: ignore[attr-defined]
         widget.update(text, layout=old is None or old.count("\n") != text.count("\n"))
+
+
+INJECT_RECENT = timedelta(minutes=5)  # an inject this fresh opens with the console
 
 
 class IncidentScreen(Screen):
@@ -196,6 +199,8 @@ class IncidentScreen(Screen):
             self.query_one("#timeline-log", Timeline).add_events(
                 new, self.lang, self.zone, self.app.names(st.playbook))  # type: ignore[attr-defined]
             self.last_seq = new[-1].seq
+            if st.drill:
+                self._show_injects(new, first)
         steps = self.query_one("#steps", StepList)
         keep = None
         if first:  # open on what was being worked on, else on the most urgent step
@@ -217,6 +222,19 @@ class IncidentScreen(Screen):
             self.refresh_bindings()
         if first and self._early:
             self.call_later(self._replay_early)
+
+    def _show_injects(self, events: list[Any], first: bool) -> None:
+        """Each drill inject that arrives opens whole (detail and expected response) over
+        the screen. Opening the console on a running drill shows the latest inject only if
+        it is recent; older ones are in the timeline."""
+        from incident.console.screens.dialogs import InjectModal
+        from incident.engine import events as ev
+
+        injects = [e for e in events if e.kind == ev.DRILL_INJECT]
+        if first:
+            injects = [e for e in injects[-1:] if self.now() - e.ts <= INJECT_RECENT]
+        for e in injects:
+            self.app.push_screen(InjectModal(dict(e.payload), self.lang))
 
     def show_state(self, st: Any) -> None:
         """Apply an operation's resulting snapshot at once (events follow with the reload)."""

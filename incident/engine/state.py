@@ -163,6 +163,9 @@ class IncidentState:
     # per notify step: the latest delivery.progress payload (per-recipient figures)
     step_delivery: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: list[dict[str, Any]] = field(default_factory=list)
+    # replies to pages and questions (REPLY_RECEIVED), and their (channel, provider id)
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    reply_ids: set[tuple[str, str]] = field(default_factory=set)
     last_seq: int = 0
     last_ts: datetime | None = None
     # first receiver's record (首问负责制): when the report came in, from whom, how
@@ -490,6 +493,10 @@ def apply(st: IncidentState, event: Any) -> None:
                 for r in st.reports.values():  # a page to the role, acknowledged by them
                     if role and r.to == role and told:  # (not a commander's --all)
                         r.honour(ts, event.actor, f"page:{page['id']}")
+    elif k == ev.REPLY_RECEIVED:
+        st.replies.append({**p, "ts": ts, "by": event.actor, "seq": event.seq})
+        if p.get("provider_id"):
+            st.reply_ids.add((str(p.get("channel") or ""), str(p["provider_id"])))
     elif k == ev.INCIDENT_RESOLVED:
         st.status, st.resolved_at, st.resolved_by = "resolved", ts, event.actor
         st.summary = p.get("summary")

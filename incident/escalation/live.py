@@ -100,9 +100,12 @@ class Made:
 class Escalation:
     """The escalation graph bound to a directory: plans pages, gives timers."""
 
-    def __init__(self, graph: EscalationGraph | None, directory: Directory | None):
+    def __init__(self, graph: EscalationGraph | None, directory: Directory | None,
+                 contacts_dir: Any = None):
         self.graph = graph
         self.directory = directory
+        self.contacts_dir = contacts_dir  # where inbound.yaml says which channels take replies
+        self._replies: set[str] | None = None
         self.edge_by_id: dict[str, Edge] = {e.id: e for e in graph.edges} if graph else {}
 
     # ---- planning ---------------------------------------------------------------------
@@ -112,6 +115,20 @@ class Escalation:
         local = local_time(self.directory, at)
         return [e for e in self.graph.out_edges(node)
                 if e.matches(facts.severity, facts.type, local)]
+
+    def replies_on(self, channel: str) -> bool:
+        """Does a reply on this channel reach us (contacts/inbound.yaml)? Read once, on
+        the first page: commands that never page never read it."""
+        if self._replies is None:
+            self._replies = set()
+            if self.contacts_dir is not None:
+                try:
+                    from incident.inbound.config import reply_channels
+                except ImportError:  # pragma: no cover - inbound not installed
+                    pass
+                else:
+                    self._replies = reply_channels(self.contacts_dir)
+        return channel in self._replies
 
     def resolve(self, node: str, at: datetime) -> Resolution:
         return resolve(self.graph, self.directory, node, at)
@@ -211,7 +228,8 @@ class Escalation:
             for t in res.targets:
                 subject, body = page_text(facts, s, page_id, t.person.lang, t.person.id,
                                           self.graph.title(s.node, t.person.lang)
-                                          if self.graph else s.node, self.directory)
+                                          if self.graph else s.node, self.directory,
+                                          reply=self.replies_on(t.channel))
                 step_id = f"{STEP_ID}:{page_id}"  # per page: the dispatcher's fallback
                 made.rows.append((index, NewOutbox(  # keys are incident:step:person:channel
                     idempotency_key=f"{facts.id}:{step_id}:{t.person.id}:{t.channel}",
@@ -414,6 +432,10 @@ def _minutes(delta: timedelta) -> str:
 
 
 WHY_START = {"zh": "新接报事件，由您首先处置", "en": "a new incident: you are the first to respond"}
+# on a channel that takes replies (contacts/inbound.yaml): the reply first, in words
+ACK_BY_REPLY = {"zh": "回复 1 确认收到；也可在值班控制台确认，或致电中控室{phone}确认（呼叫编号{page}）。",
+                "en": "Reply 1 to acknowledge (or acknowledge in the console, or by phone to "
+                      "the control room{phone}; page {page})."}
 ACK = {"zh": "请在值班控制台确认收到，或致电中控室{phone}确认（呼叫编号{page}）。",
        "en": "Please acknowledge in the console, or by phone to the control room{phone} "
              "(page {page})."}
@@ -450,9 +472,11 @@ def _where(directory: Directory | None, location: str, lang: str) -> str:
 
 
 def page_text(facts: Facts, s: Start, page_id: str, lang: str, person: str,
-              role_title: str, directory: Directory | None = None) -> tuple[str, str]:
+              role_title: str, directory: Directory | None = None,
+              reply: bool = False) -> tuple[str, str]:
     """A page written for the person who reads it: the estate, what and where in words,
-    when it came in, why *they* are paged, and what to do — no command lines, no codes."""
+    when it came in, why *they* are paged, and what to do — no command lines, no codes.
+    On a channel that takes replies it says first how to acknowledge by replying."""
     lang = "zh" if lang == "zh" else "en"
     title = facts.title.get(lang) or facts.title.get("en", "")
     site = getattr(directory, "site", None)
@@ -473,8 +497,8 @@ def page_text(facts: Facts, s: Start, page_id: str, lang: str, person: str,
         when = local.strftime("%H:%M")
     why = (s.why or {}).get(lang) or s.reason
     phone = getattr(site, "hotline", "") if site is not None else ""
-    ack = ACK[lang].format(phone=(phone if lang == "zh" else f" ({phone})") if phone else "",
-                           page=page_id)
+    ack = (ACK_BY_REPLY if reply else ACK)[lang].format(
+        phone=(phone if lang == "zh" else f" ({phone})") if phone else "", page=page_id)
     if lang == "zh":
         drill = "【演练】" if facts.drill else ""
         subject = f"{drill}{sev}{title}：{where}"
@@ -518,7 +542,8 @@ def install(engine: Engine, runtime: Any = None, *, graph: EscalationGraph | Non
                     graph = load_escalation(path, directory)
             except ValidationFailed as exc:
                 log.error("escalation is off: %s", exc)
-    esc = Escalation(graph, directory)
+    contacts = runtime.settings.contacts_dir if runtime is not None else None
+    esc = Escalation(graph, directory, contacts)
     _INSTALLED[engine] = esc
     engine.reactors.append(esc.react)
     engine.timer_sources.append(esc.timers)

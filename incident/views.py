@@ -179,6 +179,32 @@ def pick(texts: dict[str, str] | None, lang: str, fallback: str = "") -> str:
     return texts.get(lang) or texts.get("en") or texts.get("zh") or fallback
 
 
+def reply_t(key: str, lang: str, **fmt: object) -> str:
+    from incident.report.labels import t
+
+    return t(key, lang, **fmt)
+
+
+def reply_bits(p: dict[str, Any], actor: str, lang: str,
+               who: Any = None) -> list[str]:
+    """A reply in words: who, on which channel, what they wrote, what it did."""
+    name = who(p.get("person_id") or actor) if who else (p.get("person_id") or actor)
+    what = str(p.get("step_id") or "").removeprefix("escalation:")
+    out = [reply_t("reply_from", lang, who=name, channel=p.get("channel") or ""),
+           reply_t("reply_text", lang, text=str(p.get("text") or "")[:80]),
+           reply_t("reply_answers", lang, what=what)]
+    if p.get("acknowledged"):
+        out.append(reply_t("reply_acked", lang, page=p["acknowledged"]))
+    elif p.get("answer"):
+        out.append(reply_t("reply_answer", lang,
+                           answer=reply_t(f"answer_{p['answer']}", lang)))
+    else:
+        out.append(reply_t("reply_unclear", lang))
+    if p.get("drill_script"):
+        out.append(reply_t("reply_scripted", lang))
+    return out
+
+
 def event_summary(e: StoredEvent, lang: str = "en") -> str:
     """One line of the timeline for an event (control codes removed, line breaks shown as ⏎,
     so a note cannot forge a line that reads like another event)."""
@@ -221,6 +247,10 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
             bits.append("提醒" if lang == "zh" else "reminder")
     if e.kind == ev.PAGE_ACKED:
         bits = [str(p.get("page") or ("全部呼叫" if lang == "zh" else "all pages"))]
+        if p.get("via") == "reply":
+            bits.append(reply_t("acked_by_reply", lang, channel=p.get("channel") or ""))
+    if e.kind == ev.REPLY_RECEIVED:
+        bits = reply_bits(p, e.actor, lang)
     if e.kind in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
         bits = [f"→ {p.get('to')}" if p.get("to") else "", str(p.get("reason") or "")]
     if e.kind == ev.DELIVERY_PROGRESS:

@@ -152,6 +152,6 @@ def read(ch: InboundChannel, req: Request) -> Message:
         text = _need(fields, "text")
         trigger = fields.get("trigger_word") or ch.trigger or ""
         if trigger and text.lstrip().lower().startswith(trigger.lower()):
-            text = text.lstrip()[len(trigger):]
+            text = text.lstrip()[len(trigger):].strip()
         return Message(_need(fields, "user_name"), _text(text), _need(fields, "post_id"))
     raise InboundError(500, f"unknown format {ch.format}", "malformed")  # pragma: no cover

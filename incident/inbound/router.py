@@ -98,6 +98,7 @@ class RateLimit:
 class _Person:
     id: str
     unit: str | None
+    address: str  # as the directory (and so the outbox) holds it
 
 
 @dataclass
@@ -139,7 +140,7 @@ class Inbox:
             for p in directory.people.values():
                 for kind, addr in p.channels.items():
                     key = (kind, self.normalise(kind, addr))
-                    index.setdefault(key, []).append(_Person(p.id, p.unit))
+                    index.setdefault(key, []).append(_Person(p.id, p.unit, addr))
             self._index = index
         return self._index
 
@@ -176,10 +177,6 @@ class Inbox:
         kind = self._kinds.get(channel, "sms")
         address = self.normalise(kind, msg.sender)
         people = self._people().get((kind, address))
-        if kind == "chat" and not people:  # chat ids written with the @ in the directory
-            people = self._people().get((kind, "@" + address))
-            if people:
-                address = "@" + address
         try:
             if not people:
                 raise InboundError(403, "unknown sender: no person in the directory has "
@@ -202,7 +199,7 @@ class Inbox:
             return self._count(Outcome(200, "duplicate", "already recorded",
                                        incident_id=done.get("incident_id")), channel, address)
         by_id = {p.id: p for p in people}
-        target = self._target(channel, address, list(by_id))
+        target = self._target(channel, sorted({p.address for p in people}), list(by_id))
         if target is None:
             raise InboundError(409, "nothing to answer: no open page or question was sent "
                                "to this address on this channel", "unroutable")
@@ -238,10 +235,10 @@ class Inbox:
                  + (f", acknowledged {acked}" if acked else ""))
         return self._count(out, channel, address, quiet=True)
 
-    def _target(self, channel: str, address: str,
+    def _target(self, channel: str, addresses: list[str],
                 people: list[str]) -> tuple[dict[str, Any], str] | None:
         """The newest unanswered page/question to this address, else the newest."""
-        rows = replies.candidates(self.runtime.store, channel, address, people)
+        rows = replies.candidates(self.runtime.store, channel, addresses, people)
         first: tuple[dict[str, Any], str] | None = None
         for row in rows:
             purpose = self._purpose(row)

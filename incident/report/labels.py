@@ -264,6 +264,19 @@ LABELS: dict[str, tuple[str, str]] = {
                           "哈希链校验：{n} 个事件中 {ok} 个完整"),
     "total": ("Total", "合计"),
     "min_unit": ("min", "分钟"),
+    # replies (issue 19)
+    "reply_from": ("{who} replied on {channel}", "{who} 通过 {channel} 回复"),
+    "reply_text": ("“{text}”", "“{text}”"),
+    "reply_acked": ("acknowledged {page}", "已确认 {page}"),
+    "reply_answers": ("answers {what}", "回复对象 {what}"),
+    "reply_answer": ("answer: {answer}", "答复：{answer}"),
+    "reply_unclear": ("not understood: recorded only", "未能识别，仅记录"),
+    "reply_scripted": ("scripted by the drill", "演练脚本回复"),
+    "acked_by_reply": ("by reply on {channel}", "通过 {channel} 回复确认"),
+    "answer_ack": ("acknowledged", "确认收到"),
+    "answer_safe": ("safe", "安全"),
+    "answer_help": ("needs help", "需要帮助"),
+    "answer_away": ("not at home", "不在家"),
 }
 
 

@@ -616,8 +616,14 @@ def _detail(e: StoredEvent, st: IncidentState, pb: Playbook, names: Names, lang:
     elif k == ev.PAGE_ACKED:
         if p.get("page"):
             bits.append(str(p["page"]))
+        if p.get("via") == "reply":
+            bits.append(t("acked_by_reply", lang, channel=p.get("channel") or ""))
         if p.get("note"):
             bits.append(str(p["note"]))
+    elif k == ev.REPLY_RECEIVED:
+        from incident.views import reply_bits
+
+        bits.extend(reply_bits(p, e.actor, lang, who=names.who))
     elif k in (ev.ESCALATION_RAISED, ev.ESCALATION_SKIPPED):
         if p.get("to"):
             bits.append(f"{t('raised_to', lang)} {names.who(str(p['to']))}")

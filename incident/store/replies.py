@@ -62,15 +62,16 @@ def taken(store: Store, channel: str, provider_id: str) -> dict[str, Any] | None
     return dict(row._mapping) if row is not None else None
 
 
-def candidates(store: Store, channel: str, address: str, people: list[str],
+def candidates(store: Store, channel: str, addresses: list[str], people: list[str],
                limit: int = 50) -> list[dict[str, Any]]:
-    """Messages that went out on `channel` to `address` (and one of `people`) for open,
-    live incidents, newest first: what a reply from that address may answer."""
+    """Messages that went out on `channel` to the sender's address (as the directory
+    writes it: `addresses`) and one of `people`, for open live incidents, newest first:
+    what a reply from that address may answer."""
     o, i = outbox.c, incidents.c
     q = (sa.select(o.id, o.incident_id, o.step_id, o.person_id, o.address, o.created_at,
                    i.playbook_id)
          .join(incidents, i.id == o.incident_id)
-         .where(o.channel == channel, o.address == address, o.person_id.in_(people),
+         .where(o.channel == channel, o.address.in_(addresses), o.person_id.in_(people),
                 o.drill.is_(False), o.state.in_(("sent", "sending")), i.status == "open",
                 i.drill.is_(False))
          .order_by(o.id.desc()).limit(limit))

@@ -35,8 +35,9 @@ def claim(store: Store, channel: str, provider_id: str, address: str, now: datet
             return True
         ins = store._insert(inbound_messages).values(
             channel=channel, provider_id=provider_id, received_at=now, address=address,
-            outcome="pending").on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-        return conn.execute(ins).rowcount == 1
+            outcome="pending").on_conflict_do_nothing(
+            index_elements=["channel", "provider_id"]).returning(_c.provider_id)
+        return conn.execute(ins).first() is not None  # (rowcount is not reliable on PG)
 
 
 def finish(store: Store, channel: str, provider_id: str, *, person_id: str | None,

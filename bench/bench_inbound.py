@@ -131,6 +131,38 @@ def main() -> None:
         "rate: 6/min\nchannels:\n  sms:\n    format: generic\n"
         "    secret: ${INBOUND_SMS_SECRET}\n", encoding="utf-8")
     db = args.db or f"sqlite:///{tmp / 'incident.db'}"
+    drop = None
+    if db.startswith("postgresql"):  # a private schema, dropped at the end
+        db, drop = private_schema(db)
+    try:
+        run(args, db, contacts)
+    finally:
+        if drop is not None:
+            drop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def private_schema(base: str):
+    import uuid
+    from urllib.parse import quote
+
+    import sqlalchemy as sa
+
+    schema = "bench_inbound_" + uuid.uuid4().hex[:8]
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", drop
+
+
+def run(args, db: str, contacts: Path) -> None:
     iid, owners = prepare(db, contacts, args.owners)
 
     proc = subprocess.Popen([sys.executable, __file__, "--serve", db, str(contacts)],
@@ -225,7 +257,6 @@ def main() -> None:
               f"| {max(xs) * 1000:.0f} ms |")
     within = sum(1 for x in visible if x <= 2.0)
     print(f"\nvisible within 2 s: {within} of {len(visible)}")
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

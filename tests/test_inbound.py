@@ -253,6 +253,17 @@ def test_a_reply_in_each_gateways_form_acknowledges_only_that_persons_page(
         stranger = "+8613900000000" if channel == "sms" else "nobody.here"
         status, body = post(svc, channel, stranger, "1", "stranger-1", SECRET)
         assert (status, body["outcome"]) == (403, "unmatched"), body
+        # someone the directory knows, but nothing was sent to them: nothing to answer
+        st = state_of(db_url, cdir, iid)
+        paged = {x for p in st.pages for x in p.get("to") or ()}
+        rt = runtime(db_url, cdir)
+        try:
+            bystander = next(p for p in rt.directory.staff.values()
+                             if p.id not in paged and p.channels.get(channel))
+        finally:
+            rt.close()
+        status, body = post(svc, channel, bystander.channels[channel], "1", "by-1", SECRET)
+        assert (status, body["outcome"]) == (409, "unroutable"), body
         assert answered(db_url, cdir, iid) == 0
 
         # the real reply
@@ -300,6 +311,10 @@ def test_a_reply_in_each_gateways_form_acknowledges_only_that_persons_page(
     assert "Reply received" in log.output and "acknowledged P1" in log.output
     zh = cli(db_url, cdir, T0 + timedelta(minutes=2), "--lang", "zh", "log", iid)
     assert "收到回复" in zh.output and "已确认 P1" in zh.output
+    if fmt == "generic":  # and the post-incident report
+        report = cli(db_url, cdir, T0 + timedelta(minutes=2), "report", iid)
+        assert report.exit_code == 0, report.output
+        assert "replied on chat" in report.output and "acknowledged P1" in report.output
 
     # the acknowledged page's escalation stops: six minutes in, the duty officer's
     # wait (5 min) would have paged the security supervisor and the duty manager
@@ -455,6 +470,20 @@ def test_service_refuses_a_public_address_without_the_flag(tmp_path):
                                     "service", "--inbound", "0.0.0.0:8025"],
                              env={"INCIDENT_USER": "chen.jie"})
     assert res.exit_code != 0 and "not a loopback address" in res.output
+
+
+def test_validate_names_a_broken_inbound_file(tmp_path):
+    cdir = contacts(tmp_path, "wechat", "generic")
+    env = {"INCIDENT_USER": "chen.jie"}
+    res = CliRunner().invoke(main, ["--playbooks", PLAYBOOKS, "--contacts", str(cdir),
+                                    "validate"], env=env)
+    assert res.exit_code == 1
+    assert "inbound.yaml:3" in res.output and "'wechat' is not a channel" in res.output
+    (cdir / "inbound.yaml").write_text("channels:\n  sms:\n    format: smsgle\n"
+                                       "    secret: ${X}\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["--playbooks", PLAYBOOKS, "--contacts", str(cdir),
+                                    "validate"], env=env)
+    assert res.exit_code == 1 and "inbound.yaml:3" in res.output and "format" in res.output
 
 
 def test_what_counts_as_an_acknowledgement():

@@ -71,7 +71,7 @@ class InboundConfig:
     rate: int = 6            # replies per `per` seconds per (channel, address)
     per: float = 60.0
     source: str = "(none)"
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
 
     @property
     def secrets(self) -> list[str]:
@@ -98,9 +98,12 @@ def parse_rate(text: str) -> tuple[int, float]:
 
 
 def load_inbound(contacts_dir: str | Path, *, secrets_file: str | Path | None = None,
-                 env: Mapping[str, str] | None = None) -> InboundConfig:
+                 env: Mapping[str, str] | None = None,
+                 warn_unset: bool = True) -> InboundConfig:
     """Validate inbound.yaml (file, line and hint per problem). No file: no channel takes
-    replies."""
+    replies. `warn_unset=False` (`incident validate`): secrets matter only to the process
+    running `service --inbound`, which may run elsewhere with its own environment; that
+    process warns at start."""
     from incident.validation import pydantic_issues
     from incident.yamlsrc import parse_file
 
@@ -132,9 +135,21 @@ def load_inbound(contacts_dir: str | Path, *, secrets_file: str | Path | None = 
         secrets.update(read_secrets_file(secrets_file))
     secrets.update({k: v for k, v in (os.environ if env is None else env).items() if v})
     chans: dict[str, InboundChannel] = {}
-    warnings: list[str] = []
+    try:
+        from incident.notify.channels import channel_names
+
+        outbound = channel_names(contacts_dir)
+    except ImportError:  # pragma: no cover - notifications not installed
+        outbound = set(model.channels)
     for name, spec in model.channels.items():
         where = ("channels", name)
+        if name not in outbound:
+            from incident.errors import known, suggest
+
+            doc.add(issues, where, f"'{name}' is not a channel of channels.yaml — a reply "
+                    "is taken on the channel its page or question went out on",
+                    suggest(name, outbound) or known(outbound))
+            continue
         if spec.format == "matrix" and not spec.homeserver:
             doc.add(issues, where, f"channel '{name}' reads Matrix: it needs 'homeserver'",
                     "homeserver: https://matrix.estate.lan")
@@ -145,12 +160,13 @@ def load_inbound(contacts_dir: str | Path, *, secrets_file: str | Path | None = 
             continue
         var = _SECRET.match(spec.secret).group(1)  # type: ignore[union-attr]
         value = secrets.get(var, "")
-        if env is None and not value:
-            warnings.append(f"{doc.file}: channel '{name}': ${{{var}}} is not set — every "
-                            "reply on it is refused until it is")
+        if warn_unset and env is None and not value:
+            doc.add(issues, (*where, "secret"), f"${{{var}}} is not set: channel '{name}' "
+                    "refuses every reply until it is",
+                    "export it, or put it in the secrets file (settings secrets_file)",
+                    severity="warning")
         chans[name] = InboundChannel(name, spec.format, var, value, spec.homeserver,
                                      spec.trigger)
     issues.raise_if_errors()
-    if not chans and model.channels:
-        raise ValidationFailed([Issue(doc.file, "no usable channel")])  # pragma: no cover
-    return InboundConfig(chans, rate, per, doc.file, warnings)
+    return InboundConfig(chans, rate, per, doc.file,
+                         [i for i in issues.items if i.severity == "warning"])

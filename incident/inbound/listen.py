@@ -35,7 +35,7 @@ def listen(runtime: Runtime, host: str, port: int,
     s = runtime.settings
     config = load_inbound(s.contacts_dir, secrets_file=s.secrets_file)
     for w in config.warnings:
-        say(w)
+        say(w.format())
     inbox = Inbox(runtime, config, say=say)
     try:
         server = InboundServer(inbox, host, port)

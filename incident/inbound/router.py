@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE_PREFIX = "escalation:"
+CLOCK_SKEW = 5.0  # seconds a provider's clock may be behind ours
 _FORMAT_KIND = {"smseagle": "sms", "kannel": "sms", "mattermost": "chat", "matrix": "chat"}
 
 
@@ -158,7 +159,9 @@ class Inbox:
             return a
         if kind == "email":
             return a.lower()
-        return a.lstrip("@") if kind == "chat" else a
+        # chat ids: Mattermost user names and Matrix ids are case-insensitive in practice,
+        # and written with or without the leading @
+        return a.lstrip("@").casefold() if kind == "chat" else a
 
     # ---- one request --------------------------------------------------------------------
     def handle(self, channel: str, req: Request) -> Outcome:
@@ -199,7 +202,8 @@ class Inbox:
             return self._count(Outcome(200, "duplicate", "already recorded",
                                        incident_id=done.get("incident_id")), channel, address)
         by_id = {p.id: p for p in people}
-        target = self._target(channel, sorted({p.address for p in people}), list(by_id))
+        target = self._target(channel, sorted({p.address for p in people}), list(by_id),
+                              msg.sent_at)
         if target is None:
             raise InboundError(409, "nothing to answer: no open page or question was sent "
                                "to this address on this channel", "unroutable")
@@ -235,12 +239,16 @@ class Inbox:
                  + (f", acknowledged {acked}" if acked else ""))
         return self._count(out, channel, address, quiet=True)
 
-    def _target(self, channel: str, addresses: list[str],
-                people: list[str]) -> tuple[dict[str, Any], str] | None:
-        """The newest unanswered page/question to this address, else the newest."""
+    def _target(self, channel: str, addresses: list[str], people: list[str],
+                sent_at: float | None = None) -> tuple[dict[str, Any], str] | None:
+        """The newest unanswered page/question to this address, else the newest. A
+        message whose provider dates it (Matrix) never answers one sent after it: an
+        old "1" read again after a restart cannot acknowledge today's page."""
         rows = replies.candidates(self.runtime.store, channel, addresses, people)
         first: tuple[dict[str, Any], str] | None = None
         for row in rows:
+            if sent_at is not None and row["created_at"].timestamp() > sent_at + CLOCK_SKEW:
+                continue
             purpose = self._purpose(row)
             if purpose is None:
                 continue

@@ -309,6 +309,8 @@ def test_a_reply_in_each_gateways_form_acknowledges_only_that_persons_page(
     # the timeline says who replied, what, and what it did
     log = cli(db_url, cdir, T0 + timedelta(minutes=2), "log", iid)
     assert "Reply received" in log.output and "acknowledged P1" in log.output
+    pages = cli(db_url, cdir, T0 + timedelta(minutes=2), "escalation", "pages", iid)
+    assert f"by {first.person_id} by reply ({channel})" in pages.output
     zh = cli(db_url, cdir, T0 + timedelta(minutes=2), "--lang", "zh", "log", iid)
     assert "收到回复" in zh.output and "已确认 P1" in zh.output
     if fmt == "generic":  # and the post-incident report

@@ -487,6 +487,8 @@ def apply(st: IncidentState, event: Any) -> None:
             if (page["id"] in which) if which is not None \
                     else (p.get("page") in (None, page["id"])):
                 page["acked_at"], page["acked_by"] = ts, event.actor
+                if p.get("via") == "reply":  # answered the message itself (issue 19)
+                    page["acked_via"] = str(p.get("channel") or "reply")
                 role = page.get("role") or page.get("node")
                 to = page.get("to")
                 told = event.actor in to if isinstance(to, list) else event.actor == to

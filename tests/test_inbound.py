@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -346,6 +346,8 @@ class FakeHomeserver:
     def __init__(self, token: str):
         self.token = token
         self.pending: list[dict] = []
+        self.invites: dict[str, dict] = {}
+        self.joined: list[str] = []
         self.batch = 0
         self.syncs: list[dict] = []
         self.lock = threading.Lock()
@@ -362,6 +364,20 @@ class FakeHomeserver:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_POST(self):
+                if self.headers.get("Authorization") != f"Bearer {fake.token}":
+                    self._send(401, {"errcode": "M_UNKNOWN_TOKEN", "error": "bad token"})
+                    return
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = urlsplit(self.path).path
+                prefix = "/_matrix/client/v3/join/"
+                if not path.startswith(prefix):
+                    self._send(404, {"errcode": "M_UNRECOGNIZED"})
+                    return
+                room = unquote(path[len(prefix):])
+                fake.joined.append(room)
+                self._send(200, {"room_id": room})
 
             def do_GET(self):
                 if self.headers.get("Authorization") != f"Bearer {fake.token}":
@@ -382,18 +398,21 @@ class FakeHomeserver:
                     time.sleep(0.02)
                 with fake.lock:
                     events, fake.pending = fake.pending, []
+                    invites, fake.invites = fake.invites, {}
                     fake.batch += 1
                     since = q.get("since")
                 body: dict[str, Any] = {"next_batch": f"s{fake.batch}_757284961"}
+                if invites:
+                    body["rooms"] = {"invite": invites, "join": {}, "leave": {}}
                 if events:
-                    body["rooms"] = {"join": {"!dmRoom:estate.lan": {
+                    body.setdefault("rooms", {"invite": {}, "leave": {}})
+                    body["rooms"]["join"] = {"!dmRoom:estate.lan": {
                         "timeline": {"events": events, "limited": False,
                                      "prev_batch": since or "t0"},
                         "state": {"events": []}, "ephemeral": {"events": []},
                         "account_data": {"events": []},
                         "unread_notifications": {"highlight_count": 0,
-                                                 "notification_count": 0}}},
-                        "invite": {}, "leave": {}}
+                                                 "notification_count": 0}}}
                 self._send(200, body)
 
         class Quiet(ThreadingHTTPServer):
@@ -413,6 +432,15 @@ class FakeHomeserver:
                 "type": "m.room.message", "sender": sender, "event_id": event_id,
                 "origin_server_ts": int(ts.timestamp() * 1000), "unsigned": {"age": 120},
                 "content": {"msgtype": msgtype, "body": body}})
+
+    def invite(self, room_id: str, inviter: str) -> None:
+        with self.lock:
+            self.invites[room_id] = {"invite_state": {"events": [
+                {"type": "m.room.name", "state_key": "", "sender": inviter,
+                 "content": {"name": "Direct chat"}},
+                {"type": "m.room.member", "state_key": "@incident-bot:estate.lan",
+                 "sender": inviter, "content": {"membership": "invite", "is_direct": True}},
+            ]}}
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -436,6 +464,11 @@ def test_a_matrix_reply_read_through_sync_acknowledges_the_page(db_url, tmp_path
         person = {r.address: r.person_id for r in p1}
         assert "@chenjie:estate.lan" in person
         wait_for(lambda: hs.syncs, what="the bot's first /sync")
+        # a person of the directory opens a direct chat with the bot: it joins; a
+        # stranger's invitation is left alone
+        hs.invite("!strangerRoom:evil.example", "@stranger:evil.example")
+        hs.invite("!dmLiu:estate.lan", "@LiuYang:estate.lan")
+        wait_for(lambda: hs.joined, what="the bot joining the direct chat")
         hs.push("@incident-bot:estate.lan", "1", "$own-message")       # its own: skipped
         hs.push("@stranger:evil.example", "1", "$stranger")           # unknown: refused
         # yesterday's "1" in the room (read again after a restart) answers nothing new
@@ -452,6 +485,7 @@ def test_a_matrix_reply_read_through_sync_acknowledges_the_page(db_url, tmp_path
         assert len(replies) == 1 and replies[0].payload["channel"] == "chat"
         assert replies[0].payload["provider_id"] == "$143273582443PhrSn:estate.lan"
         # the sync loop follows next_batch and long-polls
+        assert hs.joined == ["!dmLiu:estate.lan"]
         later = [q for q in hs.syncs if q.get("since")]
         assert later and later[0]["since"].startswith("s") and int(later[0]["timeout"]) > 0
     finally:

@@ -42,7 +42,7 @@ def listen(runtime: Runtime, host: str, port: int,
     except OSError as exc:
         raise Refused(f"cannot listen for replies on {host}:{port}: "
                       f"{exc.strerror or exc}") from None
-    readers = [MatrixReader(ch, inbox.take, say, **matrix)
+    readers = [MatrixReader(ch, inbox.take, say, knows=inbox.knows, **matrix)
                for ch in config.channels.values() if ch.format == "matrix"]
     server.start()
     for r in readers:

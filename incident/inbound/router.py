@@ -163,6 +163,11 @@ class Inbox:
         # and written with or without the leading @
         return a.lstrip("@").casefold() if kind == "chat" else a
 
+    def knows(self, channel: str, sender: str) -> bool:
+        """Is `sender` the address of someone in the directory (on this channel's kind)?"""
+        kind = self._kinds.get(channel, "sms")
+        return bool(self._people().get((kind, self.normalise(kind, sender))))
+
     # ---- one request --------------------------------------------------------------------
     def handle(self, channel: str, req: Request) -> Outcome:
         ch = self.config.channels.get(channel)

@@ -67,6 +67,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a client may take to send its request (no slow-loris hold)
     server_version = "incident-inbound"
     sys_version = ""
 

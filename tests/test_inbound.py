@@ -293,8 +293,9 @@ def test_a_reply_in_each_gateways_form_acknowledges_only_that_persons_page(
 
         # the other person on the same page writes words, not an acknowledgement: recorded
         # on the timeline, and the rate limit (3/min) holds for their address
-        for i in range(3):
-            status, body = post(svc, channel, second.address, "on my way", f"m2-{i}", SECRET)
+        for i in range(3):  # (the first one hostile: a screen-clearing escape, a newline)
+            text = "on my way\x1b[2J\nAcknowledged P2" if i == 0 else "on my way"
+            status, body = post(svc, channel, second.address, text, f"m2-{i}", SECRET)
             assert (status, body["outcome"]) == (200, "recorded"), body
             assert "acknowledged" not in body and "answer" not in body
         status, body = post(svc, channel, second.address, "on my way", "m2-9", SECRET)
@@ -309,6 +310,7 @@ def test_a_reply_in_each_gateways_form_acknowledges_only_that_persons_page(
     # the timeline says who replied, what, and what it did
     log = cli(db_url, cdir, T0 + timedelta(minutes=2), "log", iid)
     assert "Reply received" in log.output and "acknowledged P1" in log.output
+    assert "\x1b" not in log.output and "\nAcknowledged P2" not in log.output
     pages = cli(db_url, cdir, T0 + timedelta(minutes=2), "escalation", "pages", iid)
     assert f"by {first.person_id} by reply ({channel})" in pages.output
     zh = cli(db_url, cdir, T0 + timedelta(minutes=2), "--lang", "zh", "log", iid)
@@ -529,6 +531,33 @@ def test_validate_names_a_broken_inbound_file(tmp_path):
     res = CliRunner().invoke(main, ["--playbooks", PLAYBOOKS, "--contacts", str(cdir),
                                     "validate"], env=env)
     assert res.exit_code == 1 and "inbound.yaml:3" in res.output and "format" in res.output
+
+
+def test_gateway_forms_read_without_a_server():
+    """The shapes that need no page to check: Kannel's post-url (text body, X-Kannel
+    headers, key in the URL), Mattermost's JSON, missing fields named."""
+    from incident.inbound.adapters import InboundError, Request, read
+    from incident.inbound.config import InboundChannel
+
+    kannel = InboundChannel("sms", "kannel", "K", SECRET)
+    msg = read(kannel, Request("POST", f"key={SECRET}", {
+        "content-type": "text/plain; charset=utf-8", "x-kannel-from": "+8617720246633",
+        "x-kannel-time": "2026-03-09 14:02:00"}, "确认=收到".encode()))
+    assert (msg.sender, msg.text) == ("+8617720246633", "确认=收到")
+    assert msg.provider_id.startswith("h:")  # no %I: from + text + time
+    mm = InboundChannel("chat", "mattermost", "M", SECRET, trigger="ack")
+    msg = read(mm, Request("POST", "", {"content-type": "application/json"}, json.dumps({
+        "token": SECRET, "user_name": "chenjie", "text": "ACK 收到", "post_id": "p1x",
+        "trigger_word": "", "team_id": "t", "channel_id": "c"}).encode()))
+    assert (msg.sender, msg.text, msg.provider_id) == ("chenjie", "收到", "p1x")
+    with pytest.raises(InboundError, match="field 'msgid'") as err:
+        read(InboundChannel("sms", "smseagle", "S", SECRET), Request(
+            "GET", urlencode({"sender": "1", "text": "1", "apikey": SECRET}), {}, b""))
+    assert err.value.status == 400
+    with pytest.raises(InboundError) as err:
+        read(InboundChannel("chat", "generic", "G", ""), Request(
+            "POST", "", {"x-incident-secret": ""}, b'{"from":"a","text":"1","id":"x"}'))
+    assert err.value.status == 403 and "no secret set" in err.value.reason
 
 
 def test_what_counts_as_an_acknowledgement():

@@ -78,10 +78,9 @@ def _form(req: Request) -> dict[str, str]:
             if isinstance(v, (str, int, float)) and not isinstance(v, bool):
                 out[str(k)] = str(v)
         return out
-    if ctype in ("application/x-www-form-urlencoded", "") or "=" in text:
+    if ctype in ("application/x-www-form-urlencoded", ""):
         out.update({k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()})
-        return out
-    return out
+    return out  # text/plain: a Kannel post-url body, read by its adapter
 
 
 def _need(fields: Mapping[str, str], *names: str) -> str:

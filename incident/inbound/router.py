@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from incident.engine.service import Busy
 from incident.errors import Refused
 from incident.inbound.adapters import InboundError, Message, Request, read
 from incident.inbound.answers import is_ack, parse_answer
@@ -226,6 +227,9 @@ class Inbox:
                 person_id=row["person_id"], unit=person.unit if person else None,
                 provider_id=pid, outbox_id=row["id"], step_id=row["step_id"],
                 purpose=purpose, answer=answer)
+        except Busy:  # the incident changing too fast: the gateway retries later
+            replies.release(store, channel, pid)
+            raise InboundError(503, "busy: retry shortly", "busy") from None
         except Refused as exc:
             replies.release(store, channel, pid)
             raise InboundError(409, f"not recorded: {exc}", "unroutable") from None

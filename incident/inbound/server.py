@@ -116,6 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
         retry = None
         if out.status == 429:
             retry = self.server.inbox.config.per
+        elif out.status == 503:
+            retry = 2
         body_out = out.body()
         ch = self.server.inbox.config.channels.get(segs[1])
         if ch is not None and ch.format == "mattermost" and out.outcome == "recorded":

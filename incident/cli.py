@@ -216,6 +216,7 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
     if not paths or dir_path in paths:
         checked += _validate_channels(dir_path, settings.secrets_file, issues)
         checked += _validate_escalation(dir_path, directory, issues)
+        checked += _validate_inbound(dir_path, settings.secrets_file, issues)
     channels = ctx.runtime.channel_names
     for path in paths or (settings.playbooks_dir,):
         if not path.exists():
@@ -272,6 +273,23 @@ def _validate_channels(contacts: Path, secrets_file: Path | None,
         return [f"channels {path}"]
     issues.extend(cs.warnings)
     return [f"channels {path}: {', '.join(sorted(cs.names()))}"]
+
+
+def _validate_inbound(contacts: Path, secrets_file: Path | None,
+                      issues: list[Issue]) -> list[str]:
+    """inbound.yaml: formats, secrets set, each channel one that pages go out on."""
+    from incident.inbound.config import inbound_path, load_inbound
+
+    path = inbound_path(contacts)
+    if not path.exists():
+        return []
+    try:
+        cfg = load_inbound(contacts, secrets_file=secrets_file, warn_unset=False)
+    except ValidationFailed as exc:
+        issues.extend(exc.issues)
+        return [f"inbound {path}"]
+    issues.extend(cfg.warnings)
+    return [f"inbound {path}: {', '.join(sorted(cfg.channels)) or 'no channel'}"]
 
 
 def _validate_escalation(contacts: Path, directory: Any, issues: list[Issue]) -> list[str]:

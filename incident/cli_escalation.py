@@ -159,6 +159,7 @@ def escalation_pages(ctx: Ctx, incident_id: str, fmt: str) -> None:
         click.echo("nobody has been paged")
     for p in st.pages:
         ack = (f"acked {p['acked_at'].astimezone(zone):%H:%M:%S} by {p['acked_by']}"
+               + (f" by reply ({p['acked_via']})" if p.get("acked_via") else "")
                if p.get("acked_at") else "waiting")
         kind = " (reminder)" if p.get("reminder") else ""
         click.echo(terminal(f"{p['id']:<4} {p['ts'].astimezone(zone):%H:%M:%S}  "

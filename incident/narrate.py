@@ -417,6 +417,22 @@ def _acked(c: _Ctx) -> str:
     return c.t("event.page_acked", who=c.who, page=_typed(c.p.get("page") or join(pages, c.lang)))
 
 
+def _reply(c: _Ctx) -> str:
+    """A person's reply to a page or a roll-call question, and what it did."""
+    p = c.p
+    who = c.person(p.get("person_id")) if p.get("person_id") else c.who
+    said = dict(who=who, text=c.text(str(p.get("text") or "")[:200]),
+                channel=c.names.channel(p.get("channel"), c.lang))
+    if p.get("acknowledged"):
+        return c.t("event.reply.acked", page=_typed(p["acknowledged"]), **said)
+    if p.get("answer") in ("safe", "help", "away"):
+        return c.t("event.reply.answer", answer=c.t(_ANSWERS[p["answer"]]), **said)
+    return c.t("event.reply.unclear", **said)
+
+
+_ANSWERS = {"safe": "answer_safe", "help": "answer_help", "away": "answer_away"}
+
+
 def _raised(c: _Ctx) -> str:
     p = c.p
     to = c.person(p.get("to"))
@@ -569,7 +585,7 @@ _TELLERS = {
     ev.STEP_AWAITING: _step_awaiting, ev.STEP_CONFIRMED: _step_confirmed,
     ev.REPORT_DONE: _report_done, ev.TIMER_FIRED: _timer,
     ev.NOTIFY_QUEUED: _notify, ev.NOTIFY_RETRIED: _retried, ev.DELIVERY_PROGRESS: _delivery,
-    ev.PAGE_SENT: _page, ev.PAGE_ACKED: _acked,
+    ev.PAGE_SENT: _page, ev.PAGE_ACKED: _acked, ev.REPLY_RECEIVED: _reply,
     ev.ESCALATION_RAISED: _raised, ev.ESCALATION_SKIPPED: _escalation_skipped,
     ev.DRILL_INJECT: _inject, ev.DRILL_SCENARIO: _scenario, ev.DRILL_RATED: _rated,
     ev.DRILL_EVALUATION: _evaluation,

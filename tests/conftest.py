@@ -24,6 +24,7 @@ def pytest_addoption(parser) -> None:
     with contextlib.suppress(ValueError):
         parser.addoption("--snapshot-update", action="store_true", default=False,
                          help="rewrite the console's SVG snapshots in tests/snapshots/")
+    _chart_option(parser)
 
 
 def _db_params() -> list:
@@ -85,7 +86,7 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'incident.db'}"
 
 
-def pytest_addoption(parser) -> None:
+def _chart_option(parser) -> None:
     parser.addoption("--update-charts", action="store_true", default=False,
                      help="re-render the report charts' reference PNGs in tests/data/charts "
                           "(test_report_chart_pixels.py) instead of comparing against them")

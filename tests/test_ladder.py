@@ -49,7 +49,7 @@ def test_a_night_fire_alarm_climbs_through_security_and_the_duty_manager(runtime
     assert row.body.startswith("【临湖苑物业】二级火灾，地点：3号楼 12层 1201室，03:00接报")
     assert ("通知您（值班经理）的原因：中控室值班员（马晓宇、徐磊）5分钟内未确认" in row.body
             or "通知您（值班经理）的原因：中控室值班员（徐磊、马晓宇）5分钟内未确认" in row.body)
-    assert "请在值班控制台确认收到，或致电中控室021-5988 6600确认" in row.body
+    assert "回复 1 确认收到；也可在值班控制台确认，或致电中控室021-5988 6600确认" in row.body
     assert "incident" not in row.body and "B3-1201" not in row.body
     # the fire-safety manager is told why in words, not "paged together with ... (type fire)"
     fsl = next(p for p in st.pages if p["node"] == "fire_safety_lead")

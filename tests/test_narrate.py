@@ -70,6 +70,8 @@ SAMPLES: dict[str, tuple[str, dict]] = {
                               "to": ["song.hui"], "trigger": "no_ack", "from_page": "P1",
                               "wait_s": 300, "reason": "no acknowledgement from duty_officer"}),
     ev.PAGE_ACKED: ("song.hui", {"page": "P2", "pages": ["P2"]}),
+    ev.REPLY_RECEIVED: ("song.hui", {"channel": "sms", "text": "1", "person_id": "song.hui",
+                                     "purpose": "page", "answer": "ack", "acknowledged": "P2"}),
     ev.ESCALATION_RAISED: ("system", {"to": "cs_supervisor", "from": "duty_officer",
                                       "page": "P2", "auto": True}),
     ev.ESCALATION_SKIPPED: ("system", {"to": "branch_gm", "trigger": "no_ack",

@@ -28,6 +28,7 @@ DRILL_INJECT = "drill.inject"          # a scripted inject reached the players
 DRILL_SCENARIO = "drill.scenario"      # which scenario runs (snapshot), at which speed
 DRILL_RATED = "drill.rated"            # an evaluator's rating of one objective
 DRILL_EVALUATION = "drill.evaluation"  # strength, improvement, plan item or counts
+REPLY_RECEIVED = "reply.received"     # a person's reply to a page or a question
 
 SYSTEM = "system"
 
@@ -58,6 +59,7 @@ LABELS: dict[str, tuple[str, str]] = {
     DRILL_SCENARIO: ("Drill scenario", "演练脚本"),
     DRILL_RATED: ("Drill rating", "演练评分"),
     DRILL_EVALUATION: ("Drill evaluation", "演练评估"),
+    REPLY_RECEIVED: ("Reply received", "收到回复"),
 }
 
 

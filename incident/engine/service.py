@@ -511,6 +511,53 @@ class Engine:
 
         return self._commit(incident_id, plan)
 
+    def peek(self, incident_id: str, read: Callable[[IncidentState], Any]) -> Any:
+        """`read` applied to the cached, caught-up state under the engine's lock, without
+        copying it (a hot path such as routing an inbound reply only needs a few fields;
+        `read` must not keep or change what it is given)."""
+        with self._lock:
+            return read(self._fresh(incident_id))
+
+    def record_reply(self, incident_id: str, *, channel: str, address: str, text: str,
+                     person_id: str | None, unit: str | None, provider_id: str | None,
+                     outbox_id: int | None, step_id: str | None, purpose: str,
+                     answer: str | None, drill_script: bool = False) -> IncidentState:
+        """A person's reply to a page or a roll-call question, on the incident it answers.
+
+        Appends REPLY_RECEIVED; for a page answered "ack" also PAGE_ACKED for *that* page
+        only, by the person who replied (in the same transaction), which stops the
+        escalation waiting on it. The same (channel, provider id) twice changes nothing.
+        The caller (incident.inbound, a drill script) has already checked who sent it
+        and which message it answers; this only refuses what the log itself rules out."""
+        if purpose not in ("page", "roll_call"):
+            raise Refused(f"a reply answers a page or a roll call, not '{purpose}'")
+        actor = person_id or "inbound"
+
+        def plan(st: IncidentState, now: datetime):
+            _require_open(st)
+            if provider_id and (channel, str(provider_id)) in st.reply_ids:
+                return [], [], {}  # a replay: already on the timeline
+            payload: dict[str, Any] = {
+                "channel": channel, "address": address, "person_id": person_id, "unit": unit,
+                "text": str(text or "")[:500], "provider_id": provider_id,
+                "outbox_id": outbox_id, "step_id": step_id, "purpose": purpose,
+                "answer": answer, "drill_script": bool(drill_script)}
+            events = [NewEvent(ev.REPLY_RECEIVED, actor, payload, now)]
+            page_id = (step_id or "").partition(":")[2] if purpose == "page" else ""
+            if answer == "ack" and page_id:
+                page = next((p for p in st.pages if p.get("id") == page_id), None)
+                to = page.get("to") if page else None
+                paged = to if isinstance(to, list) else [to] if to else []
+                if page is not None and page.get("acked_at") is None and person_id in paged:
+                    payload["acknowledged"] = page_id
+                    events.append(NewEvent(ev.PAGE_ACKED, actor, {
+                        "page": page_id, "pages": [page_id],
+                        "nodes": [page.get("node") or ""], "via": "reply",
+                        "channel": channel}, now))
+            return events, [], {}
+
+        return self._commit(incident_id, plan)
+
     def timers(self, st: IncidentState) -> list[Timer]:
         """Every pending timer of an incident, the engine's and its siblings', soonest first."""
         out = st.timers()
@@ -750,6 +797,8 @@ def _snapshot(st: IncidentState) -> IncidentState:
     new.delivery = {k: dict(v) for k, v in st.delivery.items()}
     new.step_delivery = dict(st.step_delivery)  # payloads are replaced, never changed
     new.pages = [dict(p) for p in st.pages]
+    new.replies = list(st.replies)
+    new.reply_ids = set(st.reply_ids)
     aftercare.snapshot_into(new, st)
     return new
 

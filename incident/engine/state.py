@@ -164,6 +164,9 @@ class IncidentState:
     # per notify step: the latest delivery.progress payload (per-recipient figures)
     step_delivery: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: list[dict[str, Any]] = field(default_factory=list)
+    # replies to pages and questions (REPLY_RECEIVED), and their (channel, provider id)
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    reply_ids: set[tuple[str, str]] = field(default_factory=set)
     last_seq: int = 0
     last_ts: datetime | None = None
     # first receiver's record (首问负责制): when the report came in, from whom, how
@@ -483,12 +486,18 @@ def apply(st: IncidentState, event: Any) -> None:
             if (page["id"] in which) if which is not None \
                     else (p.get("page") in (None, page["id"])):
                 page["acked_at"], page["acked_by"] = ts, event.actor
+                if p.get("via") == "reply":  # answered the message itself (issue 19)
+                    page["acked_via"] = str(p.get("channel") or "reply")
                 role = page.get("role") or page.get("node")
                 to = page.get("to")
                 told = event.actor in to if isinstance(to, list) else event.actor == to
                 for r in st.reports.values():  # a page to the role, acknowledged by them
                     if role and r.to == role and told:  # (not a commander's --all)
                         r.honour(ts, event.actor, f"page:{page['id']}")
+    elif k == ev.REPLY_RECEIVED:
+        st.replies.append({**p, "ts": ts, "by": event.actor, "seq": event.seq})
+        if p.get("provider_id"):
+            st.reply_ids.add((str(p.get("channel") or ""), str(p["provider_id"])))
     elif k == ev.INCIDENT_RESOLVED:
         st.status, st.resolved_at, st.resolved_by = "resolved", ts, event.actor
         st.summary = p.get("summary")

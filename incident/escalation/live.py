@@ -117,9 +117,12 @@ class Made:
 class Escalation:
     """The escalation graph bound to a directory: plans pages, gives timers."""
 
-    def __init__(self, graph: EscalationGraph | None, directory: Directory | None):
+    def __init__(self, graph: EscalationGraph | None, directory: Directory | None,
+                 contacts_dir: Any = None):
         self.graph = graph
         self.directory = directory
+        self.contacts_dir = contacts_dir  # where inbound.yaml says which channels take replies
+        self._replies: set[str] | None = None
         self.edge_by_id: dict[str, Edge] = {e.id: e for e in graph.edges} if graph else {}
         # incident id -> (scenario id, [(person, role)]) of a scenario drill, else None;
         # set by the drill module (set_players) so drill pages go to the players
@@ -132,6 +135,17 @@ class Escalation:
         local = local_time(self.directory, at)
         return [e for e in self.graph.out_edges(node)
                 if e.matches(facts.severity, facts.type, local)]
+
+    def replies_on(self, channel: str) -> bool:
+        """Does a reply on this channel reach us (contacts/inbound.yaml)? Read once, on
+        the first page: commands that never page never read it."""
+        if self._replies is None:
+            self._replies = set()
+            if self.contacts_dir is not None:
+                from incident.inbound.config import reply_channels
+
+                self._replies = reply_channels(self.contacts_dir)
+        return channel in self._replies
 
     def resolve(self, node: str, at: datetime, facts: Facts | None = None) -> Resolution:
         """The people `node` pages at `at`; in a scenario drill, the scenario's players."""
@@ -242,7 +256,8 @@ class Escalation:
             for t in res.targets:
                 subject, body = page_text(facts, s, page_id, t.person.lang, t.person.id,
                                           self.graph.title(s.node, t.person.lang)
-                                          if self.graph else s.node, self.directory)
+                                          if self.graph else s.node, self.directory,
+                                          reply=self.replies_on(t.channel))
                 step_id = f"{STEP_ID}:{page_id}"  # per page: the dispatcher's fallback
                 made.rows.append((index, NewOutbox(  # keys are incident:step:person:channel
                     idempotency_key=f"{facts.id}:{step_id}:{t.person.id}:{t.channel}",
@@ -551,9 +566,11 @@ def _where(directory: Directory | None, location: str, lang: str) -> str:
 
 
 def page_text(facts: Facts, s: Start, page_id: str, lang: str, person: str,
-              role_title: str, directory: Directory | None = None) -> tuple[str, str]:
+              role_title: str, directory: Directory | None = None,
+              reply: bool = False) -> tuple[str, str]:
     """A page written for the person who reads it: the estate, what and where in words,
-    when it came in, why *they* are paged, and what to do — no command lines, no codes."""
+    when it came in, why *they* are paged, and what to do — no command lines, no codes.
+    On a channel that takes replies it says first how to acknowledge by replying."""
     lang = data_lang(lang)
     title = facts.title.get(lang) or facts.title.get("en", "")
     site = getattr(directory, "site", None)
@@ -573,7 +590,7 @@ def page_text(facts: Facts, s: Start, page_id: str, lang: str, person: str,
         when = local.strftime("%H:%M")
     why = (s.why or {}).get(lang) or s.reason
     phone = getattr(site, "hotline", "") if site is not None else ""
-    ack = i18n.t("page.ack", lang, page=page_id,
+    ack = i18n.t("page.ack_reply" if reply else "page.ack", lang, page=page_id,
             phone=i18n.t("page.ack_phone", lang, phone=phone) if phone else "")
     drill = i18n.t("page.drill", lang) if facts.drill else ""
     what = _lower(title, lang)
@@ -610,7 +627,8 @@ def install(engine: Engine, runtime: Any = None, *, graph: EscalationGraph | Non
                 from incident.escalation.model import load_escalation
 
                 graph = load_escalation(path, directory)
-    esc = Escalation(graph, directory)
+    contacts = runtime.settings.contacts_dir if runtime is not None else None
+    esc = Escalation(graph, directory, contacts)
     esc.players = _PLAYERS.get(engine)
     _INSTALLED[engine] = esc
     engine.reactors.append(esc.react)

@@ -126,6 +126,7 @@ outbox = sa.Table(
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "incident_id", "step_id", "channel", "state"),
     sa.Index(None, "updated_at"),
+    sa.Index(None, "address", "channel"),  # 0004: which message a reply answers
 )
 
 delivery_attempts = sa.Table(
@@ -150,4 +151,19 @@ service_heartbeat = sa.Table(
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("seen_at", UTCDateTime, nullable=False),
+)
+
+# Inbound replies already taken (migration 0004): one row per (channel, provider's message
+# id), so a gateway retrying a callback, or a replayed request, is recorded once.
+inbound_messages = sa.Table(
+    "inbound_messages", metadata,
+    sa.Column("channel", sa.String(50), primary_key=True),
+    sa.Column("provider_id", sa.String(200), primary_key=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("person_id", sa.String(200), nullable=True),
+    sa.Column("incident_id", sa.String(40), nullable=True),
+    sa.Column("event_seq", sa.Integer, nullable=True),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Index(None, "received_at"),
 )

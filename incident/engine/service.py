@@ -369,10 +369,15 @@ class Engine:
             payload["value"] = value
         events: list[NewEvent] = []
         outbox: list[NewOutbox] = []
-        if step.kind == "notify":
+        if step.kind in ("notify", "roll_call"):
             if self.planner is None:
                 raise Refused("notifications are not configured (no channels loaded)")
-            summary, outbox = self.planner.plan(st, step, actor=actor, now=now)
+            sends = step
+            if step.kind == "roll_call":  # the question goes out like an owner notice
+                from incident.engine.rollcall import as_notify
+
+                sends = as_notify(step)
+            summary, outbox = self.planner.plan(st, sends, actor=actor, now=now)
             events.append(NewEvent(ev.NOTIFY_QUEUED, actor, {"step": step.id, **summary}, now))
         if step.kind == "escalate" and step.escalate is not None:
             events.append(NewEvent(ev.ESCALATION_RAISED, actor,
@@ -507,6 +512,27 @@ class Engine:
             return list(made), [], {}
 
         return self._commit(incident_id, plan)
+
+    def record_reply(self, incident_id: str, *, channel: str, address: str, text: str,
+                     person_id: str | None, unit: str | None, provider_id: str | None,
+                     outbox_id: int | None, step_id: str | None, purpose: str,
+                     answer: str | None, drill_script: bool = False) -> IncidentState:
+        """A person's reply to a page or a roll-call question (contract-19): appends
+        reply.received and, for a page acknowledged by reply, that person's ack."""
+        from incident.engine import rollcall
+
+        return rollcall.record_reply(
+            self, incident_id, channel=channel, address=address, text=text,
+            person_id=person_id, unit=unit, provider_id=provider_id, outbox_id=outbox_id,
+            step_id=step_id, purpose=purpose, answer=answer, drill_script=drill_script)
+
+    def knock(self, incident_id: str, *, team: str, actor: str, step_id: str | None = None,
+              no_answer_after: timedelta | None = None) -> IncidentState:
+        """Send a roll call's door-knock list to the team on duty (see engine.rollcall)."""
+        from incident.engine import rollcall
+
+        return rollcall.knock(self, incident_id, team=team, actor=actor, step_id=step_id,
+                              no_answer_after=no_answer_after)
 
     def timers(self, st: IncidentState) -> list[Timer]:
         """Every pending timer of an incident, the engine's and its siblings', soonest first."""
@@ -753,6 +779,8 @@ def _snapshot(st: IncidentState) -> IncidentState:
     new.delivery = {k: dict(v) for k, v in st.delivery.items()}
     new.step_delivery = dict(st.step_delivery)  # payloads are replaced, never changed
     new.pages = [dict(p) for p in st.pages]
+    new.replies = list(st.replies)  # entries are never changed, only appended
+    new.knocks = list(st.knocks)
     aftercare.snapshot_into(new, st)
     return new
 

@@ -163,6 +163,9 @@ class IncidentState:
     # per notify step: the latest delivery.progress payload (per-recipient figures)
     step_delivery: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: list[dict[str, Any]] = field(default_factory=list)
+    # replies to pages and roll calls (reply.received payloads with ts, seq, by), in order
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    knocks: list[dict[str, Any]] = field(default_factory=list)  # door-knock lists sent
     last_seq: int = 0
     last_ts: datetime | None = None
     # first receiver's record (首问负责制): when the report came in, from whom, how
@@ -490,6 +493,10 @@ def apply(st: IncidentState, event: Any) -> None:
                 for r in st.reports.values():  # a page to the role, acknowledged by them
                     if role and r.to == role and told:  # (not a commander's --all)
                         r.honour(ts, event.actor, f"page:{page['id']}")
+    elif k == ev.REPLY_RECEIVED:
+        st.replies.append({**p, "ts": ts, "seq": event.seq, "by": event.actor})
+    elif k == ev.ROLLCALL_KNOCK:
+        st.knocks.append({**p, "ts": ts, "seq": event.seq, "by": event.actor})
     elif k == ev.INCIDENT_RESOLVED:
         st.status, st.resolved_at, st.resolved_by = "resolved", ts, event.actor
         st.summary = p.get("summary")

@@ -281,9 +281,20 @@ def sent_at(st: IncidentState, step_id: str) -> datetime | None:
     return s.done_at or s.started_at
 
 
+def board_time(st: IncidentState, now: datetime) -> datetime:
+    """The moment a board is read at: a resolved incident's board as it stood when it
+    was resolved; a drill's never before its own last event (its clock runs ahead)."""
+    if st.status != "open" and st.resolved_at is not None:
+        return st.resolved_at
+    if st.drill and st.last_ts is not None and st.last_ts > now:
+        return st.last_ts
+    return now
+
+
 def board(st: IncidentState, now: datetime, step_id: str | None = None, *,
           no_answer_after: timedelta | None = None) -> Board:
     """The roll-call board of `step_id` (default: the latest roll call sent) at `now`."""
+    now = board_time(st, now)
     sent = roll_call_steps(st)
     if step_id is None:
         if not sent:

@@ -140,6 +140,7 @@ def knock_csv(items: list[KnockItem], directory: Directory | None, lang: str) ->
     from incident.directory.models import VULNERABLE_KINDS
 
     buf = io.StringIO()
+    buf.write("\ufeff")  # spreadsheets (Excel, WPS) then read the Chinese correctly
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEAD)
     for i, k in enumerate(items, 1):

@@ -377,3 +377,64 @@ def test_a_bad_roll_call_step_is_pointed_at_line_by_line(rt):
     assert any("recorded as type int, not list" in m for m in got)
     formatted = [i.format() for i in info.value.issues]
     assert any(f.startswith("bad.yaml:") and "zone" in f for f in formatted), formatted
+
+
+# ---- console --------------------------------------------------------------------------
+
+def test_console_board_per_floor_knock_list_and_send(tmp_path):
+    import asyncio
+
+    from test_console import build, goto, make_runtime, settle
+
+    rt = make_runtime(tmp_path / "incident.db")
+    try:
+        st = _asked(rt)
+        _reply(rt, st.id, "B3-1304", "2")
+        _reply(rt, st.id, "B3-1303", "1")
+        rt.engine.act(st.id, "pa_fire_floors", actor="chen.jie")
+        rt.engine.act(st.id, "head_count", actor="chen.jie", value=1)
+        rt.clock.advance(timedelta(minutes=6))
+
+        async def go():
+            from incident.console.screens.rollcall import RollCallScreen
+
+            app = build(rt, tmp_path)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await settle(pilot)
+                app.open_incident(st.id)
+                await settle(pilot)
+                await pilot.press("b")
+                await settle(pilot)
+                assert isinstance(app.screen, RollCallScreen)
+                board = str(app.screen.query_one("#rc-board").content)
+                assert "needs help 1" in board and "safe 1" in board
+                assert all(len(line) <= 76 for line in board.splitlines())
+                floor13 = next(line for line in board.splitlines() if line.startswith("B3 13F"))
+                assert "!1304" in floor13 and "1303" not in floor13
+                assert "?1401" in board and "1405*" in board  # silent; vulnerable marked
+                await pilot.press("l")
+                await pilot.pause()
+                knock = str(app.screen.query_one("#rc-board").content)
+                assert knock.splitlines()[1].startswith("  1. B3-1304")
+                await pilot.press("k")
+                await settle(pilot)
+                assert "sent to security" in str(app.screen.query_one("#rc-error").content)
+                assert len(rt.engine.state(st.id).knocks) == 1
+                await pilot.press("l")
+                await pilot.pause()
+                await pilot.press("escape")
+                await settle(pilot)
+                # the missing list is offered from the board, for the officer to check
+                await goto(pilot, "missing_list")
+                await settle(pilot)
+                value = app.screen.query_one("#card-value").value
+                assert value.startswith("B3-1304 ") and "B3-1405" in value, value
+                await pilot.press("enter")
+                await settle(pilot)
+            return True
+
+        assert asyncio.run(go())
+        missing = rt.engine.state(st.id).values["missing"]
+        assert missing[0].startswith("B3-1304") and len(missing) > 3
+    finally:
+        rt.close()

@@ -130,6 +130,10 @@ def _basic_preview(runtime: Runtime, st: IncidentState, step_id: str,
     from incident.playbook.templates import render
 
     step = st.playbook.steps()[step_id]
+    if step.roll_call is not None:  # the question previews like a notice
+        from incident.engine.rollcall import as_notify
+
+        step = as_notify(step)
     assert step.notify is not None
     directory = runtime.directory
     messages: dict[str, tuple[str, str]] = {}

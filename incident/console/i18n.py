@@ -248,6 +248,20 @@ LABELS: dict[str, tuple[str, str]] = {
     "cmd.directory": ("Directory, on duty and escalation chain", "通讯录、值班与升级链"),
 }
 
+# Roll call (issue 19): labels added here until the catalogue lands.
+LABELS.update({
+    "rc.title": ("Roll call — who is safe, whom to knock on", "点名看板——谁已安全，需敲门的住户"),
+    "rc.keys": ("k: send the door-knock list to the team · l: board / knock list · Esc: close",
+                "k：将敲门名单发送给小组 · l：看板/敲门名单切换 · Esc：关闭"),
+    "rc.no_team": ("This roll call names no door-knock team — print the list: "
+                   "incident rollcall ID --knock --team ROLE",
+                   "本次点名未指定敲门小组——可打印名单：incident rollcall 事件号 --knock --team 角色"),
+    "rc.sent": ("Door-knock list ({n} units) sent to {team} ({to} people)",
+                "敲门名单（{n} 户）已发送给 {team}（{to} 人）"),
+    "rc.prefill": ("offered from the roll-call board — check before Enter",
+                   "已按点名看板预填——请核对后回车"),
+})
+
 # Footer labels by binding id.
 BINDING_LABELS: dict[str, tuple[str, str]] = {
     "home.new": ("New", "发起"),
@@ -280,6 +294,9 @@ BINDING_LABELS: dict[str, tuple[str, str]] = {
     "incident.reopen": ("Reopen", "重开"),
     "modal.close": ("Close", "关闭"),
     "preview.send": ("Send", "发送"),
+    "incident.rollcall": ("Roll call", "点名"),
+    "rollcall.send": ("Send knock list", "发送敲门名单"),
+    "rollcall.list": ("Knock list", "敲门名单"),
     "form.submit": ("OK", "确定"),
     "directory.back": ("Back", "返回"),
 }

@@ -254,7 +254,8 @@ class Board:
         """The units not accounted for, as a missing list a record step takes."""
         out = []
         for k in self.knock_list():
-            names = ", ".join(person_name(directory, p, lang) for p in k.people)
+            names = " / ".join(person_name(directory, p, lang) for p in k.people
+                               if not p.startswith("unit:"))
             out.append(f"{k.unit} {names} ({label(k.reason, lang)})".replace("  ", " "))
         return out
 

@@ -109,14 +109,15 @@ def floor_lines(b: Board, lang: str, width: int = 80) -> list[str]:
                                                                  not u.accounted):
                 mark = {"help": "!", "unclear": "~", "no_answer": "?"}.get(u.status, "…")
                 doors.append(f"{mark}{_door(u.unit)}{'*' if u.vulnerable else ''}")
-        out.append(terminal(_fit(prefix, doors, width, lang)))
+        wide = 2 if lang == "zh" else 0  # 层 takes two columns on a terminal
+        out.append(terminal(_fit(prefix, doors, width - wide, lang)))
     return out
 
 
 def legend(lang: str) -> str:
     if lang == "zh":
         return "✓安全 !需要帮助 ?未回复 -不在家 ~回复不明 …等待中 *特殊关爱"
-    return "✓ safe  ! needs help  ? no answer  - away  ~ unclear  … waiting  * vulnerable"
+    return "✓safe !needs help ?no answer -away ~unclear …waiting *vulnerable"
 
 
 def board_text(b: Board, directory: Directory | None, lang: str, width: int = 80) -> str:

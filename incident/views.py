@@ -209,6 +209,10 @@ def event_summary(e: StoredEvent, lang: str = "en") -> str:
                                        lang))
     if e.kind in aftercare.EVENTS:
         bits = aftercare.event_bits(e.kind, p, lang)
+    if e.kind in (ev.REPLY_RECEIVED, ev.ROLLCALL_KNOCK):
+        from incident.engine.rollcall import event_bits as rollcall_bits
+
+        bits = rollcall_bits(e.kind, p, lang) or bits
     if e.kind == ev.PAGE_SENT:
         names = p.get("names") or {}
         # logs written before names were kept in both languages hold plain strings

@@ -381,6 +381,21 @@ def suggested_value(st: IncidentState, step: Step, now: datetime,
     return missing or [("无" if lang == "zh" else "none")]
 
 
+def event_bits(kind: str, p: dict[str, Any], lang: str) -> list[str] | None:
+    """Timeline words for a roll-call reply or a door-knock list (None: not ours)."""
+    if kind == ev.REPLY_RECEIVED and p.get("purpose") == "roll_call":
+        bits = [str(p.get("unit") or p.get("person_id") or ""), str(p.get("text") or ""),
+                "→ " + answer_label(p.get("answer"), lang)]
+        if p.get("drill_script"):
+            bits.append("演练脚本" if lang == "zh" else "drill script")
+        return [b for b in bits if b]
+    if kind == ev.ROLLCALL_KNOCK:
+        n = len(p.get("units") or [])
+        head = f"{p.get('team', '')}: {n} 户" if lang == "zh" else f"{p.get('team', '')}: {n} unit(s)"
+        return [head, "→ " + ", ".join(map(str, p.get("to") or []))]
+    return None
+
+
 # ---- engine operations (Engine.record_reply / Engine.knock delegate here) ---------------
 
 def record_reply(engine: Engine, incident_id: str, *, channel: str, address: str, text: str,

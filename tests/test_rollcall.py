@@ -438,3 +438,16 @@ def test_console_board_per_floor_knock_list_and_send(tmp_path):
         assert missing[0].startswith("B3-1304") and len(missing) > 3
     finally:
         rt.close()
+
+
+def test_a_timer_tells_the_officer_when_silence_starts_to_count(rt):
+    st = _asked(rt)
+    timers = [t for t in rt.engine.timers(st) if t.kind == "rollcall_silent"]
+    assert len(timers) == 1
+    assert timers[0].due_at == st.steps["roll_call"].done_at + timedelta(minutes=5)
+    rt.clock.advance(timedelta(minutes=5))
+    fired = rt.engine.tick(st.id)
+    assert [p["kind"] for _i, p in fired if p["kind"] == "rollcall_silent"] == \
+        ["rollcall_silent"]
+    assert "door-knock" in next(p for _i, p in fired
+                                if p["kind"] == "rollcall_silent")["label"]["en"]

@@ -224,6 +224,15 @@ class IncidentState:
                 out.append(Timer(f"arrival_overdue:{s.id}", "arrival_overdue", s.arrive_by,
                                  {"en": f"{title.en}: arrival due", "zh": f"{title.zh}：应到达"},
                                  s.id))
+            rc = steps[s.id].roll_call
+            if rc is not None and rc.no_answer_after is not None and s.status == "done" \
+                    and s.done_at is not None and s.id in self.notifications:
+                # the officer is told when silence starts to count: the door-knock list grows
+                out.append(Timer(f"rollcall_silent:{s.id}", "rollcall_silent",
+                                 s.done_at + rc.no_answer_after,
+                                 {"en": f"{title.en}: silent flats now count as no answer — "
+                                        "door-knock list (b)",
+                                  "zh": f"{title.zh}：未回复住户已计入敲门名单（b）"}, s.id))
             wait = steps[s.id].wait
             if s.kind == "wait" and s.open and s.ready_at is not None and wait is not None:
                 out.append(Timer(f"wait_elapsed:{s.id}", "wait_elapsed", s.ready_at + wait,

@@ -182,7 +182,8 @@ def test_the_door_knock_list_is_sent_to_the_named_team_through_the_outbox(rt):
     guards = {p.id for p in rt.directory.holders("security")}
     assert sent["to"] and set(sent["to"]) <= guards and sent["team"] == "security"
     assert sent["units"][0]["unit"] == "B3-1304" and sent["units"][0]["reason"] == "help"
-    rows = [r for r in rt.store.outbox_rows(st.id) if r.person_id in sent["to"]]
+    rows = rt.store.outbox_rows(st.id, "knock:roll_call:1")
+    assert {r.person_id for r in rows} == set(sent["to"])
     assert len(rows) == len(sent["to"]) and all(r.channel in ("chat", "sms") for r in rows)
     body = rows[0].body
     assert "B3-1304" in body and ("需要帮助" in body or "needs help" in body)

@@ -258,6 +258,7 @@ LABELS.update({
                    "本次点名未指定敲门小组——可打印名单：incident rollcall 事件号 --knock --team 角色"),
     "rc.sent": ("Door-knock list ({n} units) sent to {team} ({to} people)",
                 "敲门名单（{n} 户）已发送给 {team}（{to} 人）"),
+    "rc.knock_msgs": ("Door-knock list {n}", "敲门名单 {n}"),
     "rc.prefill": ("offered from the roll-call board — check before Enter",
                    "已按点名看板预填——请核对后回车"),
 })

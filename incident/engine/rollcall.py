@@ -36,6 +36,7 @@ ANSWERS: dict[str, tuple[str, str, str]] = {  # answer -> (number, en, zh)
     "away": ("3", "not at home", "不在家"),
 }
 TEXT_CAP = 500
+KNOCK_PREFIX = "knock:"  # outbox step_id of a door-knock list: knock:<roll-call step>:<n>
 
 # Board statuses of a unit, most urgent first.
 STATUSES = ("help", "unclear", "no_answer", "waiting", "safe", "away")
@@ -496,7 +497,9 @@ def knock(engine: Engine, incident_id: str, *, team: str, actor: str,
         team_people = directory.on_duty(team, now) or directory.holders(team)
         if not team_people:
             raise Refused(f"nobody holds the role '{team}' — name another team")
-        n = sum(1 for e in st.knocks) + 1
+        n = len(st.knocks) + 1
+        # its own step id: a guard's reply to the list is never read as a roll-call answer
+        knock_step = f"{KNOCK_PREFIX}{b.step_id}:{n}"
         rows: list[NewOutbox] = []
         to, unreachable = [], []
         for person in team_people:
@@ -508,16 +511,16 @@ def knock(engine: Engine, incident_id: str, *, team: str, actor: str,
             lang = person.lang if person.lang in ("en", "zh") else "zh"
             subject, body = knock_message(st, items, directory, lang, team)
             rows.append(Row(
-                idempotency_key=idempotency_key(st.id, f"{b.step_id}:knock{n}", person.id,
-                                                usable[0]),
-                step_id=b.step_id, person_id=person.id, channel=usable[0],
+                idempotency_key=idempotency_key(st.id, knock_step, person.id, usable[0]),
+                step_id=knock_step, person_id=person.id, channel=usable[0],
                 address=addr[usable[0]], lang=lang, subject=subject, body=body,
                 drill=bool(st.drill), fallback_channels=usable[1:]))
             to.append(person.id)
         if not rows:
             raise Refused(f"nobody of '{team}' has a {' or '.join(channels)} address — "
                           "print the list instead (incident rollcall --knock)")
-        payload = {"step": b.step_id, "team": team, "list": n, "to": to,
+        payload = {"step": b.step_id, "outbox_step": knock_step, "team": team, "list": n,
+                   "to": to,
                    "unreachable": unreachable, "units": [k.as_dict() for k in items],
                    "no_answer_after_s": (b.no_answer_after.total_seconds()
                                          if b.no_answer_after is not None else None)}

@@ -452,3 +452,15 @@ def test_a_timer_tells_the_officer_when_silence_starts_to_count(rt):
         ["rollcall_silent"]
     assert "door-knock" in next(p for _i, p in fired
                                 if p["kind"] == "rollcall_silent")["label"]["en"]
+
+
+def test_a_hostile_reply_cannot_drive_the_terminal(rt, db_url, tmp_path):
+    st = _asked(rt)
+    _reply(rt, st.id, "B3-1304", "2 \x1b]0;pwned\x07\x1b[2J help")
+    _reply(rt, st.id, "B3-1305", "line\nB3-1306 1 safe (forged)")
+    env = _env(db_url, tmp_path, rt.clock.now() + timedelta(minutes=6))
+    res = CliRunner().invoke(main, ["rollcall", st.id, "--knock"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.output and "\x07" not in res.output
+    assert not any(line.startswith("B3-1306") for line in res.output.splitlines())
+    assert len(rt.engine.state(st.id).replies[-1]["text"]) <= 500

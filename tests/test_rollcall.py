@@ -464,3 +464,24 @@ def test_a_hostile_reply_cannot_drive_the_terminal(rt, db_url, tmp_path):
     assert "\x1b" not in res.output and "\x07" not in res.output
     assert not any(line.startswith("B3-1306") for line in res.output.splitlines())
     assert len(rt.engine.state(st.id).replies[-1]["text"]) <= 500
+
+
+def test_the_report_shows_the_roll_call_the_lists_sent_and_who_is_still_missing(rt):
+    from incident.report import build_incident_report, render
+
+    st = _asked(rt)
+    _reply(rt, st.id, "B3-1304", "2 <script>alert(1)</script>")
+    _reply(rt, st.id, "B3-1303", "1")
+    rt.clock.advance(timedelta(minutes=6))
+    rt.engine.knock(st.id, team="security", actor="chen.jie")
+    for lang, heading, still in (("en", "## Roll call: ", "Not accounted for at the end"),
+                                 ("zh", "## 点名: ", "结束时仍未确认")):
+        rep = build_incident_report(rt.store, rt.playbooks, rt.directory, st.id,
+                                    now=rt.clock.now(), lang=lang)
+        md = render(rep, "md")
+        assert heading in md and still in md
+        section = md.split(heading, 1)[1]
+        assert "| B3-1304 |" in section and "B3-1405" in section
+        assert "B3-1303 |" not in section.split("## ", 1)[0]
+        page = render(rep, "html")
+        assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page

@@ -518,7 +518,10 @@ class Engine:
                      outbox_id: int | None, step_id: str | None, purpose: str,
                      answer: str | None, drill_script: bool = False) -> IncidentState:
         """A person's reply to a page or a roll-call question (contract-19): appends
-        reply.received and, for a page acknowledged by reply, that person's ack."""
+        reply.received and, for a page acknowledged by reply, that person's ack.
+
+        h19b's stand-in with the contract's exact signature, so roll calls and drill
+        scripts work before the inbound listener lands; at merge the lead keeps h19a's."""
         from incident.engine import rollcall
 
         return rollcall.record_reply(

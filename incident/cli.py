@@ -838,7 +838,7 @@ def _register_faces() -> None:
     import importlib
 
     for name in ("notify", "escalation", "drill", "report", "console", "integrity", "staff",
-                 "service", "followup"):
+                 "service", "followup", "rollcall"):
         module = f"incident.cli_{name}"
         try:
             mod = importlib.import_module(module)

@@ -48,7 +48,7 @@ _COUNTS = {
     "day": "count.day", "hour": "count.hour", "message": "count.message",
     "minute": "count.minute", "page": "count.page", "person": "count.person",
     "recipient": "count.recipient", "second": "count.second", "step": "count.step",
-    "time": "count.time"}
+    "time": "count.time", "unit": "count.unit"}
 
 
 def duration(delta: timedelta | float | int | None, lang: str) -> str:
@@ -425,9 +425,18 @@ def _reply(c: _Ctx) -> str:
                 channel=c.names.channel(p.get("channel"), c.lang))
     if p.get("acknowledged"):
         return c.t("event.reply.acked", page=_typed(p["acknowledged"]), **said)
+    if p.get("unit"):
+        said["who"] = f"{who} {p['unit']}"
     if p.get("answer") in ("safe", "help", "away"):
         return c.t("event.reply.answer", answer=c.t(_ANSWERS[p["answer"]]), **said)
     return c.t("event.reply.unclear", **said)
+
+
+def _knock(c: _Ctx) -> str:
+    """A roll call's door-knock list sent to a team."""
+    p = c.p
+    return c.t("event.rollcall.knock", who=c.who, units=c.count("unit", len(p.get("units") or [])),
+               team=c.person(p.get("team")), to=c.and_list([c.person(x) for x in p.get("to") or []]))
 
 
 _ANSWERS = {"safe": "answer_safe", "help": "answer_help", "away": "answer_away"}
@@ -585,7 +594,7 @@ _TELLERS = {
     ev.STEP_AWAITING: _step_awaiting, ev.STEP_CONFIRMED: _step_confirmed,
     ev.REPORT_DONE: _report_done, ev.TIMER_FIRED: _timer,
     ev.NOTIFY_QUEUED: _notify, ev.NOTIFY_RETRIED: _retried, ev.DELIVERY_PROGRESS: _delivery,
-    ev.PAGE_SENT: _page, ev.PAGE_ACKED: _acked, ev.REPLY_RECEIVED: _reply,
+    ev.PAGE_SENT: _page, ev.PAGE_ACKED: _acked, ev.REPLY_RECEIVED: _reply, ev.ROLLCALL_KNOCK: _knock,
     ev.ESCALATION_RAISED: _raised, ev.ESCALATION_SKIPPED: _escalation_skipped,
     ev.DRILL_INJECT: _inject, ev.DRILL_SCENARIO: _scenario, ev.DRILL_RATED: _rated,
     ev.DRILL_EVALUATION: _evaluation,

@@ -155,7 +155,7 @@ def test_fire_drill_auto_scores_exactly(rt):
     injects = [e for e in sd.events if e.kind == ev.DRILL_INJECT]
     assert [(e.payload["inject"], (e.ts - st.started_at).total_seconds()) for e in injects] == [
         ("smoke_13f", 240), ("father_missing", 420), ("sms_gateway_down", 540),
-        ("brigade_at_gate", 720)]
+        ("roll_call_board", 600), ("brigade_at_gate", 720)]
     assert injects[2].payload["fault"] == {"channel": "sms", "for": "10m"}
     # every queued message is a drill message, marked as such
     rows = rt.store.outbox_rows(run.incident_id)

@@ -26,6 +26,8 @@ from incident.engine.state import Timer
 from incident.errors import Refused
 from incident.store import NewEvent
 
+REPLY_TIMER = "drill_reply"  # a scripted roll-call reply falls due
+
 if TYPE_CHECKING:
     from incident.drill.loader import LoadedScenario
     from incident.drill.model import Scenario
@@ -145,7 +147,7 @@ class DrillSupport:
         run = self.index.run(st.id)
         if run is None:
             return []
-        out = []
+        out = self.reply_timers(st, run) if run.scenario.replies else []
         for inj in run.scenario.injects:
             out.append(Timer(f"{dev.TIMER_KIND}:{inj.id}", dev.TIMER_KIND,
                              st.started_at + inj.at,
@@ -160,6 +162,55 @@ class DrillSupport:
         if run is None:
             return self.starting
         return run.scenario.id, [(p.person, p.role) for p in run.scenario.participants]
+    def reply_timers(self, st: IncidentState, run: DrillRun) -> list[Timer]:
+        """Each scripted roll-call reply falls due `at` after its question was sent."""
+        from incident.engine.rollcall import sent_at
+
+        steps = st.playbook.steps()
+        first = next((s.id for s in steps.values() if s.kind == "roll_call"), None)
+        out = []
+        for i, r in enumerate(run.scenario.replies):
+            sid = r.step or first
+            if sid is None or sid not in st.notifications:
+                continue  # the question has not gone out: nobody can answer yet
+            sent = sent_at(st, sid)
+            if sent is None:
+                continue
+            out.append(Timer(f"{REPLY_TIMER}:{i}", REPLY_TIMER, sent + r.at,
+                             {"en": f"Drill reply from {r.unit}", "zh": f"演练回复：{r.unit}"},
+                             data={"reply": i, "step": sid}))
+        return out
+
+    def record_replies(self, engine: Engine, st: IncidentState,
+                       events: list[StoredEvent]) -> None:
+        """Engine hook: a fired reply timer becomes the owner's reply, recorded through
+        Engine.record_reply (drill_script=True) on the drill's clock — never a gateway."""
+        fired = [e.payload for e in events if e.kind == ev.TIMER_FIRED
+                 and e.payload.get("kind") == REPLY_TIMER]
+        if not fired or not st.drill:
+            return
+        run = self.index.run(st.id)
+        if run is None:
+            return
+        from incident.engine.rollcall import parse_answer
+
+        for p in fired:
+            i, sid = int(p.get("reply", -1)), str(p.get("step") or "")
+            if not 0 <= i < len(run.scenario.replies):
+                continue
+            r = run.scenario.replies[i]
+            asked = [a for a in (st.notifications.get(sid, {}).get("asked") or [])
+                     if a[1] == r.unit]
+            person = r.person or (asked[0][0] if asked else None)
+            rows = [row for row in engine.store.outbox_rows(st.id, sid)
+                    if row.person_id == person]
+            row = rows[-1] if rows else None
+            engine.record_reply(
+                st.id, channel=row.channel if row else "drill",
+                address=row.address if row else "", text=r.text, person_id=person,
+                unit=r.unit, provider_id=f"drill:{run.scenario.id}:{i}",
+                outbox_id=row.id if row else None, step_id=sid, purpose="roll_call",
+                answer=parse_answer(r.text), drill_script=True)
 
     def keeps_own_clock(self, row: IncidentRow) -> bool:
         """A drill run on a scaled or headless clock: only its own drill runtime ticks it
@@ -199,6 +250,7 @@ def install(engine: Engine, runtime: Any = None) -> DrillSupport:
         support = DrillSupport(engine)
         _INSTALLED[engine] = support
         engine.reactors.append(support.react)
+        engine.hooks.append(support.record_replies)
         engine.timer_sources.append(support.timers)
         engine.own_clock.append(support.keeps_own_clock)
         from incident.escalation.live import set_players

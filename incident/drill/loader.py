@@ -39,7 +39,7 @@ class LoadedScenario:
 _BY_PARENT: dict[str, type[BaseModel]] = {
     "": m.Scenario, "participants": m.Participant, "injects": m.Inject, "fault": m.Fault,
     "objectives": m.Objective, "rating": m.Rating, "responses": m.Responses,
-    "steps": m.Response,
+    "steps": m.Response, "replies": m.ScriptedReply,
 }
 
 
@@ -132,6 +132,38 @@ class _Checker:
             if r.by is not None:
                 self.person(("responses", "steps", sid, "by"), r.by)
 
+    def replies(self, pb: Playbook) -> None:
+        """Scripted roll-call replies: a roll_call step to answer, a known unit, and an
+        owner of that unit when a person is named."""
+        steps = pb.steps()
+        calls = [s.id for s in steps.values() if s.kind == "roll_call"]
+        for i, r in enumerate(self.sc.replies):
+            path = ("replies", i)
+            if r.step is not None and (r.step not in steps or steps[r.step].kind != "roll_call"):
+                self.err((*path, "step"), f"'{r.step}' is not a roll_call step of playbook "
+                         f"'{pb.id}'", suggest(r.step, calls) or
+                         (f"roll calls: {', '.join(calls)}" if calls else "it has none"))
+            elif r.step is None and not calls:
+                self.err(path, f"playbook '{pb.id}' has no roll_call step to answer",
+                         "remove 'replies', or add a roll_call step to the playbook")
+            if r.at > self.sc.duration:
+                self.err((*path, "at"), f"a reply at {r.at} after the question comes after "
+                         f"the end of the drill ({self.sc.duration})", "move it earlier",
+                         severity="warning")
+            if self.dir is None:
+                continue
+            if r.unit not in self.dir.units:
+                self.err((*path, "unit"), f"unknown unit '{r.unit}'",
+                         suggest(r.unit, self.dir.units) or "e.g. B3-1301")
+                continue
+            owners = [p.id for p in self.dir.owners_of(r.unit)]
+            if r.person is not None and r.person not in owners:
+                self.err((*path, "person"), f"'{r.person}' is not an owner of {r.unit}",
+                         f"owners of {r.unit}: {', '.join(owners) or 'none'}")
+            elif not owners:
+                self.err((*path, "unit"), f"{r.unit} has no owner in the roster to answer",
+                         "pick a unit with an owner")
+
     def location(self) -> None:
         if self.dir is None:
             return
@@ -181,6 +213,7 @@ class _Checker:
                          f"{format_duration(sc.responses.default)} after it is ready",
                          f"add responses.steps.{measured} (e.g. '{measured}: 2m')",
                          severity="warning")
+        self.replies(pb)
         for sid, r in sc.responses.steps.items():
             path = ("responses", "steps", sid)
             if not step_ref(path, sid):

@@ -59,6 +59,21 @@ class Inject(Strict):
                                   "has it done by the inject's time")
 
 
+class ScriptedReply(Strict):
+    """An owner's answer to a roll call, scripted so the board and the door-knock list
+    are rehearsed: recorded on the drill's clock at T(question sent)+at through the
+    engine, never through a gateway. Units without a scripted reply stay silent."""
+
+    at: Duration = Field(description="time after the roll-call question was sent, e.g. '1m'")
+    unit: str = Field(description="the unit that answers, e.g. B3-1301")
+    person: str | None = Field(default=None, description="owner id (default: the first "
+                                                         "owner of the unit who was asked)")
+    text: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+        description="what they reply: '1' safe, '2' need help, '3' not at home, or words")
+    step: Ident | None = Field(default=None, description="the roll-call step (default: the "
+                                                         "playbook's first roll_call step)")
+
+
 class Objective(Strict):
     """What the drill is judged by: a playbook step done, or a playbook target met, in time."""
 
@@ -158,6 +173,9 @@ class Scenario(Strict):
     occupants: Annotated[int, Field(ge=0)] | None = Field(
         default=None, description="expected occupants (for the counts in the report)")
     injects: list[Inject] = []
+    replies: list[ScriptedReply] = Field(
+        default=[], description="owners' scripted answers to the roll call (some safe, "
+                                "some needing help; the rest stay silent)")
     objectives: Annotated[list[Objective], Field(min_length=1)]
     rating: Rating = Rating()
     responses: Responses = Responses()

@@ -22,13 +22,14 @@ NOTIFY_RETRIED = "notify.retried"      # messages that failed for good, queued a
 DELIVERY_PROGRESS = "delivery.progress"
 PAGE_SENT = "page.sent"
 PAGE_ACKED = "page.acked"
+REPLY_RECEIVED = "reply.received"     # a person's reply to a page or a question
+ROLLCALL_KNOCK = "rollcall.knock"      # a roll call's door-knock list sent to a team
 ESCALATION_RAISED = "escalation.raised"
 ESCALATION_SKIPPED = "escalation.skipped"
 DRILL_INJECT = "drill.inject"          # a scripted inject reached the players
 DRILL_SCENARIO = "drill.scenario"      # which scenario runs (snapshot), at which speed
 DRILL_RATED = "drill.rated"            # an evaluator's rating of one objective
 DRILL_EVALUATION = "drill.evaluation"  # strength, improvement, plan item or counts
-REPLY_RECEIVED = "reply.received"     # a person's reply to a page or a question
 
 SYSTEM = "system"
 
@@ -53,13 +54,14 @@ LABELS: dict[str, tuple[str, str]] = {
     DELIVERY_PROGRESS: ("Delivery progress", "送达进度"),
     PAGE_SENT: ("Paged", "已呼叫"),
     PAGE_ACKED: ("Page acknowledged", "呼叫已确认"),
+    REPLY_RECEIVED: ("Reply received", "收到回复"),
+    ROLLCALL_KNOCK: ("Door-knock list sent", "敲门名单已发送"),
     ESCALATION_RAISED: ("Escalated", "已升级"),
     ESCALATION_SKIPPED: ("Escalation step skipped", "升级步骤跳过"),
     DRILL_INJECT: ("Drill inject", "演练注入"),
     DRILL_SCENARIO: ("Drill scenario", "演练脚本"),
     DRILL_RATED: ("Drill rating", "演练评分"),
     DRILL_EVALUATION: ("Drill evaluation", "演练评估"),
-    REPLY_RECEIVED: ("Reply received", "收到回复"),
 }
 
 

@@ -370,10 +370,15 @@ class Engine:
             payload["value"] = value
         events: list[NewEvent] = []
         outbox: list[NewOutbox] = []
-        if step.kind == "notify":
+        if step.kind in ("notify", "roll_call"):
             if self.planner is None:
                 raise Refused("notifications are not configured (no channels loaded)")
-            summary, outbox = self.planner.plan(st, step, actor=actor, now=now)
+            sends = step
+            if step.kind == "roll_call":  # the question goes out like an owner notice
+                from incident.engine.rollcall import as_notify
+
+                sends = as_notify(step)
+            summary, outbox = self.planner.plan(st, sends, actor=actor, now=now)
             events.append(NewEvent(ev.NOTIFY_QUEUED, actor, {"step": step.id, **summary}, now))
         if step.kind == "escalate" and step.escalate is not None:
             events.append(NewEvent(ev.ESCALATION_RAISED, actor,
@@ -557,6 +562,14 @@ class Engine:
             return events, [], {}
 
         return self._commit(incident_id, plan)
+
+    def knock(self, incident_id: str, *, team: str, actor: str, step_id: str | None = None,
+              no_answer_after: timedelta | None = None) -> IncidentState:
+        """Send a roll call's door-knock list to the team on duty (see engine.rollcall)."""
+        from incident.engine import rollcall
+
+        return rollcall.knock(self, incident_id, team=team, actor=actor, step_id=step_id,
+                              no_answer_after=no_answer_after)
 
     def timers(self, st: IncidentState) -> list[Timer]:
         """Every pending timer of an incident, the engine's and its siblings', soonest first."""
@@ -799,6 +812,7 @@ def _snapshot(st: IncidentState) -> IncidentState:
     new.pages = [dict(p) for p in st.pages]
     new.replies = list(st.replies)
     new.reply_ids = set(st.reply_ids)
+    new.knocks = list(st.knocks)
     aftercare.snapshot_into(new, st)
     return new
 

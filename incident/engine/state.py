@@ -167,6 +167,7 @@ class IncidentState:
     # replies to pages and questions (REPLY_RECEIVED), and their (channel, provider id)
     replies: list[dict[str, Any]] = field(default_factory=list)
     reply_ids: set[tuple[str, str]] = field(default_factory=set)
+    knocks: list[dict[str, Any]] = field(default_factory=list)  # door-knock lists sent
     last_seq: int = 0
     last_ts: datetime | None = None
     # first receiver's record (首问负责制): when the report came in, from whom, how
@@ -224,6 +225,13 @@ class IncidentState:
             if s.status == "in_progress" and s.arrive_by is not None:
                 out.append(Timer(f"arrival_overdue:{s.id}", "arrival_overdue", s.arrive_by,
                                  bilingual("timer.arrival_due", title=title), s.id))
+            rc = steps[s.id].roll_call
+            if rc is not None and rc.no_answer_after is not None and s.status == "done" \
+                    and s.done_at is not None and s.id in self.notifications:
+                # the officer is told when silence starts to count: the door-knock list grows
+                out.append(Timer(f"rollcall_silent:{s.id}", "rollcall_silent",
+                                 s.done_at + rc.no_answer_after,
+                                 bilingual("timer.rollcall_silent", title=title), s.id))
             wait = steps[s.id].wait
             if s.kind == "wait" and s.open and s.ready_at is not None and wait is not None:
                 out.append(Timer(f"wait_elapsed:{s.id}", "wait_elapsed", s.ready_at + wait,
@@ -498,6 +506,8 @@ def apply(st: IncidentState, event: Any) -> None:
         st.replies.append({**p, "ts": ts, "by": event.actor, "seq": event.seq})
         if p.get("provider_id"):
             st.reply_ids.add((str(p.get("channel") or ""), str(p["provider_id"])))
+    elif k == ev.ROLLCALL_KNOCK:
+        st.knocks.append({**p, "ts": ts, "seq": event.seq, "by": event.actor})
     elif k == ev.INCIDENT_RESOLVED:
         st.status, st.resolved_at, st.resolved_by = "resolved", ts, event.actor
         st.summary = p.get("summary")

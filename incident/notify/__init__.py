@@ -108,6 +108,10 @@ def preview(runtime_or_parts: Any, state: IncidentState, step: Step | str,
         if step not in steps:
             raise Refused(f"no step '{step}' in playbook '{state.playbook.id}'")
         step = steps[step]
+    if step.roll_call is not None:  # a roll call's question previews like a notice
+        from incident.engine.rollcall import as_notify
+
+        step = as_notify(step)
     if now is None:
         from incident.clock import SystemClock
 

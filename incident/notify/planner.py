@@ -210,6 +210,10 @@ class Planner:
             "unreachable": len(unreachable), "unreachable_ids": unreachable[:50],
             "drill": bool(state.drill), "audience": self.selectors(state, step),
         }
+        if step.roll_call is not None:  # who was asked: the roll-call board's rows
+            from incident.engine.rollcall import asked_summary
+
+            summary.update(asked_summary(recipients, self.directory))
         return summary, rows
 
     def preview(self, state: IncidentState, step: Step, now: datetime) -> Preview:

@@ -155,7 +155,8 @@ class _Checker:
                          "that can fail")
 
     def step(self, path: PathKey, step: Step) -> None:
-        for field_name in ("options", "dispatch", "notify", "record", "escalate", "wait"):
+        for field_name in ("options", "dispatch", "notify", "roll_call", "record", "escalate",
+                           "wait"):
             wanted = KIND_FIELDS[step.kind] == field_name
             present = getattr(step, field_name) is not None
             if wanted and not present:
@@ -202,26 +203,49 @@ class _Checker:
             self.role_ref((*path, "escalate", "to"), step.escalate.to)
         if step.notify is not None:
             n = step.notify
-            sels = [n.audience] if isinstance(n.audience, str) else n.audience
-            for i, sel in enumerate(sels):
-                p = (*path, "notify", "audience") if isinstance(n.audience, str) \
-                    else (*path, "notify", "audience", i)
-                if sel in self.pb.audiences:
-                    continue
-                if ":" not in sel and " " not in sel and sel not in ("owners", "staff", "vulnerable"):
-                    self.err(p, f"unknown audience '{sel}'",
-                             suggest(sel, self.pb.audiences) or known(self.pb.audiences))
-                    continue
-                self.selector(p, sel)
-            for i, ch in enumerate(n.channels):
-                if ch not in self.channels:
-                    self.err((*path, "notify", "channels", i), f"unknown channel '{ch}'",
-                             suggest(ch, self.channels) or known(self.channels))
+            self.audience((*path, "notify"), n.audience, n.channels)
             allowed = set(INCIDENT_VARS) | set(self.pb.inputs) | self.recorded()
             for part in ("subject", "body"):
                 for lang in ("en", "zh"):
                     text = getattr(getattr(n.message, part), lang)
                     self.template((*path, "notify", "message", part, lang), text, allowed)
+        if step.roll_call is not None:
+            rc = step.roll_call
+            self.audience((*path, "roll_call"), rc.audience, rc.channels)
+            self.role_ref((*path, "roll_call", "team"), rc.team)
+            allowed = set(INCIDENT_VARS) | set(self.pb.inputs) | self.recorded()
+            for lang in ("en", "zh"):
+                self.template((*path, "roll_call", "question", lang),
+                              getattr(rc.question, lang), allowed)
+        if step.record is not None and step.record.from_roll_call is not None:
+            calls = [s.id for s in self.steps.values() if s.kind == "roll_call"]
+            want = "int" if step.record.from_roll_call == "safe_count" else "list"
+            if not calls:
+                self.err((*path, "record", "from_roll_call"),
+                         "'from_roll_call' needs a roll_call step in this playbook",
+                         "add a step of kind roll_call, or remove 'from_roll_call'")
+            elif step.record.type not in (want, "text"):
+                self.err((*path, "record", "type"),
+                         f"a value from the roll call ({step.record.from_roll_call}) is "
+                         f"recorded as type {want}, not {step.record.type}",
+                         f"set type: {want}")
+
+    def audience(self, path: PathKey, audience: str | list[str], channels: list[str]) -> None:
+        """The audience and channels of a notify or roll_call step (`path` ends at it)."""
+        sels = [audience] if isinstance(audience, str) else audience
+        for i, sel in enumerate(sels):
+            p = (*path, "audience") if isinstance(audience, str) else (*path, "audience", i)
+            if sel in self.pb.audiences:
+                continue
+            if ":" not in sel and " " not in sel and sel not in ("owners", "staff", "vulnerable"):
+                self.err(p, f"unknown audience '{sel}'",
+                         suggest(sel, self.pb.audiences) or known(self.pb.audiences))
+                continue
+            self.selector(p, sel)
+        for i, ch in enumerate(channels):
+            if ch not in self.channels:
+                self.err((*path, "channels", i), f"unknown channel '{ch}'",
+                         suggest(ch, self.channels) or known(self.channels))
 
     def recorded(self) -> set[str]:
         return {s.record.name for s in self.steps.values() if s.record is not None}

@@ -156,6 +156,30 @@ class Record(Strict):
     type: Literal["int", "number", "text", "list"] = "text"
     unit: str | None = None
     label: Text | None = None
+    from_roll_call: Literal["safe_count", "missing"] | None = Field(
+        default=None, description="offer a value from the roll call board: the number "
+                                  "of people who answered safe, or the units still "
+                                  "missing (needs help, no answer)")
+
+
+class RollCall(Strict):
+    """A roll call (点名): owners in the audience are asked, each in their language, to
+    answer with a number — 1 safe, 2 need help, 3 not at home (the answers are fixed so
+    every reply parser and board reads them alike). Replies fill a live board per floor;
+    "needs help", silence after `no_answer_after` and vulnerable residents who have not
+    answered make the door-knock list for `team`."""
+
+    audience: str | list[str] = Field(description="a named audience of this playbook or a "
+                                                  "selector, as for notify steps")
+    channels: Annotated[list[Ident], Field(min_length=1)] = ["sms", "chat"]
+    question: Text = Field(description="what is asked; the numbered answers are added "
+                                       "after it in the owner's language")
+    no_answer_after: Duration | None = Field(
+        default=None, description="a unit that has not answered this long after the "
+                                  "question was sent counts as 'no answer' (e.g. '10m'); "
+                                  "without it, at once")
+    team: Ident | None = Field(default=None, description="role that knocks on the doors "
+                                                          "of the door-knock list")
 
 
 class Escalate(Strict):
@@ -163,10 +187,11 @@ class Escalate(Strict):
     reason: Text | None = None
 
 
-StepKind = Literal["check", "decision", "dispatch", "notify", "record", "escalate", "wait"]
+StepKind = Literal["check", "decision", "dispatch", "notify", "record", "escalate", "wait",
+                   "roll_call"]
 KIND_FIELDS: dict[str, str | None] = {
     "check": None, "decision": "options", "dispatch": "dispatch", "notify": "notify",
-    "record": "record", "escalate": "escalate", "wait": "wait",
+    "record": "record", "escalate": "escalate", "wait": "wait", "roll_call": "roll_call",
 }
 
 
@@ -221,6 +246,7 @@ class Step(Strict):
     options: list[Option] | None = None
     dispatch: Dispatch | None = None
     notify: Notify | None = None
+    roll_call: RollCall | None = None
     record: Record | None = None
     escalate: Escalate | None = None
     wait: Duration | None = None

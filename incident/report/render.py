@@ -352,6 +352,16 @@ def to_markdown(rep: IncidentReport) -> str:
     if rep.other_messages:
         out += [f"### {t('other_messages', lang)}", ""]
         out += md_table(channel_head(lang), [channel_row(c, lang) for c in rep.other_messages])
+    from incident.report.rollcall import sections as roll_calls
+    from incident.report.rollcall import sent_head, still_head
+
+    for rc in roll_calls(rep):
+        out += ["", f"## {t('roll_call', lang)}: {md_text(rc['title'])} (`{rc['step']}`)", "",
+                md_text(rc["counts"]), ""]
+        if rc["sent"]:
+            out += [f"### {t('rc_knocks', lang)}", "", *md_table(sent_head(lang), rc["sent"])]
+        out += ["", f"### {t('rc_still', lang)}", ""]
+        out += md_table(still_head(lang), rc["still"]) if rc["still"] else [t("none", lang)]
     out += ["", f"## {t('escalations', lang)}", ""]
     if rep.pages:
         out += md_table(page_head(lang), page_rows(rep))
@@ -636,6 +646,19 @@ def to_html(rep: IncidentReport) -> str:
     if rep.other_messages:
         parts.append(f"<h3>{h(t('other_messages', lang))}</h3>")
         parts.append(html_table(channel_head(lang), [channel_row(c, lang) for c in rep.other_messages]))
+    from incident.report.rollcall import sections as roll_calls
+    from incident.report.rollcall import sent_head, still_head
+
+    for rc in roll_calls(rep):
+        parts.append(f"<h2>{h(t('roll_call', lang))}: {h(rc['title'])} "
+                     f"<span class=\"muted\">({h(rc['step'])})</span></h2>")
+        parts.append(f"<p>{h(rc['counts'])}</p>")
+        if rc["sent"]:
+            parts.append(f"<h3>{h(t('rc_knocks', lang))}</h3>")
+            parts.append(html_table(sent_head(lang), rc["sent"]))
+        parts.append(f"<h3>{h(t('rc_still', lang))}</h3>")
+        parts.append(html_table(still_head(lang), rc["still"]) if rc["still"]
+                     else f"<p>{h(t('none', lang))}</p>")
     curve = delivery_svg(rep)
     if curve:
         parts.append(f'<div class="figure"><h3>{h(t("chart_delivery", lang))}</h3>{curve}</div>')

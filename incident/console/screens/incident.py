@@ -82,6 +82,7 @@ class IncidentScreen(Screen):
         Binding("v", "severity", "Severity", id="incident.severity", show=False),
         Binding("p", "report", "Reported", id="incident.report", show=False),
         Binding("m", "recipients", "Recipients", id="incident.recipients", show=False),
+        Binding("b", "rollcall", "Roll call", id="incident.rollcall", show=False),
         Binding("right_square_bracket", "next_panel", "Panel", id="incident.panel",
                 show=False),
         Binding("n", "app.new_incident", "New", id="incident.new", show=False),
@@ -310,8 +311,24 @@ class IncidentScreen(Screen):
                 if rec is not None:
                     label = rec.label.get(self.lang) if rec.label else rec.name
                     value.placeholder = f"{label} ({rec.type}) — {t('inc.value_ph', self.lang)}"
+                    if show_value and not value.value and rec.from_roll_call is not None:
+                        value.value = self._from_roll_call(step)
             value.display = show_value
             self._card_step = sid
+
+    def _from_roll_call(self, step: Any) -> str:
+        """The head count or missing list offered from the roll-call board (in memory:
+        the state is already here), for the officer to check and confirm with Enter."""
+        from incident.engine.rollcall import suggested_value
+
+        try:
+            value = suggested_value(self.state, step, self.now(), self.rt.directory, self.lang)
+        except Refused:
+            return ""
+        if value is None:
+            return ""
+        self.app.notify(t("rc.prefill", self.lang), timeout=4)
+        return "; ".join(value) if isinstance(value, list) else str(value)
 
     @property
     def current_step(self) -> str | None:
@@ -433,8 +450,11 @@ class IncidentScreen(Screen):
                 value.display = True
                 self.set_focus(value)
             return
-        if step.kind == "notify" and s.status in ("ready", "in_progress"):
+        if step.kind in ("notify", "roll_call") and s.status in ("ready", "in_progress"):
             self.open_preview(sid)
+            return
+        if step.kind == "roll_call" and s.status == "done":
+            self.action_rollcall()
             return
         if step.kind == "dispatch" and s.status == "ready":
             self._act(sid, "start", ok="ok.started")
@@ -806,6 +826,20 @@ class IncidentScreen(Screen):
         self.app.push_screen(RecipientsScreen(self.incident_id, sid,
                                               self.state.playbook.steps()[sid].title.get(
                                                   self.lang)))
+
+    def action_rollcall(self) -> None:
+        """The roll-call board of the current roll-call step (else the latest sent)."""
+        from incident.console.screens.rollcall import RollCallScreen
+        from incident.engine.rollcall import roll_call_steps
+
+        if self.state is None:
+            return
+        sent = roll_call_steps(self.state)
+        if not sent:
+            self.app.notify(t("msg.none", self.lang), timeout=3)
+            return
+        sid = self.current_step
+        self.app.push_screen(RollCallScreen(self.incident_id, sid if sid in sent else None))
 
     def action_next_panel(self) -> None:
         tabs = self.query_one("#panels", TabbedContent)

@@ -483,6 +483,8 @@ class DeliveryPanel(VerticalScroll):
                 title = steps[d.step_id].title.get(lang)
             elif d.step_id.startswith("escalation:"):
                 title = t("page.step_title", lang, page=d.step_id.split(":", 1)[1])
+            elif d.step_id.startswith("knock:"):  # a roll call's door-knock list
+                title = t("rc.knock_msgs", lang, n=d.step_id.rsplit(":", 1)[-1])
             else:
                 title = d.step_id
             head = f"[b]{escape(title)}[/b]  {d.finished}/{d.total}"

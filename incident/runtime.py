@@ -202,6 +202,13 @@ class Runtime:
 
         return sandbox_fault(self.store, incident_id, channel, now)
 
+    def reply_channels(self) -> set[str]:
+        """The channels on which a reply reaches us (contacts/inbound.yaml; none if absent):
+        pages on them say how to acknowledge by replying."""
+        from incident.inbound.config import reply_channels
+
+        return reply_channels(self.settings.contacts_dir)
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

@@ -387,7 +387,7 @@ def suggested_value(st: IncidentState, step: Step, now: datetime,
 def knock_message(st: IncidentState, items: list[KnockItem], directory: Directory | None,
                   lang: str, team: str) -> tuple[str, str]:
     """(subject, body) of a door-knock list sent to the team, in one language."""
-    from incident.notify.planner import drill_mark
+    from incident.store.records import drill_mark
 
     where = st.location
     if lang == "zh":
@@ -425,9 +425,9 @@ def knock(engine: Engine, incident_id: str, *, team: str, actor: str,
     """Send the door-knock list to the team on duty for role `team` through the outbox,
     and log it (rollcall.knock) with the units listed, so the timeline says who was
     sent to which doors and when."""
-    from incident.notify.planner import idempotency_key
     from incident.store import NewEvent
     from incident.store import NewOutbox as Row
+    from incident.store.records import idempotency_key
 
     engine.check_actor(actor)
     directory = engine.directory

@@ -118,10 +118,12 @@ class Escalation:
     """The escalation graph bound to a directory: plans pages, gives timers."""
 
     def __init__(self, graph: EscalationGraph | None, directory: Directory | None,
-                 contacts_dir: Any = None):
+                 reply_source: Callable[[], set[str]] | None = None):
         self.graph = graph
         self.directory = directory
-        self.contacts_dir = contacts_dir  # where inbound.yaml says which channels take replies
+        # which channels take replies (contacts/inbound.yaml), asked of the runtime that
+        # wires us: the inbound package sits above escalation
+        self.reply_source = reply_source
         self._replies: set[str] | None = None
         self.edge_by_id: dict[str, Edge] = {e.id: e for e in graph.edges} if graph else {}
         # incident id -> (scenario id, [(person, role)]) of a scenario drill, else None;
@@ -140,11 +142,7 @@ class Escalation:
         """Does a reply on this channel reach us (contacts/inbound.yaml)? Read once, on
         the first page: commands that never page never read it."""
         if self._replies is None:
-            self._replies = set()
-            if self.contacts_dir is not None:
-                from incident.inbound.config import reply_channels
-
-                self._replies = reply_channels(self.contacts_dir)
+            self._replies = set(self.reply_source()) if self.reply_source else set()
         return channel in self._replies
 
     def resolve(self, node: str, at: datetime, facts: Facts | None = None) -> Resolution:
@@ -627,8 +625,7 @@ def install(engine: Engine, runtime: Any = None, *, graph: EscalationGraph | Non
                 from incident.escalation.model import load_escalation
 
                 graph = load_escalation(path, directory)
-    contacts = runtime.settings.contacts_dir if runtime is not None else None
-    esc = Escalation(graph, directory, contacts)
+    esc = Escalation(graph, directory, getattr(runtime, "reply_channels", None))
     esc.players = _PLAYERS.get(engine)
     _INSTALLED[engine] = esc
     engine.reactors.append(esc.react)

@@ -22,6 +22,7 @@ from incident.i18n import bilingual
 from incident.notify.channels import ChannelSet
 from incident.notify.sms import sms_segments
 from incident.store import NewOutbox
+from incident.store.records import drill_mark, idempotency_key
 
 if TYPE_CHECKING:
     from incident.directory import Directory, Recipient
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
 
 DRILL_MARK = bilingual("msg.drill_mark")
 PER_RECIPIENT = frozenset({"name", "recipient_unit"})
-
-
-def idempotency_key(incident_id: str, step_id: str, person_id: str, channel: str) -> str:
-    return f"{incident_id}:{step_id}:{person_id}:{channel}"
 
 
 def fallback_key(key: str, incident_id: str, step_id: str, person_id: str, channel: str,
@@ -45,10 +42,6 @@ def fallback_key(key: str, incident_id: str, step_id: str, person_id: str, chann
     base = idempotency_key(incident_id, step_id, person_id, channel)
     suffix = key[len(base):] if key.startswith(base) else ""
     return idempotency_key(incident_id, step_id, person_id, next_channel) + suffix
-
-
-def drill_mark(lang: str) -> str:
-    return DRILL_MARK.get(lang, DRILL_MARK["en"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,3 +210,15 @@ def normalize_payload(kind: str, payload: Any) -> dict:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"event '{kind}': payload is not plain JSON ({exc}); convert datetimes "
                         "with .isoformat() and sets to lists") from None
+
+
+def idempotency_key(incident_id: str, step_id: str, person_id: str, channel: str) -> str:
+    """An outbox row's key: one message per incident, step, person and channel."""
+    return f"{incident_id}:{step_id}:{person_id}:{channel}"
+
+
+def drill_mark(lang: str) -> str:
+    """The mark every drill message starts with ([DRILL] / 【演练】)."""
+    from incident.i18n import t
+
+    return t("msg.drill_mark", lang)

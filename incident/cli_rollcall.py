@@ -9,6 +9,7 @@ import click
 
 from incident.cli import Ctx, handled, pass_ctx
 from incident.errors import Refused
+from incident.i18n import t
 
 
 def register(main: click.Group) -> None:
@@ -75,8 +76,7 @@ def rollcall(ctx: Ctx, incident_id: str, step: str | None, knock: bool, team: st
         st = engine.knock(incident_id, team=who, actor=ctx.user, step_id=board.step_id,
                           no_answer_after=after)
         sent = st.knocks[-1]
-        click.echo(("敲门名单已发送给 " if lang == "zh" else "door-knock list sent to ")
-                   + ", ".join(sent["to"]) + f" ({len(sent['units'])})")
+        click.echo(t("roll.knock_sent", lang, to=", ".join(sent["to"]), n=len(sent["units"])))
         return
     if knock:
         items = board.knock_list()

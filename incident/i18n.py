@@ -184,6 +184,14 @@ def in_sentence(title: str, lang: str | None) -> str:
     return title if data_lang(lang) == "zh" else title.lower()
 
 
+def sentence_start(text: str, lang: str | None) -> str:
+    """A sentence as it begins: a capital first letter in English ("Chen Jie took…"), as it
+    is in Chinese (which has no case, and keeps a Latin id like "chen.jie" as written)."""
+    if data_lang(lang) == "zh" or not text[:1].islower():
+        return text
+    return text[:1].upper() + text[1:]
+
+
 def join_list(items: list[str], lang: str | None) -> str:
     """Items joined the way the reader's language lists them ('a, b' / 'a、b')."""
     return t("list.sep", lang).join(items)

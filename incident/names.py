@@ -24,24 +24,22 @@ SYSTEM = "system"  # the engine's own entries (incident.engine.events.SYSTEM)
 
 # Channel ids a person reads: the notify channels and the ways a report or a
 # callback is made (playbook `by:`, a promise's `report_back`).
-CHANNELS: dict[str, tuple[str, str]] = {
-    "sms": ("SMS", "短信"),
-    "email": ("email", "邮件"),
-    "chat": ("chat", "即时消息"),
-    "voice": ("voice call", "语音电话"),
-    "phone": ("phone", "电话"),
-    "call": ("phone call", "电话"),
-    "written": ("written report", "书面报告"),
-    "in_person": ("in person", "当面"),
-    "console": ("console", "控制台"),
-    "hotline": ("hotline", "服务热线"),
-    "panel": ("fire/alarm panel", "报警主机"),
-    "patrol": ("patrol", "巡逻发现"),
-    "walk_in": ("walk-in", "来访"),
-    "app": ("app", "线上报事"),
+CHANNELS: dict[str, str] = {  # id -> catalogue key
+    "sms": i18n.N_("via.sms"),
+    "email": i18n.N_("via.email"),
+    "chat": i18n.N_("via.chat"),
+    "voice": i18n.N_("via.voice"),
+    "phone": i18n.N_("via.phone"),
+    "call": i18n.N_("via.call"),
+    "written": i18n.N_("via.written"),
+    "in_person": i18n.N_("via.in_person"),
+    "console": i18n.N_("via.console"),
+    "hotline": i18n.N_("via.hotline"),
+    "panel": i18n.N_("via.panel"),
+    "patrol": i18n.N_("via.patrol"),
+    "walk_in": i18n.N_("via.walk_in"),
+    "app": i18n.N_("via.app"),
 }
-_SYSTEM_NAME = ("the system", "系统")
-_NOBODY = ("—", "—")
 
 
 def pick(texts: Any, lang: str, fallback: str = "") -> str:
@@ -58,7 +56,7 @@ def pick(texts: Any, lang: str, fallback: str = "") -> str:
 
 def join(items: list[str], lang: str) -> str:
     """A list read aloud: "A, B" / "A、B"."""
-    return ("、" if lang == "zh" else ", ").join(i for i in items if i)
+    return i18n.t("list.sep", lang).join(i for i in items if i)
 
 
 class Names:
@@ -105,7 +103,7 @@ class Names:
         name = pid
         d = self.directory
         if pid == SYSTEM:
-            name = _SYSTEM_NAME[lang == "zh"]
+            name = i18n.t("who.system", lang)
         elif d is not None:
             person = d.people.get(pid)
             vendor = d.vendors.get(pid[7:] if pid.startswith("vendor:") else pid)
@@ -160,8 +158,8 @@ class Names:
     def channel(self, ch: str | None, lang: str | None = None) -> str:
         if not ch:
             return ""
-        pair = CHANNELS.get(str(ch))
-        return pair[self._lang(lang) == "zh"] if pair else str(ch)
+        key = CHANNELS.get(str(ch))
+        return i18n.t(key, self._lang(lang)) if key else str(ch)
 
     def place(self, location: str | None, lang: str | None = None) -> str:
         """A location string ('A-12-1203') as the estate calls it in the language."""

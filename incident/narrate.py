@@ -62,12 +62,12 @@ def duration(delta: timedelta | float | int | None, lang: str) -> str:
     parts = [count(noun, n, lang) for noun, n in (("day", days), ("hour", hours),
                                                   ("minute", minutes), ("second", seconds))
              if n][:2] or [count("second", 0, lang)]
-    return ("" if lang == "zh" else " ").join(parts)
+    return i18n.t("duration.pair", lang, a=parts[0], b=parts[1]) if len(parts) > 1 else parts[0]
 
 
 def clauses(lang: str, *parts: str) -> str:
     """A sentence and its added clauses: "A; B" / "A；B"."""
-    return ("；" if lang == "zh" else "; ").join(p for p in parts if p)
+    return i18n.t("clause.sep", lang).join(p for p in parts if p)
 
 
 def _typed(value: Any) -> str:
@@ -75,10 +75,6 @@ def _typed(value: Any) -> str:
     if isinstance(value, list | tuple):
         value = ", ".join(map(str, value))
     return terminal(str(value if value is not None else "")).strip()
-
-
-def _first_upper(text: str) -> str:
-    return text[:1].upper() + text[1:] if text[:1].islower() else text
 
 
 def _when(iso: Any, zone: ZoneInfo | None) -> str:
@@ -243,7 +239,7 @@ def _step_started(c: _Ctx) -> str:
 
 def _value(c: _Ctx, value: Any) -> str:
     if isinstance(value, bool):
-        value = ("是" if value else "否") if c.lang == "zh" else ("yes" if value else "no")
+        value = c.t("word.yes") if value else c.t("word.no")
     return _typed(value)
 
 
@@ -639,4 +635,4 @@ def describe(event: Any, names: Names, lang: str = "en", zone: ZoneInfo | None =
     if by:  # typed by a colleague for the actor (a phone call to the desk)
         text = clauses(lang, text, c.t("event.entered_by", who=c.person(by)))
     text = terminal(text).replace("\n", " ")
-    return text if lang == "zh" else _first_upper(text)
+    return i18n.sentence_start(text, lang)

@@ -70,6 +70,8 @@ SAMPLES: dict[str, tuple[str, dict]] = {
                               "to": ["song.hui"], "trigger": "no_ack", "from_page": "P1",
                               "wait_s": 300, "reason": "no acknowledgement from duty_officer"}),
     ev.PAGE_ACKED: ("song.hui", {"page": "P2", "pages": ["P2"]}),
+    ev.ROLLCALL_KNOCK: ("chen.jie", {"team": "security", "to": ["liu.yang"],
+                                      "units": ["B3-1304", "B3-1305"]}),
     ev.REPLY_RECEIVED: ("song.hui", {"channel": "sms", "text": "1", "person_id": "song.hui",
                                      "purpose": "page", "answer": "ack", "acknowledged": "P2"}),
     ev.ESCALATION_RAISED: ("system", {"to": "cs_supervisor", "from": "duty_officer",
@@ -233,9 +235,9 @@ def check_english(base: tuple[str, ...], iid: str) -> None:
     ):
         assert line in said, out
     resolved = next(s for s in said if "resolved the incident" in s)
-    assert resolved.startswith("Liu Yang resolved the incident: 明火已灭; 31 steps left open: "
+    assert resolved.startswith("Liu Yang resolved the incident: 明火已灭; 32 steps left open: "
                                "“Fire linkage to automatic”, ")
-    assert resolved.endswith(", 26 more")
+    assert resolved.endswith(", 27 more")
     assert not KEY_VALUE.search(out), out
     for internal in ("step '", "paged together with", "confirm_alarm", "real_fire",
                      "duty_officer", "Step done", "system"):
@@ -257,7 +259,7 @@ def check_chinese(base: tuple[str, ...], iid: str) -> None:
         "陈杰将事件负责人由陈杰交接给刘洋：交班",
     ):
         assert line in said, out
-    assert any(s.startswith("刘洋结束了事件：明火已灭；31个步骤未完成：“联动控制置于自动状态”、")
+    assert any(s.startswith("刘洋结束了事件：明火已灭；32个步骤未完成：“联动控制置于自动状态”、")
                for s in said)
     assert not english_words(" ".join(said)), english_words(" ".join(said))
 

@@ -24,6 +24,7 @@ from incident.drill import events as dev
 from incident.engine import events as ev
 from incident.engine.state import Timer
 from incident.errors import Refused
+from incident.i18n import bilingual
 from incident.store import NewEvent
 
 REPLY_TIMER = "drill_reply"  # a scripted roll-call reply falls due
@@ -151,8 +152,7 @@ class DrillSupport:
         for inj in run.scenario.injects:
             out.append(Timer(f"{dev.TIMER_KIND}:{inj.id}", dev.TIMER_KIND,
                              st.started_at + inj.at,
-                             {"en": f"Drill inject: {inj.title.en}",
-                              "zh": f"演练注入：{inj.title.zh}"},
+                             bilingual("timer.drill_inject", title=inj.title),
                              data={"inject": inj.id}))
         return out
 
@@ -177,7 +177,7 @@ class DrillSupport:
             if sent is None:
                 continue
             out.append(Timer(f"{REPLY_TIMER}:{i}", REPLY_TIMER, sent + r.at,
-                             {"en": f"Drill reply from {r.unit}", "zh": f"演练回复：{r.unit}"},
+                             bilingual("timer.drill_reply", unit=r.unit),
                              data={"reply": i, "step": sid}))
         return out
 

@@ -41,15 +41,15 @@ TICK_WINDOW = timedelta(days=45)
 EVENTS = frozenset({FOLLOWUP_SCHEDULED, FOLLOWUP_RECORDED, COMPLAINT_OPENED, COMPLAINT_STEP,
                     COMPLAINT_CLOSED, PROMISE_MADE, REPORTED_BACK, INCIDENT_CLOSED})
 
-LABELS: dict[str, tuple[str, str]] = {
-    FOLLOWUP_SCHEDULED: ("Callbacks due", "待回访"),
-    FOLLOWUP_RECORDED: ("Callback made", "已回访"),
-    COMPLAINT_OPENED: ("Complaint received", "接到投诉"),
-    COMPLAINT_STEP: ("Complaint handled", "投诉处理"),
-    COMPLAINT_CLOSED: ("Complaint closed", "投诉关闭"),
-    PROMISE_MADE: ("Handling time promised", "承诺处理时限"),
-    REPORTED_BACK: ("Reported back to the reporter", "已向报事人反馈"),
-    INCIDENT_CLOSED: ("Incident closed", "事件关闭"),
+LABELS: dict[str, str] = {  # event kind -> catalogue key
+    FOLLOWUP_SCHEDULED: N_("kind.followup.scheduled"),
+    FOLLOWUP_RECORDED: N_("kind.followup.recorded"),
+    COMPLAINT_OPENED: N_("kind.complaint.opened"),
+    COMPLAINT_STEP: N_("kind.complaint.step"),
+    COMPLAINT_CLOSED: N_("kind.complaint.closed"),
+    PROMISE_MADE: N_("kind.promise.made"),
+    REPORTED_BACK: N_("kind.promise.reported_back"),
+    INCIDENT_CLOSED: N_("kind.incident.closed"),
 }
 
 # Words by id: catalogue keys (incident.i18n). The ids are what YAML and events carry;
@@ -229,7 +229,7 @@ def timers(st: IncidentState) -> list[Any]:
     for f in st.followups.values():
         if not f.done:
             out.append(Timer(f"followup_due:{f.who}", "followup_due", f.due_at,
-                             {"en": f"Callback due: {f.name}", "zh": f"回访到期：{f.name}"},
+                             i18n.bilingual("timer.followup_due", name=f.name),
                              data={"who": f.who}))
     for c in st.complaints.values():
         if not c.open:
@@ -237,22 +237,20 @@ def timers(st: IncidentState) -> list[Any]:
         if "supervisor_told" not in c.steps:
             out.append(Timer(f"complaint_supervisor:{c.id}", "complaint_supervisor",
                              c.supervisor_due,
-                             {"en": f"Complaint {c.id}: tell the supervisor",
-                              "zh": f"投诉{c.id}：应报告主管"}, data={"complaint": c.id}))
+                             i18n.bilingual("timer.complaint_supervisor", id=c.id),
+                             data={"complaint": c.id}))
         if "investigated" not in c.steps:
             out.append(Timer(f"complaint_investigation:{c.id}", "complaint_investigation",
                              c.investigation_due,
-                             {"en": f"Complaint {c.id}: investigation due",
-                              "zh": f"投诉{c.id}：调查时限到"}, data={"complaint": c.id}))
+                             i18n.bilingual("timer.complaint_investigation", id=c.id),
+                             data={"complaint": c.id}))
     pr = st.promise
     if pr is not None and pr.reported_at is None:
         who = " ".join(str(st.reporter_contact[k]) for k in ("name", "phone")
                        if st.reporter_contact.get(k)) or st.reporter
-        en = "call" if pr.via == "call" else "text"
-        zh = "致电" if pr.via == "call" else "短信告知"
+        key = N_("timer.promise.call") if pr.via == "call" else N_("timer.promise.text")
         out.append(Timer("promise_due", "promise_due", pr.due_at,
-                         {"en": f"Promised time: {en} {who} back",
-                          "zh": f"承诺时限到：{zh}报事人 {who}"}))
+                         i18n.bilingual(key, who=who)))
     return out
 
 

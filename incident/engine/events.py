@@ -4,6 +4,8 @@ Each is an immutable row (time, actor, kind, payload). Reports, the console and
 drills read these names, so they are defined once here.
 """
 
+from incident.i18n import N_, t
+
 INCIDENT_STARTED = "incident.started"
 INCIDENT_RESOLVED = "incident.resolved"
 INCIDENT_REOPENED = "incident.reopened"
@@ -35,33 +37,34 @@ SYSTEM = "system"
 
 STEP_EVENTS = frozenset({STEP_STARTED, STEP_DONE, STEP_SKIPPED, STEP_AWAITING, STEP_CONFIRMED})
 
-LABELS: dict[str, tuple[str, str]] = {
-    INCIDENT_STARTED: ("Incident started", "事件开始"),
-    INCIDENT_RESOLVED: ("Incident resolved", "事件结束"),
-    INCIDENT_REOPENED: ("Incident reopened", "事件重开"),
-    SEVERITY_CHANGED: ("Severity changed", "级别变更"),
-    OWNER_CHANGED: ("Ownership handed over", "负责人交接"),
-    NOTE_ADDED: ("Note", "备注"),
-    STEP_STARTED: ("Step started", "步骤开始"),
-    STEP_DONE: ("Step done", "步骤完成"),
-    STEP_SKIPPED: ("Step skipped", "步骤跳过"),
-    STEP_AWAITING: ("Awaiting second-person confirmation", "等待第二人确认"),
-    STEP_CONFIRMED: ("Confirmed by second person", "第二人已确认"),
-    REPORT_DONE: ("Report made", "已上报"),
-    TIMER_FIRED: ("Timer", "计时提醒"),
-    NOTIFY_QUEUED: ("Notifications queued", "通知已排队"),
-    NOTIFY_RETRIED: ("Failed notifications sent again", "失败通知已重发"),
-    DELIVERY_PROGRESS: ("Delivery progress", "送达进度"),
-    PAGE_SENT: ("Paged", "已呼叫"),
-    PAGE_ACKED: ("Page acknowledged", "呼叫已确认"),
-    REPLY_RECEIVED: ("Reply received", "收到回复"),
-    ROLLCALL_KNOCK: ("Door-knock list sent", "敲门名单已发送"),
-    ESCALATION_RAISED: ("Escalated", "已升级"),
-    ESCALATION_SKIPPED: ("Escalation step skipped", "升级步骤跳过"),
-    DRILL_INJECT: ("Drill inject", "演练注入"),
-    DRILL_SCENARIO: ("Drill scenario", "演练脚本"),
-    DRILL_RATED: ("Drill rating", "演练评分"),
-    DRILL_EVALUATION: ("Drill evaluation", "演练评估"),
+#: Each kind's short name, as a catalogue key (incident.i18n).
+LABELS: dict[str, str] = {
+    INCIDENT_STARTED: N_("kind.incident.started"),
+    INCIDENT_RESOLVED: N_("kind.incident.resolved"),
+    INCIDENT_REOPENED: N_("kind.incident.reopened"),
+    SEVERITY_CHANGED: N_("kind.severity.changed"),
+    OWNER_CHANGED: N_("kind.owner.changed"),
+    NOTE_ADDED: N_("kind.note.added"),
+    STEP_STARTED: N_("kind.step.started"),
+    STEP_DONE: N_("kind.step.done"),
+    STEP_SKIPPED: N_("kind.step.skipped"),
+    STEP_AWAITING: N_("kind.step.awaiting_confirmation"),
+    STEP_CONFIRMED: N_("kind.step.confirmed"),
+    REPORT_DONE: N_("kind.report.done"),
+    TIMER_FIRED: N_("kind.timer.fired"),
+    NOTIFY_QUEUED: N_("kind.notify.queued"),
+    NOTIFY_RETRIED: N_("kind.notify.retried"),
+    DELIVERY_PROGRESS: N_("kind.delivery.progress"),
+    PAGE_SENT: N_("kind.page.sent"),
+    PAGE_ACKED: N_("kind.page.acked"),
+    REPLY_RECEIVED: N_("kind.reply.received"),
+    ROLLCALL_KNOCK: N_("kind.rollcall.knock"),
+    ESCALATION_RAISED: N_("kind.escalation.raised"),
+    ESCALATION_SKIPPED: N_("kind.escalation.skipped"),
+    DRILL_INJECT: N_("kind.drill.inject"),
+    DRILL_SCENARIO: N_("kind.drill.scenario"),
+    DRILL_RATED: N_("kind.drill.rated"),
+    DRILL_EVALUATION: N_("kind.drill.evaluation"),
 }
 
 
@@ -75,5 +78,5 @@ _aftercare_labels()
 
 
 def label(kind: str, lang: str = "en") -> str:
-    en, zh = LABELS.get(kind, (kind, kind))
-    return zh if lang == "zh" else en
+    """An event kind's short name in the reader's words; an unknown kind as itself."""
+    return t(LABELS[kind], lang) if kind in LABELS else kind

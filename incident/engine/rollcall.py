@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from incident.engine import events as ev
 from incident.errors import Refused
+from incident.i18n import N_, nt, t
 
 if TYPE_CHECKING:
     from incident.directory import Directory, Recipient
@@ -30,24 +31,24 @@ if TYPE_CHECKING:
     from incident.playbook import Step
     from incident.store import NewOutbox
 
-ANSWERS: dict[str, tuple[str, str, str]] = {  # answer -> (number, en, zh)
-    "safe": ("1", "safe", "安全"),
-    "help": ("2", "need help", "需要帮助"),
-    "away": ("3", "not at home", "不在家"),
+ANSWERS: dict[str, tuple[str, str]] = {  # answer -> (number, catalogue key)
+    "safe": ("1", N_("roll.answer.safe")),
+    "help": ("2", N_("roll.answer.help")),
+    "away": ("3", N_("roll.answer.away")),
 }
 TEXT_CAP = 500
 KNOCK_PREFIX = "knock:"  # outbox step_id of a door-knock list: knock:<roll-call step>:<n>
 
 # Board statuses of a unit, most urgent first.
 STATUSES = ("help", "unclear", "no_answer", "waiting", "safe", "away")
-LABELS: dict[str, tuple[str, str]] = {
-    "help": ("needs help", "需要帮助"),
-    "unclear": ("unclear reply", "回复不明"),
-    "no_answer": ("no answer", "未回复"),
-    "waiting": ("waiting", "等待回复"),
-    "safe": ("safe", "安全"),
-    "away": ("not at home", "不在家"),
-    "vulnerable": ("vulnerable", "特殊关爱"),
+LABELS: dict[str, str] = {  # a board status (or "vulnerable") -> catalogue key
+    "help": N_("roll.status.help"),
+    "unclear": N_("roll.status.unclear"),
+    "no_answer": N_("roll.status.no_answer"),
+    "waiting": N_("roll.status.waiting"),
+    "safe": N_("roll.status.safe"),
+    "away": N_("roll.status.away"),
+    "vulnerable": N_("roll.status.vulnerable"),
 }
 
 _WORDS: dict[str, tuple[str, ...]] = {
@@ -86,14 +87,13 @@ def parse_answer(text: str | None) -> str | None:
 
 def reply_line(lang: str) -> str:
     """The numbered answers as the owner reads them after the question."""
-    if lang == "zh":
-        return "请回复数字：" + "；".join(f"{n} {zh}" for n, _en, zh in ANSWERS.values())
-    return "Reply with a number: " + ", ".join(f"{n} {en}" for n, en, _zh in ANSWERS.values())
+    answers = t("roll.answer_sep", lang).join(t("roll.answer", lang, n=n, word=t(key, lang))
+                                              for n, key in ANSWERS.values())
+    return t("roll.reply_line", lang, answers=answers)
 
 
 def label(key: str, lang: str) -> str:
-    en, zh = LABELS.get(key, (key, key))
-    return zh if lang == "zh" else en
+    return t(LABELS[key], lang) if key in LABELS else key
 
 
 def answer_label(answer: str | None, lang: str) -> str:
@@ -379,7 +379,7 @@ def suggested_value(st: IncidentState, step: Step, now: datetime,
     if rec.from_roll_call == "safe_count":
         return b.counts()["people_safe"]
     missing = b.missing(directory, lang)
-    return missing or [("无" if lang == "zh" else "none")]
+    return missing or [t("none", lang)]
 
 
 # ---- engine operations (Engine.record_reply / Engine.knock delegate here) ---------------
@@ -390,10 +390,7 @@ def knock_message(st: IncidentState, items: list[KnockItem], directory: Director
     from incident.store.records import drill_mark
 
     where = st.location
-    if lang == "zh":
-        subject = f"敲门名单 {where}：{len(items)} 户"
-    else:
-        subject = f"Door-knock list {where}: {len(items)} unit(s)"
+    subject = nt("roll.knock_subject", len(items), lang, where=where)
     lines = [knock_line(k, directory, lang) for k in items]
     body = "\n".join([subject, *lines]) if lines else subject
     if st.drill:
@@ -408,7 +405,7 @@ def knock_line(k: KnockItem, directory: Directory | None, lang: str) -> str:
                       p.startswith("unit:"))
     why = " + ".join(label(r, lang) for r in k.reasons)
     vuln = "; ".join(VULNERABLE_KINDS.get(v, {}).get(lang, v) for v in k.vulnerable)
-    floor = (f"{k.floor}层" if lang == "zh" else f"{k.floor}F") if k.floor is not None else ""
+    floor = t("roll.floor", lang, f=k.floor) if k.floor is not None else ""
     parts = [f"{k.unit} {floor}".strip(), names, why]
     if vuln:
         parts.append(vuln)

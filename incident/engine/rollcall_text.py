@@ -10,39 +10,20 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from incident.engine.context import local_zone
 from incident.engine.rollcall import Board, KnockItem, knock_line, label, person_name
+from incident.i18n import nt, t
 from incident.safetext import csv_row, terminal
 
 if TYPE_CHECKING:
     from incident.directory import Directory
 
-TEXT: dict[str, tuple[str, str]] = {
-    "title": ("Roll call", "点名"),
-    "sent": ("sent {at}, {ago} ago", "{at} 发出，已过 {ago}"),
-    "silent": ("silent after {n} min = no answer", "{n} 分钟未回复视为未回复"),
-    "silent_now": ("no answer counts at once", "未回复即计入"),
-    "units": ("units", "户"),
-    "people_safe": ("people answered safe", "人回复安全"),
-    "vuln_open": ("vulnerable {open} of {all} not accounted for",
-                  "特殊关爱 {all} 户，{open} 户未确认"),
-    "unmatched": ("{n} reply(ies) from numbers not asked", "{n} 条回复来自未点名的号码"),
-    "knock": ("Door-knock list for {team}: {n} unit(s)", "敲门名单（{team}）：{n} 户"),
-    "knock_none": ("Nobody to knock on: every unit asked is accounted for.",
-                   "无需敲门：点名的住户均已确认。"),
-    "more": ("+{n} more", "另 {n} 户"),
-    "floor": ("{f}F", "{f}层"),
-}
 CSV_HEAD = ("priority", "unit", "building", "floor", "reason", "people", "vulnerable",
             "last_reply", "checked")
-
-
-def tr(key: str, lang: str, **kw: object) -> str:
-    en, zh = TEXT[key]
-    return (zh if lang == "zh" else en).format(**kw)
 
 
 def _mins(seconds: float) -> str:
@@ -54,8 +35,8 @@ def floor_label(floor: int | None, lang: str) -> str:
     if floor is None:
         return "—"
     if floor < 0:
-        return f"B{-floor}F" if lang != "zh" else f"地下{-floor}层"
-    return tr("floor", lang, f=floor)
+        return t("roll.basement", lang, f=-floor)
+    return t("roll.floor", lang, f=floor)
 
 
 def _door(unit: str) -> str:
@@ -65,7 +46,7 @@ def _door(unit: str) -> str:
 def _fit(prefix: str, items: list[str], width: int, lang: str) -> str:
     out = prefix
     for i, item in enumerate(items):
-        more = tr("more", lang, n=len(items) - i)
+        more = t("roll.more", lang, n=len(items) - i)
         piece = (" " if out != prefix else "") + item
         if len(out) + len(piece) + (len(more) + 1 if i < len(items) - 1 else 0) > width:
             return out + " " + more
@@ -77,19 +58,20 @@ def summary_lines(b: Board, directory: Directory | None, lang: str) -> list[str]
     zone = local_zone(directory)
     c = b.counts()
     ago = _mins((b.now - b.sent_at).total_seconds())
-    head = f"{tr('title', lang)} · {tr('sent', lang, at=f'{b.sent_at.astimezone(zone):%H:%M}', ago=ago)}"
+    sent = t("roll.sent", lang, at=f"{b.sent_at.astimezone(zone):%H:%M}", ago=ago)
+    head = f"{t('roll.title', lang)} · {sent}"
     if b.no_answer_after is not None:
-        head += " · " + tr("silent", lang, n=round(b.no_answer_after.total_seconds() / 60))
+        head += " · " + t("roll.silent", lang, n=round(b.no_answer_after.total_seconds() / 60))
     else:
-        head += " · " + tr("silent_now", lang)
+        head += " · " + t("roll.silent_now", lang)
     counts = " · ".join(f"{label(s, lang)} {c[s]}" for s in
                         ("safe", "help", "no_answer", "waiting", "away", "unclear") if
                         c[s] or s in ("safe", "help", "no_answer"))
-    lines = [head, f"{c['units']} {tr('units', lang)}: {counts}"]
-    tail = tr("vuln_open", lang, open=c["vulnerable_open"], all=c["vulnerable"])
-    lines.append(f"{tail} · {c['people_safe']} {tr('people_safe', lang)}")
+    lines = [head, f"{nt('roll.units', c['units'], lang)}: {counts}"]
+    tail = t("roll.vuln_open", lang, open=c["vulnerable_open"], all=c["vulnerable"])
+    lines.append(f"{tail} · {nt('roll.people_safe', c['people_safe'], lang)}")
     if b.unmatched:
-        lines.append(tr("unmatched", lang, n=len(b.unmatched)))
+        lines.append(nt("roll.unmatched", len(b.unmatched), lang))
     return lines
 
 
@@ -109,15 +91,14 @@ def floor_lines(b: Board, lang: str, width: int = 80) -> list[str]:
                                                                  not u.accounted):
                 mark = {"help": "!", "unclear": "~", "no_answer": "?"}.get(u.status, "…")
                 doors.append(f"{mark}{_door(u.unit)}{'*' if u.vulnerable else ''}")
-        wide = 2 if lang == "zh" else 0  # 层 takes two columns on a terminal
+        # a Chinese floor label ("3层") takes more columns on a terminal than characters
+        wide = 2 if any(unicodedata.east_asian_width(ch) in "WF" for ch in where) else 0
         out.append(terminal(_fit(prefix, doors, width - wide, lang)))
     return out
 
 
 def legend(lang: str) -> str:
-    if lang == "zh":
-        return "✓安全 !需要帮助 ?未回复 -不在家 ~回复不明 …等待中 *特殊关爱"
-    return "✓safe !needs help ?no answer -away ~unclear …waiting *vulnerable"
+    return t("roll.legend", lang)
 
 
 def board_text(b: Board, directory: Directory | None, lang: str, width: int = 80) -> str:
@@ -128,8 +109,8 @@ def board_text(b: Board, directory: Directory | None, lang: str, width: int = 80
 def knock_text(items: list[KnockItem], directory: Directory | None, lang: str,
                team: str) -> str:
     if not items:
-        return tr("knock_none", lang)
-    lines = [tr("knock", lang, team=team, n=len(items))]
+        return t("roll.knock_none", lang)
+    lines = [nt("roll.knock", len(items), lang, team=team)]
     lines += [terminal(f"{i:>3}. {knock_line(k, directory, lang)}")
               for i, k in enumerate(items, 1)]
     return "\n".join(lines)

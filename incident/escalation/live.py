@@ -429,8 +429,7 @@ class Escalation:
             # The first page is written right after the incident row; if the process
             # died in between, this fires on the next tick and pages the entry role.
             out.append(Timer(ENTRY_TIMER, ENTRY_KIND, st.started_at,
-                             {"en": "Page the first escalation level",
-                              "zh": "呼叫第一级升级对象"}))
+                             i18n.bilingual("timer.escalation_entry")))
         return out
 
 
@@ -448,18 +447,16 @@ def overdue_words(st: IncidentState | None, items: list[str]) -> tuple[str, dict
     steps = st.playbook.steps() if st is not None else {}
     names = [dict(steps[i].title.model_dump()) if i in steps else {"en": i, "zh": i}
              for i in items]
+    why = {code: [i18n.t("overdue.quoted", code, title=n[code]) for n in names]
+           for code in i18n.LOCALES.values()}
     if len(names) == 1:
-        n = names[0]
-        return (f"step '{n['en']}' is overdue",
-                {"zh": f"步骤“{n['zh']}”已超时未完成，请督促处置",
-                 "en": f"the step \"{n['en']}\" is overdue; please see that it gets done"})
+        return (f"step '{names[0]['en']}' is overdue",
+                {code: i18n.t("overdue.one", code, step=quoted[0])
+                 for code, quoted in why.items()})
     en = ", ".join(f"'{n['en']}'" for n in names)
     return (f"{len(names)} steps are overdue: {en}",
-            {"zh": f"{len(names)}个步骤已超时未完成：" + "、".join(f"“{n['zh']}”" for n in names)
-                   + "，请督促处置",
-             "en": f"{len(names)} steps are overdue: "
-                   + ", ".join(f"\"{n['en']}\"" for n in names)
-                   + "; please see that they get done"})
+            {code: i18n.t("overdue.many", code, n=len(names), steps=join_list(quoted, code))
+             for code, quoted in why.items()})
 
 
 def digest_timer(st: IncidentState, interval: timedelta) -> Timer | None:
@@ -474,8 +471,8 @@ def digest_timer(st: IncidentState, interval: timedelta) -> Timer | None:
         return None
     last = max(od, key=lambda p: p["ts"])
     return Timer(f"{DIGEST_KIND}:{last['id']}", DIGEST_KIND, last["ts"] + interval,
-                 {"en": f"Remind of {len(waiting)} more overdue step(s)",
-                  "zh": f"汇总提醒另外{len(waiting)}个超时步骤"})
+                 {code: i18n.nt("timer.digest", len(waiting), code)
+                  for code in i18n.LOCALES.values()})
 
 
 def page_timers(pages: list[dict[str, Any]], graph: EscalationGraph | None = None) -> list[Timer]:
@@ -491,12 +488,11 @@ def page_timers(pages: list[dict[str, Any]], graph: EscalationGraph | None = Non
             continue
         for n in p.get("next") or ():
             wait = timedelta(seconds=n["wait_s"])
-            to_en = graph.title(n["to"], "en") if graph else n["to"]
-            to_zh = graph.title(n["to"], "zh") if graph else n["to"]
+            to = {code: graph.title(n["to"], code) if graph else n["to"]
+                  for code in i18n.LOCALES.values()}
             out.append(Timer(
                 f"escalate:{p['id']}:{n['edge']}", TIMER_KIND, p["ts"] + wait,
-                {"en": f"Escalate to {to_en} unless {p['node']} acknowledges ({p['id']})",
-                 "zh": f"{p['id']} 未确认则升级至{to_zh}"},
+                i18n.bilingual("timer.escalate", to=to, node=p["node"], page=p["id"]),
                 data={"page": p["id"], "to": n["to"], "edge": n["edge"], "from": p["node"],
                       "wait_s": n["wait_s"]}))
     return out

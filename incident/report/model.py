@@ -437,7 +437,7 @@ def _timeline(st: IncidentState, pb: Playbook, events: list[StoredEvent], names:
     steps = pb.steps()
     track_of = pb.track_of()
     start = st.started_at
-    labels = {k: (v[1] if lang == "zh" else v[0]) for k, v in ev.LABELS.items()}
+    labels = {k: ev.label(k, lang) for k in ev.LABELS}
     step_titles = {sid: s.title.get(lang) for sid, s in steps.items()}
     out: list[TimelineRow] = []
     append = out.append

@@ -10,14 +10,20 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from incident.i18n import data_lang, pick, t
+from incident.i18n import N_, data_lang, pick, t
 
-VULNERABLE_KINDS: dict[str, dict[str, str]] = {
-    "elderly_alone": {"en": "elderly, living alone", "zh": "独居老人"},
-    "disability": {"en": "person with a disability", "zh": "残障人士"},
-    "infant": {"en": "family with an infant", "zh": "婴幼儿家庭"},
-    "patient": {"en": "patient / medical needs", "zh": "病患"},
+VULNERABLE_KINDS: dict[str, str] = {  # kind -> catalogue key
+    "elderly_alone": N_("vulnerable.elderly_alone"),
+    "disability": N_("vulnerable.disability"),
+    "infant": N_("vulnerable.infant"),
+    "patient": N_("vulnerable.patient"),
 }
+
+
+def vulnerable_name(kind: str, lang: str | None) -> str:
+    """A kind of vulnerability in the reader's words; an unknown kind as itself."""
+    return t(VULNERABLE_KINDS[kind], lang) if kind in VULNERABLE_KINDS else kind
+
 LANGS = ("zh", "en")
 SYSTEM_ACTOR = "system"  # the system's own entries in an event log; no person may use it
 

@@ -399,12 +399,12 @@ def knock_message(st: IncidentState, items: list[KnockItem], directory: Director
 
 
 def knock_line(k: KnockItem, directory: Directory | None, lang: str) -> str:
-    from incident.directory.models import VULNERABLE_KINDS
+    from incident.directory.models import vulnerable_name
 
     names = ", ".join(person_name(directory, p, lang) for p in k.people if not
                       p.startswith("unit:"))
     why = " + ".join(label(r, lang) for r in k.reasons)
-    vuln = "; ".join(VULNERABLE_KINDS.get(v, {}).get(lang, v) for v in k.vulnerable)
+    vuln = "; ".join(vulnerable_name(v, lang) for v in k.vulnerable)
     floor = t("roll.floor", lang, f=k.floor) if k.floor is not None else ""
     parts = [f"{k.unit} {floor}".strip(), names, why]
     if vuln:

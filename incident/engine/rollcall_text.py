@@ -119,7 +119,7 @@ def knock_text(items: list[KnockItem], directory: Directory | None, lang: str,
 def knock_csv(items: list[KnockItem], directory: Directory | None, lang: str) -> str:
     """The door-knock list for a spreadsheet: one row per unit, a blank 'checked' column
     for the team to tick on paper; every cell escaped against formula injection."""
-    from incident.directory.models import VULNERABLE_KINDS
+    from incident.directory.models import vulnerable_name
 
     buf = io.StringIO()
     buf.write("\ufeff")  # spreadsheets (Excel, WPS) then read the Chinese correctly
@@ -128,7 +128,7 @@ def knock_csv(items: list[KnockItem], directory: Directory | None, lang: str) ->
     for i, k in enumerate(items, 1):
         people = "; ".join(person_name(directory, p, lang) for p in k.people
                            if not p.startswith("unit:"))
-        vuln = "; ".join(VULNERABLE_KINDS.get(v, {}).get(lang, v) for v in k.vulnerable)
+        vuln = "; ".join(vulnerable_name(v, lang) for v in k.vulnerable)
         why = " + ".join(label(r, lang) for r in k.reasons)
         w.writerow(csv_row([i, k.unit, k.building, k.floor if k.floor is not None else "",
                             why, people, vuln, k.last_text, ""]))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+from incident import i18n
 from incident.engine import events as ev
 from incident.escalation.live import Escalation, Facts, Start, page_timers
 from incident.escalation.model import DAY_NAMES, Edge, EscalationGraph
@@ -38,7 +39,7 @@ def simulate(esc: Escalation, severity: int, type_: str | None, start: datetime,
     if esc.graph is None:
         return []
     pages: list[dict] = []
-    facts = Facts("DRY-RUN", severity, type_ or "", True, {"en": "dry run", "zh": "预演"}, "-",
+    facts = Facts("DRY-RUN", severity, type_ or "", True, i18n.bilingual("esc.dry_run_title"), "-",
                   pages)
     out: list[Planned] = []
     seq = 0

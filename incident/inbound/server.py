@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from incident.errors import Refused
+from incident.i18n import bilingual
 from incident.inbound.adapters import MAX_BODY, Request
 from incident.inbound.router import Inbox
 
@@ -129,9 +130,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def confirmation(out: Any) -> str:
+    """The answer to the sender, in both languages (the number may be anyone's)."""
     if out.acknowledged:
-        return f"已确认收到（{out.acknowledged}）/ Acknowledged ({out.acknowledged})"
-    return "已收到回复 / Reply received"
+        said = bilingual("inbound.acknowledged", page=out.acknowledged)
+    else:
+        said = bilingual("inbound.received")
+    return f"{said['zh']} / {said['en']}"
 
 
 class InboundServer:

@@ -85,7 +85,7 @@ class NotifyPreviewScreen(ModalScreen[Any]):
         msgs = []
         for code, (subject, body) in p.messages.items():
             segs = p.sms_segments.get(code)
-            head = f"[b]{'中文' if code == 'zh' else 'English'}[/b]"
+            head = f"[b]{t('lang.name', code)}[/b]"
             if segs is not None:
                 head += f"  [dim]{t('pv.segments', lang, n=segs)} · {nt('pv.chars', len(body), lang)}[/]"
             msgs.append(head)

@@ -102,11 +102,14 @@ def has(key: str, lang: str | None = "en") -> bool:
     return translations(locale_of(lang)).gettext(key) != key
 
 
-def pick(texts: Mapping[str, str] | None, lang: str | None, fallback: str = "") -> str:
+def pick(texts: Mapping[str, str] | str | None, lang: str | None, fallback: str = "") -> str:
     """Data-borne bilingual text ({'en': …, 'zh': …}) in the reader's language, else
-    English, else whatever language is there."""
+    English, else whatever language is there; a plain string (older events, one-language
+    data) reads the same in every language."""
     if not texts:
         return fallback
+    if isinstance(texts, str):
+        return texts
     want = data_lang(lang)
     return (texts.get(want) or texts.get("en") or next((v for v in texts.values() if v), "")
             or fallback)

@@ -256,9 +256,8 @@ def margin_text(delta: timedelta | None, lang: str) -> str:
     if delta is None:
         return "—"
     if delta.total_seconds() >= 0:
-        return f"{format_duration(delta)} {t('spare', lang)}" if lang == "en" \
-            else f"{t('spare', lang)} {format_duration(delta)}"
-    return f"{t('late_by', lang)} {format_duration(-delta)}"
+        return t("margin.spare", lang, time=format_duration(delta))
+    return t("margin.late", lang, time=format_duration(-delta))
 
 
 # ---- build ---------------------------------------------------------------------------

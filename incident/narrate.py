@@ -460,6 +460,11 @@ def _skipped_why(c: _Ctx) -> str:
         if away:
             return c.t("skip.unreachable", people=join([c.person(x) for x in away], c.lang))
         return c.t("skip.nobody")
+    # the cause as data (newer events); older events only carry the English reason
+    if p.get("cause") == "max_pages":
+        return c.t("skip.max_pages", pages=c.count("page", p.get("pages") or 0))
+    if p.get("cause") == "repeat":
+        return c.t("skip.repeat", times=c.count("time", p.get("times") or 0))
     if "pages already sent" in reason:
         return c.t("skip.max_pages", pages=c.count("page", reason.split()[0]))
     if "already followed" in reason:

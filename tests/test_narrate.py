@@ -323,3 +323,17 @@ def test_each_timer_says_what_came_due(payload, names):
     if payload["kind"] == "escalation_due":
         assert en == ("Page P1 was not acknowledged within 5 minutes: the ladder moves up to "
                       "Customer-service supervisor")
+
+
+@pytest.mark.parametrize("payload", [
+    {"to": "branch_gm", "cause": "repeat", "times": 2,
+     "reason": "a → b was already followed 2 time(s) (repeat: 2)"},
+    {"to": "branch_gm", "cause": "max_pages", "pages": 40,
+     "reason": "40 pages already sent for this incident"},
+    {"to": "branch_gm", "reason": "40 pages already sent for this incident"},  # older event
+])
+def test_a_skipped_escalation_tells_its_cause_in_the_readers_words(payload, names):
+    en = describe(event(ev.ESCALATION_SKIPPED, "system", payload), names, "en")
+    zh = describe(event(ev.ESCALATION_SKIPPED, "system", payload), names, "zh")
+    assert "time(s)" not in en and "repeat:" not in en
+    assert not any(w in zh for w in ("already", "pages", "time", "repeat")), zh

@@ -171,6 +171,7 @@ class Escalation:
             if eid and limit is not None and follows[eid] >= limit:
                 made.events.append((ev.ESCALATION_SKIPPED, {
                     "to": s.node, "edge": eid, "from_page": s.from_page, "page": None,
+                    "cause": "repeat", "times": follows[eid],
                     "reason": f"{edge.src} → {edge.dst} was already followed {follows[eid]} "
                               f"time(s) (repeat: {limit})"}))
                 continue
@@ -191,6 +192,7 @@ class Escalation:
             if n_pages >= MAX_PAGES:
                 made.events.append((ev.ESCALATION_SKIPPED, {
                     "to": s.node, "edge": eid, "from_page": s.from_page, "page": None,
+                    "cause": "max_pages", "pages": MAX_PAGES,
                     "reason": f"{MAX_PAGES} pages already sent for this incident"}))
                 continue
             res = self.resolve(s.node, now, facts)

@@ -62,7 +62,7 @@ def test_drill_on_a_fixed_clock(db_url):
         injects = rt.store.events(iid, kinds=[ev.DRILL_INJECT])
         assert [(e.payload["inject"]["id"] if isinstance(e.payload.get("inject"), dict)
                  else e.payload.get("id") or e.payload.get("inject"), e.ts - start)
-                for e in injects] == [(i.id, i.at) for i in sc.injects]
+                for e in injects] == [(i.id, i.at) for i in sorted(sc.injects, key=lambda i: i.at)]
         done = {e.payload["step"]: e.ts for e in rt.store.events(iid, kinds=[ev.STEP_DONE])}
         assert done["call_119"] < done["meet_brigade"]
         assert done["meet_brigade"] >= start + timedelta(minutes=12)  # after the engines came

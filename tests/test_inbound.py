@@ -309,16 +309,16 @@ def test_a_reply_in_each_gateways_form_acknowledges_only_that_persons_page(
 
     # the timeline says who replied, what, and what it did
     log = cli(db_url, cdir, T0 + timedelta(minutes=2), "log", iid)
-    assert "Reply received" in log.output and "acknowledged P1" in log.output
+    assert " replied “" in log.output and ": page P1 acknowledged" in log.output
     assert "\x1b" not in log.output and "\nAcknowledged P2" not in log.output
     pages = cli(db_url, cdir, T0 + timedelta(minutes=2), "escalation", "pages", iid)
     assert f"by {first.person_id} by reply ({channel})" in pages.output
     zh = cli(db_url, cdir, T0 + timedelta(minutes=2), "--lang", "zh", "log", iid)
-    assert "收到回复" in zh.output and "已确认 P1" in zh.output
+    assert "回复“" in zh.output and "：已确认呼叫P1" in zh.output
     if fmt == "generic":  # and the post-incident report
         report = cli(db_url, cdir, T0 + timedelta(minutes=2), "report", iid)
         assert report.exit_code == 0, report.output
-        assert "replied on chat" in report.output and "acknowledged P1" in report.output
+        assert "” by chat: page P1 acknowledged" in report.output
 
     # the acknowledged page's escalation stops: six minutes in, the duty officer's
     # wait (5 min) would have paged the security supervisor and the duty manager

@@ -540,6 +540,9 @@ class Engine:
 
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
+            if drill_script and not st.drill:  # a drill's script never speaks for real people
+                raise Refused(f"{st.id} is a live incident: a drill-scripted reply cannot be "
+                              "recorded on it")
             if provider_id and (channel, str(provider_id)) in st.reply_ids:
                 return [], [], {}  # a replay: already on the timeline
             payload: dict[str, Any] = {

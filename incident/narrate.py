@@ -77,24 +77,19 @@ def _typed(value: Any) -> str:
     return terminal(str(value if value is not None else "")).strip()
 
 
-def _when(iso: Any, zone: ZoneInfo | None) -> str:
+def _when(iso: Any, zone: ZoneInfo | None, fmt: str = "%H:%M") -> str:
+    """A stored ISO time on the site's clock; what is not a time is shown as typed."""
     try:
         ts = datetime.fromisoformat(str(iso))
     except (TypeError, ValueError):
         return _typed(iso)
     if zone is not None and ts.tzinfo is not None:
         ts = ts.astimezone(zone)
-    return f"{ts:%H:%M}"
+    return ts.strftime(fmt)
 
 
 def _when_date(iso: Any, zone: ZoneInfo | None) -> str:
-    try:
-        ts = datetime.fromisoformat(str(iso))
-    except (TypeError, ValueError):
-        return _typed(iso)
-    if zone is not None and ts.tzinfo is not None:
-        ts = ts.astimezone(zone)
-    return f"{ts:%Y-%m-%d %H:%M}"
+    return _when(iso, zone, "%Y-%m-%d %H:%M")
 
 
 class _Ctx:

@@ -109,3 +109,26 @@ def pydantic_issues(doc: Located, exc: ValidationError, issues: IssueList,
         if any(i.path == dotted(path) and i.message == msg for i in issues.items):
             continue
         doc.add(issues, path, msg, hint)
+
+
+def validated_file(path: Any, model: type[BaseModel], section: str) -> tuple[Any, IssueList, Any]:
+    """A contacts YAML file parsed and checked against `model`: (doc, issues, instance).
+
+    Raises ValidationFailed naming file:line:field (all of a file's problems at once)."""
+    from pathlib import Path
+
+    from incident.yamlsrc import parse_file
+
+    doc = parse_file(path)
+    issues = doc.issues()
+    name = Path(path).name
+    if not isinstance(doc.data, dict):
+        doc.add(issues, (), f"{name} must be a mapping with a '{section}:' section",
+                f"see the shipped contacts/{name}")
+        issues.raise_if_errors()
+    try:
+        return doc, issues, model.model_validate(doc.data)
+    except ValidationError as exc:
+        pydantic_issues(doc, exc, issues, model)
+        issues.raise_if_errors()
+        raise  # pragma: no cover

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from incident.errors import Issue, ValidationFailed
 
@@ -104,24 +104,12 @@ def load_inbound(contacts_dir: str | Path, *, secrets_file: str | Path | None = 
     replies. `warn_unset=False` (`incident validate`): secrets matter only to the process
     running `service --inbound`, which may run elsewhere with its own environment; that
     process warns at start."""
-    from incident.validation import pydantic_issues
-    from incident.yamlsrc import parse_file
+    from incident.validation import validated_file
 
     p = inbound_path(contacts_dir)
     if not p.exists():
         return InboundConfig({})
-    doc = parse_file(p)
-    issues = doc.issues()
-    if not isinstance(doc.data, dict):
-        doc.add(issues, (), "inbound.yaml must be a mapping with a 'channels:' section",
-                "see the shipped contacts/inbound.yaml")
-        issues.raise_if_errors()
-    try:
-        model = InboundFile.model_validate(doc.data)
-    except ValidationError as exc:
-        pydantic_issues(doc, exc, issues, InboundFile)
-        issues.raise_if_errors()
-        raise  # pragma: no cover
+    doc, issues, model = validated_file(p, InboundFile, "channels")
     try:
         rate, per = parse_rate(model.rate)
     except ValueError as exc:

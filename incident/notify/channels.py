@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from incident.errors import (
     Issue,
@@ -308,8 +308,7 @@ def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
     skips asking Apprise whether each URL's scheme exists — that import loads every
     Apprise plugin (about 0.6 s), which knowing the channels' names does not need.
     """
-    from incident.validation import pydantic_issues
-    from incident.yamlsrc import parse_file
+    from incident.validation import validated_file
 
     p = Path(path)
     if p.is_dir():
@@ -322,18 +321,7 @@ def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
         cs = default_channels()
         cs.secrets = {}
         return cs
-    doc = parse_file(p)
-    issues = doc.issues()
-    if not isinstance(doc.data, dict):
-        doc.add(issues, (), "channels.yaml must be a mapping with a 'channels:' section",
-                "see the shipped contacts/channels.yaml")
-        issues.raise_if_errors()
-    try:
-        model = ChannelsFile.model_validate(doc.data)
-    except ValidationError as exc:
-        pydantic_issues(doc, exc, issues, ChannelsFile)
-        issues.raise_if_errors()
-        raise  # pragma: no cover
+    doc, issues, model = validated_file(p, ChannelsFile, "channels")
     if schemes:
         from incident.notify.sink import known_scheme
     else:

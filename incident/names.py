@@ -43,13 +43,10 @@ CHANNELS: dict[str, str] = {  # id -> catalogue key
 
 
 def pick(texts: Any, lang: str, fallback: str = "") -> str:
-    """Bilingual data in the wanted language: a dict or a playbook Text, else the text."""
-    if texts is None or texts == "" or texts == {}:
-        return fallback
-    if isinstance(texts, str):
-        return texts
-    if isinstance(texts, dict):
-        return str(texts.get(lang) or texts.get("en") or texts.get("zh") or fallback)
+    """Bilingual data in the wanted language: a dict or a string (i18n.pick, the one
+    language rule), or a playbook Text."""
+    if texts is None or isinstance(texts, str | dict):
+        return str(i18n.pick(texts, lang, fallback))
     get = getattr(texts, "get", None)
     return str(get(lang)) if get is not None else str(texts)
 

@@ -128,15 +128,16 @@ def handled(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except ValidationFailed as exc:
             for issue in exc.issues:
-                click.secho(issue.format(), fg="red" if issue.severity == "error" else "yellow",
-                            err=True)
+                click.secho(issue.format(_output_lang()),
+                            fg="red" if issue.severity == "error" else "yellow", err=True)
             click.secho(nt("cli.nothing_changed", len(exc.errors), _output_lang()), fg="red",
                         err=True)
             sys.exit(1)
         except OutputError as exc:  # -o into a missing folder, no permission...
             _fail(str(exc))
         except Refused as exc:
-            _fail(t("cli.refused", _output_lang(), reason=exc))
+            lang = _output_lang()
+            _fail(t("cli.refused", lang, reason=exc.text(lang)))
         except KeyError as exc:
             _fail(str(exc.args[0]) if exc.args else "not found")
         except Exception as exc:

@@ -79,6 +79,10 @@ def _rel(path: Path, root: Path) -> str:
 
 
 KEYWORDS = {"t": "singular", "N_": "singular", "nt": "plural"}
+#: A string constant shaped like one of these keys is a message raised or recorded by the
+#: core (``Refused("refused.no_incident", …)``, ``issues.add("val.unknown_role", …)``,
+#: ``Msg("hint.known", …)``) and told later by a face: it must be in the catalogue.
+DEFERRED = re.compile(r"(refused|val|hint|issue|err)(\.[a-z0-9_]+)+")
 
 
 def _keys(arg: ast.expr) -> list[str]:
@@ -104,6 +108,8 @@ def extract(src: Path = SRC) -> Used:
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 used.literals.add(node.value)
+                if DEFERRED.fullmatch(node.value):
+                    used.singular.setdefault(node.value, set()).add(where)
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             f = node.func

@@ -95,11 +95,14 @@ NORMAL_THEME = INCIDENT_DARK.name
 _OLD_THEMES = {"textual-dark": NORMAL_THEME}
 
 
-def error_text(exc: BaseException) -> str:
-    """A user-facing sentence for an exception; never a traceback."""
+def error_text(exc: BaseException, lang: str = "en") -> str:
+    """A user-facing sentence for an exception, in the reader's language; never a
+    traceback."""
     if isinstance(exc, ValidationFailed):
-        return "\n".join(i.format() for i in exc.issues[:12])
-    if isinstance(exc, Refused | KeyError) and exc.args:
+        return "\n".join(i.format(lang) for i in exc.issues[:12])
+    if isinstance(exc, Refused):
+        return exc.text(lang)
+    if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if not isinstance(exc, OSError) else text
@@ -244,7 +247,7 @@ class IncidentConsole(App[None]):
             if self.read_only:  # a manager following along: every act is refused
                 engine.read_only = t("err.read_only", self.lang)
         except Exception as exc:  # bad YAML, unreachable DB: a modal, never a traceback
-            self.post_message(CoreFailed(error_text(exc)))
+            self.post_message(CoreFailed(error_text(exc, self.lang)))
             return
         # the lists first: the dispatcher imports Apprise (about 0.6 s) after they show
         self.post_message(CoreReady(len(playbooks), len(directory.staff), len(directory.units),
@@ -258,7 +261,7 @@ class IncidentConsole(App[None]):
                 running = True
             except Exception as exc:
                 self.post_message(ActionFailed("app", f"notification dispatcher: "
-                                                      f"{error_text(exc)}", refused=False))
+                                                      f"{error_text(exc, self.lang)}", refused=False))
         self.post_message(DispatcherReady(running))
 
     def on_core_ready(self, msg: CoreReady) -> None:
@@ -406,7 +409,7 @@ class IncidentConsole(App[None]):
         except Exception as exc:
             self._beat_errors += 1
             if self._beat_errors in (1, 30):  # say it once, then again if it persists
-                self.post_message(ActionFailed("app", f"timers/refresh: {error_text(exc)}",
+                self.post_message(ActionFailed("app", f"timers/refresh: {error_text(exc, self.lang)}",
                                                refused=False))
             return
         self._beat_errors = 0
@@ -463,7 +466,7 @@ class IncidentConsole(App[None]):
                 except Refused:
                     continue
         except Exception as exc:
-            self.post_message(ActionFailed("app", error_text(exc), refused=False))
+            self.post_message(ActionFailed("app", error_text(exc, self.lang), refused=False))
             return
         self.post_message(HomeData(active, closed, now))
 
@@ -486,7 +489,7 @@ class IncidentConsole(App[None]):
             delivery = delivery_from_tallies(step_tallies(rt.store, incident_id), st)
             now = rt.clock.now()
         except Exception as exc:
-            self.post_message(ActionFailed(f"incident:{incident_id}", error_text(exc),
+            self.post_message(ActionFailed(f"incident:{incident_id}", error_text(exc, self.lang),
                                            refused=isinstance(exc, Refused)))
             return
         self.post_message(IncidentData(st, timers, events, delivery, now))
@@ -503,10 +506,10 @@ class IncidentConsole(App[None]):
         try:
             result = fn()
         except (Refused, ValidationFailed, KeyError, ValueError) as exc:
-            target.post_message(ActionFailed(origin, error_text(exc), refused=True))
+            target.post_message(ActionFailed(origin, error_text(exc, self.lang), refused=True))
             return
         except Exception as exc:
-            detail = error_text(exc)
+            detail = error_text(exc, self.lang)
             self.log.error(traceback.format_exc())
             target.post_message(ActionFailed(origin, detail, refused=False))
             return
@@ -528,7 +531,7 @@ class IncidentConsole(App[None]):
 
             err = event.worker.error
             self.push_screen(ErrorModal(t("err.failed", self.lang),
-                                        error_text(err) if err else "unknown error"))
+                                        error_text(err, self.lang) if err else "unknown error"))
 
     # ---- navigation ----------------------------------------------------------------------
     @property

@@ -210,7 +210,7 @@ class Directory:
         hint = suggest(raw, ids)
         raise SelectorError(f"cannot find '{raw}' in {self.site.id}",
                             hint or "write a unit like B3-1201, a floor like 'B3 12F', a "
-                            "building like B3, or a place id; " + known(self.buildings))
+                            f"building like B3, or a place id; {known(self.buildings)}")
 
     # --- selectors -------------------------------------------------------------------
 

@@ -200,7 +200,7 @@ def _staff(path: Path, issues: list[Issue]) -> _Staff | None:
         for sid, by_days in by_shift.items():
             if sid not in shifts:
                 located.add(found, ("rota", rid, sid), f"unknown shift '{sid}'",
-                            suggest(sid, shifts) or known(shifts) + " (define it under 'shifts')")
+                            suggest(sid, shifts) or f"{known(shifts)} (define it under 'shifts')")
                 continue
             for days_text, names in by_days.items():
                 try:

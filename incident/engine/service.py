@@ -105,8 +105,8 @@ class Engine:
         try:
             return self.playbooks.get(playbook_id)
         except KeyError:
-            raise Refused(f"incident {incident_id} uses playbook '{playbook_id}', which is not "
-                          "loaded — point playbooks_dir at the folder that has it") from None
+            raise Refused("refused.playbook_not_loaded", incident=incident_id,
+                          playbook=playbook_id) from None
 
     def _fresh(self, incident_id: str, catch_up: bool = True) -> IncidentState:
         """The cached fold, caught up with any events written by others.
@@ -120,7 +120,7 @@ class Engine:
             try:
                 row = self.store.incident(incident_id)
             except KeyError:
-                raise Refused(f"no incident '{incident_id}' — `incident list` shows them") from None
+                raise Refused("refused.no_incident", incident=incident_id) from None
             events = self.store.events(incident_id)
             st = fold(incident_id, self._playbook_for(incident_id, row.playbook_id), events)
             self._cache[incident_id] = st

@@ -136,7 +136,7 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
     def check_name(path: tuple[Any, ...], name: str) -> bool:
         if name in directory.roles or name in directory.staff:
             return True
-        hint = suggest(name, names) or ("roles: " + known(directory.roles))
+        hint = suggest(name, names) or f"roles: {known(directory.roles)}"
         located.add(issues, path, f"unknown role or person '{name}'", hint)
         return False
 

@@ -107,7 +107,7 @@ def _steps(st: IncidentState, step: str | None) -> list[str]:
         raise Refused(f"'{step}' is not a notify step: it sends no messages")
     if step not in notify_steps:
         raise Refused(f"no step '{step}' in {st.id} — "
-                      + (suggest(step, notify_steps) or known(notify_steps)))
+                      + str(suggest(step, notify_steps) or known(notify_steps)))
     return [step]
 
 

@@ -167,7 +167,7 @@ class FormModal(ModalScreen[Any]):
         try:
             op = self.submit_fn(self.values())
         except Refused as exc:
-            err.update(str(exc))
+            err.update(exc.text(self.app.lang))  # type: ignore[attr-defined]
             return
         self.busy = True
         err.update(t("form.working", self.app.lang))  # type: ignore[attr-defined]

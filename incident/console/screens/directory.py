@@ -104,7 +104,7 @@ class DirectoryScreen(Screen):
         except Exception as exc:
             from incident.console.app import error_text
 
-            self.post_message(ActionFailed("directory", error_text(exc), refused=False))
+            self.post_message(ActionFailed("directory", error_text(exc, self.app.lang), refused=False))
             return
         self.post_message(DirectoryData(duty, chain, matches))
 

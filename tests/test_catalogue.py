@@ -7,6 +7,7 @@ fake tree where each kind of gap is made on purpose.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -152,3 +153,61 @@ def test_pick_reads_data_borne_text_by_the_same_rule() -> None:
     assert i18n.pick(text, "fr") == "Fire"
     assert i18n.pick({"zh": "火警"}, "en") == "火警"
     assert i18n.pick(None, "en", "x") == "x"
+
+
+# ------------------------------------------------------------ Chinese reads as Chinese
+#: What may stay Latin inside a Chinese message, besides `{fields}` and `commands`:
+#: a key to press, a file or setting name, a module, an acronym, a command-line option.
+LATIN_NOTATION = [
+    r"[A-Za-z]",                                    # a single key: n, s, E
+    r"Esc|Tab|Enter|Ctrl\+\w|F\d+|PgUp|PgDn",        # named keys
+    r"[\w./-]+\.(yaml|toml|csv|md|html|json|pdf|svg|key)",  # files
+    r"[a-z0-9]+(_[a-z0-9]+)+",                     # settings and ids: playbooks_dir
+    r"incident(\.\w+)*",                            # the command and its modules
+    r"--?[a-z][\w-]*",                              # options: --team, -o
+    r"[A-Z][A-Z0-9]+(-[0-9]+)?",                    # acronyms: PIN, SHA-256, HSEEP, ICS
+    r"[A-Z]\d+(-\d+)?|\d+F",                         # unit, building and floor codes
+    r"zh-CN|Asia/Shanghai",
+]
+#: Messages whose Latin words are the point: the language menu names English in English.
+LATIN_ALLOWED = {"cmd.lang", "start.line"}  # start.line: "fire B3-1201" is what one types
+
+
+def _latin_words(text: str) -> list[str]:
+    text = re.sub(r"\{[^{}]*\}", " ", text)
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"\[[a-z_]+\]", " ", text)  # a settings section: [keymap]
+    text = re.sub(r"\bincident [a-z]+\b", " ", text)  # a command line: incident rollcall …
+    words = []
+    for m in re.finditer(r"[A-Za-z0-9_.+/-]+", text):
+        token = m.group(0).strip("./+").rstrip("-")
+        if re.search(r"[A-Za-z]", token) and not any(
+                re.fullmatch(p, token) for p in LATIN_NOTATION):
+            words.append(token)
+    return words
+
+
+def test_chinese_catalogue_reads_in_chinese():
+    """No English word in any Chinese message — refusals, findings and CLI output
+    included — beyond notation a Chinese reader also types (keys, files, ids)."""
+    from babel.messages.pofile import read_po
+
+    with tool.po_path("zh_CN").open("rb") as f:
+        cat = read_po(f, locale="zh_CN")
+    leaks = {}
+    for m in cat:
+        key = m.id if isinstance(m.id, str) else m.id[0]
+        if not key or key in LATIN_ALLOWED:
+            continue
+        texts = [m.string] if isinstance(m.string, str) else list(m.string)
+        words = [w for s in texts for w in _latin_words(s)]
+        if words:
+            leaks[key] = words
+    assert leaks == {}
+
+
+def test_the_latin_check_sees_english():
+    assert _latin_words("没有事件“{incident}”——`incident list` 可列出") == []
+    assert _latin_words("按 n 发起；Esc 返回；见 contacts/escalation.yaml") == []
+    assert _latin_words("步骤 is overdue") == ["is", "overdue"]
+    assert _latin_words("已送达（sms 送达 0）") == ["sms"]

@@ -537,7 +537,8 @@ def status(ctx: Ctx, incident_id: str, fmt: str) -> None:
     from incident.views import status_lines
 
     rt = ctx.runtime
-    st = rt.engine.state(incident_id)  # a read: what is due shows as due, nothing is fired
+    # the lean read path: the fold alone, no engine (nothing fired: due shows as due)
+    st = rt.read_state(incident_id)
     now = rt.clock.now()
     if fmt == "json":
         from incident.notify.tally import progress_fields, step_tallies

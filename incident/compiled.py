@@ -18,6 +18,14 @@ Trust rules — the cache is an optimisation, never a source of truth:
   compared *before* unpickling, so a file for other inputs is never unpickled. Anyone
   who can write that file can already replace the program, its database and its chain
   key, so pickle adds no new way in. ``INCIDENT_NO_CACHE=1`` turns the cache off.
+
+Layout — parts, so a read unpickles only what it needs: the header line (format and
+key), `meta` (a few small values such as the site's time zone), an index, then the
+parts, each its own pickle: ``estate`` (directory, channel names, playbook library and
+escalation graph together, as the engine uses them: one pickle keeps their shared
+objects shared) and ``playbook:<id>``, the read form of each playbook
+(incident/playbook/readform.py: no pydantic). `incident status` unpickles meta and one
+playbook; the trust rules above apply to the whole file before any part is unpickled.
 """
 
 from __future__ import annotations
@@ -36,7 +44,8 @@ import incident
 from incident.files import PRIVATE_DIR, PRIVATE_FILE, private_dir
 
 log = logging.getLogger(__name__)
-FORMAT = b"incident-compiled-1"
+FORMAT = b"incident-compiled-2"
+ESTATE = ("directory", "channel_names", "playbooks", "escalation")  # one part, shared objects
 # Libraries whose classes live inside the stored objects: a pip upgrade changes the key.
 _LIBRARIES = ("pydantic", "pydantic_core", "networkx", "jinja2", "phonenumbers", "yaml")
 _code_print: str | None = None
@@ -107,25 +116,35 @@ def _private_enough(st: os.stat_result) -> bool:
 
 
 class Compiled:
-    """A stored bundle: `meta` (a few small values such as the site's time zone) is read
-    at once; the objects (directory, playbooks…) are unpickled on first use, so `list`
-    pays only for the time zone."""
+    """A stored bundle: `meta` is read at once; each part is unpickled on first use, so
+    `list` pays only for the time zone and `status` for one playbook's read form."""
 
-    def __init__(self, meta: dict[str, Any], rest: bytes):
+    def __init__(self, meta: dict[str, Any], index: dict[str, tuple[int, int]], data: bytes):
         self.meta = meta
-        self._rest: bytes | None = rest
-        self._objects: dict[str, Any] = {}
+        self._index = index
+        self._data = data
+        self._parts: dict[str, Any] = {}
         self.damaged = False
 
+    def part(self, name: str) -> Any:
+        """One stored part (None when it is not there or does not unpickle)."""
+        if name not in self._parts:
+            where = self._index.get(name)
+            value = None
+            if where is not None:
+                start, length = where
+                try:
+                    value = pickle.loads(self._data[start:start + length])
+                except Exception:  # a damaged file: the loaders read the files instead
+                    value, self.damaged = None, True
+            self._parts[name] = value
+        return self._parts[name]
+
     def get(self, name: str) -> Any:
-        if self._rest is not None:
-            try:
-                objects = pickle.loads(self._rest)
-            except Exception:  # a damaged file: the loaders read the files instead
-                objects, self.damaged = {}, True
-            self._objects = objects if isinstance(objects, dict) else {}
-            self._rest = None
-        return self._objects.get(name)
+        if name in ESTATE:
+            estate = self.part("estate")
+            return estate.get(name) if isinstance(estate, dict) else None
+        return self.part(name)
 
 
 def load(contacts_dir: Path, playbooks_dir: Path, key: str) -> Compiled | None:
@@ -154,23 +173,36 @@ def load(contacts_dir: Path, playbooks_dir: Path, key: str) -> Compiled | None:
             if header != FORMAT + b" " + key.encode():
                 return None  # other inputs or other code: never unpickled
             meta = pickle.load(f)
-            rest = f.read()
+            index = pickle.load(f)
+            data = f.read()
     except Exception:  # a truncated or foreign file is a miss, never an error
         return None
-    return Compiled(meta, rest) if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not isinstance(index, dict):
+        return None
+    return Compiled(meta, index, data)
 
 
 def save(contacts_dir: Path, playbooks_dir: Path, key: str, meta: dict[str, Any],
-         objects: dict[str, Any]) -> None:
+         objects: dict[str, Any], parts: dict[str, Any] | None = None) -> None:
     """Store atomically (write a private temp file, rename); failures are ignored — the
-    next command simply loads from the files again."""
+    next command simply loads from the files again. `objects` (the ESTATE names) are
+    pickled together as the part ``estate``; each of `parts` (e.g. ``playbook:fire``)
+    on its own."""
     path = _path_for(contacts_dir, playbooks_dir)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         private_dir(path.parent)
         os.chmod(path.parent, PRIVATE_DIR)
-        data = (FORMAT + b" " + key.encode() + b"\n" + pickle.dumps(meta, protocol=5)
-                + pickle.dumps(objects, protocol=5))
+        blobs = {"estate": pickle.dumps(objects, protocol=5)}
+        blobs.update({name: pickle.dumps(value, protocol=5)
+                      for name, value in (parts or {}).items()})
+        index: dict[str, tuple[int, int]] = {}
+        at = 0
+        for name, blob in blobs.items():
+            index[name] = (at, len(blob))
+            at += len(blob)
+        data = b"".join([FORMAT + b" " + key.encode() + b"\n", pickle.dumps(meta, protocol=5),
+                         pickle.dumps(index, protocol=5), *blobs.values()])
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
                      PRIVATE_FILE)
         with os.fdopen(fd, "wb") as f:

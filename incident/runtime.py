@@ -20,11 +20,17 @@ if TYPE_CHECKING:
 
     from incident.compiled import Compiled
     from incident.directory import Directory
-    from incident.engine import Engine
+    from incident.engine import Engine, IncidentState
     from incident.playbook import PlaybookLibrary
     from incident.store import Store
     from incident.store.anchors import AnchorLog
     from incident.store.keys import Keyring
+
+
+def _compiled_enabled() -> bool:
+    from incident import compiled
+
+    return compiled.enabled()
 
 
 class Runtime:
@@ -84,11 +90,50 @@ class Runtime:
         if compiled.key_for(s.contacts_dir, s.playbooks_dir) != key:
             return
         from incident.engine.context import local_zone
+        from incident.playbook.readform import read_form
 
         compiled.save(s.contacts_dir, s.playbooks_dir, key,
                       {"timezone": local_zone(self.directory).key},
                       {"directory": self.directory, "channel_names": self.channel_names,
-                       "playbooks": self.playbooks, "escalation": escalation})
+                       "playbooks": self.playbooks, "escalation": escalation},
+                      {f"playbook:{pb.id}": read_form(pb) for pb in self.playbooks})
+        self._compiled_key = None  # stored once per command
+
+    def _compile(self) -> None:
+        """A miss: load and validate everything as a writer would, and store it, so the
+        next read is lean. A broken file raises ValidationFailed as for any command."""
+        self.directory  # noqa: B018
+        self.playbooks  # noqa: B018
+        esc_file = self.settings.contacts_dir / "escalation.yaml"
+        graph = self.escalation_graph(self.directory) if esc_file.exists() else None
+        self._save_compiled(graph)
+
+    def read_playbook(self, incident_id: str, playbook_id: str) -> Any:
+        """A playbook to read an incident with: its read form from the compiled cache (no
+        pydantic, nothing else unpickled), else the validated library's."""
+        bundle = self._compiled
+        if bundle is not None and "playbooks" not in self.__dict__:
+            form = bundle.part(f"playbook:{playbook_id}")
+            if form is not None:
+                return form
+        if bundle is None and "playbooks" not in self.__dict__ and _compiled_enabled():
+            self._compile()  # first read after a change: the next one is lean
+        try:
+            return self.playbooks.get(playbook_id)
+        except KeyError:
+            from incident.errors import Refused
+
+            raise Refused("refused.playbook_not_loaded", incident=incident_id,
+                          playbook=playbook_id) from None
+
+    def read_state(self, incident_id: str) -> IncidentState:
+        """An incident's state for reading (`incident status`, the console's views): the
+        same fold as the engine's (incident.engine.state.read_incident) without building
+        the engine — no escalation, drills or notification planner are loaded, and
+        nothing is fired or appended (a read never writes)."""
+        from incident.engine.state import read_incident
+
+        return read_incident(self.store, incident_id, self.read_playbook)
 
     def escalation_graph(self, directory: Directory) -> Any:
         """escalation.yaml validated against `directory` (the compiled one when it is

@@ -105,8 +105,11 @@ def test_a_cache_file_for_other_inputs_or_not_private_is_never_unpickled(tmp_pat
     cache.write_bytes(b"incident-compiled-1 " + b"0" * 64 + b"\n" + pickle.dumps(Boom()))
     assert compiled.load(contacts, playbooks, key) is None  # other key: not read
 
-    cache.write_bytes(header + b"\n" + pickle.dumps({}) + b"truncated")
+    cache.write_bytes(header + b"\n" + pickle.dumps({}) + pickle.dumps({"estate": (0, 64)})
+                      + b"truncated")
     assert compiled.load(contacts, playbooks, key).get("directory") is None  # no crash
+    cache.write_bytes(header + b"\n" + pickle.dumps({}) + b"truncated")
+    assert compiled.load(contacts, playbooks, key) is None  # no index: a miss
     rt = _runtime(tmp_path, estate)
     assert rt.directory.owners and rt.engine  # read from the files, and the file repaired
     rt.close()
@@ -139,17 +142,20 @@ def test_status_and_list_read_the_same_with_and_without_the_cache(tmp_path, esta
     contacts, playbooks = estate
     env = {"INCIDENT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
            "INCIDENT_CONTACTS_DIR": str(contacts), "INCIDENT_PLAYBOOKS_DIR": str(playbooks),
-           "INCIDENT_USER": "chen.jie"}
+           "INCIDENT_USER": "chen.jie", "INCIDENT_CLOCK": "fixed:2026-01-05T03:00:00+08:00"}
     runner = CliRunner()
     iid = runner.invoke(main, ["start", "gas_leak", "--at", "B3-1201"], env=env).output.split()[-1]
-    cached = [runner.invoke(main, argv, env=env).output for argv in (["status", iid], ["list"])]
+    # read later on a fixed clock: some steps and targets overdue, the rest counting down
+    env["INCIDENT_CLOCK"] = "fixed:2026-01-05T03:04:00+08:00"
+    reads = (["status", iid], ["status", iid, "--format", "json"], ["list"])
+    cached = [runner.invoke(main, argv, env=env).output for argv in reads]
     assert _cache_files()
+    again = [runner.invoke(main, argv, env=env).output for argv in reads]  # a cache hit
     fresh = [runner.invoke(main, argv, env={**env, "INCIDENT_NO_CACHE": "1"}).output
-             for argv in (["status", iid], ["list"])]
-    # "Elapsed" may tick between the two reads; everything else is identical
-    strip = [[ln for ln in out.splitlines() if "Elapsed" not in ln] for out in cached]
-    assert strip == [[ln for ln in out.splitlines() if "Elapsed" not in ln] for out in fresh]
-    assert iid in cached[1]
+             for argv in reads]
+    assert cached == again == fresh
+    assert "OVERDUE" in cached[0] and "due in" in cached[0] and "Gas leak" in cached[0]
+    assert iid in cached[2]
 
 
 def test_schema_head_is_read_without_alembic():

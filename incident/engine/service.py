@@ -23,7 +23,14 @@ from incident.clock import Clock
 from incident.engine import aftercare
 from incident.engine import events as ev
 from incident.engine.context import local_zone
-from incident.engine.state import IncidentState, Timer, apply, fold, waiting_for
+from incident.engine.state import (
+    IncidentState,
+    Timer,
+    apply,
+    fold,
+    read_incident,
+    waiting_for,
+)
 from incident.errors import Refused, known, suggest
 from incident.identity import Actor, staff_id
 from incident.names import Names
@@ -117,12 +124,7 @@ class Engine:
         if st is not None and not catch_up:
             return st
         if st is None:
-            try:
-                row = self.store.incident(incident_id)
-            except KeyError:
-                raise Refused("refused.no_incident", incident=incident_id) from None
-            events = self.store.events(incident_id)
-            st = fold(incident_id, self._playbook_for(incident_id, row.playbook_id), events)
+            st = read_incident(self.store, incident_id, self._playbook_for)
             self._cache[incident_id] = st
             return st
         for e in self.store.events(incident_id, after_seq=st.last_seq):

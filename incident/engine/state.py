@@ -11,13 +11,19 @@ import contextlib
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from incident.engine import aftercare
 from incident.engine import events as ev
 from incident.engine.aftercare import ComplaintState, FollowupState, Promise
 from incident.i18n import bilingual
-from incident.playbook import Playbook, Step
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    # the pydantic model or its read form (incident.playbook.readform): the fold only
+    # reads attributes, so a read never needs pydantic
+    from incident.playbook import Playbook, Step
 
 SETTLED = frozenset({"done", "skipped", "excluded"})
 OPEN = frozenset({"ready", "in_progress", "awaiting_confirmation"})
@@ -578,3 +584,20 @@ def fold(incident_id: str, playbook: Playbook, events: list[Any]) -> IncidentSta
     for e in events[1:]:
         apply(st, e)
     return st
+
+
+def read_incident(store: Any, incident_id: str,
+                  playbook_for: Callable[[str, str], Playbook]) -> IncidentState:
+    """THE fold of an incident from its stored log: its row, its playbook
+    (`playbook_for(incident_id, playbook_id)`) and its events. Reads never write —
+    nothing is fired or appended here; the engine (Engine._fresh) and the lean read
+    path of the faces (Runtime.read_state: `incident status`, the console) both use it."""
+    from incident.errors import Refused
+
+    try:
+        row = store.incident(incident_id)
+    except KeyError:
+        raise Refused("refused.no_incident", incident=incident_id) from None
+    events = store.events(incident_id)
+    return fold(incident_id, playbook_for(incident_id, row.playbook_id), events)
+

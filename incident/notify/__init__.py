@@ -22,32 +22,28 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from incident.i18n import t
-from incident.notify.channels import (
-    Channel,
-    ChannelError,
-    ChannelSet,
-    Masker,
-    channels_path,
-    default_channels,
-    load_channels,
-    read_secrets_file,
-)
-from incident.notify.channels import channel_names as channel_names
-from incident.notify.planner import Planner, Preview, Rendered, idempotency_key
-from incident.notify.sms import sms_segments
 
 if TYPE_CHECKING:
     from incident.engine.state import IncidentState
+    from incident.notify.channels import ChannelSet
     from incident.notify.dispatcher import Dispatcher
+    from incident.notify.planner import Planner, Preview
     from incident.notify.send import Outcome
     from incident.playbook import Step
     from incident.runtime import Runtime
 
 # Sending needs Apprise, whose import loads every plugin (about 0.6 s). Channel names,
 # planning and previews do not, so the console can show its lists before that cost:
-# the sending half is imported on first use.
+# the sending half is imported on first use. Channels (pydantic) and the planner load
+# on first use too, so a read (`incident status` counts a step's messages with
+# incident.notify.tally) imports neither.
 _LAZY = {"SANDBOX_URL": "dispatcher", "Dispatcher": "dispatcher", "DispatchStats": "dispatcher",
-         "progress_payload": "dispatcher", "Outcome": "send", "send_one": "send"}
+         "progress_payload": "dispatcher", "Outcome": "send", "send_one": "send",
+         "Channel": "channels", "ChannelError": "channels", "ChannelSet": "channels",
+         "Masker": "channels", "channels_path": "channels", "default_channels": "channels",
+         "load_channels": "channels", "read_secrets_file": "channels",
+         "channel_names": "channels", "Planner": "planner", "Preview": "planner",
+         "Rendered": "planner", "idempotency_key": "planner", "sms_segments": "sms"}
 
 
 def __getattr__(name: str) -> Any:
@@ -65,6 +61,8 @@ def runtime_channels(runtime: Runtime) -> ChannelSet:
     """The runtime's channels, loaded once (cached on the runtime object)."""
     cs = getattr(runtime, "_notify_channels", None)
     if cs is None:
+        from incident.notify.channels import channels_path, load_channels
+
         s = runtime.settings
         cs = load_channels(channels_path(s.contacts_dir), secrets_file=s.secrets_file)
         runtime._notify_channels = cs  # type: ignore[attr-defined]
@@ -73,6 +71,8 @@ def runtime_channels(runtime: Runtime) -> ChannelSet:
 
 def build_planner(runtime: Runtime) -> Planner:
     """The planner the runtime's engine uses; channels and directory load lazily."""
+    from incident.notify.planner import Planner
+
     return Planner(lambda: runtime.directory, lambda: runtime_channels(runtime))
 
 
@@ -95,6 +95,8 @@ def preview(runtime_or_parts: Any, state: IncidentState, step: Step | str,
 
     `runtime_or_parts`: a Runtime, a Planner, or a (directory, channels) pair.
     """
+    from incident.notify.planner import Planner
+
     if isinstance(runtime_or_parts, Planner):
         planner, clock = runtime_or_parts, None
     elif isinstance(runtime_or_parts, tuple):
@@ -141,6 +143,7 @@ def send_test(channels: ChannelSet, channel: str, address: str, *, drill: bool =
     The address is checked and normalised the way the roster does it for the
     channel's kind ('138 0000 0001' is one number, +8613800000001): Refused if invalid.
     """
+    from incident.notify.channels import ChannelError
     from incident.notify.dispatcher import SANDBOX_URL
     from incident.notify.planner import drill_mark
     from incident.notify.send import Outcome, send_one

@@ -8,13 +8,12 @@ Field names are chosen to read well in hand-written YAML.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from incident.clock import parse_duration
-from incident.i18n import data_lang
+from incident.playbook.readform import PlaybookLookups, TextLookups
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 LANGS = ("en", "zh")
@@ -61,14 +60,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
-class Text(Strict):
+class Text(TextLookups, Strict):
     """Bilingual text: English and Simplified Chinese are both required."""
 
     en: Annotated[str, Field(min_length=1)]
     zh: Annotated[str, Field(min_length=1)]
-
-    def get(self, lang: str) -> str:
-        return self.zh if data_lang(lang) == "zh" else self.en
 
 
 class Input(Strict):
@@ -260,7 +256,7 @@ class Track(Strict):
     steps: Annotated[list[Step], Field(min_length=1)]
 
 
-class Playbook(Strict):
+class Playbook(PlaybookLookups, Strict):
     id: Ident
     version: Annotated[int, Field(ge=1)] = 1
     type: Ident = Field(description="incident type, e.g. fire, flooding, elevator_entrapment")
@@ -281,43 +277,5 @@ class Playbook(Strict):
     def _lower(cls, v: list[str]) -> list[str]:
         return [k.lower() for k in v]
 
-    # ---- lookups the engine uses -------------------------------------------------
-    def steps(self) -> dict[str, Step]:
-        return self._step_map
-
-    @cached_property
-    def _step_map(self) -> dict[str, Step]:
-        return {s.id: s for t in self.tracks for s in t.steps}
-
-    def track_of(self) -> dict[str, str]:
-        return {s.id: t.id for t in self.tracks for s in t.steps}
-
-    def severity(self, level: int) -> Severity:
-        for s in self.severities:
-            if s.level == level:
-                return s
-        raise KeyError(level)
-
-    def target_within(self, target: Target, level: int) -> timedelta:
-        try:
-            return self.severity(level).targets.get(target.id, target.within)
-        except KeyError:
-            return target.within
-
-    def conditional(self) -> dict[str, list[tuple[str, str]]]:
-        """step id -> [(decision step, option)] that switch it on."""
-        return self._conditional
-
-    @cached_property
-    def _conditional(self) -> dict[str, list[tuple[str, str]]]:
-        out: dict[str, list[tuple[str, str]]] = {}
-        for step in self.steps().values():
-            for opt in step.options or []:
-                for nxt in opt.next:
-                    out.setdefault(nxt, []).append((step.id, opt.id))
-        return out
-
-    def matches(self, query: str) -> bool:
-        q = query.strip().lower()
-        hay = " ".join([self.id, self.type, self.title.en.lower(), self.title.zh, *self.keywords])
-        return all(part in hay for part in q.split())
+    # the lookups the engine uses (steps(), severity(), conditional()…) come from
+    # PlaybookLookups, shared with the read form (incident/playbook/readform.py)

@@ -20,11 +20,12 @@ from __future__ import annotations
 import getpass
 from typing import TYPE_CHECKING
 
-from incident.directory.models import SYSTEM_ACTOR
 from incident.errors import Refused, known, suggest
 
 if TYPE_CHECKING:
     from incident.directory import Directory
+
+SYSTEM_ACTOR = "system"  # as incident.directory.models (not imported: `status` reads no roster)
 
 # how a person was identified; the first three prove it, "declared" only states it
 PROVEN = frozenset({"login", "pin", "served"})

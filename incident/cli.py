@@ -737,9 +737,9 @@ def log(ctx: Ctx, incident_id: str, fmt: str) -> None:
                                for e in events], ensure_ascii=False, indent=2))
         return
     zone = _zone(ctx)
-    try:
-        playbook = rt.playbooks.get(row.playbook_id)
-    except KeyError:  # a playbook no longer loaded: steps read by their ids
+    try:  # its read form from the compiled cache (a read needs no pydantic)
+        playbook = rt.read_playbook(incident_id, row.playbook_id)
+    except Refused:  # a playbook no longer loaded: steps read by their ids
         playbook = None
     names = Names(rt.directory, playbook, ctx.lang)
     start0 = events[0].ts if events else None

@@ -21,11 +21,12 @@ Trust rules — the cache is an optimisation, never a source of truth:
 
 Layout — parts, so a read unpickles only what it needs: the header line (format and
 key), `meta` (a few small values such as the site's time zone), an index, then the
-parts, each its own pickle: ``estate`` (directory, channel names, playbook library and
-escalation graph together, as the engine uses them: one pickle keeps their shared
-objects shared) and ``playbook:<id>``, the read form of each playbook
-(incident/playbook/readform.py: no pydantic). `incident status` unpickles meta and one
-playbook; the trust rules above apply to the whole file before any part is unpickled.
+parts, each its own pickle: ``directory``, ``channel_names``, ``playbooks`` (the
+validated library: pydantic models, for the engine), ``escalation`` (they share no
+objects, so separate pickles lose nothing) and ``playbook:<id>``, the read form of each
+playbook (incident/playbook/readform.py: no pydantic). `incident status` unpickles meta
+and one playbook, `incident log` the directory and one playbook; the trust rules above
+apply to the whole file before any part is unpickled.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from incident.files import PRIVATE_DIR, PRIVATE_FILE, private_dir
 
 log = logging.getLogger(__name__)
 FORMAT = b"incident-compiled-2"
-ESTATE = ("directory", "channel_names", "playbooks", "escalation")  # one part, shared objects
 # Libraries whose classes live inside the stored objects: a pip upgrade changes the key.
 _LIBRARIES = ("pydantic", "pydantic_core", "networkx", "jinja2", "phonenumbers", "yaml")
 _code_print: str | None = None
@@ -140,11 +140,7 @@ class Compiled:
             self._parts[name] = value
         return self._parts[name]
 
-    def get(self, name: str) -> Any:
-        if name in ESTATE:
-            estate = self.part("estate")
-            return estate.get(name) if isinstance(estate, dict) else None
-        return self.part(name)
+    get = part
 
 
 def load(contacts_dir: Path, playbooks_dir: Path, key: str) -> Compiled | None:
@@ -185,17 +181,15 @@ def load(contacts_dir: Path, playbooks_dir: Path, key: str) -> Compiled | None:
 def save(contacts_dir: Path, playbooks_dir: Path, key: str, meta: dict[str, Any],
          objects: dict[str, Any], parts: dict[str, Any] | None = None) -> None:
     """Store atomically (write a private temp file, rename); failures are ignored — the
-    next command simply loads from the files again. `objects` (the ESTATE names) are
-    pickled together as the part ``estate``; each of `parts` (e.g. ``playbook:fire``)
-    on its own."""
+    next command simply loads from the files again. Each of `objects` (directory,
+    playbooks…) and of `parts` (e.g. ``playbook:fire``) is pickled on its own."""
     path = _path_for(contacts_dir, playbooks_dir)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         private_dir(path.parent)
         os.chmod(path.parent, PRIVATE_DIR)
-        blobs = {"estate": pickle.dumps(objects, protocol=5)}
-        blobs.update({name: pickle.dumps(value, protocol=5)
-                      for name, value in (parts or {}).items()})
+        blobs = {name: pickle.dumps(value, protocol=5)
+                 for name, value in {**objects, **(parts or {})}.items()}
         index: dict[str, tuple[int, int]] = {}
         at = 0
         for name, blob in blobs.items():

@@ -105,7 +105,7 @@ def test_a_cache_file_for_other_inputs_or_not_private_is_never_unpickled(tmp_pat
     cache.write_bytes(b"incident-compiled-1 " + b"0" * 64 + b"\n" + pickle.dumps(Boom()))
     assert compiled.load(contacts, playbooks, key) is None  # other key: not read
 
-    cache.write_bytes(header + b"\n" + pickle.dumps({}) + pickle.dumps({"estate": (0, 64)})
+    cache.write_bytes(header + b"\n" + pickle.dumps({}) + pickle.dumps({"directory": (0, 64)})
                       + b"truncated")
     assert compiled.load(contacts, playbooks, key).get("directory") is None  # no crash
     cache.write_bytes(header + b"\n" + pickle.dumps({}) + b"truncated")

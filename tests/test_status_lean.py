@@ -88,13 +88,24 @@ def test_status_json_and_text_are_identical_with_and_without_the_cache(tmp_path,
     iid = _started(tmp_path, estate, "gas_leak")
     env = _env(tmp_path, estate, LATER)
     runner = CliRunner()
-    reads = (["status", iid], ["status", iid, "--format", "json"])
+    reads = (["status", iid], ["status", iid, "--format", "json"], ["log", iid], ["list"])
     cached = [runner.invoke(main, argv, env=env).output for argv in reads]
     fresh = [runner.invoke(main, argv, env={**env, "INCIDENT_NO_CACHE": "1"}).output
              for argv in reads]
     assert cached == fresh
     doc = json.loads(cached[1])
     assert doc["playbook"] == "gas_leak" and doc["timers"]
+    assert "Gas leak" in cached[2] and iid in cached[3]
+
+
+def test_log_reads_the_directory_and_one_playbook(tmp_path, estate):
+    iid = _started(tmp_path, estate)
+    env = _env(tmp_path, estate, LATER)
+    out, modules = _probe(["log", iid], env)
+    assert "Fire" in out
+    assert not any(m.split(".")[0] == "pydantic" or m.startswith("incident.escalation")
+                   for m in modules)
+    assert out == _probe(["log", iid], {**env, "INCIDENT_NO_CACHE": "1"})[0]
 
 
 def test_a_read_never_writes(tmp_path, estate):
@@ -124,7 +135,8 @@ def test_the_cache_is_split_and_a_read_unpickles_one_playbook(tmp_path, estate):
     st = rt2.read_state(iid)
     bundle = rt2._compiled
     assert bundle is not None
-    assert {"estate", "playbook:fire", "playbook:gas_leak"} <= set(bundle._index)
+    assert {"directory", "playbooks", "escalation", "channel_names", "playbook:fire",
+            "playbook:gas_leak"} <= set(bundle._index)
     assert list(bundle._parts) == ["playbook:fire"]  # nothing else unpickled
     assert "directory" not in rt2.__dict__ and "playbooks" not in rt2.__dict__
     assert type(st.playbook).__name__ == "ReadPlaybook"

@@ -34,11 +34,11 @@ from incident.engine.state import (
 from incident.errors import Refused, known, suggest
 from incident.identity import Actor, staff_id
 from incident.names import Names
-from incident.playbook import Playbook, PlaybookLibrary, Step
 from incident.store import NewEvent, NewOutbox, SequenceConflict, StoredEvent
 
 if TYPE_CHECKING:
     from incident.directory import Directory
+    from incident.playbook import Playbook, PlaybookLibrary, Step
     from incident.store import IncidentRow, Store
 
 LATE_GRACE = timedelta(seconds=30)  # a timer fired later than this was due while we were down

@@ -27,12 +27,6 @@ if TYPE_CHECKING:
     from incident.store.keys import Keyring
 
 
-def _compiled_enabled() -> bool:
-    from incident import compiled
-
-    return compiled.enabled()
-
-
 class Runtime:
     def __init__(self, settings: Settings | None = None, clock: Clock | None = None):
         self.settings = settings or load_settings()
@@ -100,8 +94,9 @@ class Runtime:
         self._compiled_key = None  # stored once per command
 
     def _compile(self) -> None:
-        """A miss: load and validate everything as a writer would, and store it, so the
-        next read is lean. A broken file raises ValidationFailed as for any command."""
+        """A miss: load and validate everything as a writer would, and store it (unless
+        the cache is off), so the next read is lean. A broken file raises
+        ValidationFailed as for any command."""
         self.directory  # noqa: B018
         self.playbooks  # noqa: B018
         esc_file = self.settings.contacts_dir / "escalation.yaml"
@@ -116,8 +111,10 @@ class Runtime:
             form = bundle.part(f"playbook:{playbook_id}")
             if form is not None:
                 return form
-        if bundle is None and "playbooks" not in self.__dict__ and _compiled_enabled():
-            self._compile()  # first read after a change: the next one is lean
+        if bundle is None and "playbooks" not in self.__dict__:
+            # every file validated as for any command (a broken escalation.yaml is refused
+            # here too) and stored, so the next read is lean
+            self._compile()
         try:
             return self.playbooks.get(playbook_id)
         except KeyError:
@@ -127,7 +124,7 @@ class Runtime:
                           playbook=playbook_id) from None
 
     def read_state(self, incident_id: str) -> IncidentState:
-        """An incident's state for reading (`incident status`, the console's views): the
+        """An incident's state for reading (`incident status`): the
         same fold as the engine's (incident.engine.state.read_incident) without building
         the engine — no escalation, drills or notification planner are loaded, and
         nothing is fired or appended (a read never writes)."""

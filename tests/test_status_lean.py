@@ -184,3 +184,15 @@ def test_a_damaged_part_falls_back_to_the_files(tmp_path, estate):
     st = rt2.read_state(iid)  # the damaged part is a miss: the validated library is used
     assert st.playbook.id == "fire" and rt2._compiled.damaged
     rt2.close()
+
+
+@pytest.mark.parametrize("cache", ["on", "off"])
+def test_a_broken_escalation_file_is_refused_by_status_as_before(tmp_path, estate, cache):
+    contacts, _playbooks = estate
+    iid = _started(tmp_path, estate)
+    (contacts / "escalation.yaml").write_text("entry: [\n", "utf-8")
+    env = _env(tmp_path, estate, LATER)
+    if cache == "off":
+        env["INCIDENT_NO_CACHE"] = "1"
+    result = CliRunner().invoke(main, ["status", iid], env=env)
+    assert result.exit_code == 1 and "escalation.yaml" in result.output

@@ -132,9 +132,9 @@ class Compiled:
             where = self._index.get(name)
             value = None
             if where is not None:
-                start, length = where
                 try:
-                    value = pickle.loads(self._data[start:start + length])
+                    start, length = where
+                    value = pickle.loads(memoryview(self._data)[start:start + length])
                 except Exception:  # a damaged file: the loaders read the files instead
                     value, self.damaged = None, True
             self._parts[name] = value

@@ -738,7 +738,7 @@ def log(ctx: Ctx, incident_id: str, fmt: str) -> None:
         return
     zone = _zone(ctx)
     try:  # its read form from the compiled cache (a read needs no pydantic)
-        playbook = rt.read_playbook(incident_id, row.playbook_id)
+        playbook = rt.read_playbook(incident_id, row.playbook_id, compile_on_miss=False)
     except Refused:  # a playbook no longer loaded: steps read by their ids
         playbook = None
     names = Names(rt.directory, playbook, ctx.lang)

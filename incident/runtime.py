@@ -103,15 +103,18 @@ class Runtime:
         graph = self.escalation_graph(self.directory) if esc_file.exists() else None
         self._save_compiled(graph)
 
-    def read_playbook(self, incident_id: str, playbook_id: str) -> Any:
+    def read_playbook(self, incident_id: str, playbook_id: str, *,
+                      compile_on_miss: bool = True) -> Any:
         """A playbook to read an incident with: its read form from the compiled cache (no
-        pydantic, nothing else unpickled), else the validated library's."""
+        pydantic, nothing else unpickled), else the validated library's. On a miss
+        every file is validated and stored (`compile_on_miss`, as `status` always did:
+        it refuses a broken escalation.yaml); without it, only directory and playbooks."""
         bundle = self._compiled
         if bundle is not None and "playbooks" not in self.__dict__:
             form = bundle.part(f"playbook:{playbook_id}")
             if form is not None:
                 return form
-        if bundle is None and "playbooks" not in self.__dict__:
+        if bundle is None and compile_on_miss and "playbooks" not in self.__dict__:
             # every file validated as for any command (a broken escalation.yaml is refused
             # here too) and stored, so the next read is lean
             self._compile()

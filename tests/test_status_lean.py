@@ -196,3 +196,14 @@ def test_a_broken_escalation_file_is_refused_by_status_as_before(tmp_path, estat
         env["INCIDENT_NO_CACHE"] = "1"
     result = CliRunner().invoke(main, ["status", iid], env=env)
     assert result.exit_code == 1 and "escalation.yaml" in result.output
+
+
+def test_log_still_reads_with_a_broken_escalation_file(tmp_path, estate):
+    """`log` never validated escalation.yaml (the audit trail stays readable)."""
+    contacts, _playbooks = estate
+    iid = _started(tmp_path, estate)
+    (contacts / "escalation.yaml").write_text("entry: [\n", "utf-8")
+    env = _env(tmp_path, estate, LATER)
+    for extra in ({}, {"INCIDENT_NO_CACHE": "1"}):
+        result = CliRunner().invoke(main, ["log", iid], env={**env, **extra})
+        assert result.exit_code == 0 and "Fire" in result.output, result.output

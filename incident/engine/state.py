@@ -591,7 +591,7 @@ def read_incident(store: Any, incident_id: str,
     """THE fold of an incident from its stored log: its row, its playbook
     (`playbook_for(incident_id, playbook_id)`) and its events. Reads never write —
     nothing is fired or appended here; the engine (Engine._fresh) and the lean read
-    path of the faces (Runtime.read_state: `incident status`, the console) both use it."""
+    path (Runtime.read_state: `incident status`) both use it."""
     from incident.errors import Refused
 
     try:
@@ -600,4 +600,3 @@ def read_incident(store: Any, incident_id: str,
         raise Refused("refused.no_incident", incident=incident_id) from None
     events = store.events(incident_id)
     return fold(incident_id, playbook_for(incident_id, row.playbook_id), events)
-

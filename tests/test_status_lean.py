@@ -207,3 +207,22 @@ def test_log_still_reads_with_a_broken_escalation_file(tmp_path, estate):
     for extra in ({}, {"INCIDENT_NO_CACHE": "1"}):
         result = CliRunner().invoke(main, ["log", iid], env={**env, **extra})
         assert result.exit_code == 0 and "Fire" in result.output, result.output
+
+
+def test_the_code_fingerprint_sees_an_edit_in_any_subpackage(tmp_path, monkeypatch):
+    import incident
+
+    pkg = tmp_path / "pkg"
+    (pkg / "engine").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("", "utf-8")
+    (pkg / "engine" / "state.py").write_text("x = 1\n", "utf-8")
+    (pkg / "notes.txt").write_text("not code", "utf-8")
+    monkeypatch.setattr(incident, "__file__", str(pkg / "__init__.py"))
+    monkeypatch.setattr(compiled, "_code_print", None)
+    first = compiled._code_fingerprint()
+    (pkg / "notes.txt").write_text("still not code, longer", "utf-8")
+    monkeypatch.setattr(compiled, "_code_print", None)
+    assert compiled._code_fingerprint() == first
+    (pkg / "engine" / "state.py").write_text("x = 22\n", "utf-8")
+    monkeypatch.setattr(compiled, "_code_print", None)
+    assert compiled._code_fingerprint() != first

@@ -80,7 +80,8 @@ class Record:
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and _fields(self) == _fields(other)
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:  # as a frozen model: by value (unhashable if a list is in it)
+        return hash(tuple(_fields(self).values()))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in _fields(self).items())

@@ -218,7 +218,7 @@ def require_evaluator(engine: Engine, incident_id: str, run: DrillRun, actor: st
     does not play). A player is the lead, a scenario participant, or anyone who acted on
     a step of this drill; when the scenario names its evaluators, only they rate."""
     sc = run.scenario
-    who = engine._who(actor)
+    who = _who(engine, actor)
     acted = {e.actor for e in engine.store.events(incident_id, kinds=list(engine_events.STEP_EVENTS))}
     players = {sc.lead, *(p.person for p in sc.participants)} | acted
     if actor in players:
@@ -228,6 +228,14 @@ def require_evaluator(engine: Engine, incident_id: str, run: DrillRun, actor: st
     if sc.evaluators and actor not in sc.evaluators:
         raise Refused("refused.drill.not_evaluator", who=who, scenario=sc.id,
                       evaluators=", ".join(sc.evaluators))
+
+
+def _who(engine: Engine, actor: str) -> dict[str, str]:
+    """'Han Xue (han.xue)' in each language, for a refusal told to either reader."""
+    from incident.names import Names
+
+    name = Names(engine.directory).who(actor, "zh")
+    return {"en": engine._who(actor), "zh": actor if name == actor else f"{name}（{actor}）"}
 
 
 def rate(engine: Engine, incident_id: str, objective: str, rating: str, *, actor: str,

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from incident.errors import IssueList, known, suggest
+from incident.errors import IssueList, Msg, known, suggest
 from incident.yamlsrc import Located, PathKey, dotted
 
 
@@ -71,6 +71,13 @@ def model_at(root: type[BaseModel], path: PathKey) -> type[BaseModel] | None:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
+def _told(error: Any) -> Msg | None:
+    """A finding our own validators raise as PydanticCustomError("val.…", English, fields):
+    its catalogue key with its fields, so every reader gets it in their language."""
+    kind = str(error["type"])
+    return Msg(kind, dict(error.get("ctx") or {})) if kind.startswith("val.") else None
+
+
 def pydantic_issues(doc: Located, exc: ValidationError, issues: IssueList,
                     model: type[BaseModel]) -> None:
     """One Issue per pydantic error (unions report one per member: kept once)."""
@@ -78,11 +85,12 @@ def pydantic_issues(doc: Located, exc: ValidationError, issues: IssueList,
     # `due: 99999h` fails both members of `Duration | DueAfter`: the duration's own message
     # says what is wrong; "should be a valid dictionary" beside it only confuses
     explained = {data_path(doc.data, tuple(e["loc"])) for e in errors
-                 if e["type"] == "value_error"}
+                 if e["type"] == "value_error" or _told(e) is not None}
     for err in errors:
         loc = tuple(err["loc"])
         path = data_path(doc.data, loc)
         kind, msg, hint = err["type"], err["msg"], ""
+        told = _told(err)
         if kind in ("model_type", "dict_type") and path in explained:
             continue
         got = err.get("input")
@@ -108,7 +116,7 @@ def pydantic_issues(doc: Located, exc: ValidationError, issues: IssueList,
                 hint = "YAML reads yes/no/on/off as true/false: put quotes around text"
         if any(i.path == dotted(path) and i.message == msg for i in issues.items):
             continue
-        doc.add(issues, path, msg, hint)
+        doc.add(issues, path, told or msg, hint)  # type: ignore[arg-type]
 
 
 def validated_file(path: Any, model: type[BaseModel], section: str) -> tuple[Any, IssueList, Any]:

@@ -222,7 +222,7 @@ class Engine:
         try:
             pb = self.playbooks.get(playbook_id)
         except KeyError as exc:
-            raise Refused(str(exc.args[0])) from None
+            raise Refused(exc.args[0]) from None  # a Msg: told in each language
         detail: dict[str, Any] = {}
         location = at
         if self.directory is not None:

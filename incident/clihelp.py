@@ -157,9 +157,11 @@ def _cut(text: str, limit: int) -> str:
     out = ""
     for ch in text:
         if _cols(out + ch) > limit - 1:
-            return out + "…"
+            break
         out += ch
-    return out
+    if out.count("`") % 2:  # never half a `command`
+        out = out[: out.rindex("`")].rstrip()
+    return out + "…"
 
 
 _NO_LINE_START = set("，。；：、）》」』”！？")

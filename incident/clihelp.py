@@ -171,12 +171,20 @@ def _units(text: str) -> list[str]:
     """Unbreakable pieces: a Latin word, a space, or one wide character (with the
     closing punctuation that may not begin a line)."""
     units: list[str] = []
-    for m in re.finditer(r"[^\s\u2e80-\uffef]+|\s|[\u2e80-\uffef]", text):
-        u = m.group(0)
-        if units and (u[0] in _NO_LINE_START or (u[0] in ".,;:)" and units[-1] != " ")):
-            units[-1] += u
+    word = ""
+    for ch in text:
+        if ch.isspace() or unicodedata.east_asian_width(ch) in "WF":
+            if word:
+                units.append(word)
+                word = ""
+            if units and ch in _NO_LINE_START:
+                units[-1] += ch
+            else:
+                units.append(" " if ch.isspace() else ch)
         else:
-            units.append(u)
+            word += ch
+    if word:
+        units.append(word)
     return units
 
 
@@ -397,6 +405,11 @@ class _Told(click.UsageError):
         echo(t("clihelp.error", self.lang, message=self.message), file=file, color=color)
 
 
+#: errors shown as they are: told already, or a group's help shown for want of a command
+#: (its help is the help screen, in the reader's language already)
+_KEEP = (_Told, getattr(click.exceptions, "NoArgsIsHelpError", _Told))
+
+
 # ---------------------------------------------------------------------- the classes
 class HelpMixin:
     """Help, usage and usage errors of a command from the catalogue."""
@@ -491,7 +504,7 @@ class HelpMixin:
         try:
             return super().make_context(info_name, args, parent, **extra)  # type: ignore[misc]
         except click.UsageError as exc:
-            if parent is not None or isinstance(exc, _Told):
+            if parent is not None or isinstance(exc, _KEEP):
                 raise
             raise _Told(exc, help_lang(exc.ctx) if exc.ctx else _scan_lang(args)
                         or _settings_lang()) from None
@@ -500,7 +513,7 @@ class HelpMixin:
         try:
             return super().invoke(ctx)  # type: ignore[misc]
         except click.UsageError as exc:
-            if ctx.parent is not None or isinstance(exc, _Told):
+            if ctx.parent is not None or isinstance(exc, _KEEP):
                 raise
             raise _Told(exc, help_lang(exc.ctx or ctx)) from None
 

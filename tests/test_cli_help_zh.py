@@ -188,3 +188,10 @@ def test_english_help_says_what_it_said() -> None:
     assert "Error: Missing argument 'INCIDENT_ID'." in _run("status").output
     assert ("Error: Invalid value for '--format': 'x' is not one of 'text', 'json'."
             in _run("list", "--format", "x").output)
+
+
+def test_a_group_without_its_command_shows_its_help_in_chinese() -> None:
+    out = _run("--lang", "zh", "notify").output
+    assert out.startswith("用法：incident notify [选项] 命令 [参数]...")
+    assert "通知渠道：检查、测试、预览和发送。" in out and "错误" not in out
+    assert _english(out) == []

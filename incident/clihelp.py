@@ -10,7 +10,8 @@ and every command or group added under it becomes a help-aware one of its own cl
   the root's is ``clihelp.root``;
 - ``clihelp.<path>.opt.<param>``: an option's help, else ``clihelp.opt.<param>`` for
   an option that reads the same on every command (``--as``, ``--note``…);
-- ``clihelp.arg.<param>``: an argument's name in the usage line (INCIDENT_ID / 事件编号);
+- ``clihelp.arg.<param>``: an argument's name in the usage line (INCIDENT_ID / 事件编号),
+  ``clihelp.metavar.<name>`` one the code names (metavar="REASON" / 原因);
 - ``clihelp.usage``, ``clihelp.options``, ``clihelp.commands``, ``clihelp.help_option``,
   ``clihelp.err.*``: click's own words.
 
@@ -39,7 +40,8 @@ ROOT = "root"
 
 # ---------------------------------------------------------------------- the language
 def _scan_lang(args: list[str]) -> str | None:
-    """--lang X / --lang=X among the root's own options (before the command name)."""
+    """--lang X / --lang=X on the command line: the root's, or a command's own --lang
+    (`incident report ID --lang zh --help` reads Chinese too)."""
     for i, arg in enumerate(args):
         if arg == "--lang" and i + 1 < len(args):
             return args[i + 1]
@@ -274,13 +276,18 @@ def _metavar(text: str, lang: str) -> str:
     return text
 
 
+def metavar_key(metavar: str) -> str:
+    """The key of a metavar the code names (REASON, SEQ:HASH, NAME=N…)."""
+    return "clihelp.metavar." + (re.sub(r"\W+", "_", metavar.lower()).strip("_") or "x")
+
+
 def _arg_piece(param: click.Parameter, ctx: click.Context, lang: str) -> list[str]:
     pieces = param.get_usage_pieces(ctx)
-    key = f"clihelp.arg.{param.name}"
-    if not has(key) or getattr(param, "metavar", None):
+    named = getattr(param, "metavar", None)
+    key = metavar_key(named) if named else f"clihelp.arg.{param.name}"
+    if not has(key):
         return pieces
-    upper = (param.name or "").upper()
-    return [p.replace(upper, t(key, lang)) for p in pieces]
+    return [p.replace(named or (param.name or "").upper(), t(key, lang)) for p in pieces]
 
 
 # ---------------------------------------------------------------------- usage errors
@@ -340,8 +347,9 @@ def _param_hint(exc: click.BadParameter, lang: str) -> str:
     param = exc.param
     if param is None:
         return ""
-    key = f"clihelp.arg.{param.name}"
-    if isinstance(param, click.Argument) and not param.metavar and has(key):
+    named = getattr(param, "metavar", None)
+    key = metavar_key(named) if named else f"clihelp.arg.{param.name}"
+    if isinstance(param, click.Argument) and has(key):
         return f"“{t(key, lang)}”" if _zh(lang) else repr(t(key, lang))
     return param.get_error_hint(exc.ctx)
 
@@ -455,7 +463,9 @@ class HelpMixin:
     def _option_row(param: click.Option, ctx: click.Context, path: list[str],
                     lang: str) -> tuple[str, str]:
         spec = param.get_help_spec(ctx)
-        if spec and not param.is_flag and not param.count and not param.metavar:
+        if spec and param.metavar and has(metavar_key(param.metavar)):
+            spec = spec.replace(param.metavar, t(metavar_key(param.metavar), lang))
+        elif spec and not param.is_flag and not param.count and not param.metavar:
             spec = _metavar(spec, lang)
         help = option_help(param, path, lang)
         extra = param.get_help_extra(ctx)

@@ -89,7 +89,7 @@ def catalogue_text(code: str) -> str:
 
 def entries(main: click.Group) -> dict[str, str]:
     """Every clihelp key the tree reads, with its English (as in the catalogue)."""
-    from incident.clihelp import command_key, option_keys
+    from incident.clihelp import command_key, metavar_key, option_keys
 
     out = dict(CLICK_WORDS)
     texts: dict[str, list[str]] = defaultdict(list)  # option name -> its help texts
@@ -103,9 +103,11 @@ def entries(main: click.Group) -> dict[str, str]:
             own, shared = option_keys(path, opt.name or "")
             same = texts[opt.name or ""]  # on several commands, in the same words: shared
             out[shared if len(same) > 1 and len(set(same)) == 1 else own] = opt.help or ""
-        for arg in cmd.params:
-            if isinstance(arg, click.Argument) and not arg.metavar:
-                out[f"clihelp.arg.{arg.name}"] = (arg.name or "").upper()
+        for param in cmd.params:
+            if param.metavar:
+                out[metavar_key(param.metavar)] = param.metavar
+            elif isinstance(param, click.Argument):
+                out[f"clihelp.arg.{param.name}"] = (param.name or "").upper()
     return out
 
 

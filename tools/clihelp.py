@@ -1,6 +1,7 @@
 """The English help of the `incident` command tree, as catalogue entries (clihelp.*).
 
-    python tools/clihelp.py missing     # entries the catalogue lacks, as an import table
+    python tools/clihelp.py missing     # entries the catalogue lacks (or whose English
+                                        # the code has reworded), as an import table
 
 Every command's help (its docstring), every option's help and every argument's name
 are looked up by a key built from the command path (see incident/clihelp.py). This
@@ -119,7 +120,8 @@ def main() -> int:
     if sys.argv[1:] != ["missing"]:
         print(__doc__)
         return 2
-    missing = {k: v for k, v in entries(cli).items() if not i18n.has(k)}
+    missing = {k: v for k, v in entries(cli).items()  # new, or reworded in the code
+               if not i18n.has(k) or i18n.t(k, "en") != v}
     print("TABLE = {")
     for key, text in missing.items():
         print(f"    {key!r}: ({text!r}, ''),")

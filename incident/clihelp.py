@@ -59,8 +59,7 @@ def help_lang(ctx: click.Context | None) -> str:
         lang = root.params.get("lang") or ctx.meta.get(_LANG)
         if lang:
             return str(lang)
-        obj = ctx.find_object(object)  # the cli's Ctx, once the root callback ran
-        runtime = getattr(obj, "_runtime", None)
+        runtime = getattr(root.obj, "_runtime", None)  # the cli's Ctx, once loaded
         if runtime is not None:
             return runtime.settings.lang
         if "incident.settings_lang" in ctx.meta:

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from incident.clihelp import HelpGroup
 from incident.config import load_settings
 from incident.errors import Issue, Refused, ValidationFailed
 from incident.files import OutputError
@@ -156,7 +157,7 @@ def handled(fn: Callable) -> Callable:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "database_url", help="database URL (default: SQLite in the data dir)")
 @click.option("--playbooks", "playbooks_dir", type=click.Path(path_type=Path),
               help="folder of playbooks")

@@ -230,8 +230,8 @@ class Directory:
         try:
             selector = parse_selector(text)
         except SelectorError as exc:
-            return [Msg("val.dir.sel.problem", {"message": exc.message, "hint": exc.hint})
-                    if exc.hint else exc.message]
+            return [Msg("val.dir.sel.problem", {"message": exc.said, "hint": exc.advice})
+                    if exc.advice else exc.said]
         problems: list[Msg] = []
         for term in selector.terms():
             problem = self._check_term(term)

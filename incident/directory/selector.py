@@ -28,21 +28,24 @@ _NAME = re.compile(r"^[\w.\-:]+$")
 class SelectorError(ValueError):
     """A selector that cannot be parsed or bound; `hint` says how to fix it.
 
-    `message` and `hint` are catalogue messages (Msg; ``str()`` is English): a face
-    tells them with ``exc.text(lang)`` or passes them to an Issue. A key given as
-    `message` or `hint` is filled with `fields`."""
+    Raised with catalogue keys (a key given as `message` or `hint` is filled with
+    `fields`) or Msg. `said` and `advice` are those messages, for a face to tell
+    (``exc.text(lang)``) or to hand to an Issue; `message` and `hint` (and ``str()``)
+    are their English text."""
 
     def __init__(self, message: str | Msg, hint: str | Msg = "", **fields: object):
-        self.message: Msg = message if isinstance(message, Msg) else Msg(message, fields)
-        self.hint: Msg | str = (hint if isinstance(hint, Msg) else Msg(hint, fields)) \
-            if hint else ""
+        self.said: Msg = message if isinstance(message, Msg) else Msg(message, fields)
+        self.advice: Msg | None = (hint if isinstance(hint, Msg) else Msg(hint, fields)) \
+            if hint else None
+        self.message = self.said.text("en")
+        self.hint = self.advice.text("en") if self.advice else ""
         super().__init__(self.text("en"))
 
     def text(self, lang: str | None = "en") -> str:
         """'message — hint' in the reader's language."""
-        said = self.message.text(lang)
-        if isinstance(self.hint, Msg):
-            said += t("issue.hint_sep", lang) + self.hint.text(lang)
+        said = self.said.text(lang)
+        if self.advice is not None:
+            said += t("issue.hint_sep", lang) + self.advice.text(lang)
         return said
 
 

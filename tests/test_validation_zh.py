@@ -197,3 +197,54 @@ def test_a_selector_error_tells_its_reader():
         assert exc.text("zh") == "“floors:13..11”写反了 —— 请先写较低的楼层：`floors:11..13`"
     else:
         raise AssertionError("a backwards range was accepted")
+
+
+def test_pydantic_types_are_told_from_the_catalogue(tmp_path):
+    """A contacts file checked by `validated_file` (channels.yaml, inbound.yaml, …):
+    pydantic's own complaints read in Chinese, its ctx filled in; the English stays
+    pydantic's wording."""
+    from typing import Literal
+
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from incident.clock import parse_duration
+    from incident.validation import validated_file
+
+    class Route(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        mode: Literal["sms", "chat", "email"]
+        tries: int = Field(ge=1, le=5)
+        names: list[str] = Field(min_length=1)
+        wait: str = "5m"
+
+        def model_post_init(self, _: object) -> None:
+            parse_duration(self.wait)
+
+    class File(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        routes: dict[str, Route]
+
+    path = tmp_path / "routes.yaml"
+    path.write_text("routes:\n  a:\n    mode: fax\n    tries: 9\n    names: []\n    retry: 1\n"
+                    "  b:\n    mode: sms\n    tries: 2\n    names: [x]\n    wait: soon\n",
+                    encoding="utf-8")
+    try:
+        validated_file(path, File, "routes")
+    except ValidationFailed as exc:
+        issues = exc.issues
+    else:
+        raise AssertionError("a broken file was accepted")
+    en = {i.path: i.message for i in issues}
+    assert en["routes.a.mode"] == "Input should be 'sms', 'chat' or 'email'"
+    assert en["routes.a.tries"] == "Input should be less than or equal to 5"
+    assert en["routes.a.retry"] == "unknown key 'retry'"
+    zh = {i.path: i.format("zh") for i in issues}
+    assert zh["routes.a.mode"].endswith("应为 'sms', 'chat'或'email'")
+    assert zh["routes.a.tries"].endswith("应小于或等于 5")
+    assert "至少应有 1 项，实际只有 0 项" in zh["routes.a.names"]
+    assert "未知的键“retry”" in zh["routes.a.retry"]
+    assert "“soon”不是时长" in zh["routes.b"] and "`90s`" in zh["routes.b"]
+    for line in zh.values():
+        assert _english(_said(line), frozenset({"sms", "chat", "email", "retry", "soon", "mode",
+                                                 "names", "tries", "wait"})) \
+            == [], line

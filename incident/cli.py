@@ -249,7 +249,7 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
                               ensure_ascii=False, indent=2))
     else:
         for issue in issues:
-            click.secho(issue.format(), fg="red" if issue.severity == "error" else "yellow")
+            click.secho(issue.format(ctx.lang), fg="red" if issue.severity == "error" else "yellow")
         for line in checked:
             click.echo(f"checked {line}")
         warnings = len(issues) - len(errors)
@@ -413,7 +413,8 @@ def contacts_import(ctx: Ctx, roster: Path, dry_run: bool, allow_shrink: bool) -
     result = import_roster(roster, settings.contacts_dir, dry_run=dry_run,
                            allow_shrink=allow_shrink, max_shrink=settings.roster_max_shrink)
     for issue in result.issues:
-        click.secho(issue.format(), fg="red" if issue.severity == "error" else "yellow", err=True)
+        click.secho(issue.format(ctx.lang), fg="red" if issue.severity == "error" else "yellow",
+                    err=True)
     errors = [i for i in result.issues if i.severity == "error"]
     if errors:
         _fail(f"{len(errors)} error(s) in {roster} ({result.encoding}) — nothing was imported")

@@ -43,9 +43,7 @@ def retry_failed(runtime: Runtime, incident_id: str, user: str, step: str | None
     res = retry(runtime.engine, incident_id, actor=user, step=step,
                 channels=runtime_channels(runtime), directory=runtime.directory)
     if not res.messages:
-        from incident.console.i18n import t
-
-        raise Refused(t("msg.nothing_failed", lang))
+        raise Refused("msg.nothing_failed")
     return runtime.engine.state(incident_id)
 
 

@@ -219,12 +219,7 @@ class Engine:
         self.check_actor(actor)
         if self.scope is not None and not drill:
             raise Refused("refused.drill_runtime_starts_drills")
-        try:
-            pb = self.playbooks.get(playbook_id)
-        except KeyError:
-            pool = [p.id for p in self.playbooks]
-            raise Refused("refused.unknown_playbook", playbook=playbook_id,
-                          hint=suggest(playbook_id, pool) or known(pool)) from None
+        pb = self.playbooks.get(playbook_id)  # an unknown id: UnknownPlaybook, a Refused
         detail: dict[str, Any] = {}
         location = at
         if self.directory is not None:

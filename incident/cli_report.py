@@ -87,9 +87,11 @@ def register(main: click.Group) -> None:
             m = build_monthly(rt.store, rt.playbooks, rt.directory, since=start, until=end,
                               site=site, now=now, lang=lang)
             _emit(render_monthly(m, fmt), output)
+            from incident.i18n import t
+
             for f in m.tampered:
-                click.secho(f"warning: {f.id}: hash chain BROKEN, left out of the figures: "
-                            f"{f.chain_reason}", fg="red", err=True)
+                click.secho(t("cli.report.left_out", ctx.lang, id=f.id, reason=f.chain_reason),
+                            fg="red", err=True)
             if m.tampered:
                 sys.exit(1)
             return
@@ -104,9 +106,9 @@ def register(main: click.Group) -> None:
             fmt = "clocks-csv"
         _emit(render(rep, fmt, prepared_by=ctx.reader), output)
         if not rep.integrity.ok:
-            click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
-                        f"{rep.integrity.first_bad_seq}: {rep.integrity.reason}", fg="red",
-                        err=True)
+            from incident.cli_notify import chain_warning
+
+            click.secho(chain_warning(incident_id, rep.integrity, ctx.lang), fg="red", err=True)
             sys.exit(1)
 
     @main.command()
@@ -130,7 +132,7 @@ def register(main: click.Group) -> None:
                                     now=rt.clock.now(), lang=report_lang or ctx.lang)
         _emit(render_brief(build_brief(rep, rt.directory, prepared_by=ctx.reader), fmt), output)
         if not rep.integrity.ok:
-            click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
-                        f"{rep.integrity.first_bad_seq}: {rep.integrity.reason}", fg="red",
-                        err=True)
+            from incident.cli_notify import chain_warning
+
+            click.secho(chain_warning(incident_id, rep.integrity, ctx.lang), fg="red", err=True)
             sys.exit(1)

@@ -420,10 +420,14 @@ def register(main: click.Group) -> None:
             click.echo(f"  {sid}: {summary_line(tl, ctx.lang)}")
         # a failed row followed by a later one for the same person (a retry) is history
         later = {(r.step_id, r.person_id): r.id for r in rows}
+
+        def state_word(state: str) -> str:  # English rows keep the state id scripts grep for
+            return state if i18n.data_lang(lang) == "en" else i18n.outbox_state(state, lang)
+
         for r, o in zip(rows, out, strict=True):
             line = (f"  {o['step']:<16} {o['person']:<22} {i18n.pad(o['name'], 10)} "
                     f"{i18n.pad(i18n.channel_name(o['channel'], lang), 6)} "
-                    f"{i18n.pad(i18n.outbox_state(o['state'], lang), 17)} "
+                    f"{i18n.pad(state_word(o['state']), 17)} "
                     + i18n.t("cli.notify.attempts", lang, n=o["attempts"]))
             superseded = r.state == "failed_permanent" and later[(r.step_id, r.person_id)] != r.id
             if superseded:

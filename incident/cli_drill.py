@@ -173,10 +173,10 @@ def register(main: click.Group) -> None:
                     click.echo(line)
                 sent = sum(result.messages.values())
                 if sent:
-                    from incident.i18n import channel_name, join_list
+                    from incident.i18n import outbox_state
 
                     click.echo(t("cli.drill.sandbox", ctx.lang, counts=join_list(
-                        [f"{channel_name(k, ctx.lang)} {v}"
+                        [f"{outbox_state(k, ctx.lang)} {v}"
                          for k, v in sorted(result.messages.items())], ctx.lang)))
             finally:
                 rt.close()

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from incident.store import VerifyReport
 
 
+#: the language a rendered message is in, as the reader says it (English keeps the code)
+LANG_NAMES = {"en": i18n.N_("cli.notify.lang.en"), "zh": i18n.N_("cli.notify.lang.zh")}
+
+
 def _stats_line(stats: Any, lang: str, store: Any = None) -> str:
     """What a dispatcher pass did, in messages (a retried message counts once)."""
     parts = [i18n.nt("cli.notify.sent", stats.sent, lang)]
@@ -76,8 +80,8 @@ def report_delivery(ctx: Any, incident_id: str, step: str | None = None) -> int:
     for sid in order:
         t = found[sid]
         color = "red" if t.failed else ("cyan" if t.waiting else "green")
-        click.secho(f"{_step_title(st, sid, ctx.lang)} ({sid}): {summary_line(t, ctx.lang)}",
-                    fg=color)
+        click.secho(i18n.t("cli.notify.step_line", ctx.lang, title=_step_title(st, sid, ctx.lang),
+                           id=sid, summary=summary_line(t, ctx.lang)), fg=color)
         failed += t.failed
     waiting = sum(t.waiting for t in found.values())
     lang = ctx.lang
@@ -241,7 +245,8 @@ def register(main: click.Group) -> None:
                 for r in p.unreachable:
                     click.echo(f"    {r.person_id} {r.name}")
         for lang, r in p.rendered.items():
-            click.echo(i18n.t("cli.notify.rendered", out, code=lang,
+            click.echo(i18n.t("cli.notify.rendered", out,
+                              code=i18n.t(LANG_NAMES[lang], out) if lang in LANG_NAMES else lang,
                               recipients=i18n.nt("cli.notify.recipients", r.recipients, out),
                               segments=i18n.nt("cli.notify.segments", r.segments, out),
                               encoding=r.encoding))

@@ -80,8 +80,12 @@ def report_delivery(ctx: Any, incident_id: str, step: str | None = None) -> int:
     for sid in order:
         t = found[sid]
         color = "red" if t.failed else ("cyan" if t.waiting else "green")
-        click.secho(i18n.t("cli.notify.step_line", ctx.lang, title=_step_title(st, sid, ctx.lang),
-                           id=sid, summary=summary_line(t, ctx.lang)), fg=color)
+        title = _step_title(st, sid, ctx.lang)
+        line = (i18n.t("cli.notify.page_line", ctx.lang, title=title,
+                       summary=summary_line(t, ctx.lang)) if sid.startswith("escalation:")
+                else i18n.t("cli.notify.step_line", ctx.lang, title=title, id=sid,
+                            summary=summary_line(t, ctx.lang)))
+        click.secho(line, fg=color)
         failed += t.failed
     waiting = sum(t.waiting for t in found.values())
     lang = ctx.lang
@@ -422,7 +426,7 @@ def register(main: click.Group) -> None:
         from incident.notify.tally import summary_line, tallies
 
         for sid, tl in tallies(rows).items():
-            click.echo(f"  {sid}: {summary_line(tl, ctx.lang)}")
+            click.echo(f"  {_step_title(None, sid, lang)}: {summary_line(tl, lang)}")
         # a failed row followed by a later one for the same person (a retry) is history
         later = {(r.step_id, r.person_id): r.id for r in rows}
 
@@ -430,7 +434,7 @@ def register(main: click.Group) -> None:
             return state if i18n.data_lang(lang) == "en" else i18n.outbox_state(state, lang)
 
         for r, o in zip(rows, out, strict=True):
-            line = (f"  {o['step']:<16} {o['person']:<22} {i18n.pad(o['name'], 10)} "
+            line = (f"  {i18n.pad(_step_title(None, o['step'], lang), 16)} {o['person']:<22} {i18n.pad(o['name'], 10)} "
                     f"{i18n.pad(i18n.channel_name(o['channel'], lang), 6)} "
                     f"{i18n.pad(state_word(o['state']), 17)} "
                     + i18n.t("cli.notify.attempts", lang, n=o["attempts"]))

@@ -467,7 +467,7 @@ def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise click.UsageError(f"--input takes NAME=VALUE, got '{pair}'")
+            raise click.UsageError(t("cli.main.input_usage", _output_lang(), got=pair))
         k, v = pair.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -636,7 +636,7 @@ def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | 
     chosen = [name for name, on in (("skip", skip_reason is not None), ("start", start_),
                                     ("confirm", confirm)) if on]
     if len(chosen) > 1:
-        raise click.UsageError("use only one of --skip, --start, --confirm")
+        raise click.UsageError(t("cli.main.one_action", ctx.lang))
     action = chosen[0] if chosen else "done"
     rt = ctx.runtime
     actor = ctx.confirmer(pin_stdin) if action == "confirm" else ctx.user
@@ -778,7 +778,7 @@ def verify(ctx: Ctx, incident_id: str | None, expect: str | None) -> None:
     log fails."""
     store = ctx.runtime.store
     if expect and not incident_id:
-        raise click.UsageError("--expect needs an incident ID")
+        raise click.UsageError(t("cli.integrity.expect_needs_id", ctx.lang))
     ids = [incident_id] if incident_id else [r.id for r in reversed(store.incidents())]
     bad = 0
     lang = ctx.lang
@@ -805,12 +805,12 @@ def verify(ctx: Ctx, incident_id: str | None, expect: str | None) -> None:
         seq_text, _, want = expect.partition(":")
         want = want.strip().lower()
         if len(want) < 12:
-            raise click.BadParameter("give at least the first 12 hex digits of the hash",
+            raise click.BadParameter(t("cli.integrity.expect_12_hex", lang),
                                      param_hint="--expect")
         try:
             seq = int(seq_text)
         except ValueError:
-            raise click.BadParameter(f"'{expect}' is not SEQ:HASH, e.g. 42:3fa9…",
+            raise click.BadParameter(t("cli.integrity.expect_form", lang, expect=expect),
                                      param_hint="--expect") from None
         got = next((e.hash for e in store.events(ids[0], after_seq=seq - 1) if e.seq == seq),
                    None)

@@ -47,6 +47,7 @@ def zh(tmp_path):
     sink.configure(tmp_path / "sink.jsonl")
     env = {"INCIDENT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
            "INCIDENT_USER": "chen.jie",
+           "INCIDENT_CLOCK": "fixed:2026-12-01T19:50:00+08:00",  # chen.jie on shift
            "INCIDENT_PLAYBOOKS_DIR": str(REPO / "playbooks"),
            "INCIDENT_CONTACTS_DIR": str(REPO / "contacts"),
            "INCIDENT_CREDENTIALS_FILE": str(tmp_path / "credentials.json")}
@@ -136,7 +137,7 @@ def test_staff_escalation_and_timer_verbs_read_in_chinese(zh):
         "whoami": run("staff", "whoami"),
         "pages": run("escalation", "pages", iid),
         "escalate": run("escalate", iid, "--to", "branch_gm", "--reason", "烟很大"),
-        "ack": run("ack", iid),
+        "ack": run("ack", iid, "--all"),
         "tick": run("tick"),
         "validate": run("validate"),
         "contacts": run("contacts", "show", "owners", "building:B3", "floors:12",
@@ -148,7 +149,7 @@ def test_staff_escalation_and_timer_verbs_read_in_chinese(zh):
     assert "等待确认" in said["pages"] and "— 事件开始" in said["pages"]
     assert "下一次：" in said["pages"]
     assert f"{iid}：已呼叫 branch_gm（P4）：deng.jianhua" in said["escalate"]
-    assert f"{iid}：chen.jie 已确认（P1）" in said["ack"]
+    assert f"{iid}：chen.jie 已确认（P1, P2, P3, P4）" in said["ack"]
     assert said["tick"].strip() == "没有到期的计时器"
     assert "个预案" in said["validate"] and said["validate"].rstrip().endswith("检查通过（0 处警告）")
     assert "共 8 位收件人" in said["contacts"] and "另有 5 位" in said["contacts"]

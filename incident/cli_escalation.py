@@ -90,11 +90,11 @@ def escalation_check(ctx: Ctx, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
-        for line in report.lines(directory):
+        for line in report.lines(directory, ctx.lang):
             color = None
-            if ": error:" in line:
+            if f": {t('issue.error', ctx.lang)}:" in line:
                 color = "red"
-            elif ": warning:" in line:
+            elif f": {t('issue.warning', ctx.lang)}:" in line:
                 color = "yellow"
             click.secho(line, fg=color)
     sys.exit(0 if report.ok else 1)

@@ -70,6 +70,7 @@ def _words(out: str, ids: frozenset[str], tmp_path: Path) -> list[str]:
     out = re.sub(r"(?<!\w)--?[a-z][\w-]*", " ", out)             # options: --new
     out = re.sub(r"“[^”]*”", " ", out)                          # what the reader typed
     out = re.sub(r"owner:[\w-]+:\d+|\[[a-z_,]+\]", " ", out)   # owner ids, their care tags
+    out = re.sub(r"\b(roles|people|rota|edges|nodes)[\w.\[\]]*", " ", out)  # a finding's field
     return _english(out, ids | {"UTC"})
 
 
@@ -153,6 +154,17 @@ def test_staff_escalation_and_timer_verbs_read_in_chinese(zh):
     assert said["tick"].strip() == "没有到期的计时器"
     assert "个预案" in said["validate"] and said["validate"].rstrip().endswith("检查通过（0 处警告）")
     assert "共 8 位收件人" in said["contacts"] and "另有 5 位" in said["contacts"]
+
+
+def test_escalation_check_reads_in_chinese(zh):
+    run, ids, tmp = zh
+    out = run("escalation", "check")
+    assert _words(out, ids | {"max_fallback_hours"}, tmp) == [], out  # a setting's name
+    assert "升级链检查" in out and "无人确认时，呼叫到 branch_gm 所需时间" in out
+    assert "2级：最快 30m，最慢 30m（每个小时都一样）" in out
+    assert "每周 105 小时：18:00-09:00 每天 → 由兜底人 song.hui" in out
+    assert "警告: roles.branch_gm: “branch_gm”只依赖一个人" in out
+    assert out.rstrip().endswith("通过（6 处警告）")
 
 
 def test_drill_verbs_read_in_chinese(zh):

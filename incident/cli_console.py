@@ -157,7 +157,8 @@ def register(main: click.Group) -> None:
         server = StaffServer(gate, lambda person, proven: console_command(
                                  ctx, dispatch, person, read_only, proven),
                              host=host, port=port, read_only=read_only,
-                             title="incident console" + (" (read-only)" if read_only else ""))
+                             title=t("cli.console.title_read_only" if read_only
+                                     else "cli.console.title", ctx.lang))
         lang = ctx.lang
         click.echo(t("cli.console.serving_read_only" if read_only else "cli.console.serving",
                      lang, url=url))

@@ -82,7 +82,7 @@ def preview(runtime: Runtime, st: IncidentState, step_id: str, lang: str) -> Pre
         by_lang={k: r.recipients for k, r in raw.rendered.items()},
         can_send=runtime.engine.planner is not None,
         encodings={k: r.encoding for k, r in raw.rendered.items()},
-        fallbacks=dict(raw.fallbacks), warnings=list(raw.warnings))
+        fallbacks=dict(raw.fallbacks), warnings=[w.text(lang) for w in raw.warnings])
 
 
 # ---- escalation ---------------------------------------------------------------------

@@ -276,7 +276,7 @@ def start_drill(engine: Engine, loaded: LoadedScenario, *, actor: str | None = N
     try:
         st = engine.start(sc.playbook, sc.location, actor=lead, severity=sc.severity,
                           drill=True, first_receiver=sc.lead, inputs=dict(sc.inputs),
-                          note=f"[DRILL/演练] {sc.title.en} / {sc.title.zh}")
+                          note=bilingual("drill.mark.start", title=sc.title))
     finally:
         support.starting = None
     payload = {"scenario": sc.id, "version": sc.version, "title": sc.title.model_dump(),

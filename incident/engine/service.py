@@ -213,7 +213,7 @@ class Engine:
 
     def start(self, playbook_id: str, at: str, *, actor: str, severity: int | None = None,
               drill: bool = False, reporter: str | None = None, first_receiver: str | None = None,
-              inputs: dict[str, Any] | None = None, note: str | None = None,
+              inputs: dict[str, Any] | None = None, note: str | dict[str, str] | None = None,
               received_at: datetime | None = None, reporter_contact: dict[str, Any] | None = None,
               channel: str | None = None) -> IncidentState:
         self.check_actor(actor)
@@ -296,8 +296,10 @@ class Engine:
 
     def act(self, incident_id: str, step_id: str, *, actor: str, action: str = "done",
             option: str | None = None, value: Any = None, reason: str | None = None,
-            note: str | None = None, to: str | None = None) -> IncidentState:
-        """Act on a step. action: done (default), start, skip, confirm."""
+            note: str | dict[str, str] | None = None,
+            to: str | None = None) -> IncidentState:
+        """Act on a step. action: done (default), start, skip, confirm. A note is typed
+        text, or bilingual ({'en','zh'}) when the program writes it."""
         self.check_actor(actor)
         if action not in ("done", "start", "skip", "confirm"):
             raise Refused("refused.unknown_action", action=action)

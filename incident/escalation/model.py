@@ -28,7 +28,7 @@ from incident.escalation.graph import (  # noqa: F401 — the loaded graph, re-e
     Node,
     days_text,
 )
-from incident.i18n import t
+from incident.i18n import N_, t
 from incident.yamlsrc import Located, parse_file
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ def hours_text(hours: list[int] | set[int], lang: str = "en") -> str:
 
     def at(h: int) -> str:
         h %= WEEK_HOURS
-        return f"{DAY_NAMES[h // 24]} {h % 24:02d}:00"
+        return f"{day_name(h // 24, lang)} {h % 24:02d}:00"
 
     # the same window on several days reads better as "18:00-09:00 mon,tue,…"
     windows: dict[tuple[int, int], list[int]] = {}
@@ -258,6 +258,20 @@ def hours_text(hours: list[int] | set[int], lang: str = "en") -> str:
                 same_day = length < 24 and (b - 1) // 24 == a // 24
                 out.append(f"{at(a)}-{b % 24:02d}:00" if same_day else f"{at(a)}-{at(b)}")
             continue
-        when = "daily" if len(days) == 7 else ",".join(DAY_NAMES[d].lower() for d in sorted(days))
+        when = t("cli.esc.daily", lang) if len(days) == 7 else ",".join(
+            day_name(d, lang, short=True) for d in sorted(days))
         out.append(f"{start:02d}:00-{(start + length) % 24:02d}:00 {when}")
     return ", ".join(out)
+
+
+#: the days of the week (0 = Monday) as the reader says them: "Mon" / "周一"
+DAY_KEYS = (N_("cli.esc.day.mon"), N_("cli.esc.day.tue"), N_("cli.esc.day.wed"),
+            N_("cli.esc.day.thu"), N_("cli.esc.day.fri"), N_("cli.esc.day.sat"),
+            N_("cli.esc.day.sun"))
+
+
+def day_name(day: int, lang: str = "en", short: bool = False) -> str:
+    """A day of the week in the reader's words; `short`: the lower-case form of a list
+    ("mon,tue")."""
+    name = t(DAY_KEYS[day], lang)
+    return name.lower() if short else name

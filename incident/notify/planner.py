@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from incident.engine.context import message_context, signed
-from incident.errors import Refused
+from incident.errors import Msg, Refused
 from incident.i18n import bilingual
 from incident.notify.channels import ChannelSet
 from incident.notify.sms import sms_segments
@@ -63,7 +63,7 @@ class Preview:
     per_channel: dict[str, int]                    # first-choice channel → recipients
     fallbacks: dict[str, int]                      # recipients with at least one fall-back
     unreachable: list[Recipient] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Msg] = field(default_factory=list)  # told in the reader's language
 
     @property
     def messages(self) -> int:
@@ -239,11 +239,11 @@ class Planner:
         assert step.notify is not None
         missing = [c for c in step.notify.channels if c not in self.channels]
         if missing:
-            warnings.append(f"channel(s) {', '.join(missing)} are not configured")
+            warnings.append(Msg("cli.notify.warn_missing", {"channels": ", ".join(missing)}))
         limit = min((ch.max_segments for ch in sms if ch.max_segments), default=None)
         for r in rendered.values():
             if limit and r.segments > limit and per_channel.get(sms[0].name):
-                warnings.append(f"the {r.lang} SMS takes {r.segments} segments "
-                                f"(limit {limit})")
+                warnings.append(Msg("cli.notify.warn_segments",
+                                    {"code": r.lang, "n": r.segments, "limit": limit}))
         return Preview(step.id, bool(state.drill), rendered, len(recipients),
                        dict(per_channel), dict(fallbacks), unreachable, warnings)

@@ -454,7 +454,7 @@ def _timeline(st: IncidentState, pb: Playbook, events: list[StoredEvent], names:
         append(TimelineRow(e.seq, e.ts, e.ts - start, e.actor, who, role, e.kind,
                            labels.get(e.kind, e.kind), sid,
                            step_titles.get(sid, sid or "") if sid else "", track,
-                           describe(e, names, lang, zone), str(typed or "")))
+                           describe(e, names, lang, zone), pick(typed, lang) if isinstance(typed, dict) else str(typed or "")))
     return out
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from incident.directory.schema import Bilingual, Duration, Id, IdList, Text, parse_days
 from incident.directory.validate import validate
-from incident.errors import ValidationFailed, known, suggest
+from incident.errors import Msg, ValidationFailed, known, suggest
 from incident.escalation.graph import (  # noqa: F401 — the loaded graph, re-exported here
     ALL_HOURS,
     DAY_NAMES,
@@ -136,8 +136,8 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
     def check_name(path: tuple[Any, ...], name: str) -> bool:
         if name in directory.roles or name in directory.staff:
             return True
-        hint = suggest(name, names) or f"roles: {known(directory.roles)}"
-        located.add(issues, path, f"unknown role or person '{name}'", hint)
+        hint = suggest(name, names) or Msg("val.esc.hint_roles", {"known": known(directory.roles)})
+        located.add(issues, path, "val.esc.unknown_name", hint, name=name)
         return False
 
     def node_for(name: str) -> Node:
@@ -156,8 +156,8 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
             node.title = spec.title.model_dump()
         for i, pid in enumerate(spec.people):
             if pid not in directory.staff:
-                located.add(issues, ("nodes", nid, "people", i), f"unknown person '{pid}'",
-                            suggest(pid, directory.staff) or "name a staff id from staff.yaml")
+                located.add(issues, ("nodes", nid, "people", i), "val.esc.unknown_person",
+                            suggest(pid, directory.staff) or "val.esc.hint_staff_id", person=pid)
         people = tuple(p for p in spec.people if p in directory.staff)
         if people:
             node.people = people
@@ -175,9 +175,8 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
             for k, level in enumerate(e.when.severity):
                 if level not in model.severities:
                     located.add(issues, ("edges", i, "when", "severity", k),
-                                f"severity {level} is not one of the levels in use "
-                                f"({', '.join(map(str, model.severities))})",
-                                "add it to 'severities:' or correct the level")
+                                "val.esc.unknown_severity", "val.esc.hint_severity", level=level,
+                                levels=", ".join(map(str, model.severities)))
         if not ok:
             continue
         for dst in dsts:
@@ -195,17 +194,17 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
                 w.hours if w else None,
                 frozenset(w.days) if w and w.days is not None else None, i))
         if e.wait < timedelta(0):
-            located.add(issues, ("edges", i, "wait"), "a wait cannot be negative",
-                        "write 0 to page at once")
+            located.add(issues, ("edges", i, "wait"), "val.esc.negative_wait",
+                        "val.esc.hint_wait_zero")
 
     if model.reminder_interval <= timedelta(0):
-        located.add(issues, ("reminder_interval",), "the reminder interval must be positive",
-                    "write it in minutes (5) or as a duration ('90s')")
+        located.add(issues, ("reminder_interval",), "val.esc.reminder_positive",
+                    "val.esc.hint_reminder")
     for key in ("entry", "top"):
         name = getattr(model, key)
         if check_name((key,), name) and name not in nodes:
-            located.add(issues, (key,), f"'{name}' is not on any edge",
-                        suggest(name, nodes) or "add an edge from or to it")
+            located.add(issues, (key,), "val.esc.not_on_edge",
+                        suggest(name, nodes) or "val.esc.hint_add_edge", name=name)
     if model.decision_makers is not None:
         makers = []
         for i, name in enumerate(model.decision_makers):

@@ -77,6 +77,7 @@ def escalation() -> None:
 def escalation_check(ctx: Ctx, fmt: str) -> None:
     """Pre-flight check of the escalation graph against staff and rota. Exit 1 on errors."""
     from incident.escalation import check
+    from incident.i18n import t
     from incident.yamlsrc import parse_file
 
     graph = _graph(ctx)
@@ -87,11 +88,12 @@ def escalation_check(ctx: Ctx, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
-        for line in report.lines(directory):
+        error, warning = (f": {t(k, ctx.lang)}: " for k in ("issue.error", "issue.warning"))
+        for line in report.lines(directory, ctx.lang):
             color = None
-            if ": error:" in line:
+            if error in line:
                 color = "red"
-            elif ": warning:" in line:
+            elif warning in line:
                 color = "yellow"
             click.secho(line, fg=color)
     sys.exit(0 if report.ok else 1)

@@ -28,11 +28,17 @@ from incident.escalation.graph import (  # noqa: F401 — the loaded graph, re-e
     Node,
     days_text,
 )
-from incident.i18n import t
+from incident.i18n import N_, data_lang, t
 from incident.yamlsrc import Located, parse_file
 
 if TYPE_CHECKING:
     from incident.directory import Directory
+
+#: the days of the week as a reader says them (DAY_NAMES in English, 周一… in Chinese)
+DAY_KEYS = (N_("val.esc.day_mon"), N_("val.esc.day_tue"), N_("val.esc.day_wed"),
+            N_("val.esc.day_thu"), N_("val.esc.day_fri"), N_("val.esc.day_sat"),
+            N_("val.esc.day_sun"))
+
 
 CHANNELS = ("chat", "sms", "email")
 
@@ -242,7 +248,7 @@ def hours_text(hours: list[int] | set[int], lang: str = "en") -> str:
 
     def at(h: int) -> str:
         h %= WEEK_HOURS
-        return f"{DAY_NAMES[h // 24]} {h % 24:02d}:00"
+        return f"{t(DAY_KEYS[h // 24], lang)} {h % 24:02d}:00"
 
     # the same window on several days reads better as "18:00-09:00 mon,tue,…"
     windows: dict[tuple[int, int], list[int]] = {}
@@ -257,6 +263,9 @@ def hours_text(hours: list[int] | set[int], lang: str = "en") -> str:
                 same_day = length < 24 and (b - 1) // 24 == a // 24
                 out.append(f"{at(a)}-{b % 24:02d}:00" if same_day else f"{at(a)}-{at(b)}")
             continue
-        when = "daily" if len(days) == 7 else ",".join(DAY_NAMES[d].lower() for d in sorted(days))
+        zh = data_lang(lang) == "zh"
+        when = t("val.esc.daily", lang) if len(days) == 7 else (
+            "、".join(t(DAY_KEYS[d], lang) for d in sorted(days)) if zh
+            else ",".join(DAY_NAMES[d].lower() for d in sorted(days)))
         out.append(f"{start:02d}:00-{(start + length) % 24:02d}:00 {when}")
-    return ", ".join(out)
+    return ("；" if data_lang(lang) == "zh" else ", ").join(out)

@@ -36,11 +36,9 @@ def parse_listen(text: str, *, public: bool = False) -> tuple[str, int]:
         if not 0 <= port <= 65535:
             raise ValueError
     except ValueError:
-        raise Refused(f"--inbound '{raw}': write HOST:PORT, e.g. 127.0.0.1:8025") from None
+        raise Refused("refused.inbound.bad_address", raw=raw, example="127.0.0.1:8025") from None
     if not public and not _loopback(host):
-        raise Refused(f"--inbound {raw}: {host} is not a loopback address — replies carry "
-                      "acknowledgements; put a TLS proxy in front and add --inbound-public "
-                      "to listen on it")
+        raise Refused("refused.inbound.not_loopback", raw=raw, host=host)
     return host, port
 
 

@@ -248,7 +248,7 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
                               ensure_ascii=False, indent=2))
     else:
         for issue in issues:
-            click.secho(issue.format(), fg="red" if issue.severity == "error" else "yellow")
+            click.secho(issue.format(ctx.lang), fg="red" if issue.severity == "error" else "yellow")
         for line in checked:
             click.echo(f"checked {line}")
         warnings = len(issues) - len(errors)

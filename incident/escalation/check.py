@@ -181,10 +181,18 @@ def _short(text: str, limit: int = 90) -> str:
 
 
 def _person(directory: Directory | None, pid: str | None, lang: str | None = "en") -> str:
+    """'chen.jie (陈杰)' in English, '陈杰（chen.jie）' in Chinese."""
     if pid is None:
         return t("val.esc.check.nobody", lang)
     p = directory.staff.get(pid) if directory is not None else None
-    return f"{pid} ({p.name})" if p else pid
+    if p is None:
+        return pid
+    return f"{p.name}（{pid}）" if data_lang(lang) == "zh" else f"{pid} ({p.name})"
+
+
+def _people(directory: Directory | None, pid: str) -> dict[str, str]:
+    """A person named in a finding, in either language."""
+    return {code: _person(directory, pid, code) for code in ("en", "zh")}
 
 
 class _Where:
@@ -303,7 +311,7 @@ def check(graph: EscalationGraph, directory: Directory,
             if len(people) == 1:
                 report.spofs[n] = people[0]
                 where.node(n, Msg("val.esc.one_person", {
-                    "node": n, "person": _person(directory, people[0])}), "val.esc.hint_deputy",
+                    "node": n, "person": _people(directory, people[0])}), "val.esc.hint_deputy",
                     severity="warning")
         else:
             role = directory.roles[n]
@@ -337,7 +345,7 @@ def check(graph: EscalationGraph, directory: Directory,
                 (one,) = holders
                 report.spofs[n] = one
                 where.staff_at(("roles", n), Msg("val.esc.role_one_person", {
-                    "node": n, "person": _person(directory, one)}), "val.esc.hint_second")
+                    "node": n, "person": _people(directory, one)}), "val.esc.hint_second")
         for p in people:
             on_path.setdefault(p, [])
             if n not in on_path[p]:
@@ -352,7 +360,7 @@ def check(graph: EscalationGraph, directory: Directory,
         if len(hours) > limit:
             roles = sorted(g.node for g in report.gaps if g.fallback == pid)
             where.staff_at(("people", pid), Msg("val.esc.fallback_hours", {
-                "person": _person(directory, pid), "n": len(hours), "roles": ", ".join(roles),
+                "person": _people(directory, pid), "n": len(hours), "roles": ", ".join(roles),
                 "limit": limit}), "val.esc.hint_share_fallback")
     report.fallback_hours = {pid: len(h) for pid, h in fallback_hours.items()}
     for pid, nodes in on_path.items():

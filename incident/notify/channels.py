@@ -261,6 +261,13 @@ def channels_path(contacts_dir: str | Path) -> Path:
     return Path(contacts_dir) / FILE_NAME
 
 
+def _kind(kind: str) -> dict[str, str]:
+    """A channel kind as a finding names it: 'sms' in English, 短信 in Chinese."""
+    from incident.i18n import channel_name
+
+    return {"en": kind, "zh": channel_name(kind, "zh")}
+
+
 def read_secrets_file(path: str | Path) -> dict[str, str]:
     """KEY=VALUE lines (# comments, optional 'export ', optional quotes).
 
@@ -352,13 +359,13 @@ def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
         bad = sorted(fields - {want, "address"})
         if bad:
             doc.add(issues, (*where, "url"), "val.notify.unknown_placeholder",
-                    Msg("val.notify.hint_placeholder", {"kind": kind, "want": f"{{{want}}}",
+                    Msg("val.notify.hint_placeholder", {"kind": _kind(kind), "want": f"{{{want}}}",
                                                         "secret": "${NAME}"}),
                     placeholder=f"{{{bad[0]}}}")
             continue
         if not fields:
             doc.add(issues, (*where, "url"), "val.notify.no_recipient",
-                    Msg("val.notify.hint_recipient", {"want": f"{{{want}}}", "kind": kind}))
+                    Msg("val.notify.hint_recipient", {"want": f"{{{want}}}", "kind": _kind(kind)}))
             continue
         names = tuple(dict.fromkeys(_SECRET.findall(url)))
         for var in names:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from incident.errors import Refused
-from incident.i18n import bilingual
+from incident.i18n import bilingual, t
 from incident.inbound.adapters import MAX_BODY, Request
 from incident.inbound.router import Inbox
 
@@ -107,7 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             out = self.server.inbox.handle(segs[1], req)
         except Exception as exc:  # the database away: the gateway retries later
-            self.server.inbox.say(f"inbound {segs[1]}: failed: {type(exc).__name__}")
+            inbox = self.server.inbox
+            inbox.say(t("refused.inbound.log_failed", inbox.lang, channel=segs[1],
+                        error=type(exc).__name__))
             self._reply(503, {"ok": False, "outcome": "error",
                               "reason": "could not record the reply now; retry later"},
                         retry_after=5)

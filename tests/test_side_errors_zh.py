@@ -26,12 +26,12 @@ IDS = frozenset({"service_manger", "service_manager", "notify_residnts", "notify
                  "cao.zhiyong", "duty_officer", "fire", "mobile", "phone", "NAME"})
 
 
-def _latin(text: str) -> list[str]:
+def _latin(text: str, ids: frozenset[str] = IDS) -> list[str]:
     """English words in `text`, once ids, placeholders and `commands` are set aside."""
     text = re.sub(r"\$?\{[^{}]*\}", " ", text)  # {phone}, ${NAME}: written in the file
     text = re.sub(r"(?<![\w-])--[a-z][\w-]*", " ", text)  # an option to type: --all
     text = re.sub(r"\b[A-Z][A-Z0-9]+\b", " ", text)  # an acronym: PIN, TLS
-    return _english(text, IDS)
+    return _english(text, ids)
 
 
 def _findings(output: str) -> list[str]:
@@ -192,3 +192,43 @@ def test_identity_credential_and_listener_refusals_told_in_chinese(tmp_path):
         parse_listen("0.0.0.0:8025")
     said = exc.value.text("zh")
     assert said.startswith("--inbound 0.0.0.0:8025：0.0.0.0 不是本机回环地址") and not _latin(said)
+
+
+def test_inbound_findings_and_listener_lines_read_in_chinese(tmp_path, monkeypatch):
+    """A reply channel that is no channel of channels.yaml, found by `validate`; and the
+    line the listener says to staff when a stranger writes in."""
+    from incident.config import load_settings
+    from incident.inbound.adapters import Message
+    from incident.inbound.config import load_inbound
+    from incident.inbound.router import Inbox
+    from incident.runtime import Runtime
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    contacts = tmp_path / "contacts"
+    shutil.copytree(CONTACTS, contacts)
+    inbound = contacts / "inbound.yaml"
+    original = inbound.read_text(encoding="utf-8")
+    inbound.write_text("rate: 3/min\nchannels:\n  wechat:\n    format: generic\n"
+                       "    secret: ${TEST_INBOUND_SECRET}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--lang", "zh", "--contacts", str(contacts), "validate"])
+    assert result.exit_code == 1
+    (line,) = _findings(result.output)
+    assert "inbound.yaml:3:3: 错误: channels.wechat: “wechat”不是 channels.yaml 中的渠道" \
+           "——回复只从发出呼叫或问询的渠道接收" in line
+    message = line.split(": 错误: ")[1].split(": ", 1)[1]
+    assert _latin(message, IDS | {"wechat", "chat", "channels.yaml"}) == [], line
+
+    inbound.write_text(original, encoding="utf-8")
+    monkeypatch.setenv("TEST_INBOUND_SECRET", "s3cret")
+    rt = Runtime(load_settings(database_url=f"sqlite:///{tmp_path / 'in.db'}",
+                               playbooks_dir=REPO / "playbooks", contacts_dir=contacts,
+                               user="chen.jie", lang="zh"))
+    config = load_inbound(contacts)
+    channel = next(iter(config.channels))
+    said: list[str] = []
+    inbox = Inbox(rt, config, say=said.append)
+    out = inbox.take(channel, Message("+8613999999999", "1", "p-1"))
+    assert out.status == 403 and out.reason.startswith("unknown sender")  # the gateway's
+    (line,) = said
+    assert line == (f"{channel} 渠道来自 +86139****9999 的回复已拒收（403 unmatched）："
+                    "发送人未知：名录中没有人使用这个地址")

@@ -166,7 +166,7 @@ def _in_userinfo_query_or_fragment(before: str, after: str) -> bool:
     return nxt is not None and nxt.group(0) == "@"  # user or password
 
 
-def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
+def url_parse_problem(template: str, secrets: Mapping[str, str]) -> Msg | None:
     """Why Apprise would read this channel URL with another host or port than written,
     or None. Checked with the real secrets where set (a stand-in otherwise)."""
     stand_in = {k: "x" for k in _SECRET.findall(template)}
@@ -175,9 +175,9 @@ def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
         parts = urlsplit(written)
         host, port = parts.hostname, parts.port
     except ValueError as exc:
-        return f"the URL cannot be read as written ({exc}); percent-encode @ : / # ? in it"
+        return Msg("val.notify.url_unreadable", {"error": str(exc)})
     if not host:
-        return "the URL names no host"
+        return Msg("val.notify.url_no_host")
     if "secret0stand0in" in host:
         return None  # the host place holds a token (dingtalk://${TOKEN}/…): nothing to compare
     url = _FIELD.sub("x", insert_secrets(template, {**stand_in, **{
@@ -188,15 +188,15 @@ def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
     if plugin is None:
         if any(not secrets.get(k) for k in stand_in):
             return None  # a stand-in for an unset secret may be what it cannot read
-        return "Apprise cannot read the URL once its secrets are in"
+        return Msg("val.notify.url_unreadable_secrets")
     got_host = getattr(plugin, "host", None)
     got_port = getattr(plugin, "port", None)
     if got_host is not None and str(got_host).lower() != host.lower():
-        return f"Apprise reads the host as '{got_host}', not '{host}'"
+        return Msg("val.notify.url_other_host", {"got": str(got_host), "host": host})
     if port is not None and got_port is not None and int(got_port) != port:
-        return f"Apprise reads the port as {got_port}, not {port}"
+        return Msg("val.notify.url_other_port", {"got": got_port, "port": port})
     if port is not None and got_port is None and got_host is not None:
-        return f"Apprise loses the port {port}"
+        return Msg("val.notify.url_lost_port", {"port": port})
     return None
 
 
@@ -375,8 +375,10 @@ def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
                         name=name)
         used.update(names)
         if schemes:
-            problem = Masker(secrets.values())(url_parse_problem(url, secrets))
+            problem = url_parse_problem(url, secrets)
             if problem:
+                masked = Masker(secrets.values())  # a secret read back stays hidden
+                problem = Msg(problem.key, {k: masked(str(v)) for k, v in problem.fields.items()})
                 doc.add(issues, (*where, "url"), "val.notify.url_problem",
                         Msg("val.notify.hint_percent", {"codes": "%40 %3A %2F %23 %3F %26",
                                                         "secret": "${SECRET}"}),

@@ -42,7 +42,7 @@ def listen(runtime: Runtime, host: str, port: int,
     except OSError as exc:
         raise Refused("refused.inbound.cannot_listen", address=f"{host}:{port}",
                       reason=exc.strerror or str(exc)) from None
-    readers = [MatrixReader(ch, inbox.take, say, knows=inbox.knows, **matrix)
+    readers = [MatrixReader(ch, inbox.take, say, knows=inbox.knows, lang=s.lang, **matrix)
                for ch in config.channels.values() if ch.format == "matrix"]
     server.start()
     for r in readers:

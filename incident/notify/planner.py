@@ -100,7 +100,7 @@ class Planner:
     def selectors(self, state: IncidentState, step: Step) -> list[str]:
         n = step.notify
         if n is None:
-            raise Refused(f"'{step.title.en}' is not a notify step")
+            raise Refused("refused.notify.not_notify_step_title", step=step.title)
         named = state.playbook.audiences
         out: list[str] = []
         for sel in [n.audience] if isinstance(n.audience, str) else list(n.audience):
@@ -111,7 +111,7 @@ class Planner:
     def audience(self, state: IncidentState, step: Step, now: datetime) -> list[Recipient]:
         directory = self.directory
         if directory is None:
-            raise Refused("no estate directory is loaded, so there is nobody to notify")
+            raise Refused("refused.notify.no_directory")
         from incident.directory import SelectorError
 
         try:
@@ -121,9 +121,11 @@ class Planner:
         try:
             found = directory.resolve(self.selectors(state, step), location, at=now)
         except SelectorError as exc:
-            hint = getattr(exc, "hint", "")
-            raise Refused(f"audience of '{step.title.en}': {exc}" + (f" — {hint}" if hint
-                                                                       else "")) from None
+            reason, hint = getattr(exc, "message", str(exc)), getattr(exc, "hint", "")
+            if hint:
+                raise Refused("refused.notify.audience_hint", step=step.title, reason=reason,
+                              hint=hint) from None
+            raise Refused("refused.notify.audience", step=step.title, reason=reason) from None
         seen: set[str] = set()
         out = []
         for r in found:  # one message per person, however many audiences name them

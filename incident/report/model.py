@@ -274,8 +274,8 @@ def load_incident(store: Store, playbooks: PlaybookLibrary, incident_id: str,
     try:
         pb = playbooks.get(row.playbook_id)
     except KeyError:
-        raise Refused(f"incident {incident_id} uses playbook '{row.playbook_id}', which is not "
-                      "loaded — point playbooks_dir at the folder that has it") from None
+        raise Refused("refused.report.playbook_not_loaded", incident=incident_id,
+                      playbook=row.playbook_id) from None
     events = store.events(incident_id)
     for _ in range(3):
         row = store.incident(incident_id)

@@ -160,11 +160,11 @@ def test_escalation_check_reads_in_chinese(zh):
     run, ids, tmp = zh
     out = run("escalation", "check")
     assert _words(out, ids | {"max_fallback_hours"}, tmp) == [], out  # a setting's name
-    assert "升级链检查" in out and "无人确认时，呼叫到 branch_gm 所需时间" in out
-    assert "2级：最快 30m，最慢 30m（每个小时都一样）" in out
-    assert "每周 105 小时：18:00-09:00 每天 → 由兜底人 song.hui" in out
-    assert "警告: roles.branch_gm: “branch_gm”只依赖一个人" in out
-    assert out.rstrip().endswith("通过（6 处警告）")
+    assert "升级检查" in out and "无人确认时，到呼叫 branch_gm 所需的时间" in out
+    assert "级别 2：最快 30m，最慢 30m（每个小时都一样）" in out
+    assert "每周 105 小时：18:00-09:00 每天 → 由后备人员宋慧（song.hui）顶替" in out
+    assert "警告: roles.branch_gm: “branch_gm”只靠一个人（邓建华（deng.jianhua））" in out
+    assert out.rstrip().endswith("通过（6 个警告）")
 
 
 def test_drill_verbs_read_in_chinese(zh):

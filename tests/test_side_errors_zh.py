@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 CONTACTS = REPO / "contacts"
 IDS = frozenset({"service_manger", "service_manager", "notify_residnts", "notify_building",
                  "branch_gm", "brach_gm", "chen.jie", "liu.yang", "deng.jianhua", "xie.yu",
-                 "cao.zhiyong", "duty_officer", "fire", "mobile", "phone", "NAME"})
+                 "cao.zhiyong", "lin.fang", "he.jing", "guo.yan", "duty_officer", "fire",
+                 "mobile", "phone", "NAME"})
 
 
 def _latin(text: str, ids: frozenset[str] = IDS) -> list[str]:
@@ -110,6 +111,8 @@ def test_escalation_check_reads_in_chinese():
 @pytest.fixture
 def fire(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    # a weekday morning: the day shift (chen.jie, liu.yang) is on duty and gets P1
+    monkeypatch.setenv("INCIDENT_CLOCK", "fixed:2026-12-01T10:00:00+08:00")
     base = ["--db", f"sqlite:///{tmp_path / 'zh.db'}", "--contacts", str(CONTACTS),
             "--playbooks", str(REPO / "playbooks")]
 

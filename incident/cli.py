@@ -15,10 +15,11 @@ from typing import Any
 
 import click
 
+from incident.clihelp import HelpGroup
 from incident.config import load_settings
 from incident.errors import Issue, Refused, ValidationFailed
 from incident.files import OutputError
-from incident.i18n import nt, pad, status_label, t
+from incident.i18n import channel_name, join_list, nt, pad, status_label, t
 from incident.identity import Actor
 from incident.runtime import Runtime
 from incident.safetext import terminal
@@ -78,10 +79,9 @@ class Ctx:
         person = staff_id(self.runtime.directory, wanted, what="confirming person")
         store = CredentialStore(self.runtime.settings.credentials_path)
         if not store.has(person):
-            raise Refused(f"{person} has no PIN yet — to confirm as the second person they "
-                          f"set one with `incident staff set-pin {person}` (or confirm from "
-                          "their own login)")
-        pin = read_secret(f"PIN for {person}", pin_stdin)
+            raise Refused("refused.cli.no_pin", person=person,
+                          command=f"`incident staff set-pin {person}`")
+        pin = read_secret(t("cli.main.pin_for", self.lang, person=person), pin_stdin)
         store.require(person, pin)
         return Actor(person, how="pin")
 
@@ -139,7 +139,7 @@ def handled(fn: Callable) -> Callable:
             lang = _output_lang()
             _fail(t("cli.refused", lang, reason=exc.text(lang)))
         except KeyError as exc:
-            _fail(str(exc.args[0]) if exc.args else "not found")
+            _fail(str(exc.args[0]) if exc.args else t("cli.main.not_found", _output_lang()))
         except Exception as exc:
             if type(exc).__module__.split(".")[0] not in ("sqlalchemy", "sqlite3"):
                 raise
@@ -156,7 +156,7 @@ def handled(fn: Callable) -> Callable:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HelpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "database_url", help="database URL (default: SQLite in the data dir)")
 @click.option("--playbooks", "playbooks_dir", type=click.Path(path_type=Path),
               help="folder of playbooks")
@@ -201,6 +201,7 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
     from incident.playbook import load_library, load_playbook
 
     settings = ctx.runtime.settings
+    lang = ctx.lang
     issues: list[Issue] = []
     checked: list[str] = []
     directory = None
@@ -210,18 +211,18 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
         directory = load_directory(dir_path)
         issues.extend(directory.warnings)
         if not paths or dir_path in paths:
-            checked.append(f"directory {dir_path}")
+            checked.append(t("cli.main.checked_directory", lang, path=dir_path))
     except ValidationFailed as exc:
         issues.extend(exc.issues)
-        checked.append(f"directory {dir_path}")
+        checked.append(t("cli.main.checked_directory", lang, path=dir_path))
     if not paths or dir_path in paths:
-        checked += _validate_channels(dir_path, settings.secrets_file, issues)
-        checked += _validate_escalation(dir_path, directory, issues)
-        checked += _validate_inbound(dir_path, settings.secrets_file, issues)
+        checked += _validate_channels(dir_path, settings.secrets_file, issues, lang)
+        checked += _validate_escalation(dir_path, directory, issues, lang)
+        checked += _validate_inbound(dir_path, settings.secrets_file, issues, lang)
     channels = ctx.runtime.channel_names
     for path in paths or (settings.playbooks_dir,):
         if not path.exists():
-            issues.append(Issue(str(path), "no such file or folder"))
+            issues.append(Issue(str(path), "cli.main.no_such_path"))
             continue
         kind = _classify(path)
         try:
@@ -229,18 +230,19 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
                 continue
             if kind == "playbooks":
                 lib = load_library(path, directory, channels)
-                checked.append(f"{len(lib)} playbooks in {path}")
+                checked.append(nt("cli.main.checked_playbooks", len(lib), lang, path=path))
             elif kind == "roster":
                 result = read_roster(path)
                 issues.extend(result.issues)
-                checked.append(f"roster {path}: {len(result.owners)} owners ({result.encoding})")
+                checked.append(nt("cli.main.checked_roster", len(result.owners), lang, path=path,
+                                  encoding=result.encoding))
             else:
                 load_playbook(path, directory, channels)
-                checked.append(f"playbook {path}")
+                checked.append(t("cli.main.checked_playbook", lang, path=path))
         except ValidationFailed as exc:
             issues.extend(exc.issues)
     if not paths:  # the default check includes the drill scenarios beside the playbooks
-        checked += _validate_drills(ctx, directory, issues)
+        checked += _validate_drills(ctx, directory, issues, lang)
     errors = [i for i in issues if i.severity == "error"]
     if fmt == "json":
         click.echo(json.dumps({"ok": not errors, "checked": checked,
@@ -248,19 +250,22 @@ def validate(ctx: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
                               ensure_ascii=False, indent=2))
     else:
         for issue in issues:
-            click.secho(issue.format(), fg="red" if issue.severity == "error" else "yellow")
+            click.secho(issue.format(lang), fg="red" if issue.severity == "error" else "yellow")
         for line in checked:
-            click.echo(f"checked {line}")
+            click.echo(t("cli.main.checked", lang, what=line))
         warnings = len(issues) - len(errors)
         if errors:
-            click.secho(f"{len(errors)} error(s), {warnings} warning(s)", fg="red")
+            click.secho(t("cli.main.errors_warnings", lang,
+                          errors=nt("cli.main.n_errors", len(errors), lang),
+                          warnings=nt("cli.main.n_warnings", warnings, lang)), fg="red")
         else:
-            click.secho(f"valid ({warnings} warning(s))", fg="green")
+            click.secho(t("cli.main.valid", lang,
+                          warnings=nt("cli.main.n_warnings", warnings, lang)), fg="green")
     sys.exit(1 if errors else 0)
 
 
 def _validate_channels(contacts: Path, secrets_file: Path | None,
-                       issues: list[Issue]) -> list[str]:
+                       issues: list[Issue], lang: str = "en") -> list[str]:
     """channels.yaml in full: Apprise knows each scheme, every secret is set."""
     from incident.notify import channels_path, load_channels
 
@@ -271,13 +276,14 @@ def _validate_channels(contacts: Path, secrets_file: Path | None,
         cs = load_channels(path, secrets_file=secrets_file)
     except ValidationFailed as exc:
         issues.extend(exc.issues)
-        return [f"channels {path}"]
+        return [t("cli.main.checked_channels", lang, path=path)]
     issues.extend(cs.warnings)
-    return [f"channels {path}: {', '.join(sorted(cs.names()))}"]
+    return [t("cli.main.checked_channels_list", lang, path=path,
+              names=", ".join(sorted(cs.names())))]
 
 
 def _validate_inbound(contacts: Path, secrets_file: Path | None,
-                      issues: list[Issue]) -> list[str]:
+                      issues: list[Issue], lang: str = "en") -> list[str]:
     """inbound.yaml: formats, secrets set, each channel one that pages go out on."""
     from incident.inbound.config import inbound_path, load_inbound
 
@@ -288,12 +294,14 @@ def _validate_inbound(contacts: Path, secrets_file: Path | None,
         cfg = load_inbound(contacts, secrets_file=secrets_file, warn_unset=False)
     except ValidationFailed as exc:
         issues.extend(exc.issues)
-        return [f"inbound {path}"]
+        return [t("cli.main.checked_inbound", lang, path=path)]
     issues.extend(cfg.warnings)
-    return [f"inbound {path}: {', '.join(sorted(cfg.channels)) or 'no channel'}"]
+    return [t("cli.main.checked_inbound_list", lang, path=path,
+              names=", ".join(sorted(cfg.channels)) or t("cli.main.no_channel", lang))]
 
 
-def _validate_escalation(contacts: Path, directory: Any, issues: list[Issue]) -> list[str]:
+def _validate_escalation(contacts: Path, directory: Any, issues: list[Issue],
+                         lang: str = "en") -> list[str]:
     """escalation.yaml against the directory: a broken ladder is an error here, as it
     is for every command that opens the engine (a missing file is no ladder at all)."""
     from incident.escalation import load_escalation
@@ -305,10 +313,11 @@ def _validate_escalation(contacts: Path, directory: Any, issues: list[Issue]) ->
         load_escalation(path, directory)
     except ValidationFailed as exc:
         issues.extend(exc.issues)
-    return [f"escalation {path}"]
+    return [t("cli.main.checked_escalation", lang, path=path)]
 
 
-def _validate_drills(ctx: Ctx, directory: Any, issues: list[Issue]) -> list[str]:
+def _validate_drills(ctx: Ctx, directory: Any, issues: list[Issue],
+                     lang: str = "en") -> list[str]:
     from incident.drill import drills_dir, load_scenario, scenario_files
     from incident.playbook import load_library
 
@@ -326,7 +335,7 @@ def _validate_drills(ctx: Ctx, directory: Any, issues: list[Issue]) -> list[str]
             load_scenario(path, library, directory, ctx.runtime.channel_names)
         except ValidationFailed as exc:
             issues.extend(exc.issues)
-    return [f"{len(files)} drill scenarios in {folder}"]
+    return [nt("cli.main.checked_drills", len(files), lang, path=folder)]
 
 
 @main.group()
@@ -348,7 +357,7 @@ def schema_playbook(output: Path | None) -> None:
             write_output(output, text)
         except OutputError as exc:
             _fail(str(exc))
-        click.echo(f"wrote {output}")
+        click.echo(t("cli.wrote", _output_lang(), path=output))
     else:
         click.echo(text, nl=False)
 
@@ -374,24 +383,29 @@ def contacts_show(ctx: Ctx, selector: tuple[str, ...], at: str | None, limit: in
         location = directory.locate(at) if at else None
         recipients = directory.resolve(text, location, at=ctx.runtime.clock.now())
     except SelectorError as exc:
-        hint = getattr(exc, "hint", "")
-        _fail(f"selector '{text}': {exc}" + (f" — {hint}" if hint else ""))
+        hint = getattr(exc, "hint", "")  # the selector's own words (English for now)
+        _fail(t("cli.main.selector_error", ctx.lang, selector=text,
+                error=getattr(exc, "message", str(exc)))
+              + (t("issue.hint_sep", ctx.lang) + str(hint) if hint else ""))
         return
     by_channel: dict[str, int] = {}
     for r in recipients:
         for ch in r.addresses:
             by_channel[ch] = by_channel.get(ch, 0) + 1
     none = sum(1 for r in recipients if not r.addresses)
-    click.echo(f"{len(recipients)} recipient(s) for '{text}'"
-               + (f" at {at}" if at else ""))
-    click.echo("  by channel: " + ", ".join(f"{k} {v}" for k, v in sorted(by_channel.items()))
-               + (f", no channel {none}" if none else ""))
+    lang = ctx.lang
+    click.echo(nt("cli.main.recipients_for", len(recipients), lang, selector=text)
+               + (t("cli.main.recipients_at", lang, at=at) if at else ""))
+    counts = [f"{channel_name(k, lang)} {v}" for k, v in sorted(by_channel.items())]
+    if none:
+        counts.append(t("cli.main.no_channel_n", lang, n=none))
+    click.echo(t("cli.notify.by_channel", lang, channels=join_list(counts, lang)))
     for r in recipients[:limit]:
         flags = (" [" + ",".join(r.vulnerable) + "]") if r.vulnerable else ""
         click.echo(terminal(f"  {r.person_id:<24} {r.name:<14} {r.unit or '':<10} {r.lang}  "
                             f"{' '.join(sorted(r.addresses))}{flags}"))
     if len(recipients) > limit:
-        click.echo(f"  … {len(recipients) - limit} more (--limit)")
+        click.echo(t("cli.main.more", lang, n=len(recipients) - limit))
 
 
 @contacts.command("import")
@@ -411,14 +425,20 @@ def contacts_import(ctx: Ctx, roster: Path, dry_run: bool, allow_shrink: bool) -
     settings = ctx.runtime.settings
     result = import_roster(roster, settings.contacts_dir, dry_run=dry_run,
                            allow_shrink=allow_shrink, max_shrink=settings.roster_max_shrink)
+    lang = ctx.lang
     for issue in result.issues:
-        click.secho(issue.format(), fg="red" if issue.severity == "error" else "yellow", err=True)
+        click.secho(issue.format(lang), fg="red" if issue.severity == "error" else "yellow",
+                    err=True)
     errors = [i for i in result.issues if i.severity == "error"]
     if errors:
-        _fail(f"{len(errors)} error(s) in {roster} ({result.encoding}) — nothing was imported")
-    verb = "would import" if dry_run else "imported"
-    click.echo(f"{verb} {len(result.owners)} owners from {roster} (read as {result.encoding})"
-               + ("" if dry_run else f" into {result.target}"))
+        _fail(nt("cli.main.import_errors", len(errors), lang, path=roster,
+                 encoding=result.encoding))
+    if dry_run:
+        click.echo(nt("cli.main.would_import", len(result.owners), lang, path=roster,
+                      encoding=result.encoding))
+    else:
+        click.echo(nt("cli.main.imported", len(result.owners), lang, path=roster,
+                      encoding=result.encoding, target=result.target))
 
 
 @main.group()
@@ -435,7 +455,7 @@ def db_upgrade(ctx: Ctx) -> None:
 
     url = ctx.runtime.settings.db_url
     upgrade_database(url)
-    click.echo(f"database at revision {current_revision(url)}")
+    click.echo(t("cli.main.db_revision", ctx.lang, revision=current_revision(url)))
 
 
 # ---- incidents -------------------------------------------------------------------------
@@ -448,7 +468,7 @@ def _parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise click.UsageError(f"--input takes NAME=VALUE, got '{pair}'")
+            raise click.UsageError(t("cli.main.input_usage", _output_lang(), got=pair))
         k, v = pair.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -489,10 +509,9 @@ def start(ctx: Ctx, playbook: str, at: str, severity: int | None, drill: bool,
         dups = open_duplicates(rt.store, rt.directory, playbook, at, drill=drill)
         if dups:
             d = dups[0]
-            raise Refused(f"{d.id} ({d.playbook_id} at {d.location}, owner {d.owner}) is "
-                          f"already open in this building — work on it "
-                          f"(incident status {d.id}), or add --new to start a separate "
-                          f"incident")
+            raise Refused("refused.cli.already_open", id=d.id, playbook=d.playbook_id,
+                          location=d.location, owner=d.owner,
+                          command=f"`incident status {d.id}`")
     contact = {"phone": reporter_phone, "unit": reporter_unit}
     st = rt.engine.start(playbook, at, actor=ctx.user, severity=severity, drill=drill,
                          reporter=reporter, first_receiver=first_receiver,
@@ -619,7 +638,7 @@ def act(ctx: Ctx, incident_id: str, step: str, option: str | None, value: str | 
     chosen = [name for name, on in (("skip", skip_reason is not None), ("start", start_),
                                     ("confirm", confirm)) if on]
     if len(chosen) > 1:
-        raise click.UsageError("use only one of --skip, --start, --confirm")
+        raise click.UsageError(t("cli.main.one_action", ctx.lang))
     action = chosen[0] if chosen else "done"
     rt = ctx.runtime
     actor = ctx.confirmer(pin_stdin) if action == "confirm" else ctx.user
@@ -761,47 +780,50 @@ def verify(ctx: Ctx, incident_id: str | None, expect: str | None) -> None:
     log fails."""
     store = ctx.runtime.store
     if expect and not incident_id:
-        raise click.UsageError("--expect needs an incident ID")
+        raise click.UsageError(t("cli.integrity.expect_needs_id", ctx.lang))
     ids = [incident_id] if incident_id else [r.id for r in reversed(store.incidents())]
     bad = 0
+    lang = ctx.lang
     for iid in ids:
         rep = store.verify(iid)
         if rep.ok:
-            extra = [f"head {rep.head_seq} {rep.head_hash}"] if rep.head_hash else []
+            extra = ([t("cli.integrity.head", lang, seq=rep.head_seq, hash=rep.head_hash)]
+                     if rep.head_hash else [])
             if rep.key_ids:
-                extra.append("keyed " + ",".join(rep.key_ids))
+                extra.append(t("cli.integrity.keyed", lang, keys=",".join(rep.key_ids)))
             if rep.unkeyed:
-                extra.append(f"{rep.unkeyed} unkeyed legacy event(s)")
-            extra.append(f"anchored at event {rep.anchor_seq} ({rep.anchor_at:%Y-%m-%d %H:%M:%S}"
-                         " UTC)" if rep.anchor_at else "not anchored yet")
-            click.secho(f"{iid}: chain intact ({rep.count} events) · " + " · ".join(extra),
-                        fg="green")
+                extra.append(nt("cli.integrity.unkeyed", rep.unkeyed, lang))
+            extra.append(t("cli.integrity.anchored_at", lang, seq=rep.anchor_seq,
+                           at=f"{rep.anchor_at:%Y-%m-%d %H:%M:%S}") if rep.anchor_at
+                         else t("cli.integrity.not_anchored_yet", lang))
+            click.secho(nt("cli.integrity.intact", rep.count, lang, id=iid,
+                           extra=" · ".join(extra)), fg="green")
         else:
             bad += 1
-            where = f" at event {rep.first_bad_seq}" if rep.first_bad_seq else ""
-            click.secho(f"{iid}: chain BROKEN{where}: {rep.reason}", fg="red", err=True)
+            click.secho(t("cli.integrity.broken_at" if rep.first_bad_seq
+                          else "cli.integrity.broken", lang, id=iid, seq=rep.first_bad_seq,
+                          reason=rep.reason), fg="red", err=True)
     if expect:
         seq_text, _, want = expect.partition(":")
         want = want.strip().lower()
         if len(want) < 12:
-            raise click.BadParameter("give at least the first 12 hex digits of the hash",
+            raise click.BadParameter(t("cli.integrity.expect_12_hex", lang),
                                      param_hint="--expect")
         try:
             seq = int(seq_text)
         except ValueError:
-            raise click.BadParameter(f"'{expect}' is not SEQ:HASH, e.g. 42:3fa9…",
+            raise click.BadParameter(t("cli.integrity.expect_form", lang, expect=expect),
                                      param_hint="--expect") from None
         got = next((e.hash for e in store.events(ids[0], after_seq=seq - 1) if e.seq == seq),
                    None)
         if got is not None and got.startswith(want):
-            click.secho(f"{ids[0]}: event {seq} matches the filed hash", fg="green")
+            click.secho(t("cli.integrity.matches", lang, id=ids[0], seq=seq), fg="green")
         else:
             bad += 1
-            now = f"is {got}" if got else "no longer exists"
-            click.secho(f"{ids[0]}: event {seq} does NOT match the filed hash {want}: it {now}",
-                        fg="red", err=True)
+            click.secho(t("cli.integrity.mismatch_is" if got else "cli.integrity.mismatch_gone",
+                          lang, id=ids[0], seq=seq, want=want, got=got), fg="red", err=True)
     if len(ids) > 1:
-        click.echo(f"{len(ids) - bad} of {len(ids)} incident log(s) intact")
+        click.echo(nt("cli.integrity.summary", len(ids), lang, ok=len(ids) - bad))
     if bad:
         sys.exit(1)
 
@@ -819,7 +841,8 @@ def tick(ctx: Ctx) -> None:
     if not sweep.fired:
         click.echo(t("cli.nothing_due", ctx.lang))
     for iid, why in sweep.broken.items():  # named, skipped; the others still fired
-        click.secho(f"{iid}: skipped, damaged: {why}", fg="yellow", err=True)
+        click.secho(t("cli.main.skipped_damaged", ctx.lang, id=iid, why=why), fg="yellow",
+                    err=True)
 
 
 @main.command()

@@ -12,6 +12,7 @@ import click
 
 from incident.cli import Ctx, handled, pass_ctx
 from incident.errors import Refused
+from incident.i18n import nt, t
 from incident.identity import Actor
 
 LOOPBACK = "127.0.0.1"
@@ -91,7 +92,7 @@ def register(main: click.Group) -> None:
             from incident.console.serve import check_ticket
 
             if not check_ticket(served_as, read_only, serve_ticket, not served_declared):
-                raise Refused("--served-as is only for consoles started by `incident serve`")
+                raise Refused("refused.cli.served_as_only", command="`incident serve`")
             user = Actor(staff_id(ctx.runtime.directory, served_as),
                          how="declared" if served_declared else "served")
         else:
@@ -125,15 +126,12 @@ def register(main: click.Group) -> None:
         from incident.identity import staff_id
 
         if not _is_loopback(host) and not public_url:
-            raise Refused(f"--host {host} opens the console to the network: put a TLS "
-                          "reverse proxy in front and give its address with --public-url "
-                          "https://… (see README, Serving the console)")
+            raise Refused("refused.cli.host_needs_public_url", host=host)
         if public_url and not public_url.startswith(("https://", "http://127.", "http://localhost",
                                                      "http://[::1]")):
-            raise Refused("--public-url must be https:// (the reverse proxy's address): "
-                          "passwords and sessions must not cross the network in clear")
+            raise Refused("refused.cli.public_url_https")
         if not _port_free(port, host):
-            raise Refused(f"port {port} on {host} is in use — choose another with --port")
+            raise Refused("refused.cli.port_in_use", port=port, host=host)
         rt = ctx.runtime
         directory = rt.directory
         store = CredentialStore(rt.settings.credentials_path)
@@ -142,7 +140,7 @@ def register(main: click.Group) -> None:
             owner: str | None = str(me)
         except Refused as exc:  # nobody known runs this: password sign-in only
             me, owner = None, None
-            click.echo(f"no one-time link ({exc})", err=True)
+            click.echo(t("cli.console.no_link", ctx.lang, why=exc.text(ctx.lang)), err=True)
 
         def check_password(person: str, password: str) -> str | None:
             try:
@@ -159,15 +157,18 @@ def register(main: click.Group) -> None:
         server = StaffServer(gate, lambda person, proven: console_command(
                                  ctx, dispatch, person, read_only, proven),
                              host=host, port=port, read_only=read_only,
-                             title="incident console" + (" (read-only)" if read_only else ""))
-        click.echo(f"serving the console on {url}" + (" — read-only" if read_only else "")
-                   + " (Ctrl+C stops)")
+                             title=t("cli.console.title_read_only" if read_only
+                                     else "cli.console.title", ctx.lang))
+        lang = ctx.lang
+        click.echo(t("cli.console.serving_read_only" if read_only else "cli.console.serving",
+                     lang, url=url))
         if gate.link:
-            click.echo(f"one-time sign-in link for {owner} (works once; keep it private):")
+            click.echo(t("cli.console.link_for", lang, person=owner))
             click.echo(f"  {gate.link}")
         who = store.who_has("password")
-        click.echo("staff sign in with their password (`incident staff set-password ID`)"
-                   + (f": {len(who)} have one" if who else ": nobody has one yet"))
+        command = "`incident staff set-password ID`"
+        click.echo(nt("cli.console.passwords", len(who), lang, command=command) if who
+                   else t("cli.console.no_passwords", lang, command=command))
         server.serve()
 
 
@@ -187,12 +188,12 @@ def _keyboard_or_ask(ctx: Ctx) -> Actor:
     on_shift = rt.directory.on_duty("duty_officer", rt.clock.now())
     default = on_shift[0].id if on_shift else ""
     while True:
-        typed = click.prompt("Who is at the keyboard? staff id / 值班人员编号", default=default,
+        typed = click.prompt(t("cli.console.who_prompt", ctx.lang), default=default,
                              show_default=bool(default), err=True).strip()
         try:
             person = staff_id(rt.directory, typed, what="person at the keyboard")
         except Refused as exc:
-            click.echo(f"  {exc}", err=True)
+            click.echo(f"  {exc.text(ctx.lang)}", err=True)
             continue
         ctx.flags["as_person"] = person
         return ctx.user

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from incident.i18n import N_, join_list, nt, pad, t
+
 if TYPE_CHECKING:
     from incident.cli import Ctx
 
@@ -42,16 +44,18 @@ def _emit(text: str, output: Path | None) -> None:
     from incident.files import write_output
 
     write_output(output, text)  # no mkdir; a bad path is one clear line (handled)
-    click.echo(f"wrote {output}", err=True)
+    from incident.cli import _output_lang
+
+    click.echo(t("cli.wrote", _output_lang(), path=output), err=True)
 
 
-def _load(rt: Any, name: str) -> Any:
+def _load(rt: Any, name: str, lang: str = "en") -> Any:
     from incident.drill import find_scenario, load_scenario
 
     path = find_scenario(name, rt.settings.playbooks_dir)
     loaded = load_scenario(path, rt.playbooks, rt.directory, rt.channel_names)
     for w in loaded.warnings:
-        click.secho(w.format(), fg="yellow", err=True)
+        click.secho(w.format(lang), fg="yellow", err=True)
     return loaded
 
 
@@ -65,17 +69,13 @@ def _dispatcher(rt: Any, incident_id: str | None = None) -> Any:
 
 def _score_lines(sd: Any, lang: str) -> list[str]:
     from incident.clock import format_duration
+    from incident.drill.aar import _result
 
     lines = []
     for s in sd.scores:
         took = format_duration(s.elapsed) if s.elapsed is not None else "—"
-        if s.status == "met":
-            res = f"met, {format_duration(s.margin)} spare"
-        elif s.status == "late":
-            res = f"late by {format_duration(s.late_by)}"
-        else:
-            res = f"not done ({s.why})"
-        mark = "" if s.rating == s.suggested else f" (suggested {s.suggested})"
+        res = _result(s, lang)
+        mark = "" if s.rating == s.suggested else t("cli.drill.suggested", lang, rating=s.suggested)
         lines.append(f"  {s.rating}{mark}  {s.id:<22} {took:>7} / {format_duration(s.within):<7} "
                      f"{res}  — {s.title.get(lang, s.id)}")
     return lines
@@ -94,6 +94,21 @@ def console_app(rt: Any, incident_id: str, speed: float = 1.0, **options: Any) -
     app = create_app(rt, **options)
     app.ui.update(incident=incident_id, step=None)
     return app
+
+
+#: improvement plan item states, as the reader says them
+PLAN_STATUS = {"open": N_("cli.drill.status.open"),
+               "in_progress": N_("cli.drill.status.in_progress"),
+               "done": N_("cli.drill.status.done")}
+
+
+#: the sections an evaluation file records (drill.evaluate.apply_file), counted
+EVALUATED: dict[str, Any] = {
+    "ratings": lambda n, lang: nt("cli.drill.n_ratings", n, lang),
+    "strengths": lambda n, lang: nt("cli.drill.n_strengths", n, lang),
+    "improvements": lambda n, lang: nt("cli.drill.n_improvements", n, lang),
+    "plan": lambda n, lang: nt("cli.drill.n_plan", n, lang),
+    "counts": lambda n, lang: nt("cli.drill.n_counts", n, lang)}
 
 
 def register(main: click.Group) -> None:
@@ -126,13 +141,14 @@ def register(main: click.Group) -> None:
 
         settings = ctx.runtime.settings
         if speed is not None and speed <= 0:
-            raise click.BadParameter("must be more than 0", param_hint="--speed")
+            raise click.BadParameter(t("cli.drill.speed_positive", ctx.lang),
+                                     param_hint="--speed")
         configured = ctx.runtime.clock  # INCIDENT_CLOCK (fixed:…) or the system clock
         if auto:
             clock = ManualClock(configured.now())
             rt = Runtime(settings, clock=clock)
             try:
-                loaded = _load(rt, scenario)
+                loaded = _load(rt, scenario, ctx.lang)
                 install(rt.engine)
                 dispatcher = _dispatcher(rt)
                 try:
@@ -151,14 +167,17 @@ def register(main: click.Group) -> None:
                         ensure_ascii=False, indent=2))
                     return
                 click.echo(result.incident_id)
-                click.echo(f"{loaded.scenario.title.get(ctx.lang)} — "
-                           f"{len(sd.scores)} objective(s):")
+                click.echo(nt("cli.drill.objectives", len(sd.scores), ctx.lang,
+                              title=loaded.scenario.title.get(ctx.lang)))
                 for line in _score_lines(sd, ctx.lang):
                     click.echo(line)
                 sent = sum(result.messages.values())
                 if sent:
-                    click.echo("sandbox messages: " + ", ".join(
-                        f"{k} {v}" for k, v in sorted(result.messages.items())))
+                    from incident.i18n import outbox_state
+
+                    click.echo(t("cli.drill.sandbox", ctx.lang, counts=join_list(
+                        [f"{outbox_state(k, ctx.lang)} {v}"
+                         for k, v in sorted(result.messages.items())], ctx.lang)))
             finally:
                 rt.close()
             return
@@ -167,7 +186,7 @@ def register(main: click.Group) -> None:
         player = ctx.user
         named = bool(settings.user or ctx.flags.get("as_person"))
         rt = Runtime(settings, clock=SystemClock())
-        loaded = _load(rt, scenario)
+        loaded = _load(rt, scenario, ctx.lang)
         pace = speed if speed is not None else loaded.scenario.speed
         # from the configured clock's now, before the engine is built: it keeps this clock
         rt.clock = ScaledClock(pace, start=configured.now())
@@ -175,14 +194,14 @@ def register(main: click.Group) -> None:
         st = start_drill(rt.engine, loaded, speed=pace, actor=player if named else None)
         click.echo(st.id)
         if no_console:
-            click.echo(f"drill started at {pace:g}× — the scaled clock runs only while this "
-                       "process does; use the console (`incident drill SCENARIO`) to play it",
-                       err=True)
+            click.echo(t("cli.drill.started", ctx.lang, speed=f"{pace:g}",
+                         command="`incident drill SCENARIO`"), err=True)
             rt.close()
             return
-        _open_console(rt, st.id, pace, player)
+        _open_console(rt, st.id, pace, player, ctx.lang)
 
-    def _open_console(rt: Any, incident_id: str, pace: float, player: Any) -> None:
+    def _open_console(rt: Any, incident_id: str, pace: float, player: Any,
+                      lang: str) -> None:
         dispatcher = _dispatcher(rt, incident_id)
         app = console_app(rt, incident_id, pace, user=player)
         dispatcher.start()
@@ -192,7 +211,8 @@ def register(main: click.Group) -> None:
             if dispatcher is not None:
                 dispatcher.close()
             rt.close()
-        click.echo(f"{incident_id}: score it with `incident drill score {incident_id}`")
+        click.echo(t("cli.drill.score_it", lang, id=incident_id,
+                     command=f"`incident drill score {incident_id}`"))
 
     @drill.command("list")
     @pass_ctx
@@ -205,18 +225,22 @@ def register(main: click.Group) -> None:
         rt = ctx.runtime
         folder = drills_dir(rt.settings.playbooks_dir)
         files = scenario_files(folder) if folder.is_dir() else []
+        lang = ctx.lang
         if not files:
-            click.echo(f"no drill scenarios in {folder}")
+            click.echo(t("cli.drill.no_scenarios", lang, path=folder))
         for f in files:
             try:
                 sc = load_scenario(f, rt.playbooks, rt.directory, rt.channel_names).scenario
             except ValidationFailed as exc:
-                click.secho(f"{f.name:<28} INVALID ({len(exc.errors)} error(s)) — "
-                            f"`incident drill validate {f}`", fg="red")
+                click.secho(t("cli.drill.invalid", lang, file=f"{f.name:<28}",
+                              errors=nt("cli.main.n_errors", len(exc.errors), lang),
+                              command=f"`incident drill validate {f}`"), fg="red")
                 continue
-            click.echo(f"{sc.id:<24} {sc.title.get(ctx.lang):<34} playbook {sc.playbook:<20} "
-                       f"at {sc.location:<9} {len(sc.injects)} injects, "
-                       f"{len(sc.objectives)} objectives")
+            click.echo(t("cli.drill.list_row", lang, id=f"{sc.id:<24}",
+                         title=pad(sc.title.get(lang), 34), playbook=f"{sc.playbook:<20}",
+                         location=f"{sc.location:<9}",
+                         injects=nt("cli.drill.injects", len(sc.injects), lang),
+                         objectives=nt("cli.drill.n_objectives", len(sc.objectives), lang)))
 
     @drill.command("validate")
     @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
@@ -227,13 +251,14 @@ def register(main: click.Group) -> None:
         from incident.errors import Issue, ValidationFailed
 
         rt = ctx.runtime
+        lang = ctx.lang
         issues: list[Issue] = []
         try:
             lib, directory, channels = rt.playbooks, rt.directory, rt.channel_names
         except ValidationFailed as exc:
             for i in exc.issues:
-                click.secho(i.format(), fg="red")
-            click.secho("fix the playbooks and directory first", fg="red")
+                click.secho(i.format(lang), fg="red")
+            click.secho(t("cli.drill.fix_first", lang), fg="red")
             sys.exit(1)
         files: list[Path] = []
         for p in paths or (drills_dir(rt.settings.playbooks_dir),):
@@ -241,16 +266,17 @@ def register(main: click.Group) -> None:
         for f in files:
             try:
                 issues += load_scenario(f, lib, directory, channels).warnings
-                click.echo(f"checked {f}")
+                click.echo(t("cli.main.checked", lang, what=f))
             except ValidationFailed as exc:
                 issues += exc.issues
         for i in issues:
-            click.secho(i.format(), fg="red" if i.severity == "error" else "yellow")
+            click.secho(i.format(lang), fg="red" if i.severity == "error" else "yellow")
         errors = [i for i in issues if i.severity == "error"]
         if errors:
-            click.secho(f"{len(errors)} error(s)", fg="red")
+            click.secho(nt("cli.main.n_errors", len(errors), lang), fg="red")
             sys.exit(1)
-        click.secho(f"valid ({len(issues)} warning(s))", fg="green")
+        click.secho(t("cli.main.valid", lang, warnings=nt("cli.main.n_warnings", len(issues),
+                                                           lang)), fg="green")
 
     @drill.command("score")
     @click.argument("incident_id")
@@ -308,7 +334,7 @@ def register(main: click.Group) -> None:
 
         add_note(ctx.runtime.engine, incident_id, "strength", " ".join(text), actor=ctx.user,
                  capability=capability, analysis=analysis, recommendation=recommendation)
-        click.echo("strength recorded")
+        click.echo(t("cli.drill.strength", ctx.lang))
 
     @drill.command("improve")
     @click.argument("incident_id")
@@ -324,7 +350,7 @@ def register(main: click.Group) -> None:
         add_note(ctx.runtime.engine, incident_id, "improvement", " ".join(text),
                  actor=ctx.user, capability=capability, analysis=analysis,
                  recommendation=recommendation)
-        click.echo("area for improvement recorded")
+        click.echo(t("cli.drill.improvement", ctx.lang))
 
     @drill.command("plan")
     @click.argument("incident_id")
@@ -345,7 +371,7 @@ def register(main: click.Group) -> None:
 
         add_plan(ctx.runtime.engine, incident_id, issue=issue, action=action_, owner=owner,
                  due=due, actor=ctx.user, capability=capability, start=start)
-        click.echo("improvement plan item recorded")
+        click.echo(t("cli.drill.plan", ctx.lang))
 
     @drill.command("plan-status")
     @click.argument("incident_id")
@@ -359,7 +385,8 @@ def register(main: click.Group) -> None:
         from incident.drill import set_plan_status
 
         set_plan_status(ctx.runtime.engine, incident_id, item, status, actor=ctx.user)
-        click.echo(f"{incident_id} {item}: {status}")
+        click.echo(t("cli.drill.plan_status", ctx.lang, id=incident_id, item=item,
+                     status=t(PLAN_STATUS[status], ctx.lang)))
 
     @drill.command("counts")
     @click.argument("incident_id")
@@ -374,10 +401,10 @@ def register(main: click.Group) -> None:
         for p in pairs:
             name, _, num = p.partition("=")
             if not name or not num.strip().isdigit():
-                raise click.UsageError(f"counts take NAME=N, got '{p}'")
+                raise click.UsageError(t("cli.drill.counts_usage", ctx.lang, got=p))
             values[name.strip()] = int(num)
         add_counts(ctx.runtime.engine, incident_id, values, actor=ctx.user)
-        click.echo("counts recorded")
+        click.echo(t("cli.drill.counts", ctx.lang))
 
     @drill.command("evaluate")
     @click.argument("incident_id")
@@ -389,7 +416,10 @@ def register(main: click.Group) -> None:
         from incident.drill import apply_file
 
         n = apply_file(ctx.runtime.engine, incident_id, file, actor=ctx.user)
-        click.echo("recorded " + ", ".join(f"{v} {k}" for k, v in n.items() if v))
+        lang = ctx.lang
+        click.echo(t("cli.drill.recorded", lang, what=join_list(
+            [EVALUATED[k](v, lang) if k in EVALUATED else f"{v} {k}"
+             for k, v in n.items() if v], lang)))
 
     @drill.command("report")
     @click.argument("incident_id")
@@ -411,8 +441,9 @@ def register(main: click.Group) -> None:
         chain = rt.store.verify(incident_id)
         _emit(_with_integrity(render_aar(a, fmt), fmt, chain, lang, rt), output)
         if not chain.ok:
-            click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
-                        f"{chain.first_bad_seq}: {chain.reason}", fg="red", err=True)
+            from incident.cli_notify import chain_warning
+
+            click.secho(chain_warning(incident_id, chain, ctx.lang), fg="red", err=True)
             sys.exit(1)
 
 

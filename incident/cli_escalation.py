@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from incident.cli import Ctx, handled, pass_ctx
-from incident.errors import Issue, ValidationFailed
+from incident.errors import Issue, Msg, ValidationFailed
+from incident.i18n import join_list, t
 from incident.safetext import terminal
 
 
@@ -18,8 +19,8 @@ def _graph(ctx: Ctx):
 
     path = ctx.runtime.settings.contacts_dir / "escalation.yaml"
     if not path.exists():
-        raise ValidationFailed([Issue(str(path), "no escalation graph in the contacts folder",
-                                      hint="copy contacts/escalation.yaml from the demo estate")])
+        raise ValidationFailed([Issue(str(path), "cli.esc.no_graph",
+                                      hint=Msg("cli.esc.no_graph_hint"))])
     return load_escalation(path, ctx.runtime.directory)
 
 
@@ -39,7 +40,8 @@ def ack(ctx: Ctx, incident_id: str, page: str | None, all_pages: bool = False) -
     rt.engine.tick(incident_id)
     st = acknowledge(rt.engine, incident_id, actor, page=page, all_pages=all_pages)
     acked = [p["id"] for p in st.pages if p.get("acked_by") == actor]
-    click.echo(f"{incident_id}: acknowledged by {actor} ({', '.join(acked) or 'no page'})")
+    click.echo(t("cli.esc.acked", ctx.lang, id=incident_id, person=actor,
+                 pages=", ".join(acked) or t("cli.esc.no_page", ctx.lang)))
 
 
 @click.command("escalate")
@@ -58,11 +60,12 @@ def escalate(ctx: Ctx, incident_id: str, role: str, reason: str) -> None:
     st = raise_escalation(rt.engine, incident_id, role, ctx.user, reason)
     new = st.pages[before:]
     if not new:
-        click.echo(f"{incident_id}: escalated to {role}, but nobody could be paged "
-                   "(see `incident log`)")
+        click.echo(t("cli.esc.nobody_paged", ctx.lang, id=incident_id, role=role,
+                     command="`incident log`"))
         return
     for p in new:
-        click.echo(f"{incident_id}: paged {p['node']} ({p['id']}): {', '.join(p['to'])}")
+        click.echo(t("cli.esc.paged", ctx.lang, id=incident_id, node=p["node"], page=p["id"],
+                     to=", ".join(p["to"])))
 
 
 @click.group("escalation")
@@ -87,11 +90,11 @@ def escalation_check(ctx: Ctx, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
-        for line in report.lines(directory):
+        for line in report.lines(directory, ctx.lang):
             color = None
-            if ": error:" in line:
+            if f": {t('issue.error', ctx.lang)}:" in line:
                 color = "red"
-            elif ": warning:" in line:
+            elif f": {t('issue.warning', ctx.lang)}:" in line:
                 color = "yellow"
             click.secho(line, fg=color)
     sys.exit(0 if report.ok else 1)
@@ -114,7 +117,8 @@ def escalation_show(ctx: Ctx, severity: int | None, type_: str | None, at: str |
     graph = _graph(ctx)
     esc = Escalation(graph, rt.directory)
     if severity is not None and severity not in graph.severities:
-        raise click.BadParameter(f"use one of {', '.join(map(str, graph.severities))}",
+        raise click.BadParameter(t("cli.esc.use_one_of", ctx.lang,
+                                   levels=", ".join(map(str, graph.severities))),
                                  param_hint="--severity")
     try:
         when = parse_at(at, rt.clock.now(), rt.directory) if at else rt.clock.now()
@@ -154,21 +158,34 @@ def escalation_pages(ctx: Ctx, incident_id: str, fmt: str) -> None:
                                             **t.data} for t in timers]},
                               ensure_ascii=False, indent=2))
         return
+    from incident.i18n import channel_name, pad
+    from incident.names import Names
+    from incident.narrate import page_reason
+
     zone = local_zone(rt.directory)
+    lang = ctx.lang
+    names = Names(rt.directory, st.playbook, lang)
     if not st.pages:
-        click.echo("nobody has been paged")
+        click.echo(t("cli.esc.nobody_yet", lang))
     for p in st.pages:
-        ack = (f"acked {p['acked_at'].astimezone(zone):%H:%M:%S} by {p['acked_by']}"
-               + (f" by reply ({p['acked_via']})" if p.get("acked_via") else "")
-               if p.get("acked_at") else "waiting")
-        kind = " (reminder)" if p.get("reminder") else ""
+        if p.get("acked_at"):
+            ack = t("cli.esc.acked_at", lang, at=f"{p['acked_at'].astimezone(zone):%H:%M:%S}",
+                    person=p["acked_by"])
+            if p.get("acked_via"):
+                ack += t("cli.esc.by_reply", lang, channel=channel_name(p["acked_via"], lang))
+        else:
+            ack = t("cli.esc.waiting", lang)
+        kind = t("cli.esc.reminder", lang) if p.get("reminder") else ""
+        reason = page_reason(p, names, lang) if p.get("trigger") else p.get("reason", "")
         click.echo(terminal(f"{p['id']:<4} {p['ts'].astimezone(zone):%H:%M:%S}  "
-                            f"{p.get('node', ''):<18} {', '.join(p.get('to') or []):<28} "
-                            f"{ack}{kind}  — {p.get('reason', '')}"))
+                            f"{p.get('node', ''):<18} "
+                            f"{pad(join_list(list(p.get('to') or []), lang), 28)} "
+                            f"{ack}{kind}  — {reason}"))
     now = rt.clock.now()
-    for t in timers:
-        when = "due " if t.due_at <= now else "next:"  # due: fires when the service runs
-        click.echo(f"  {when} {t.due_at.astimezone(zone):%H:%M:%S}  {t.label.get(ctx.lang)}")
+    for timer in timers:
+        when = t("cli.esc.due" if timer.due_at <= now else "cli.esc.next", lang)
+        click.echo(f"  {when} {timer.due_at.astimezone(zone):%H:%M:%S}  "
+                   f"{timer.label.get(lang)}")
 
 
 def register(main: click.Group) -> None:

@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from incident.i18n import nt, t
+
 
 def register(main: click.Group) -> None:
     from incident.cli import Ctx, handled, pass_ctx
@@ -27,18 +29,20 @@ def register(main: click.Group) -> None:
 
         rt = ctx.runtime
         run = write_anchor(rt, list(incident_ids) or None, full=True)
+        lang = ctx.lang
         for a in run.written:
-            click.echo(f"{a.incident_id}: anchored event {a.seq} head {a.head}")
-        click.echo(f"anchored {len(run.written)} incident(s) to {rt.anchor_log.path}"
-                   f" ({run.unchanged} unchanged since their last anchor)")
+            click.echo(t("cli.integrity.anchored_one", lang, id=a.incident_id, seq=a.seq,
+                         head=a.head))
+        click.echo(nt("cli.integrity.anchored", len(run.written), lang,
+                      path=rt.anchor_log.path, unchanged=run.unchanged))
         if run.posted:
-            click.echo("posted the checkpoints to anchor_url")
+            click.echo(t("cli.integrity.posted", lang))
         elif run.posted is False:
-            click.secho(f"warning: posting the checkpoints to anchor_url failed: "
-                        f"{run.post_error} (the anchor file has them)", fg="yellow", err=True)
+            click.secho(t("cli.integrity.post_failed", lang, error=run.post_error),
+                        fg="yellow", err=True)
         for iid, v in run.refused.items():
-            click.secho(f"{iid}: NOT anchored — chain BROKEN at event {v.first_bad_seq}: "
-                        f"{v.reason}", fg="red", err=True)
+            click.secho(t("cli.integrity.not_anchored", lang, id=iid, seq=v.first_bad_seq,
+                          reason=v.reason), fg="red", err=True)
         if not run.ok:
             sys.exit(1)
 
@@ -53,12 +57,13 @@ def register(main: click.Group) -> None:
         """Where the key comes from and its key ids (never the secret)."""
         rt = ctx.runtime
         ring = rt.keyring
-        click.echo(f"source: {ring.source}")
+        lang = ctx.lang
+        click.echo(t("cli.integrity.source", lang, source=ring.source))
         for k in ring.keys:
             created = k.created.isoformat() if k.created else "—"
-            mark = "  (signs new events)" if k is ring.current else ""
-            click.echo(f"  {k.id}  created {created}{mark}")
-        click.echo(f"anchor file: {rt.anchor_log.path}")
+            mark = t("cli.integrity.signs_new", lang) if k is ring.current else ""
+            click.echo(t("cli.integrity.key_row", lang, id=k.id, created=created, mark=mark))
+        click.echo(t("cli.integrity.anchor_file", lang, path=rt.anchor_log.path))
 
     @key.command("rotate")
     @pass_ctx
@@ -72,12 +77,9 @@ def register(main: click.Group) -> None:
         rt = ctx.runtime
         s = rt.settings
         if s.chain_key:
-            raise Refused("the chain key comes from INCIDENT_CHAIN_KEY: rotate by appending a "
-                          "new secret to it (comma-separated, the last one signs), keeping the "
-                          "old ones")
+            raise Refused("refused.cli.key_from_env")
         rt.keyring  # noqa: B018 - make the first key if there is none yet
         ring = rotate_key_file(s.chain_key_path, rt.clock.now())
-        click.echo(f"new chain key {ring.current.id} in {s.chain_key_path}; "
-                   f"{len(ring.keys) - 1} older key(s) kept for verifying")
-        click.echo("copy this file to every host that writes to the same database, and "
-                   "back it up")
+        click.echo(nt("cli.integrity.rotated", len(ring.keys) - 1, ctx.lang, id=ring.current.id,
+                      path=s.chain_key_path))
+        click.echo(t("cli.integrity.copy_key", ctx.lang))

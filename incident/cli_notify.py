@@ -22,20 +22,24 @@ if TYPE_CHECKING:
     from incident.store import VerifyReport
 
 
-def _stats_line(stats: Any, store: Any = None) -> str:
+#: the language a rendered message is in, as the reader says it (English keeps the code)
+LANG_NAMES = {"en": i18n.N_("cli.notify.lang.en"), "zh": i18n.N_("cli.notify.lang.zh")}
+
+
+def _stats_line(stats: Any, lang: str, store: Any = None) -> str:
     """What a dispatcher pass did, in messages (a retried message counts once)."""
-    parts = [f"{stats.sent} message(s) sent"]
+    parts = [i18n.nt("cli.notify.sent", stats.sent, lang)]
     if stats.fell_back:
-        parts.append(f"{stats.fell_back} moved to their next channel")
+        parts.append(i18n.nt("cli.notify.fell_back", stats.fell_back, lang))
     if stats.failed:
-        parts.append(f"{stats.failed} failed for good")
+        parts.append(i18n.nt("cli.notify.failed", stats.failed, lang))
     if store is not None:
         waiting = store.pending_outbox_count()
         if waiting:
-            parts.append(f"{waiting} still waiting (to retry or not yet due)")
+            parts.append(i18n.nt("cli.notify.waiting", waiting, lang))
     elif stats.retrying:
-        parts.append(f"{stats.retrying} attempt(s) failed and will be retried")
-    return ", ".join(parts)
+        parts.append(i18n.nt("cli.notify.retrying", stats.retrying, lang))
+    return i18n.t("cli.notify.sep", lang).join(parts)
 
 
 def _deliver(ctx: Any, incident_id: str | None, *, wait_retries: bool,
@@ -76,8 +80,12 @@ def report_delivery(ctx: Any, incident_id: str, step: str | None = None) -> int:
     for sid in order:
         t = found[sid]
         color = "red" if t.failed else ("cyan" if t.waiting else "green")
-        click.secho(f"{_step_title(st, sid, ctx.lang)} ({sid}): {summary_line(t, ctx.lang)}",
-                    fg=color)
+        title = _step_title(st, sid, ctx.lang)
+        line = (i18n.t("cli.notify.page_line", ctx.lang, title=title,
+                       summary=summary_line(t, ctx.lang)) if sid.startswith("escalation:")
+                else i18n.t("cli.notify.step_line", ctx.lang, title=title, id=sid,
+                            summary=summary_line(t, ctx.lang)))
+        click.secho(line, fg=color)
         failed += t.failed
     waiting = sum(t.waiting for t in found.values())
     lang = ctx.lang
@@ -144,7 +152,7 @@ def register(main: click.Group) -> None:
                    output: str | None) -> None:
         """Print the lobby notice (告示) of a notify STEP: Chinese and English, with the
         estate's sign-off and today's date."""
-        from incident.errors import Refused
+        from incident.errors import Msg, Refused
         from incident.notify.notice import notice_html
 
         rt = ctx.runtime
@@ -152,13 +160,13 @@ def register(main: click.Group) -> None:
         steps = st.playbook.steps()
         if step not in steps or steps[step].notify is None:
             notices = [s.id for s in steps.values() if s.notify is not None]
-            raise Refused(f"'{step}' is not a notify step of playbook '{st.playbook.id}'"
-                          f" — notify steps: {', '.join(notices) or 'none'}")
+            raise Refused("refused.cli.not_notify_step", step=step, playbook=st.playbook.id,
+                          steps=", ".join(notices) or Msg("cli.notify.none"))
         page = notice_html(st, steps[step], rt.directory, rt.clock.now())
         if output:
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(page)
-            click.echo(f"wrote {output}")
+            click.echo(i18n.t("cli.wrote", ctx.lang, path=output))
         else:
             click.echo(page, nl=False)
 
@@ -175,14 +183,16 @@ def register(main: click.Group) -> None:
         from incident.notify import runtime_channels
 
         cs = runtime_channels(ctx.runtime)
-        click.echo(f"channels from {cs.source}")
+        lang = ctx.lang
+        click.echo(i18n.t("cli.notify.channels_from", lang, source=cs.source))
         for ch in cs:
             click.echo(f"  {ch.name:<10} {ch.kind:<6} {cs.masked_template(ch.name)}")
-            click.echo(f"  {'':<10} concurrency {ch.concurrency}, rate "
-                       f"{ch.rate:g}/s, timeout {ch.timeout:g}s, retries {ch.retries}, "
-                       f"backoff {ch.backoff:g}s{', sends subject' if ch.subject else ''}")
+            click.echo(f"  {'':<10} " + i18n.t(
+                "cli.notify.limits", lang, concurrency=ch.concurrency, rate=f"{ch.rate:g}",
+                timeout=f"{ch.timeout:g}", retries=ch.retries, backoff=f"{ch.backoff:g}",
+                subject=i18n.t("cli.notify.sends_subject", lang) if ch.subject else ""))
         for issue in cs.warnings:
-            click.secho(issue.format(), fg="yellow")
+            click.secho(issue.format(lang), fg="yellow")
 
     @notify_group.command("test")
     @click.argument("channel")
@@ -197,14 +207,20 @@ def register(main: click.Group) -> None:
 
         cs = runtime_channels(ctx.runtime)
         url, outcome = send_test(cs, channel, address, drill=drill, lang=lang or ctx.lang)
-        click.echo(f"via {url}")
+        out = ctx.lang
+        click.echo(i18n.t("cli.notify.via", out, url=url))
         if outcome.status == "sent":
-            click.secho(f"sent in {outcome.elapsed_ms:.0f} ms", fg="green")
+            click.secho(i18n.t("cli.notify.sent_in", out, ms=f"{outcome.elapsed_ms:.0f}"),
+                        fg="green")
             if url.startswith("sink://"):
-                click.echo(f"(local sink: recorded in {sink.sink_path()})")
+                click.echo(i18n.t("cli.notify.sink", out, path=sink.sink_path()))
             return
-        click.secho(f"{outcome.status.replace('_', ' ')} after {outcome.elapsed_ms:.0f} ms: "
-                    f"{outcome.error}", fg="red", err=True)
+        click.secho(i18n.t("cli.notify.test_failed", out,
+                           status=i18n.outbox_state(outcome.status, out)
+                           if outcome.status in i18n.OUTBOX_STATES
+                           else outcome.status.replace("_", " "),
+                           ms=f"{outcome.elapsed_ms:.0f}", error=outcome.error),
+                    fg="red", err=True)
         sys.exit(1)
 
     @notify_group.command("preview")
@@ -220,21 +236,28 @@ def register(main: click.Group) -> None:
         rt = ctx.runtime
         st = rt.engine.state(incident_id)
         p = preview(rt, st, step)
-        click.echo(f"{p.recipients} recipient(s)" + (" — DRILL" if p.drill else ""))
-        click.echo("  by channel: " + (", ".join(f"{k} {v}" for k, v in
-                                              sorted(p.per_channel.items())) or "none"))
+        out = ctx.lang
+        click.echo(i18n.nt("cli.notify.recipients", p.recipients, out)
+                   + (i18n.t("cli.notify.drill", out) if p.drill else ""))
+        click.echo(i18n.t("cli.notify.by_channel", out, channels=i18n.join_list(
+            [f"{i18n.channel_name(k, out)} {v}" for k, v in sorted(p.per_channel.items())],
+            out) or i18n.t("cli.notify.none", out)))
         if p.unreachable:
-            click.secho(f"  no usable channel: {len(p.unreachable)}", fg="yellow")
+            click.secho(i18n.t("cli.notify.no_channel", out, n=len(p.unreachable)),
+                        fg="yellow")
             if show:
                 for r in p.unreachable:
                     click.echo(f"    {r.person_id} {r.name}")
         for lang, r in p.rendered.items():
-            click.echo(f"[{lang}] {r.recipients} recipient(s); SMS {r.segments} segment(s) "
-                       f"{r.encoding}")
-            click.echo(f"  subject: {r.subject}")
-            click.echo(f"  body:    {r.body}")
+            click.echo(i18n.t("cli.notify.rendered", out,
+                              code=i18n.t(LANG_NAMES[lang], out) if lang in LANG_NAMES else lang,
+                              recipients=i18n.nt("cli.notify.recipients", r.recipients, out),
+                              segments=i18n.nt("cli.notify.segments", r.segments, out),
+                              encoding=r.encoding))
+            click.echo(i18n.t("cli.notify.subject", out, subject=r.subject))
+            click.echo(i18n.t("cli.notify.body", out, body=r.body))
         for w in p.warnings:
-            click.secho(f"warning: {w}", fg="yellow")
+            click.secho(i18n.t("cli.notify.warning", out, text=w.text(out)), fg="yellow")
 
     @notify_group.command("send")
     @click.argument("incident_id")
@@ -247,7 +270,7 @@ def register(main: click.Group) -> None:
         """Deliver an incident's queued messages (waits out retries unless --no-wait)."""
         ctx.runtime.store.incident(incident_id)
         stats = _deliver(ctx, incident_id, wait_retries=not no_wait, timeout=timeout)
-        click.echo("this run: " + _stats_line(stats))
+        click.echo(i18n.t("cli.notify.this_run", ctx.lang, stats=_stats_line(stats, ctx.lang)))
         if report_delivery(ctx, incident_id):
             sys.exit(1)
 
@@ -315,21 +338,21 @@ def register(main: click.Group) -> None:
         (escalation, overdue steps) — run that as the service."""
         if not forever:
             stats = _deliver(ctx, None, wait_retries=True, timeout=timeout)
-            click.echo(_stats_line(stats, ctx.runtime.store))
+            click.echo(_stats_line(stats, ctx.lang, ctx.runtime.store))
             return
         import threading
 
         from incident.notify import build_dispatcher
 
         d = build_dispatcher(ctx.runtime).start()
-        click.echo("dispatching; Ctrl-C stops")
+        click.echo(i18n.t("cli.notify.dispatching", ctx.lang))
         try:
             threading.Event().wait(timeout)
         except KeyboardInterrupt:
             pass
         finally:
             d.close()
-        click.echo(_stats_line(d.stats, ctx.runtime.store))
+        click.echo(_stats_line(d.stats, ctx.lang, ctx.runtime.store))
 
     # ---- deliveries ----------------------------------------------------------------------------
     @main.command("deliveries")
@@ -372,7 +395,7 @@ def register(main: click.Group) -> None:
                 "reason": reason, "drill": r.drill})
         if fmt == "json":
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
-            _chain_exit(incident_id, chain)  # a broken log's export exits 1 in every format
+            _chain_exit(incident_id, chain, ctx.lang)  # a broken log's export exits 1 always
             return
         if fmt == "csv":
             buf = io.StringIO()
@@ -388,29 +411,36 @@ def register(main: click.Group) -> None:
 
             w.writerows(csv_dict({**o, **marks}) for o in out)
             click.echo(buf.getvalue(), nl=False)
-            _chain_exit(incident_id, chain)
+            _chain_exit(incident_id, chain, ctx.lang)
             return
         if not out:
-            click.echo("no messages for this incident")
-            _chain_exit(incident_id, chain)
+            click.echo(i18n.t("cli.notify.no_messages", ctx.lang))
+            _chain_exit(incident_id, chain, ctx.lang)
             return
         counts: dict[str, int] = {}
         for o in out:
             counts[o["state"]] = counts.get(o["state"], 0) + 1
-        click.echo(f"{len(out)} message(s): " + ", ".join(f"{k} {v}" for k, v in
-                                                       sorted(counts.items())))
+        lang = ctx.lang
+        click.echo(i18n.nt("cli.notify.messages", len(out), lang, states=i18n.join_list(
+            [f"{i18n.outbox_state(k, lang)} {v}" for k, v in sorted(counts.items())], lang)))
         from incident.notify.tally import summary_line, tallies
 
         for sid, tl in tallies(rows).items():
-            click.echo(f"  {sid}: {summary_line(tl, ctx.lang)}")
+            click.echo(f"  {_step_title(None, sid, lang)}: {summary_line(tl, lang)}")
         # a failed row followed by a later one for the same person (a retry) is history
         later = {(r.step_id, r.person_id): r.id for r in rows}
+
+        def state_word(state: str) -> str:  # English rows keep the state id scripts grep for
+            return state if i18n.data_lang(lang) == "en" else i18n.outbox_state(state, lang)
+
         for r, o in zip(rows, out, strict=True):
-            line = (f"  {o['step']:<16} {o['person']:<22} {o['name']:<10} {o['channel']:<6} "
-                    f"{o['state']:<17} {o['attempts']}x")
+            line = (f"  {i18n.pad(_step_title(None, o['step'], lang), 16)} {o['person']:<22} {i18n.pad(o['name'], 10)} "
+                    f"{i18n.pad(i18n.channel_name(o['channel'], lang), 6)} "
+                    f"{i18n.pad(state_word(o['state']), 17)} "
+                    + i18n.t("cli.notify.attempts", lang, n=o["attempts"]))
             superseded = r.state == "failed_permanent" and later[(r.step_id, r.person_id)] != r.id
             if superseded:
-                line += "  (sent again below)"
+                line += i18n.t("cli.notify.sent_again", lang)
             if o["reason"]:
                 line += f"  {o['reason'][:120]}"
             from incident.safetext import terminal
@@ -422,15 +452,20 @@ def register(main: click.Group) -> None:
             if o["state"] in ("queued", "sending", "failed_temporary"):
                 color = "cyan"
             click.secho(line, fg=color)
-        click.echo(f"chain: {'intact' if chain.ok else 'BROKEN'}, head event {chain.head_seq} "
-                   f"{chain.head_hash}")
-        _chain_exit(incident_id, chain)
+        click.echo(i18n.t("cli.notify.chain_ok" if chain.ok else "cli.notify.chain_bad", lang,
+                          seq=chain.head_seq, hash=chain.head_hash))
+        _chain_exit(incident_id, chain, lang)
 
 
-def _chain_exit(incident_id: str, chain: VerifyReport) -> None:
+def chain_warning(incident_id: str, chain: VerifyReport, lang: str) -> str:
+    """The warning an export of a broken log ends with."""
+    return i18n.t("cli.report.chain_broken", lang, id=incident_id, seq=chain.first_bad_seq,
+                  reason=chain.reason)
+
+
+def _chain_exit(incident_id: str, chain: VerifyReport, lang: str) -> None:
     """Exports of a log that no longer verifies say so and exit 1, like the reports."""
     if chain.ok:
         return
-    click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
-                f"{chain.first_bad_seq}: {chain.reason}", fg="red", err=True)
+    click.secho(chain_warning(incident_id, chain, lang), fg="red", err=True)
     sys.exit(1)

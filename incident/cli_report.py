@@ -55,6 +55,7 @@ def register(main: click.Group) -> None:
         check. Many: counts, median and 90th-percentile times per target,
         timeliness and delivery rates, missed targets, open follow-ups; drills apart.
         """
+        from incident.i18n import t
         from incident.report import (
             build_incident_report,
             build_monthly,
@@ -67,13 +68,12 @@ def register(main: click.Group) -> None:
         lang = report_lang or ctx.lang
         now = rt.clock.now()
         if incident_id and (since or until or site):
-            raise click.UsageError("give an incident ID, or --since/--until for many, not both")
+            raise click.UsageError(t("cli.report.id_or_since", ctx.lang))
         if not incident_id:
             if not since:
-                raise click.UsageError("give an incident ID, or --since DATE [--until DATE] "
-                                       "for the monthly analysis")
+                raise click.UsageError(t("cli.report.id_or_monthly", ctx.lang))
             if fmt not in ("md", "html", "csv", "json"):
-                raise click.UsageError("the monthly analysis comes as md, html, csv or json")
+                raise click.UsageError(t("cli.report.monthly_formats", ctx.lang))
             from incident.engine.context import local_zone
 
             zone = local_zone(rt.directory)
@@ -83,13 +83,13 @@ def register(main: click.Group) -> None:
             except ValueError as exc:
                 raise click.BadParameter(str(exc)) from None
             if end <= start:
-                raise click.BadParameter("--until must be after --since")
+                raise click.BadParameter(t("cli.report.until_after_since", ctx.lang))
             m = build_monthly(rt.store, rt.playbooks, rt.directory, since=start, until=end,
                               site=site, now=now, lang=lang)
             _emit(render_monthly(m, fmt), output)
             for f in m.tampered:
-                click.secho(f"warning: {f.id}: hash chain BROKEN, left out of the figures: "
-                            f"{f.chain_reason}", fg="red", err=True)
+                click.secho(t("cli.report.left_out", ctx.lang, id=f.id, reason=f.chain_reason),
+                            fg="red", err=True)
             if m.tampered:
                 sys.exit(1)
             return
@@ -99,14 +99,13 @@ def register(main: click.Group) -> None:
             fmt = "ics214-html"
         if table == "clocks":
             if fmt != "csv":
-                raise click.UsageError("--table clocks comes as csv (--format csv); md, html "
-                                       "and json already carry every clock")
+                raise click.UsageError(t("cli.report.clocks_csv", ctx.lang))
             fmt = "clocks-csv"
         _emit(render(rep, fmt, prepared_by=ctx.reader), output)
         if not rep.integrity.ok:
-            click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
-                        f"{rep.integrity.first_bad_seq}: {rep.integrity.reason}", fg="red",
-                        err=True)
+            from incident.cli_notify import chain_warning
+
+            click.secho(chain_warning(incident_id, rep.integrity, ctx.lang), fg="red", err=True)
             sys.exit(1)
 
     @main.command()
@@ -130,7 +129,7 @@ def register(main: click.Group) -> None:
                                     now=rt.clock.now(), lang=report_lang or ctx.lang)
         _emit(render_brief(build_brief(rep, rt.directory, prepared_by=ctx.reader), fmt), output)
         if not rep.integrity.ok:
-            click.secho(f"warning: {incident_id}: hash chain BROKEN at event "
-                        f"{rep.integrity.first_bad_seq}: {rep.integrity.reason}", fg="red",
-                        err=True)
+            from incident.cli_notify import chain_warning
+
+            click.secho(chain_warning(incident_id, rep.integrity, ctx.lang), fg="red", err=True)
             sys.exit(1)

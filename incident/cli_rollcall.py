@@ -8,8 +8,8 @@ from datetime import timedelta
 import click
 
 from incident.cli import Ctx, handled, pass_ctx
-from incident.errors import Refused
-from incident.i18n import t
+from incident.errors import Msg, Refused
+from incident.i18n import bilingual, t
 
 
 def register(main: click.Group) -> None:
@@ -55,14 +55,15 @@ def rollcall(ctx: Ctx, incident_id: str, step: str | None, knock: bool, team: st
                 or steps[fill_step].record.from_roll_call is None:
             offer = [s.id for s in steps.values()
                      if s.record is not None and s.record.from_roll_call is not None]
-            raise Refused(f"'{fill_step}' is not filled from the roll call — "
-                          + (f"these are: {', '.join(offer)}" if offer else "none here is"))
+            raise Refused("refused.cli.not_from_roll_call", step=fill_step,
+                          offer=Msg("cli.rollcall.these_are", {"steps": ", ".join(offer)})
+                          if offer else Msg("cli.rollcall.none_here"))
         value = rc.suggested_value(st, steps[fill_step], engine.clock.now(), rt.directory,
                                    lang)
         if value is None:
-            raise Refused("no roll call has been sent yet")
+            raise Refused("refused.cli.no_roll_call")
         engine.act(incident_id, fill_step, actor=ctx.user, value=value,
-                   note="from the roll-call board / 来自点名看板")
+                   note=bilingual("cli.rollcall.from_board"))
         shown = value if not isinstance(value, list) else "; ".join(value)
         click.echo(f"{fill_step}: {shown}")
         return
@@ -72,7 +73,7 @@ def rollcall(ctx: Ctx, incident_id: str, step: str | None, knock: bool, team: st
     who = team or (step_def.roll_call.team if step_def.roll_call else None)
     if send:
         if not who:
-            raise Refused("name the team that knocks: --team ROLE")
+            raise Refused("refused.cli.name_team")
         st = engine.knock(incident_id, team=who, actor=ctx.user, step_id=board.step_id,
                           no_answer_after=after)
         sent = st.knocks[-1]
@@ -86,5 +87,5 @@ def rollcall(ctx: Ctx, incident_id: str, step: str | None, knock: bool, team: st
             click.echo(rt_text.knock_text(items, rt.directory, lang, who or "—"))
         return
     if fmt == "csv":
-        raise click.UsageError("--format csv is for the door-knock list: add --knock")
+        raise click.UsageError(t("cli.rollcall.csv_needs_knock", lang))
     click.echo(rt_text.board_text(board, rt.directory, lang))

@@ -10,6 +10,8 @@ from datetime import datetime
 
 import click
 
+from incident.i18n import nt, t
+
 
 def _stamp(line: str) -> None:
     click.echo(f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {line}")
@@ -44,9 +46,9 @@ def register(main: click.Group) -> None:
 
         rt = ctx.runtime
         if inbound_public and not inbound:
-            raise click.UsageError("--inbound-public needs --inbound HOST:PORT")
+            raise click.UsageError(t("cli.service.public_needs_inbound", ctx.lang))
         if inbound and once:
-            raise click.UsageError("--inbound listens until stopped; it cannot run --once")
+            raise click.UsageError(t("cli.service.inbound_not_once", ctx.lang))
         listen_on = None
         if inbound:
             from incident.inbound import parse_listen
@@ -56,26 +58,31 @@ def register(main: click.Group) -> None:
         if once:
             sweep = svc.run_once()
             if not sweep.fired:
-                click.echo("nothing due")
+                click.echo(t("cli.nothing_due", ctx.lang))
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: svc.stop())
         from incident.store.db import safe_url
 
-        _stamp(f"incident service {svc.worker} on {safe_url(rt.store.url)}: firing timers"
-               + ("" if no_deliver else " and delivering the outbox") + "; SIGTERM stops")
+        lang = ctx.lang
+        _stamp(t("cli.service.started" if no_deliver else "cli.service.started_delivering",
+                 lang, worker=svc.worker, url=safe_url(rt.store.url)))
         listening = None
         if listen_on is not None:
             from incident.inbound import listen
 
             listening = listen(rt, *listen_on, say=_stamp)
-            chans = ", ".join(sorted(listening.inbox.config.channels)) or "none configured"
-            _stamp(f"inbound replies on {listening.server.url}/{{channel}} ({chans})")
+            chans = (", ".join(sorted(listening.inbox.config.channels))
+                     or t("cli.service.none_configured", lang))
+            _stamp(t("cli.service.inbound_on", lang, url=f"{listening.server.url}/{{channel}}",
+                     channels=chans))
         try:
             svc.run()
         finally:
             if listening is not None:
                 listening.stop()
                 counts = ", ".join(f"{k} {v}" for k, v in sorted(listening.inbox.counts.items()))
-                _stamp(f"inbound: {counts or 'no replies'}")
-        _stamp(f"stopped after {svc.sweeps} sweep(s), {svc.fired} timer(s) fired")
+                _stamp(t("cli.service.inbound_counts", lang,
+                         counts=counts or t("cli.service.no_replies", lang)))
+        _stamp(t("cli.service.stopped", lang, sweeps=nt("cli.service.sweeps", svc.sweeps, lang),
+                 fired=nt("cli.service.timers_fired", svc.fired, lang)))

@@ -10,27 +10,37 @@ from __future__ import annotations
 import click
 
 from incident.cli import Ctx, handled, pass_ctx, read_secret
-from incident.errors import Refused
+from incident.errors import Msg, Refused
+from incident.i18n import N_, data_lang, t
+
+#: what each credential is called (the keys of credentials.KINDS)
+KIND_NAMES = {"pin": N_("cli.staff.kind.pin"), "password": N_("cli.staff.kind.password")}
 
 
 def _set(ctx: Ctx, person: str, kind: str, from_stdin: bool) -> None:
-    from incident.credentials import KINDS, CredentialStore, check_strength
+    from incident.credentials import CredentialStore, check_strength
     from incident.identity import staff_id
 
-    label = KINDS[kind]
+    lang = ctx.lang
+    label = Msg(KIND_NAMES[kind])
     pid = staff_id(ctx.runtime.directory, person, what="person")
     store = CredentialStore(ctx.runtime.settings.credentials_path)
     if store.has(pid, kind):
-        store.require(pid, read_secret(f"current {label} for {pid}", from_stdin), kind)
+        store.require(pid, read_secret(t("cli.staff.current", lang, kind=label.text(lang),
+                                         person=pid), from_stdin), kind)
     elif str(ctx.keyboard) != pid:
-        raise Refused(f"only {pid} sets their first {label} — at their own login (or "
-                      f"declared as themselves: INCIDENT_USER={pid})")
-    new = read_secret(f"new {label} for {pid}", from_stdin)
+        raise Refused("refused.cli.first_own", person=pid, kind=label)
+    new = read_secret(t("cli.staff.new", lang, kind=label.text(lang), person=pid), from_stdin)
     check_strength(kind, new)
-    if not from_stdin and read_secret(f"repeat the new {label}", False) != new:
-        raise Refused(f"the two {label}s differ — nothing was changed")
+    if not from_stdin and read_secret(t("cli.staff.repeat", lang, kind=label.text(lang)),
+                                      False) != new:
+        raise Refused("refused.cli.differ", kind=label)
     store.set(pid, new, kind)
-    click.echo(f"{label} set for {pid} (stored hashed in {store.path})")
+    click.echo(t("cli.staff.set", lang, kind=label.text(lang), person=pid, path=store.path))
+
+
+#: how `incident` knows who is at the keyboard (identity.Actor.how)
+HOW = {"login": N_("cli.staff.how.login"), "declared": N_("cli.staff.how.declared")}
 
 
 def register(main: click.Group) -> None:
@@ -48,15 +58,19 @@ def register(main: click.Group) -> None:
         me = ctx.keyboard
         user = ctx.user
         person = ctx.runtime.directory.staff[str(user)]
-        how = {"login": "by your login", "declared": "as declared (user / INCIDENT_USER)",
-               }.get(me.how, me.how)
-        line = f"{user} — {person.display_name('en')} / {person.name} ({how})"
+        lang = ctx.lang
+        how = t(f"cli.staff.how.{me.how}", lang) if me.how in HOW else me.how
+        name = person.name if data_lang(lang) == "zh" else \
+            f"{person.display_name('en')} / {person.name}"
+        line = t("cli.staff.whoami", lang, user=user, name=name, how=how)
         if user.entered_by:
-            line += f", entered by {user.entered_by}"
+            line += t("cli.staff.entered_by", lang, person=user.entered_by)
         click.echo(line)
         store = CredentialStore(ctx.runtime.settings.credentials_path)
-        has = [k for k in ("pin", "password") if store.has(str(user), k)]
-        click.echo("credentials: " + (", ".join(has) if has else "none (incident staff set-pin)"))
+        has = [t(KIND_NAMES[k], lang) for k in ("pin", "password") if store.has(str(user), k)]
+        click.echo(t("cli.staff.credentials", lang, kinds=", ".join(has)) if has
+                   else t("cli.staff.no_credentials", lang,
+                          command="`incident staff set-pin`"))
 
     @staff.command("set-pin")
     @click.argument("person")

@@ -13,6 +13,8 @@ import time as _time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from pydantic_core import PydanticCustomError
+
 
 @runtime_checkable
 class Clock(Protocol):
@@ -80,25 +82,32 @@ _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m(?
 MAX_DURATION = timedelta(days=30)
 
 
-class DurationOutOfRange(ValueError):
+class DurationOutOfRange(PydanticCustomError):
     """A well-formed duration that is longer than MAX_DURATION."""
+
+
+def _invalid(key: str, hint: str = "", **fields: object) -> PydanticCustomError:
+    from incident.validation import invalid  # a catalogue message pydantic reports as is
+
+    return invalid(key, hint, **fields)
 
 
 def parse_duration(text: str | int | float) -> timedelta:
     """'90s', '5m', '1h30m', '2h', or a number of minutes; from 0 up to MAX_DURATION."""
     if isinstance(text, bool):
-        raise ValueError("a duration like '5m', '90s' or '1h30m' is expected")
+        raise _invalid("val.clock.duration_expected")
     if isinstance(text, int | float):
         try:
             minutes = float(text)
         except OverflowError:
             minutes = math.inf
         if math.isnan(minutes) or minutes < 0:
-            raise ValueError(f"{text!r} is not a duration — write it like '90s', '5m' or '1h30m'")
+            raise _invalid("val.clock.not_duration_number", "val.clock.duration.hint",
+                           value=repr(text))
         return _bounded(minutes * 60, text)
     m = _DURATION.match(str(text))
     if not m or not any(m.groups()):
-        raise ValueError(f"'{text}' is not a duration — write it like '90s', '5m' or '1h30m'")
+        raise _invalid("val.clock.not_duration", "val.clock.duration.hint", value=text)
     h, mi, s = (float(g) if g else 0.0 for g in m.groups())
     return _bounded(h * 3600 + mi * 60 + s, text)
 
@@ -106,8 +115,9 @@ def parse_duration(text: str | int | float) -> timedelta:
 def _bounded(seconds: float, text: object) -> timedelta:
     if not seconds <= MAX_DURATION.total_seconds():  # also catches inf
         shown = str(text) if len(str(text)) <= 24 else str(text)[:20] + "…"
-        raise DurationOutOfRange(f"'{shown}' is longer than {MAX_DURATION.days} days — "
-                         "a wait or deadline here is at most 720h")
+        said = _invalid("val.clock.too_long", "val.clock.too_long.hint", value=shown,
+                        days=MAX_DURATION.days)
+        raise DurationOutOfRange(said.type, said.message_template, said.context)
     return timedelta(seconds=seconds)
 
 
@@ -131,6 +141,6 @@ def clock_from_setting(text: str) -> Clock:
     if text.startswith("fixed:"):
         when = datetime.fromisoformat(text[6:].strip())
         if when.tzinfo is None:
-            raise ValueError(f"clock '{text}': give a timezone, e.g. +08:00")
+            raise _invalid("val.clock.no_timezone", value=text)
         return ManualClock(when.astimezone(UTC))
-    raise ValueError(f"clock '{text}': use 'system' or 'fixed:2026-01-05T03:00:00+08:00'")
+    raise _invalid("val.clock.setting", value=text)

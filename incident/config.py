@@ -15,7 +15,7 @@ from typing import Any
 
 import platformdirs
 
-from incident.errors import Issue, ValidationFailed
+from incident.errors import Issue, Msg, ValidationFailed
 
 APP = "incident"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -94,8 +94,9 @@ def _share(name: str, value: Any) -> float:
     except (TypeError, ValueError):
         share = -1.0
     if not 0.0 <= share <= 1.0:
-        raise ValidationFailed([Issue(name, f"{name} = {value!r} is not a share between 0 and 1",
-                                      hint="e.g. 0.1 for 10%")])
+        raise ValidationFailed([Issue(name, Msg("val.config.share", {"name": name,
+                                                                   "value": repr(value)}),
+                                      hint="val.config.share.hint")])
     return share
 
 
@@ -107,8 +108,10 @@ def parse_level(value: str) -> str:
     level = value.strip().upper()
     level = "WARNING" if level == "WARN" else level
     if level not in LOG_LEVELS:
-        raise ValidationFailed([Issue("log_level", f"unknown log level {value!r}",
-                                      hint="one of " + ", ".join(LOG_LEVELS))])
+        raise ValidationFailed([Issue("log_level", Msg("val.config.log_level",
+                                                       {"value": repr(value)}),
+                                      hint=Msg("val.config.log_level.hint",
+                                               {"levels": ", ".join(LOG_LEVELS)}))])
     return level
 
 
@@ -137,22 +140,25 @@ def load_settings(**flags: Any) -> Settings:
         try:
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ValidationFailed([Issue(str(path), f"cannot read settings: {exc}",
-                                          hint="fix the TOML syntax or remove the file")]) from None
+            raise ValidationFailed([Issue(str(path), Msg("val.config.unreadable",
+                                                         {"error": str(exc)}),
+                                          hint="val.config.unreadable.hint")]) from None
         table = dict(doc.get("incident", doc))
         for section, keys in _TABLES.items():
             sub = doc.get(section)
             table.pop(section, None)
             for key, value in (sub.items() if isinstance(sub, dict) else ()):
                 if key not in keys:
-                    raise ValidationFailed([Issue(str(path), f"unknown setting '{key}' in "
-                                                  f"[{section}]", hint="known: "
-                                                  + ", ".join(sorted(keys)))])
+                    raise ValidationFailed([Issue(
+                        str(path), Msg("val.config.unknown_in", {"name": key,
+                                                                 "section": section}),
+                        hint=Msg("hint.known", {"names": ", ".join(sorted(keys))}))])
                 table[keys[key]] = value
         for key, value in table.items():
             if key not in _FIELDS:
-                raise ValidationFailed([Issue(str(path), f"unknown setting '{key}'",
-                                              hint="known: " + ", ".join(sorted(_FIELDS)))])
+                raise ValidationFailed([Issue(
+                    str(path), Msg("val.config.unknown", {"name": key}),
+                    hint=Msg("hint.known", {"names": ", ".join(sorted(_FIELDS))}))])
             values[key] = _coerce(key, value, path.parent)
             sources[key] = str(path)
     for name in _FIELDS:

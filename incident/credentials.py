@@ -16,9 +16,11 @@ import os
 import secrets
 from pathlib import Path
 
-from incident.errors import Issue, Refused, ValidationFailed
+from incident.errors import Issue, Msg, Refused, ValidationFailed
 
 KINDS = {"pin": "PIN", "password": "password"}
+#: what each kind is called in a refusal, in either language
+LABELS = {"pin": {"en": "PIN", "zh": "PIN"}, "password": {"en": "password", "zh": "密码"}}
 _N, _R, _P = 2 ** 14, 8, 1  # scrypt cost: ~20 ms and 16 MiB per check
 
 
@@ -50,9 +52,9 @@ def check_strength(kind: str, secret: str) -> None:
     (it guards a web page)."""
     if kind == "pin":
         if not (secret.isdigit() and 4 <= len(secret) <= 12):
-            raise Refused("a PIN is 4 to 12 digits")
+            raise Refused("refused.cred.pin_digits")
     elif len(secret) < 10:
-        raise Refused("a password needs at least 10 characters")
+        raise Refused("refused.cred.password_length")
 
 
 class CredentialStore:
@@ -67,16 +69,16 @@ class CredentialStore:
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise ValidationFailed([Issue(str(self.path), f"cannot read credentials: {exc}",
-                                          hint="check the file's owner and mode (600)")]) from None
+            raise ValidationFailed([Issue(str(self.path), Msg("val.cred.unreadable",
+                                                              {"reason": str(exc)}),
+                                          hint="val.cred.hint_mode")]) from None
         try:
             doc = json.loads(text)
             people = doc["people"]
             assert isinstance(people, dict)
         except (ValueError, KeyError, TypeError, AssertionError):
-            raise ValidationFailed([Issue(str(self.path), "the credentials file is damaged",
-                                          hint="restore it from a backup, or remove it and "
-                                          "have staff set their PINs again")]) from None
+            raise ValidationFailed([Issue(str(self.path), "val.cred.damaged",
+                                          hint="val.cred.hint_restore")]) from None
         return people
 
     def _write(self, people: dict[str, dict[str, str]]) -> None:
@@ -116,9 +118,9 @@ class CredentialStore:
 
     def require(self, person: str, secret: str | None, kind: str = "pin") -> None:
         """Refused unless `secret` is `person`'s PIN/password."""
-        label = KINDS[kind]
+        label = LABELS[kind]
         if not self.has(person, kind):
-            raise Refused(f"{person} has no {label} yet — they set one with "
-                          f"`incident staff set-{kind} {person}`")
+            raise Refused("refused.cred.none_set", person=person, label=label,
+                          command=f"incident staff set-{kind} {person}")
         if not secret or not self.verify(person, secret, kind):
-            raise Refused(f"wrong {label} for {person} — nothing was recorded")
+            raise Refused("refused.cred.wrong", person=person, label=label)

@@ -64,16 +64,15 @@ def write_output(path: Path, text: str) -> None:
     decides the mode, and every failure is one sentence naming the path and the fix."""
     parent = path.parent
     if not parent.is_dir():
-        raise OutputError(f"cannot write {path}: the folder {parent} does not exist "
-                          f"— create it first (mkdir -p {parent}) or choose another -o path")
+        raise OutputError("val.config.output_no_folder", path=str(path), folder=str(parent))
     if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder — give a file name, "
-                          f"e.g. -o {path / 'report.html'}")
+        raise OutputError("val.config.output_folder", path=str(path),
+                          example=str(path / "report.html"))
     try:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
     except PermissionError:
-        raise OutputError(f"cannot write {path}: permission denied — choose a folder you "
-                          "can write to, or fix its permissions") from None
+        raise OutputError("val.config.output_denied", path=str(path)) from None
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise OutputError("val.config.output_failed", path=str(path),
+                          reason=exc.strerror or str(exc)) from None

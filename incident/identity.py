@@ -59,19 +59,28 @@ def os_login() -> str:
         return ""
 
 
+#: who a command asks for (staff_id's `what`), in either language
+WHO = {
+    "acting person": {"en": "acting person", "zh": "操作人"},
+    "confirming person": {"en": "confirming person", "zh": "复核人"},
+    "person at the keyboard": {"en": "person at the keyboard", "zh": "当前操作人"},
+    "person": {"en": "person", "zh": "人员"},
+    "person to act for": {"en": "person to act for", "zh": "代为操作的对象"},
+    "person entering": {"en": "person entering", "zh": "录入人"},
+}
+
+
 def staff_id(directory: Directory, person: str | None, *, what: str = "acting person") -> str:
     """A known staff id, or Refused naming the fix. `system` is reserved; an empty or
     unknown id is never silently replaced by a default."""
     pid = (person or "").strip()
     if not pid:
-        raise Refused(f"no {what} given — say who you are with --as STAFF_ID or "
-                      "INCIDENT_USER (an id from staff.yaml)")
+        raise Refused("refused.identity.none_given", what=WHO.get(what, what))
     if pid == SYSTEM_ACTOR:
-        raise Refused(f"'{SYSTEM_ACTOR}' is reserved for the system's own entries — "
-                      "act as yourself (a staff id from staff.yaml)")
+        raise Refused("refused.identity.system_reserved", system=SYSTEM_ACTOR)
     if pid not in directory.staff:
-        raise Refused(f"'{pid}' is not a member of staff — "
-                      f"{suggest(pid, directory.staff) or known(directory.staff)}")
+        raise Refused("refused.identity.not_staff", person=pid,
+                      hint=suggest(pid, directory.staff) or known(directory.staff))
     return pid
 
 
@@ -88,16 +97,13 @@ def keyboard_person(directory: Directory, declared: str | None = None, *,
             return Actor(staff_id(directory, declared), how="declared")
         if by_login is not None:
             return Actor(by_login, how="login")
-        raise Refused("who is acting? set INCIDENT_USER=STAFF_ID (or --as STAFF_ID) to an id "
-                      "from staff.yaml")
+        raise Refused("refused.identity.who_is_acting")
     if by_login is None:
-        raise Refused(f"you are logged in as '{login or '?'}', which is no staff member's "
-                      "login — add `login: " + (login or "NAME") + "` to your entry in "
-                      "staff.yaml")
+        raise Refused("refused.identity.unknown_login", login=login or "?",
+                      name=login or "NAME")
     if declared is not None and declared != by_login:
-        raise Refused(f"INCIDENT_USER/user says '{declared}', but login '{login}' is "
-                      f"{by_login} — staff.yaml identifies people by login; use --as "
-                      "COLLEAGUE to enter for someone (needs enters_for: true)")
+        raise Refused("refused.identity.login_mismatch", declared=declared, login=login,
+                      person=by_login)
     return Actor(by_login, how="login")
 
 
@@ -108,9 +114,7 @@ def acting_person(directory: Directory, keyboard: Actor, as_person: str | None) 
         return keyboard
     target = staff_id(directory, as_person, what="person to act for")
     if str(keyboard) not in directory.access.enters_for:
-        raise Refused(f"{keyboard} may not act as {target} — only staff with "
-                      "`enters_for: true` in staff.yaml record acts for a colleague "
-                      "(to confirm a gated step as a second person, give their PIN)")
+        raise Refused("refused.identity.may_not_act_for", keyboard=str(keyboard), target=target)
     return Actor(target, how=keyboard.how, entered_by=str(keyboard))
 
 

@@ -210,7 +210,7 @@ def _handover(c: _Ctx) -> str:
 
 
 def _note(c: _Ctx) -> str:
-    text = _typed(c.p.get("text"))
+    text = c.text(c.p.get("text"))  # typed, or bilingual (a drill's mark)
     if isinstance(c.p.get("step"), str):
         return c.t("event.note.step", who=c.who, step=c.step(), text=text)
     return c.t("event.note", who=c.who, text=text)
@@ -219,7 +219,7 @@ def _note(c: _Ctx) -> str:
 # ---- steps -----------------------------------------------------------------------------
 
 def _with_note(c: _Ctx, head: str) -> str:
-    return c.clauses(head, _typed(c.p.get("note")))
+    return c.clauses(head, c.text(c.p.get("note")))  # typed, or bilingual (from the board)
 
 
 def _step_started(c: _Ctx) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from incident.errors import IssueList, ValidationFailed, display_path
+from incident.errors import IssueList, Msg, ValidationFailed, display_path
 
 try:  # the C composer is several times faster on large files
     _Loader: type = yaml.CSafeLoader  # type: ignore[attr-defined]
@@ -54,10 +54,13 @@ class Located:
     def issues(self) -> IssueList:
         return IssueList(self.file)
 
-    def add(self, issues: IssueList, path: PathKey, message: str, hint: str = "",
-            severity: str = "error") -> None:
+    def add(self, issues: IssueList, path: PathKey, message: str | Msg, hint: str | Msg = "",
+            severity: str = "error", **fields: object) -> None:
+        """One finding at `path`; `message` is a catalogue key whose fields come as
+        keywords (or a Msg)."""
         line, col = self.where(path)
-        issues.add(message, line=line, column=col, path=dotted(path), hint=hint, severity=severity)
+        issues.add(message, line=line, column=col, path=dotted(path), hint=hint, severity=severity,
+                   **fields)
 
 
 def dotted(path: PathKey) -> str:

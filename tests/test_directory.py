@@ -324,7 +324,7 @@ def test_check_selector(mini: Directory) -> None:
     assert mini.check_selector(["vendor:plumbing", "tag:pet vulnerable:infant"]) == []
     problems = mini.check_selector(
         "role:securty tag:carowner | building:B4 unit:B3-1203 vulnerable:old floor:40")
-    assert problems == [
+    assert [str(p) for p in problems] == [
         "unknown role 'securty' in 'role:securty' — did you mean 'security'?",
         "unknown tag 'carowner' in 'tag:carowner' — did you mean 'car_owner'?",
         "unknown building 'B4' in 'building:B4' — known: B1, B2, B3",
@@ -333,9 +333,13 @@ def test_check_selector(mini: Directory) -> None:
         "elderly_alone, infant, patient",
         "no building has floor 40 in 'floor:40'",
     ]
-    assert mini.check_selector("floors:1-3") == [
+    assert [str(p) for p in mini.check_selector("floors:1-3")] == [
         "'floors:1-3' is not a floor range — write ranges with '..', like floors:11..13 or "
         "floors:@-1..@+1"]
+    # a reader of Chinese reads the same problems in Chinese
+    assert [p.text("zh") for p in problems][:2] == [
+        "“role:securty”中的角色“securty”不存在——是否想输入“security”？",
+        "“tag:carowner”中的标签“carowner”不存在——是否想输入“car_owner”？"]
 
 
 # --- rota ---------------------------------------------------------------------------

@@ -152,7 +152,9 @@ def test_cli_verify_names_a_tampered_event(sqlite_url):
 
 
 def test_log_names_who_was_paged(db_url):
-    env = {"INCIDENT_DATABASE_URL": db_url, "INCIDENT_USER": "chen.jie"}
+    # a weekday morning: the day shift (Chen Jie, Liu Yang) holds duty_officer
+    env = {"INCIDENT_DATABASE_URL": db_url, "INCIDENT_USER": "chen.jie",
+           "INCIDENT_CLOCK": "fixed:2026-12-01T10:00:00+08:00"}
     iid = _cli(env, "start", "fire", "--at", "B3-1201").strip()
     text = _cli(env, "log", iid)
     paged = [line for line in text.splitlines() if "Sent page P1 to Chen Jie and Liu Yang" in line]

@@ -184,8 +184,9 @@ def test_an_unknown_kind_says_who_and_what_never_the_payload(names):
 # ---- a walked fire, as `incident log` prints it ---------------------------------------------
 
 def cli(base: tuple[str, ...], *args: str, user: str = "chen.jie") -> str:
-    r = CliRunner().invoke(main, [*base, *args], env={"INCIDENT_USER": user},
-                           catch_exceptions=False)
+    # a weekday morning: the day shift (Chen Jie, Liu Yang) holds duty_officer
+    r = CliRunner().invoke(main, [*base, *args], catch_exceptions=False, env={
+        "INCIDENT_USER": user, "INCIDENT_CLOCK": "fixed:2026-12-01T10:00:00+08:00"})
     assert r.exit_code == 0, r.output
     return r.output
 

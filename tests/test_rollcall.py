@@ -255,6 +255,11 @@ def test_head_count_and_missing_list_are_filled_from_the_board(rt, db_url, tmp_p
     assert any(m.startswith("B3-1405 ") for m in missing)
     res = runner.invoke(main, ["rollcall", st.id, "--fill", "sweep_floors"], env=env)
     assert res.exit_code == 1 and "not filled from the roll call" in res.output
+    # the note on the filled step reads in each reader's language only
+    en = runner.invoke(main, ["log", st.id], env=env).output
+    zh = runner.invoke(main, ["--lang", "zh", "log", st.id], env=env).output
+    assert "from the roll-call board" in en and "来自点名看板" not in en
+    assert "来自点名看板" in zh and "from the roll-call board" not in zh
 
 
 # ---- drills ---------------------------------------------------------------------------

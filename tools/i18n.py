@@ -41,15 +41,18 @@ SOURCE_LOCALE = "en"
 #: Keys built at run time, so no literal names them. Keep this short: prefer a table
 #: of ``N_("key")`` literals. Each entry is a regular expression and why it exists.
 DYNAMIC: dict[str, str] = {
-    r"binding\..+": "footer label by binding id (console.i18n.binding_label)",
-    r"status\..+": "a step, target, clock or incident status (i18n.status_label)",
-    r"step\.kind\..+": "a step's kind from the playbook (console step detail)",
+    r"(binding|status|step\.kind)\..+": "footer label by binding id (console.i18n."
+                                         "binding_label); a step, target, clock or incident "
+                                         "status (i18n.status_label); a step's kind from the "
+                                         "playbook (console step detail)",
     r"(channel|means|unit)\.[a-z_]+": "a channel, a report's means or a record's unit named "
                                       "in config or playbook (i18n.channel_name, means_name, "
                                       "with_unit)",
     r"col\.[a-z_]+(\.short)?": "home table column heads by column id (console/screens/home.py)",
     r"inc\.(tracks|timers|messages|escalation|timeline)": "incident tabs by panel id "
                                                           "(console/screens/incident.py)",
+    r"clihelp\..+": "command and option help by command path (incident/clihelp.py; "
+                    "tools/clihelp.py lists them from the click tree)",
 }
 
 #: Tables of new (en, zh) pairs other branches add before moving them here with

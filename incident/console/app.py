@@ -245,7 +245,7 @@ class IncidentConsole(App[None]):
             _ = rt.store
             engine = rt.engine
             if self.read_only:  # a manager following along: every act is refused
-                engine.read_only = t("err.read_only", self.lang)
+                engine.read_only = "err.read_only"  # a key: told in each reader's language
         except Exception as exc:  # bad YAML, unreachable DB: a modal, never a traceback
             self.post_message(CoreFailed(error_text(exc, self.lang)))
             return

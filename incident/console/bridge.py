@@ -43,9 +43,7 @@ def retry_failed(runtime: Runtime, incident_id: str, user: str, step: str | None
     res = retry(runtime.engine, incident_id, actor=user, step=step,
                 channels=runtime_channels(runtime), directory=runtime.directory)
     if not res.messages:
-        from incident.console.i18n import t
-
-        raise Refused(t("msg.nothing_failed", lang))
+        raise Refused("msg.nothing_failed")
     return runtime.engine.state(incident_id)
 
 
@@ -84,7 +82,7 @@ def preview(runtime: Runtime, st: IncidentState, step_id: str, lang: str) -> Pre
         by_lang={k: r.recipients for k, r in raw.rendered.items()},
         can_send=runtime.engine.planner is not None,
         encodings={k: r.encoding for k, r in raw.rendered.items()},
-        fallbacks=dict(raw.fallbacks), warnings=list(raw.warnings))
+        fallbacks=dict(raw.fallbacks), warnings=[w.text(lang) for w in raw.warnings])
 
 
 # ---- escalation ---------------------------------------------------------------------

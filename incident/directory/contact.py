@@ -2,7 +2,8 @@
 
 Phones are stored in E.164 ("+8613812345678"). The common mainland mobile forms
 take a fast path; anything else goes through `phonenumbers` (region CN).
-Each check raises ValueError("message — hint") so callers can split the hint.
+Each check raises a ValueError made by `incident.validation.invalid` (a catalogue
+message and hint; `incident.validation.finding` reads them back).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import re
 
 import phonenumbers
+
+from incident.errors import Msg
+from incident.validation import invalid
 
 _SEPARATORS = re.compile(r"[\s\-().\u00a0\u3000]")
 _MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9]\d{9})$")
@@ -44,9 +48,8 @@ def mobile(text: str) -> str:
     if m:
         return "+86" + m.group(1)
     if re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", raw):
-        raise ValueError(f"'{raw}' looks like a spreadsheet number in scientific notation — "
-                         "format the phone column as text before exporting, then "
-                         + MOBILE_HINT)
+        raise invalid("val.dir.sci_phone", "hint.dir.sci_phone", value=raw,
+                      mobile=Msg("hint.dir.mobile"))
     if compact.startswith(("+", "00")) and not compact.startswith(("+86", "0086")):
         try:
             number = phonenumbers.parse("+" + compact.lstrip("+0") if compact.startswith("00")
@@ -56,9 +59,9 @@ def mobile(text: str) -> str:
         if number is not None and phonenumbers.is_valid_number(number) \
                 and phonenumbers.number_type(number) in _MOBILE_TYPES:
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        raise ValueError(f"'{raw}' is not a valid mobile number — write it with the country "
-                         "code like +447911123456, or " + MOBILE_HINT)
-    raise ValueError(f"'{raw}' is not a valid mainland mobile number — " + MOBILE_HINT)
+        raise invalid("val.dir.bad_mobile", "hint.dir.intl_mobile", value=raw,
+                      mobile=Msg("hint.dir.mobile"))
+    raise invalid("val.dir.bad_mainland_mobile", "hint.dir.mobile", value=raw)
 
 
 def any_phone(text: str) -> str:
@@ -76,9 +79,7 @@ def any_phone(text: str) -> str:
         number = None
     if number is not None and phonenumbers.is_valid_number(number):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    raise ValueError(f"'{raw}' is not a valid phone number — write a landline with its area "
-                     "code like 021-6488 1234, a mobile like 13812345678, or a service number "
-                     "like 119")
+    raise invalid("val.dir.bad_phone", "hint.dir.phone", value=raw)
 
 
 def dialable(text: str) -> str:
@@ -90,18 +91,14 @@ def dialable(text: str) -> str:
 def email(text: str) -> str:
     raw = str(text).strip()
     if not _EMAIL.match(raw) or ".." in raw:
-        raise ValueError(f"'{raw}' is not a valid e-mail address — write it like "
-                         "name@example.com")
+        raise invalid("val.dir.bad_email", "hint.dir.email", value=raw)
     local, _, domain = raw.rpartition("@")
     address = f"{local}@{domain.lower()}"
     if not _PLAIN_LOCAL.match(local):
         read_as = sender_reads(address)
         if (read_as or "").lower() != address.lower():
-            raise ValueError(
-                f"'{raw}' would be read by the mail sender as "
-                f"{repr(read_as) if read_as else 'no address at all'} — the message would "
-                "not reach this person; ask for an address without characters like ' or "
-                "write the one they really use")
+            raise invalid("val.dir.email_misread", "hint.dir.email_misread", value=raw,
+                          read=repr(read_as) if read_as else Msg("val.dir.email_no_address"))
     return address
 
 
@@ -120,8 +117,7 @@ def sender_reads(address: str) -> str | None:
 def chat(text: str) -> str:
     raw = str(text).strip()
     if not _CHAT.match(raw):
-        raise ValueError(f"'{raw}' is not a valid chat id — write the WeCom/WeChat user id "
-                         "without spaces (at most 64 characters)")
+        raise invalid("val.dir.bad_chat", "hint.dir.chat", value=raw)
     return raw
 
 
@@ -129,5 +125,5 @@ def lang(text: str) -> str:
     raw = str(text).strip()
     found = _LANG_ALIASES.get(raw.lower())
     if found is None:
-        raise ValueError(f"'{raw}' is not a supported language — write zh or en")
+        raise invalid("val.dir.bad_lang", "hint.dir.lang", value=raw)
     return found

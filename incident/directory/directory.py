@@ -31,7 +31,7 @@ from incident.directory.selector import (
     Term,
     parse_selector,
 )
-from incident.errors import Issue, known, suggest
+from incident.errors import Issue, Msg, known, suggest
 
 Member = Person | Vendor
 
@@ -148,7 +148,7 @@ class Directory:
         raw = str(text).strip()
         folded = _fold(raw)
         if not folded:
-            raise SelectorError("no location given", "write e.g. B3-1201, 'B3 12F' or B3")
+            raise SelectorError("val.dir.loc.none", "hint.dir.loc.example")
         if folded in (_fold(self.site.id), _fold(self.site.name["en"]),
                       _fold(self.site.name["zh"])):
             return self._location()
@@ -167,7 +167,8 @@ class Directory:
         floor = _parse_floor(rest)
         if floor is not None:
             if floor not in b.floors and floor not in b.basements:
-                raise SelectorError(f"building {building} has no floor {floor}",
+                raise SelectorError(Msg("val.dir.no_such_floor", {"building": building,
+                                                                  "floor": floor}),
                                     _floors_text(b))
             return self._location(building, floor)
         m = re.fullmatch(r"(?:unit|room|单元|房)?\s*(\d{3,5})\s*(?:室|号)?", rest)
@@ -181,13 +182,13 @@ class Directory:
             hint = _floors_text(b)
             if floor_units:
                 first, last = (u.split("-", 1)[1] for u in (floor_units[0], floor_units[-1]))
-                hint = f"floor {floor} of {building} has units {first}-{last}"
+                hint = Msg("hint.dir.floor_units_span", {"floor": floor, "building": building,
+                                                         "first": first, "last": last})
                 close = suggest(unit_id, floor_units)
-                hint = f"{close} {hint}" if close else hint
-            raise SelectorError(f"unknown unit '{unit_id}'", hint)
-        raise SelectorError(f"cannot read '{rest}' as a floor or unit of {building}",
-                            f"write e.g. '{building} 12F', '{building} floor 12' or "
-                            f"{building}-1201")
+                hint = Msg("hint.dir.both", {"first": close, "second": hint}) if close else hint
+            raise SelectorError(Msg("val.roster.unknown_unit", {"text": unit_id}), hint)
+        raise SelectorError("val.dir.loc.unreadable", "hint.dir.loc.building", rest=rest,
+                            building=building)
 
     def _building_prefix(self, folded: str) -> tuple[str | None, str]:
         best: tuple[str | None, str] = (None, folded)
@@ -204,13 +205,12 @@ class Directory:
     def _unknown_location(self, raw: str, folded: str) -> Location:
         head = re.split(r"[\s\-]", raw, maxsplit=1)[0]
         if head != raw and re.fullmatch(r"[A-Za-z]*\d+", head):
-            raise SelectorError(f"unknown building '{head}' in '{raw}'",
+            raise SelectorError(Msg("val.dir.loc.unknown_building", {"head": head, "raw": raw}),
                                 suggest(head, self.buildings) or known(self.buildings))
         ids = [*self.buildings, *self.places, self.site.id]
         hint = suggest(raw, ids)
-        raise SelectorError(f"cannot find '{raw}' in {self.site.id}",
-                            hint or "write a unit like B3-1201, a floor like 'B3 12F', a "
-                            f"building like B3, or a place id; {known(self.buildings)}")
+        raise SelectorError(Msg("val.dir.loc.not_found", {"raw": raw, "site": self.site.id}),
+                            hint or Msg("hint.dir.loc.write", {"known": known(self.buildings)}))
 
     # --- selectors -------------------------------------------------------------------
 
@@ -224,28 +224,31 @@ class Directory:
         upper = value.upper()
         return next((k for k in pool if k.upper() == upper), value)
 
-    def check_selector(self, text: str | list[str] | Selector) -> list[str]:
-        """Problems with the names a selector refers to; [] when it is fine."""
+    def check_selector(self, text: str | list[str] | Selector) -> list[Msg]:
+        """Problems with the names a selector refers to (catalogue messages: ``str()`` is
+        English, ``.text(lang)`` the reader's); [] when it is fine."""
         try:
             selector = parse_selector(text)
         except SelectorError as exc:
-            return [str(exc)]
-        problems: list[str] = []
+            return [Msg("val.dir.sel.problem", {"message": exc.said, "hint": exc.advice})
+                    if exc.advice else exc.said]
+        problems: list[Msg] = []
         for term in selector.terms():
             problem = self._check_term(term)
             if problem and problem not in problems:
                 problems.append(problem)
         return problems
 
-    def _check_term(self, term: Term) -> str:
+    def _check_term(self, term: Term) -> Msg | None:
         value = term.value
         if value == "@":
-            return ""
+            return None
 
-        def unknown(what: str, pool: Iterable[str]) -> str:
+        def unknown(what: str, pool: Iterable[str]) -> Msg:
             pool = list(pool)
             hint = suggest(value or "", pool) or known(pool)
-            return f"unknown {what} '{value}' in '{term}' — {hint}"
+            return Msg("val.dir.sel.unknown_in", {"what": Msg(_WHAT[what]), "value": value,
+                                                  "term": str(term), "hint": hint})
 
         kind = term.kind
         if kind in ("building", "unit"):
@@ -275,8 +278,9 @@ class Directory:
         if kind in ("floor", "floors") and not term.relative and term.low and term.high:
             lo, hi = term.low.value, term.high.value
             if not any(lo <= f <= hi for b in self.buildings.values() for f in b.all_floors):
-                return f"no building has floor {lo if lo == hi else f'{lo}..{hi}'} in '{term}'"
-        return ""
+                return Msg("val.dir.sel.no_building_floor", {
+                    "floors": lo if lo == hi else f"{lo}..{hi}", "term": str(term)})
+        return None
 
     def resolve(self, selector: str | list[str] | Selector, location: Location | None = None,
                 at: datetime | None = None) -> list[Recipient]:
@@ -304,8 +308,8 @@ class Directory:
         if kind == "on_duty":
             self._known(value, self.roles, "role")
             if at is None:
-                raise SelectorError(f"'{term}' needs the time of the incident",
-                                    "pass at= (the clock's now)")
+                raise SelectorError("val.dir.sel.needs_time", "hint.dir.sel.needs_time",
+                                    term=str(term))
             return list(self.on_duty(value, at))
         if kind == "person":
             self._known(value, self.people, "person")
@@ -324,7 +328,8 @@ class Directory:
     def _known(value: str, pool: Iterable[str], what: str) -> None:
         pool = list(pool)
         if value not in pool:
-            raise SelectorError(f"unknown {what} '{value}'",
+            raise SelectorError(Msg("val.dir.sel.unknown", {"what": Msg(_WHAT[what]),
+                                                            "value": value}),
                                 suggest(value, pool) or known(pool))
 
     def _filter(self, term: Term, location: Location | None) -> Callable[[Member], bool]:
@@ -383,7 +388,7 @@ class Directory:
             return lambda m: isinstance(m, Person) and value in m.vulnerable
         if kind == "lang":
             return lambda m: m.lang == value
-        raise SelectorError(f"'{term}' cannot be used here")  # pragma: no cover
+        raise SelectorError("val.dir.sel.not_here", term=str(term))  # pragma: no cover
 
     def _members(self, alt: tuple[Term, ...], location: Location | None,
                  at: datetime | None) -> list[Member]:
@@ -417,11 +422,11 @@ def _recipient(m: Member) -> Recipient:
 def _need(location: Location | None, what: str, term: str) -> Any:
     value = getattr(location, what, None) if location is not None else None
     if value is None:
-        where = "no incident location was given" if location is None \
-            else f"the incident location '{location}' has no {what}"
-        raise SelectorError(f"'{term}' is relative to the incident, but {where}",
-                            "locate the incident first (e.g. B3-1201) or name the "
-                            f"{what} explicitly")
+        where = Msg("val.dir.sel.no_location") if location is None \
+            else Msg("val.dir.sel.location_lacks", {"location": str(location),
+                                                    "what": Msg(_WHAT[what])})
+        raise SelectorError(Msg("val.dir.sel.relative", {"term": term, "where": where}),
+                            Msg("hint.dir.sel.locate_first", {"what": Msg(_WHAT[what])}))
     return value
 
 
@@ -453,8 +458,19 @@ def _parse_floor(rest: str) -> int | None:
     return None
 
 
-def _floors_text(b: Building) -> str:
-    text = f"{b.id} has floors {b.floors[0]}-{b.floors[-1]}" if b.floors else f"{b.id} has no floors"
-    if b.basements:
-        text += " and basements " + ", ".join(f"B{-f}F" for f in sorted(b.basements, reverse=True))
-    return text
+#: what a selector term names, as a reader says it
+_WHAT = {"role": "hint.dir.what.role", "building": "hint.dir.what.building",
+         "unit": "hint.dir.what.unit", "floor": "hint.dir.what.floor",
+         "tag": "hint.dir.what.tag", "kind of vulnerability": "hint.dir.what.vulnerable",
+         "vendor": "hint.dir.what.vendor", "person": "hint.dir.what.person",
+         "site": "hint.dir.what.site"}
+
+
+def _floors_text(b: Building) -> Msg:
+    basements = ", ".join(f"B{-f}F" for f in sorted(b.basements, reverse=True))
+    if not b.floors:
+        return Msg("hint.dir.loc.no_floors_basements" if b.basements
+                   else "hint.dir.loc.no_floors", {"building": b.id, "basements": basements})
+    return Msg("hint.dir.loc.floors_basements" if b.basements else "hint.dir.loc.floors",
+               {"building": b.id, "first": b.floors[0], "last": b.floors[-1],
+                "basements": basements})

@@ -30,8 +30,9 @@ from incident.directory.roster import read_roster
 from incident.directory.rota import Rota, Shift
 from incident.directory.schema import EstateFile, StaffFile, VendorsFile, parse_days
 from incident.directory.validate import validate
-from incident.errors import Issue, ValidationFailed, display_path, known, suggest
+from incident.errors import Issue, Msg, ValidationFailed, display_path, known, suggest
 from incident.i18n import bilingual
+from incident.validation import finding
 from incident.yamlsrc import Located, parse_file
 
 ESTATE, STAFF, VENDORS, ROSTER = "estate.yaml", "staff.yaml", "vendors.yaml", "owners.csv"
@@ -93,9 +94,9 @@ def _estate(path: Path, issues: list[Issue]) -> _Estate | None:
         for floor in b.floor_units:
             if floor not in b.floors:
                 located.add(found, ("buildings", bid, "floor_units", raw_keys.get(floor, floor)),
-                            f"building {bid} has no floor {floor}",
-                            f"its floors are {b.floors[0]}-{b.floors[-1]}; add it to 'floors' "
-                            "or remove this line")
+                            Msg("val.dir.no_such_floor", {"building": bid, "floor": floor}),
+                            Msg("hint.dir.floor_units", {"first": b.floors[0],
+                                                         "last": b.floors[-1]}))
         for floor in b.floors:
             numbers = b.floor_units.get(floor, b.units)
             ids = []
@@ -112,25 +113,28 @@ def _estate(path: Path, issues: list[Issue]) -> _Estate | None:
     places: dict[str, Place] = {}
     for pid, p in model.places.items():
         if p.building is not None and p.building not in buildings:
-            located.add(found, ("places", pid, "building"), f"unknown building '{p.building}'",
-                        suggest(p.building, buildings) or known(buildings))
+            located.add(found, ("places", pid, "building"), "val.dir.unknown_building",
+                        suggest(p.building, buildings) or known(buildings), name=p.building)
         elif p.building is not None and p.floor is not None:
             b = buildings[p.building]
             if p.floor not in b.floors and p.floor not in b.basements:
+                span = {"first": b.floors[0], "last": b.floors[-1],
+                        "deepest": b.basements[-1] if b.basements else 0}
                 located.add(found, ("places", pid, "floor"),
-                            f"building {p.building} has no floor {p.floor}",
-                            f"floors {b.floors[0]}-{b.floors[-1]}"
-                            + (f", basements -1..{b.basements[-1]}" if b.basements else ""))
+                            Msg("val.dir.no_such_floor", {"building": p.building,
+                                                          "floor": p.floor}),
+                            Msg("hint.dir.floors_basements" if b.basements
+                                else "hint.dir.floors_span", span))
         places[pid] = Place(pid, p.name.model_dump(), p.kind, p.building, p.floor)
     for aid, a in model.assembly_points.items():
         if aid in places:
-            located.add(found, ("assembly_points", aid),
-                        f"'{aid}' is already the id of a place", "give it another id")
+            located.add(found, ("assembly_points", aid), "val.dir.place_id_taken",
+                        "hint.dir.another_id", id=aid)
         for i, bid in enumerate(a.serves):
             if bid not in buildings:
                 located.add(found, ("assembly_points", aid, "serves", i),
-                            f"unknown building '{bid}'",
-                            suggest(bid, buildings) or known(buildings))
+                            "val.dir.unknown_building",
+                            suggest(bid, buildings) or known(buildings), name=bid)
         places[aid] = Place(aid, a.name.model_dump(), "assembly_point", serves=tuple(a.serves))
     externals = {xid: External(xid, x.name.model_dump(), x.phone, x.notes)
                  for xid, x in model.external.items()}
@@ -162,31 +166,29 @@ def _staff(path: Path, issues: list[Issue]) -> _Staff | None:
     logins: dict[str, str] = {}
     for pid, p in model.people.items():
         if pid == SYSTEM_ACTOR:
-            located.add(found, ("people", pid), f"'{pid}' is reserved for the system's own "
-                        "entries", "give this person another id")
+            located.add(found, ("people", pid), "val.dir.reserved_id",
+                        "hint.dir.person_another_id", id=pid)
         if p.login is not None:
             if p.login in logins:
-                located.add(found, ("people", pid, "login"),
-                            f"login '{p.login}' is already {logins[p.login]}'s",
-                            "each login names one person: give each their own login")
+                located.add(found, ("people", pid, "login"), "val.dir.login_taken",
+                            "hint.dir.login_taken", login=p.login, person=logins[p.login])
             else:
                 logins[p.login] = pid
         for i, rid in enumerate(p.roles):
             if rid not in roles:
-                located.add(found, ("people", pid, "roles", i), f"unknown role '{rid}'",
-                            suggest(rid, roles) or known(roles))
+                located.add(found, ("people", pid, "roles", i), "val.dir.unknown_role",
+                            suggest(rid, roles) or known(roles), name=rid)
         person = Person(id=pid, name=p.name, kind="staff", name_en=p.name_en,
                         roles=tuple(r for r in p.roles if r in roles), phone=p.phone,
                         email=p.email, chat=p.chat, lang=p.lang, notes=p.notes)
         if not person.channels:
-            located.add(found, ("people", pid), f"{pid} has no phone, email or chat",
-                        "they cannot be notified: add at least a mobile number",
-                        severity="warning")
+            located.add(found, ("people", pid), "val.dir.unreachable_staff",
+                        "hint.dir.unreachable_staff", severity="warning", person=pid)
         people[pid] = person
     for rid, r in model.roles.items():
         if r.fallback is not None and r.fallback not in people:
-            located.add(found, ("roles", rid, "fallback"), f"unknown person '{r.fallback}'",
-                        suggest(r.fallback, people) or "the fallback must be one of 'people'")
+            located.add(found, ("roles", rid, "fallback"), "val.dir.unknown_person",
+                        suggest(r.fallback, people) or "hint.dir.fallback", name=r.fallback)
     shifts: dict[str, Shift] = {}
     for sid, sh in model.shifts.items():
         default = {"en": sid.replace("_", " ").capitalize(), "zh": sid}
@@ -194,46 +196,46 @@ def _staff(path: Path, issues: list[Issue]) -> _Staff | None:
     rota = Rota()
     for rid, by_shift in model.rota.items():
         if rid not in roles:
-            located.add(found, ("rota", rid), f"unknown role '{rid}'",
-                        suggest(rid, roles) or known(roles))
+            located.add(found, ("rota", rid), "val.dir.unknown_role",
+                        suggest(rid, roles) or known(roles), name=rid)
             continue
         for sid, by_days in by_shift.items():
             if sid not in shifts:
-                located.add(found, ("rota", rid, sid), f"unknown shift '{sid}'",
-                            suggest(sid, shifts) or f"{known(shifts)} (define it under 'shifts')")
+                located.add(found, ("rota", rid, sid), "val.dir.unknown_shift",
+                            suggest(sid, shifts)
+                            or Msg("hint.dir.define_shift", {"known": known(shifts)}), name=sid)
                 continue
             for days_text, names in by_days.items():
                 try:
                     days = parse_days(days_text)
                 except ValueError as exc:
-                    message, _, hint = str(exc).partition(" — ")
+                    message, hint = finding(exc)
                     located.add(found, ("rota", rid, sid, days_text), message, hint)
                     continue
                 ok: list[str] = []
                 for i, pid in enumerate(names):
                     if pid not in people:
                         located.add(found, ("rota", rid, sid, days_text, i),
-                                    f"unknown person '{pid}' in the rota",
-                                    suggest(pid, people) or "add them under 'people' first")
+                                    "val.dir.unknown_rota_person",
+                                    suggest(pid, people) or "hint.dir.add_person", name=pid)
                         continue
                     if rid not in people[pid].roles:
                         located.add(found, ("rota", rid, sid, days_text, i),
-                                    f"{pid} is rostered as {rid} but does not hold that role",
-                                    f"add {rid} to their roles", severity="warning")
+                                    "val.dir.rostered_without_role",
+                                    Msg("hint.dir.add_role", {"role": rid}),
+                                    severity="warning", person=pid, role=rid)
                     ok.append(pid)
                 for day in days:
                     rota.add(rid, shifts[sid], day, tuple(ok))
     if not found.has_errors:
         for rid, role in roles.items():
             if not any(rid in p.roles for p in people.values()):
-                located.add(found, ("roles", rid), f"nobody holds the role '{rid}'",
-                            "add it to someone's roles", severity="warning")
+                located.add(found, ("roles", rid), "val.dir.role_unheld",
+                            "hint.dir.role_unheld", severity="warning", role=rid)
             gaps = rota.gaps(rid)
             if gaps and role.fallback is None:
-                located.add(found, ("roles", rid),
-                            f"'{rid}' has nobody rostered for {len(gaps)} hours a week and "
-                            "no fallback", "add 'fallback: PERSON' to the role",
-                            severity="warning")
+                located.add(found, ("roles", rid), "val.dir.rota_gap", "hint.dir.rota_gap",
+                            severity="warning", role=rid, hours=len(gaps))
     issues.extend(found.items)
     if found.has_errors:
         return None
@@ -261,22 +263,21 @@ def load_directory(contacts_dir: str | Path) -> Directory:
     base = Path(contacts_dir)
     issues: list[Issue] = []
     if not base.is_dir():
-        raise ValidationFailed([Issue(display_path(base), "the contacts folder does not exist",
-                                      hint="point contacts_dir at the folder with estate.yaml")])
+        raise ValidationFailed([Issue(display_path(base), "val.dir.no_folder",
+                                      hint="hint.dir.no_folder")])
     estate_path = base / ESTATE
     if estate_path.is_file():
         estate = _estate(estate_path, issues)
     else:
         estate = None
-        issues.append(Issue(display_path(estate_path), "estate.yaml is missing",
-                            hint="it describes the site, buildings and units; see the "
-                            "shipped contacts/ folder"))
+        issues.append(Issue(display_path(estate_path), "val.dir.no_estate",
+                            hint="hint.dir.no_estate"))
     staff: _Staff | None = _Staff({}, {}, {})
     if (base / STAFF).is_file():
         staff = _staff(base / STAFF, issues)
     else:
-        issues.append(Issue(display_path(base / STAFF), "staff.yaml is missing: no staff, "
-                            "roles or rota", severity="warning"))
+        issues.append(Issue(display_path(base / STAFF), "val.dir.no_staff",
+                            severity="warning"))
     vendors: dict[str, Vendor] | None = {}
     if (base / VENDORS).is_file():
         vendors = _vendors(base / VENDORS, issues)
@@ -291,8 +292,8 @@ def load_directory(contacts_dir: str | Path) -> Directory:
             owners, encoding = roster.owners, roster.encoding
             issues.extend(roster.issues)
     else:
-        issues.append(Issue(display_path(base / ROSTER), "owners.csv is missing: no owners "
-                            "to notify", severity="warning"))
+        issues.append(Issue(display_path(base / ROSTER), "val.dir.no_roster",
+                            severity="warning"))
     if any(i.severity == "error" for i in issues) or estate is None or staff is None \
             or vendors is None:
         raise ValidationFailed(issues)
@@ -341,8 +342,8 @@ def import_roster(path: str | Path, contacts_dir: str | Path, *,
     issues: list[Issue] = []
     estate = _estate(base / ESTATE, issues) if (base / ESTATE).is_file() else None
     if estate is None and not issues:
-        issues.append(Issue(display_path(base / ESTATE), "estate.yaml is missing",
-                            hint="the roster's units are checked against it"))
+        issues.append(Issue(display_path(base / ESTATE), "val.dir.no_estate",
+                            hint="hint.dir.estate_for_roster"))
     result = read_roster(path, units=estate.units if estate else None)
     issues.extend(result.issues)
     out = RosterImport(result.owners, issues, result.encoding, target)
@@ -372,11 +373,9 @@ def _shrink_issue(path: str | Path, target: Path, owners: list[Person],
     """Refuse an import that empties or sharply shrinks the roster (a cut-off export,
     a header-only file, the wrong sheet)."""
     name = display_path(path)
-    hint = ("check that the export is complete; if the owners really left, run again "
-            "with --allow-shrink")
+    hint = "hint.dir.shrink"
     if not owners:
-        return Issue(name, "the roster has no owner rows — importing it would unlist every "
-                     "owner and break every playbook that notifies owners", hint=hint)
+        return Issue(name, "val.dir.roster_no_owners", hint=hint)
     if not target.is_file():
         return None
     try:
@@ -389,6 +388,6 @@ def _shrink_issue(path: str | Path, target: Path, owners: list[Person],
     removed = sum(1 for p in current if (p.unit, p.name) not in new_keys)
     if removed / len(current) <= max_shrink:
         return None
-    return Issue(name, f"importing this roster would remove {removed:,} of the "
-                 f"{len(current):,} current owners ({removed / len(current):.0%}; more than "
-                 f"{max_shrink:.0%} is refused)", hint=hint)
+    return Issue(name, Msg("val.dir.roster_shrink", {
+        "removed": f"{removed:,}", "current": f"{len(current):,}",
+        "share": f"{removed / len(current):.0%}", "most": f"{max_shrink:.0%}"}), hint=hint)

@@ -38,7 +38,8 @@ from pathlib import Path
 
 from incident.directory import contact
 from incident.directory.models import VULNERABLE_KINDS, Person, Unit
-from incident.errors import Issue, IssueList, ValidationFailed, display_path, known, suggest
+from incident.errors import Issue, IssueList, Msg, ValidationFailed, display_path, known, suggest
+from incident.validation import finding
 
 COLUMNS = ("unit", "name", "name_en", "phone", "email", "chat", "lang", "vulnerable", "tags",
            "notes")
@@ -103,31 +104,35 @@ class _UnitIndex:
             self.buildings.setdefault(u.building, {}).setdefault(u.floor, []).append(u.id)
         self.folded_buildings = {b.upper(): b for b in self.buildings}
 
-    def find(self, text: str) -> tuple[str | None, str, str]:
+    def find(self, text: str) -> tuple[str | None, Msg | str, Msg | str]:
         """(unit id, message, hint); unit id None when unknown."""
         key = re.sub(r"\s+", "", text).upper()
         if key in self.folded:
             return self.folded[key], "", ""
         building, sep, door = key.partition("-")
         if not sep or not door.isdigit() or len(door) < 3:
-            return None, f"'{text}' is not a unit id", \
-                "write building, '-', door number, like B3-1201"
+            return None, Msg("val.roster.not_unit", {"text": text}), Msg("hint.dir.unit_id")
         if building not in self.folded_buildings:
-            return None, f"unknown building '{building}' in unit '{text}'", \
+            return None, Msg("val.roster.unknown_building", {"building": building,
+                                                              "text": text}), \
                 suggest(building, self.buildings) or known(self.buildings)
         b = self.folded_buildings[building]
         floors = self.buildings[b]
         floor = int(door[:-2])
         if floor not in floors:
-            span = f"{b} has units on floors {min(floors)}-{max(floors)}"
+            span = Msg("hint.dir.unit_floors", {"building": b, "first": min(floors),
+                                                "last": max(floors)})
             close = suggest(f"{b}-{door}", [u for us in floors.values() for u in us])
-            return None, f"unknown unit '{text}': no unit of {b} is on floor {floor}", \
-                f"{close} {span}" if close else span
+            return None, Msg("val.roster.no_floor_unit", {"text": text, "building": b,
+                                                          "floor": floor}), \
+                Msg("hint.dir.both", {"first": close, "second": span}) if close else span
         on_floor = floors[floor]
         hint = suggest(f"{b}-{door}", on_floor)
-        span = f"floor {floor} of {b} has units {on_floor[0].split('-')[1]}-" \
-               f"{on_floor[-1].split('-')[1]}"
-        return None, f"unknown unit '{text}'", f"{hint} {span}" if hint else span
+        span = Msg("hint.dir.floor_units_span", {
+            "building": b, "floor": floor, "first": on_floor[0].split('-')[1],
+            "last": on_floor[-1].split('-')[1]})
+        return None, Msg("val.roster.unknown_unit", {"text": text}), \
+            Msg("hint.dir.both", {"first": hint, "second": span}) if hint else span
 
 
 def read_roster(path: str | Path, *, units: Mapping[str, Unit] | None = None) -> RosterResult:
@@ -136,26 +141,25 @@ def read_roster(path: str | Path, *, units: Mapping[str, Unit] | None = None) ->
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise ValidationFailed([Issue(name, f"cannot read the file: {exc.strerror or exc}")]) \
-            from None
+        raise ValidationFailed([Issue(name, Msg("val.yaml.unreadable", {
+            "reason": exc.strerror or str(exc)}))]) from None
     decoded = decode(raw)
     if decoded is None:
-        raise ValidationFailed([Issue(name, "the file is neither UTF-8 nor GBK/GB18030 text",
-                                      hint="export the roster as 'CSV UTF-8' from Excel")])
+        raise ValidationFailed([Issue(name, "val.roster.encoding",
+                                      hint="val.roster.encoding.hint")])
     text, encoding = decoded
     result = RosterResult(encoding=encoding)
     issues = IssueList(name)
     try:
         _parse(text, issues, result, units)
     except csv.Error as exc:
-        issues.add(f"the file is not readable as CSV: {exc}",
-                   hint="save it as comma-separated values with a header row")
+        issues.add("val.roster.not_csv", error=str(exc), hint="val.roster.not_csv.hint")
     if len(issues.items) > MAX_ISSUES:
         extra = len(issues.items) - MAX_ISSUES
         errors = sum(1 for i in issues.items[MAX_ISSUES:] if i.severity == "error")
         kept = issues.items[:MAX_ISSUES]
-        kept.append(Issue(name, f"{extra} more problems not listed",
-                          hint="fix the ones above and load again",
+        kept.append(Issue(name, Msg("val.roster.more", {"extra": extra}),
+                          hint="val.roster.more.hint",
                           severity="error" if errors else "warning"))
         issues.items = kept
     result.issues = issues.items
@@ -175,8 +179,8 @@ def _parse(text: str, issues: IssueList, result: RosterResult,
         header_line = line
         break
     if header is None:
-        issues.add("the roster is empty", hint="the first row must name the columns: "
-                   + ",".join(c for c in COLUMNS if c != "name_en"))
+        issues.add("val.roster.empty", hint=Msg("val.roster.empty.hint", {
+            "columns": ",".join(c for c in COLUMNS if c != "name_en")}))
         return
     if not _check_header(header, header_line, issues):
         return
@@ -191,21 +195,19 @@ def _parse(text: str, issues: IssueList, result: RosterResult,
         if not any(cell.strip() for cell in record):
             continue
         if len(record) > width and any(c.strip() for c in record[width:]):
-            issues.add(f"this row has {len(record)} values but the header has {width} columns",
-                       line=line, hint="put double quotes around values that contain commas")
+            issues.add("val.roster.too_many_values", values=len(record), width=width,
+                       line=line, hint="val.roster.too_many_values.hint")
             continue
         if reader.line_num > line and any("\n" in c or "\r" in c for i, c in enumerate(record)
                                           if i != notes):
-            issues.add(f"a quoted value that starts on line {line} runs on to line "
-                       f"{reader.line_num}: a closing double quote is probably missing, and "
-                       "the rows in between were read as one value", line=line,
-                       hint='close the quote (") in this row; inside a value write "" for a quote')
+            issues.add("val.roster.runaway_quote", start=line, end=reader.line_num,
+                       line=line, hint="hint.dir.close_quote_row")
             continue
         values = {h: (record[i].strip() if i < len(record) else "") for h, i in col.items()}
         key = tuple(values.values())  # same column order for every row of the file
         if key in seen_rows:
-            issues.add(f"exact duplicate of line {seen_rows[key]}: skipped", line=line,
-                       severity="warning", hint="delete one of the two rows")
+            issues.add("val.roster.duplicate", first=seen_rows[key], line=line,
+                       severity="warning", hint="val.roster.duplicate.hint")
             continue
         seen_rows[key] = line
         person = _row(values, line, issues, index, counts)
@@ -229,11 +231,9 @@ def _records(reader, issues: IssueList):
             return
         except csv.Error as exc:
             unterminated = "end of data" in str(exc) or "EOF" in str(exc)
-            issues.add("a double quote opened in this row is never closed, so every row after "
-                       "it was swallowed" if unterminated
-                       else f"the double quotes in this row do not pair up ({exc})",
-                       line=line, hint='close the quote ("), or write "" for a quote inside a '
-                       "value")
+            issues.add(Msg("val.roster.unclosed_quote") if unterminated
+                       else Msg("val.roster.quotes_unpaired", {"error": str(exc)}),
+                       line=line, hint="hint.dir.close_quote")
             return
         last = reader.line_num
         yield line, record
@@ -244,26 +244,27 @@ def _check_header(header: list[str], line: int, issues: IssueList) -> bool:
     seen: set[str] = set()
     for h in header:
         if h in seen and h:
-            issues.add(f"column '{h}' appears twice in the header row", line=line, path=h,
-                       hint="remove or rename one of them")
+            issues.add("val.roster.duplicate_column", name=h, line=line, path=h,
+                       hint="val.roster.duplicate_column.hint")
             ok = False
         seen.add(h)
     for need in REQUIRED:
         if need not in seen:
-            hint = "the header row has: " + ", ".join(h for h in header if h)
+            hint = Msg("hint.dir.header_has", {"columns": ", ".join(h for h in header if h)})
             close = suggest(need, [h for h in header if h not in COLUMNS])
-            issues.add(f"missing required column '{need}' in the header row", line=line,
-                       path=need, hint=f"{close} {hint}" if close else hint)
+            issues.add("val.roster.missing_column", name=need, line=line, path=need,
+                       hint=Msg("hint.dir.both", {"first": close, "second": hint}) if close
+                       else hint)
             ok = False
     for h in header:
         if h and h not in COLUMNS:
-            issues.add(f"unknown column '{h}' is ignored", line=line, path=h,
+            issues.add("val.roster.unknown_column", name=h, line=line, path=h,
                        severity="warning", hint=suggest(h, COLUMNS) or known(COLUMNS))
     return ok
 
 
 def _err(issues: IssueList, line: int, column: str, exc: ValueError) -> None:
-    message, _, hint = str(exc).partition(" — ")
+    message, hint = finding(exc)
     issues.add(message, line=line, path=column, hint=hint)
 
 
@@ -277,8 +278,7 @@ def _row(values: dict[str, str], line: int, issues: IssueList, index: _UnitIndex
     name = values.get("name", "")
     ok = True
     if not unit:
-        issues.add("the unit is empty", line=line, path="unit",
-                   hint="write the unit id, like B3-1201")
+        issues.add("val.roster.no_unit", line=line, path="unit", hint="val.roster.no_unit.hint")
         ok = False
     elif index is not None:
         found, message, hint = index.find(unit)
@@ -288,8 +288,7 @@ def _row(values: dict[str, str], line: int, issues: IssueList, index: _UnitIndex
         else:
             unit = found
     if not name:
-        issues.add("the name is empty", line=line, path="name",
-                   hint="write the owner's name as they want to be addressed")
+        issues.add("val.roster.no_name", line=line, path="name", hint="val.roster.no_name.hint")
         ok = False
     if not ok:
         return None
@@ -309,7 +308,7 @@ def _row(values: dict[str, str], line: int, issues: IssueList, index: _UnitIndex
             continue
         if kind not in VULNERABLE_KINDS:
             close = suggest(kind, VULNERABLE_KINDS)
-            issues.add(f"'{raw.strip()}' is not a kind of vulnerability", line=line,
+            issues.add("val.roster.bad_vulnerable", value=raw.strip(), line=line,
                        path="vulnerable", hint=close or known(VULNERABLE_KINDS))
         elif kind not in vulnerable:
             vulnerable.append(kind)
@@ -319,13 +318,13 @@ def _row(values: dict[str, str], line: int, issues: IssueList, index: _UnitIndex
         if not tag:
             continue
         if not _TAG.match(tag):
-            issues.add(f"'{raw.strip()}' is not a valid tag", line=line, path="tags",
-                       hint="use letters, digits, '_' or '-', separate tags with ';'")
+            issues.add("val.roster.bad_tag", value=raw.strip(), line=line, path="tags",
+                       hint="val.roster.bad_tag.hint")
         elif tag not in tags:
             tags.append(tag)
     if not any(values.get(c) for c in ("phone", "email", "chat")):
-        issues.add(f"{name} ({unit}) has no usable phone, e-mail or chat", line=line,
-                   severity="warning", hint="they can only be reached door to door")
+        issues.add("val.roster.unreachable", name=name, unit=unit, line=line,
+                   severity="warning", hint="val.roster.unreachable.hint")
     n = counts.get(unit, 0) + 1
     counts[unit] = n
     return Person(id=f"owner:{unit}:{n}", name=name, kind="owner",

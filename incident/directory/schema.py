@@ -17,6 +17,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from incident.clock import DurationOutOfRange, parse_duration
 from incident.directory import contact
+from incident.errors import Msg
+from incident.validation import invalid
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _BUILDING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
@@ -28,15 +30,13 @@ class Strict(BaseModel):
 
 def _check_id(value: str) -> str:
     if not _ID.match(value):
-        raise ValueError(f"'{value}' is not a valid id — use letters, digits, '_', '.' "
-                         "or '-' and no spaces, e.g. zhang.wei or fire_brigade")
+        raise invalid("val.dir.bad_id", "hint.dir.id", value=value)
     return value
 
 
 def _check_building_id(value: str) -> str:
     if not _BUILDING_ID.match(value):
-        raise ValueError(f"'{value}' is not a valid building id — use letters and digits "
-                         "only (no '-', it separates building and door number), e.g. B3")
+        raise invalid("val.dir.bad_building_id", "hint.dir.building_id", value=value)
     return value
 
 
@@ -88,15 +88,16 @@ Bilingual = Annotated[Names, BeforeValidator(_bilingual)]
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-|\.\.|~|–)\s*(-?\d+)\s*$")
 
 
-def _numbers(value: Any, what: str, example: str, low: int, high: int) -> list[int]:
+def _numbers(value: Any, what: Msg, example: Msg, low: int, high: int) -> list[int]:
     """'1-12, 14-26' / 5 / [1, 2, '5-8'] -> sorted unique numbers."""
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"expected {what} like {example}, got {value!r}")
+        raise invalid("val.dir.numbers_expected", what=what, example=example, value=repr(value))
     items = value if isinstance(value, list) else [value]
     out: set[int] = set()
     for item in items:
         if isinstance(item, bool) or not isinstance(item, int | str):
-            raise ValueError(f"expected {what} like {example}, got {item!r}")
+            raise invalid("val.dir.numbers_expected", what=what, example=example,
+                          value=repr(item))
         parts = [item] if isinstance(item, int) else [p for p in item.split(",") if p.strip()]
         for part in parts:
             if isinstance(part, int):
@@ -108,29 +109,30 @@ def _numbers(value: Any, what: str, example: str, low: int, high: int) -> list[i
                 elif part.strip().lstrip("-").isdigit():
                     lo = hi = int(part)
                 else:
-                    raise ValueError(f"'{part.strip()}' is not a number or range — "
-                                     f"write {what} like {example}")
+                    raise invalid("val.dir.not_number", "hint.dir.write_like",
+                                  part=part.strip(), what=what, example=example)
             if lo > hi:
-                raise ValueError(f"range '{part}' runs backwards — write the lower number "
-                                 f"first, e.g. {example}")
+                raise invalid("val.dir.backwards", "hint.dir.lower_first", part=part,
+                              example=example)
             if lo < low or hi > high:
-                raise ValueError(f"'{part}' is outside {low}..{high} — write {what} "
-                                 f"like {example}")
+                raise invalid("val.dir.outside", "hint.dir.write_like", part=part, low=low,
+                              high=high, what=what, example=example)
             out.update(range(lo, hi + 1))
     return sorted(out)
 
 
 def _floor_list(value: Any) -> list[int]:
-    floors = _numbers(value, "floors", "1-26 or '1-12, 14-26'", 1, 199)
+    floors = _numbers(value, Msg("hint.dir.what.floors"), Msg("hint.dir.example.floors"),
+                      1, 199)
     if not floors:
-        raise ValueError("a building needs at least one floor — write floors like 1-26")
+        raise invalid("val.dir.no_floors", "hint.dir.floors")
     return floors
 
 
 def _unit_list(value: Any) -> list[int]:
     if value == [] or value == "none":
         return []
-    return _numbers(value, "unit numbers", "01-08 or [01, 02, 05]", 1, 99)
+    return _numbers(value, Msg("hint.dir.what.units"), Msg("hint.dir.example.units"), 1, 99)
 
 
 Floors = Annotated[list[int], BeforeValidator(_floor_list)]
@@ -141,8 +143,7 @@ def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except Exception:
-        raise ValueError(f"'{value}' is not a known time zone — write an IANA name like "
-                         "Asia/Shanghai") from None
+        raise invalid("val.dir.bad_timezone", "hint.dir.timezone", value=value) from None
     return value
 
 
@@ -152,8 +153,7 @@ def _duration(value: Any) -> timedelta:
     except DurationOutOfRange:
         raise
     except (ValueError, TypeError):
-        raise ValueError(f"{value!r} is not a duration — write it like '30m', '1h' "
-                         "or '1h30m'") from None
+        raise invalid("val.dir.not_duration", "hint.dir.duration", value=repr(value)) from None
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
@@ -225,12 +225,10 @@ _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 def _hours(value: Any) -> tuple[int, int]:
     m = _HOURS.match(str(value)) if isinstance(value, str) else None
     if not m:
-        raise ValueError(f"{value!r} is not a shift — write start and end like "
-                         "'08:00-20:00' (a night shift may end the next day: '20:00-08:00')")
+        raise invalid("val.dir.not_shift", "hint.dir.shift", value=repr(value))
     h1, m1, h2, m2 = (int(g) for g in m.groups())
     if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
-        raise ValueError(f"'{value}' has an impossible time — hours run 00-23 (24:00 only as "
-                         "an end), minutes 00-59")
+        raise invalid("val.dir.impossible_time", "hint.dir.hours", value=value)
     return h1 * 60 + m1, h2 * 60 + m2
 
 
@@ -255,8 +253,7 @@ _LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@\\\-$]{0,63}$")
 
 def _check_login(value: str) -> str:
     if not _LOGIN.match(value):
-        raise ValueError(f"'{value}' is not an operating-system login — write the user name "
-                         "as `whoami` prints it (letters, digits, '.', '_', '-')")
+        raise invalid("val.dir.bad_login", "hint.dir.login", value=value)
     return value
 
 
@@ -340,13 +337,13 @@ def parse_days(text: str) -> list[int]:
         if "-" in token:
             a, _, b = (s.strip() for s in token.partition("-"))
             if a not in _DAY_NAMES or b not in _DAY_NAMES:
-                raise ValueError(f"'{raw.strip()}' is not a day range — {DAYS_HINT}")
+                raise invalid("val.dir.bad_day_range", "hint.dir.days", value=raw.strip())
             i, j = _DAY_NAMES[a], _DAY_NAMES[b]
             out.extend((i + k) % 7 for k in range((j - i) % 7 + 1))
             continue
         if token not in _DAY_NAMES:
-            raise ValueError(f"'{raw.strip()}' is not a day — {DAYS_HINT}")
+            raise invalid("val.dir.bad_day", "hint.dir.days", value=raw.strip())
         out.append(_DAY_NAMES[token])
     if not out:
-        raise ValueError(f"'{text}' names no days — {DAYS_HINT}")
+        raise invalid("val.dir.no_days", "hint.dir.days", value=text)
     return sorted(set(out))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from incident.errors import suggest
+from incident.errors import Msg, suggest
+from incident.i18n import t
 
 # term name -> does it take a value? (None: optional, True: required, False: never)
 TERMS: dict[str, bool | None] = {
@@ -25,12 +26,27 @@ _NAME = re.compile(r"^[\w.\-:]+$")
 
 
 class SelectorError(ValueError):
-    """A selector that cannot be parsed or bound; `hint` says how to fix it."""
+    """A selector that cannot be parsed or bound; `hint` says how to fix it.
 
-    def __init__(self, message: str, hint: str = ""):
-        self.message = message
-        self.hint = hint
-        super().__init__(f"{message} — {hint}" if hint else message)
+    Raised with catalogue keys (a key given as `message` or `hint` is filled with
+    `fields`) or Msg. `said` and `advice` are those messages, for a face to tell
+    (``exc.text(lang)``) or to hand to an Issue; `message` and `hint` (and ``str()``)
+    are their English text."""
+
+    def __init__(self, message: str | Msg, hint: str | Msg = "", **fields: object):
+        self.said: Msg = message if isinstance(message, Msg) else Msg(message, fields)
+        self.advice: Msg | None = (hint if isinstance(hint, Msg) else Msg(hint, fields)) \
+            if hint else None
+        self.message = self.said.text("en")
+        self.hint = self.advice.text("en") if self.advice else ""
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str | None = "en") -> str:
+        """'message — hint' in the reader's language."""
+        said = self.said.text(lang)
+        if self.advice is not None:
+            said += t("issue.hint_sep", lang) + self.advice.text(lang)
+        return said
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +65,7 @@ class Bound:
         if not self.relative:
             return self.value
         if floor is None:
-            raise SelectorError("the incident location has no floor for '@'",
-                                "locate the incident on a floor or unit, or use a floor number")
+            raise SelectorError("val.dir.sel.no_floor", "hint.dir.sel.no_floor")
         return floor + self.value
 
 
@@ -94,14 +109,14 @@ class Selector:
 def _bound(text: str, term: str) -> Bound:
     m = _BOUND.match(text.strip())
     if not text.strip() or not m or (m.group(1) is None and m.group(2) is None):
-        raise SelectorError(f"'{term}': '{text}' is not a floor",
-                            "write a floor number like 12, or '@', '@-1', '@+2' for floors "
-                            "relative to the incident")
+        raise SelectorError("val.dir.sel.not_floor", "hint.dir.sel.floor", term=term,
+                            text=text)
     if m.group(1) is None and m.group(2).startswith("+"):
-        raise SelectorError(f"'{term}': '{text}' is not a floor", "write 12, not +12")
+        raise SelectorError("val.dir.sel.not_floor", "hint.dir.sel.no_plus", term=term,
+                            text=text)
     if m.group(1) and m.group(2) and m.group(2)[0] not in "+-":
-        raise SelectorError(f"'{term}': '{text}' is not a floor",
-                            f"write @+{m.group(2)} or @-{m.group(2)}")
+        raise SelectorError("val.dir.sel.not_floor", "hint.dir.sel.sign", term=term, text=text,
+                            n=m.group(2))
     return Bound(int(m.group(2) or 0), relative=m.group(1) is not None)
 
 
@@ -110,46 +125,47 @@ def _term(text: str) -> Term:
     kind = _ALIASES.get(kind.lower(), kind.lower())
     if kind not in TERMS:
         close = suggest(kind, TERMS)
-        raise SelectorError(f"unknown selector term '{text}'",
-                            close or "known terms: " + ", ".join(TERMS))
+        raise SelectorError(Msg("val.dir.sel.unknown_term", {"text": text}),
+                            close or Msg("hint.dir.sel.terms", {"names": ", ".join(TERMS)}))
     takes = TERMS[kind]
     if sep and not value:
-        raise SelectorError(f"'{text}' has no value after ':'", f"write {kind}:NAME")
+        raise SelectorError("val.dir.sel.no_value", "hint.dir.sel.name", text=text, kind=kind)
     if not sep:
         if takes:
             example = {"floors": "floors:11..13", "floor": "floor:12",
                        "building": "building:B3"}.get(kind, f"{kind}:NAME")
-            raise SelectorError(f"'{kind}' needs a value", f"write it like {example}")
+            raise SelectorError("val.dir.sel.needs_value", "hint.dir.sel.example", kind=kind,
+                                example=example)
         return Term(kind)
     if takes is False:
-        raise SelectorError(f"'{kind}' takes no value, got '{text}'", f"write just '{kind}'")
+        raise SelectorError("val.dir.sel.takes_no_value", "hint.dir.sel.just", kind=kind,
+                            text=text)
     if kind == "floor":
         if ".." in value:
-            raise SelectorError(f"'{text}' is a range", f"write floors:{value}")
+            raise SelectorError("val.dir.sel.is_range", "hint.dir.sel.floors", text=text,
+                                value=value)
         b = _bound(value, text)
         return Term(kind, low=b, high=b)
     if kind == "floors":
         if ".." not in value:
             if re.fullmatch(r"@?[+-]?\d+-@?[+-]?\d+", value):
-                raise SelectorError(f"'{text}' is not a floor range",
-                                    "write ranges with '..', like floors:11..13 or "
-                                    "floors:@-1..@+1")
+                raise SelectorError("val.dir.sel.not_range", "hint.dir.sel.range", text=text)
             b = _bound(value, text)
             return Term(kind, low=b, high=b)
         lo_text, _, hi_text = value.partition("..")
         lo, hi = _bound(lo_text, text), _bound(hi_text, text)
         if not lo.relative and not hi.relative and lo.value > hi.value:
-            raise SelectorError(f"'{text}' runs backwards",
-                                f"write the lower floor first: floors:{hi.value}..{lo.value}")
+            raise SelectorError("val.dir.sel.backwards", "hint.dir.sel.lower_first", text=text,
+                                low=hi.value, high=lo.value)
         return Term(kind, low=lo, high=hi)
     if kind == "lang" and value not in ("zh", "en"):
-        raise SelectorError(f"'{text}': unknown language '{value}'", "write lang:zh or lang:en")
+        raise SelectorError("val.dir.sel.unknown_lang", "hint.dir.sel.lang", text=text,
+                            value=value)
     if value == "@" and kind not in ("building", "unit"):
-        raise SelectorError(f"'{text}': '@' only works for building, unit and floors",
-                            "write building:@, unit:@, floor:@ or floors:@-1..@+1")
+        raise SelectorError("val.dir.sel.at", "hint.dir.sel.at", text=text)
     if value != "@" and not _NAME.match(value):
-        raise SelectorError(f"'{text}' has an invalid name '{value}'",
-                            "names use letters, digits, '_', '-', '.' and ':'")
+        raise SelectorError("val.dir.sel.bad_name", "hint.dir.sel.bad_name", text=text,
+                            value=value)
     return Term(kind, value=value)
 
 
@@ -162,18 +178,20 @@ def parse_selector(text: str | list[str] | tuple[str, ...] | Selector) -> Select
         for item in text:
             alts.extend(parse_selector(item).alternatives)
         if not alts:
-            raise SelectorError("the selector list is empty", "name at least one audience")
+            raise SelectorError("val.dir.sel.empty_list", "hint.dir.sel.empty_list")
         return Selector(tuple(alts))
     if not isinstance(text, str):
-        raise SelectorError(f"a selector must be text, got {type(text).__name__}",
-                            "write it like 'owners building:@'")
+        from incident.validation import kind_of
+
+        raise SelectorError("val.dir.sel.not_text", "hint.dir.sel.write_like",
+                            kind=kind_of(text))
     if not text.strip():
-        raise SelectorError("the selector is empty", "write e.g. 'owners building:@'")
+        raise SelectorError("val.dir.sel.empty", "hint.dir.sel.example_owners")
     alternatives = []
     for part in text.split("|"):
         words = part.split()
         if not words:
-            raise SelectorError(f"empty alternative in '{text.strip()}'",
-                                "put a term on both sides of '|'")
+            raise SelectorError("val.dir.sel.empty_alternative", "hint.dir.sel.bar",
+                                text=text.strip())
         alternatives.append(tuple(_term(w) for w in words))
     return Selector(tuple(alternatives))

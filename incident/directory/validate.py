@@ -11,28 +11,29 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from incident.errors import IssueList, known, suggest
-from incident.validation import data_path, model_at
+from incident.errors import IssueList, Msg, known, suggest
+from incident.validation import data_path, finding, model_at, pydantic_message
 from incident.yamlsrc import Located
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def describe(value: Any) -> str:
+def describe(value: Any) -> Msg:
+    """A written value as a finding names it ("the number 5", "a list")."""
     if value is None:
-        return "nothing (an empty value)"
+        return Msg("val.dir.got.none")
     if isinstance(value, bool):
-        return f"'{str(value).lower()}'"
+        return Msg("val.dir.got.text", {"text": str(value).lower()})
     if isinstance(value, int | float):
-        return f"the number {value}"
+        return Msg("val.dir.got.number", {"value": value})
     if isinstance(value, str):
         text = value if len(value) <= 40 else value[:37] + "..."
-        return f"'{text}'"
+        return Msg("val.dir.got.text", {"text": text})
     if isinstance(value, list):
-        return "a list"
+        return Msg("val.dir.got.list")
     if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__}"
+        return Msg("val.dir.got.mapping")
+    return Msg("val.dir.got.other", {"kind": type(value).__name__})
 
 
 def split_hint(text: str) -> tuple[str, str]:
@@ -41,18 +42,18 @@ def split_hint(text: str) -> tuple[str, str]:
 
 
 _TYPE_WORDS = {
-    "string_type": "expected text",
-    "int_type": "expected a whole number",
-    "int_parsing": "expected a whole number",
-    "int_from_float": "expected a whole number",
-    "float_type": "expected a number",
-    "float_parsing": "expected a number",
-    "bool_type": "expected true or false",
-    "bool_parsing": "expected true or false",
-    "dict_type": "expected a mapping (indented 'key: value' lines)",
-    "model_type": "expected a mapping (indented 'key: value' lines)",
-    "model_attributes_type": "expected a mapping (indented 'key: value' lines)",
-    "list_type": "expected a list ('- item' lines or [a, b])",
+    "string_type": "val.dir.expected.text",
+    "int_type": "val.dir.expected.whole_number",
+    "int_parsing": "val.dir.expected.whole_number",
+    "int_from_float": "val.dir.expected.whole_number",
+    "float_type": "val.dir.expected.number",
+    "float_parsing": "val.dir.expected.number",
+    "bool_type": "val.dir.expected.bool",
+    "bool_parsing": "val.dir.expected.bool",
+    "dict_type": "val.dir.expected.mapping",
+    "model_type": "val.dir.expected.mapping",
+    "model_attributes_type": "val.dir.expected.mapping",
+    "list_type": "val.dir.expected.list",
 }
 
 
@@ -60,9 +61,9 @@ def validate(model: type[M], located: Located, issues: IssueList) -> M | None:
     """Validate a whole document; on failure add one Issue per problem and return None."""
     data = located.data
     if not isinstance(data, dict):
-        issues.add(f"expected a mapping of sections at the top of the file, got {describe(data)}",
-                   line=1, hint="start with the section names, e.g. "
-                   + ", ".join(f"'{k}:'" for k in list(model.model_fields)[:3]))
+        issues.add("val.dir.top_mapping", got=describe(data), line=1,
+                   hint=Msg("val.dir.top_mapping.hint", {
+                       "names": ", ".join(f"'{k}:'" for k in list(model.model_fields)[:3])}))
         return None
     try:
         return model.model_validate(data)
@@ -77,26 +78,26 @@ def add_error(err: Any, model: type[BaseModel], located: Located, issues: IssueL
     path = data_path(located.data, loc)
     kind = err.get("type", "")
     value = err.get("input")
-    hint = ""
+    hint: Msg | str = ""
+    message: Msg | str
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else str(loc[-1] if loc else "")
         owner = model_at(model, path[:-1])
         allowed = list(owner.model_fields) if owner else []
-        message = f"unknown key '{key}'"
-        hint = suggest(key, allowed) or (known(allowed) if allowed else "remove it")
+        message = Msg("val.type.unknown_key", {"name": key})
+        hint = suggest(key, allowed) or (known(allowed) if allowed else
+                                         Msg("val.dir.remove_it"))
     elif kind == "missing":
         key = str(path[-1]) if path else "?"
-        message = f"missing required key '{key}'"
-        hint = f"add '{key}:' here"
-    elif kind in ("value_error", "assertion_error"):
-        text = str(err.get("msg", ""))
-        for prefix in ("Value error, ", "Assertion failed, "):
-            text = text.removeprefix(prefix)
-        message, hint = split_hint(text)
+        message = Msg("val.dir.missing_key", {"name": key})
+        hint = Msg("val.dir.missing_key.hint", {"name": key})
+    elif kind in ("value_error", "assertion_error") or kind.startswith("val."):
+        message, hint = finding(err)
     elif kind in _TYPE_WORDS:
-        message = f"{_TYPE_WORDS[kind]}, got {describe(value)}"
+        message = Msg("val.dir.type_got", {"expected": Msg(_TYPE_WORDS[kind]),
+                                           "got": describe(value)})
         if "[key]" in loc:
-            message = f"key {describe(value)}: {message}"
+            message = Msg("val.dir.key_type", {"what": describe(value), "message": message})
     else:
-        message = str(err.get("msg", "invalid value"))
+        message = pydantic_message(err)
     located.add(issues, path, message, hint)

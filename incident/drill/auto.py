@@ -167,7 +167,7 @@ def run_auto(engine: Engine, loaded: LoadedScenario, clock: ManualClock, *,
     `dispatcher` (the runtime dispatcher, optional) delivers queued messages to the
     sandbox as the drill goes, retries included."""
     if not hasattr(clock, "set"):
-        raise Refused("--auto needs a manual clock")
+        raise Refused("refused.drill.auto_clock")
     install(engine)
     sc = loaded.scenario
     st = start_drill(engine, loaded, actor=actor, mode="auto")

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from incident.drill import events as dev
 from incident.drill.live import drill_run
 from incident.drill.model import RATINGS
 from incident.drill.score import require_evaluator
-from incident.errors import known, suggest
+from incident.errors import Msg, known, suggest
 from incident.store import NewEvent
 from incident.validation import pydantic_issues
 from incident.yamlsrc import parse_file
@@ -50,7 +51,8 @@ class RatingEntry(_Strict):
     @classmethod
     def _r(cls, v: str) -> str:
         if str(v).strip().upper() not in RATINGS:
-            raise ValueError(f"rating '{v}' — use P, S, M or U")
+            raise PydanticCustomError("val.drill.rating", "rating '{rating}' — use P, S, M or U",
+                                      {"rating": str(v)})
         return str(v).strip().upper()
 
 
@@ -85,8 +87,7 @@ def apply_file(engine: Engine, incident_id: str, path: str | Path, *, actor: str
     doc = parse_file(path)
     issues = doc.issues()
     if not isinstance(doc.data, dict):
-        issues.add("an evaluation must be a mapping (ratings:, strengths:, improvements:, "
-                   "plan:, counts:)", line=1)
+        issues.add("val.drill.eval_not_mapping", line=1)
         issues.raise_if_errors()
     try:
         f = EvaluationFile.model_validate(doc.data)
@@ -97,15 +98,18 @@ def apply_file(engine: Engine, incident_id: str, path: str | Path, *, actor: str
     ids = [o.id for o in run.scenario.objectives]
     for oid in f.ratings:
         if oid not in ids:
-            doc.add(issues, ("ratings", oid), f"no objective '{oid}' in scenario "
-                    f"'{run.scenario.id}'", suggest(oid, ids) or known(ids))
+            doc.add(issues, ("ratings", oid),  # type: ignore[arg-type]
+                    Msg("val.drill.no_objective", {"objective": oid,
+                                                   "scenario": run.scenario.id}),
+                    suggest(oid, ids) or known(ids))
     d = engine.directory
     if d is not None:
         pool = [*d.staff, *d.roles]
         for i, p in enumerate(f.plan):
             if p.owner not in d.staff and p.owner not in d.roles:
-                doc.add(issues, ("plan", i, "owner"), f"unknown owner '{p.owner}'",
-                        suggest(p.owner, pool) or "use a staff id or a role")
+                doc.add(issues, ("plan", i, "owner"),  # type: ignore[arg-type]
+                        Msg("val.drill.unknown_owner", {"owner": p.owner}),
+                        suggest(p.owner, pool) or Msg("val.drill.hint_owner"))
     issues.raise_if_errors()
 
     def make(_st, now):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from incident.engine import events as ev
+from incident.i18n import bilingual
 
 DRILL_INJECT = ev.DRILL_INJECT
 DRILL_SCENARIO = ev.DRILL_SCENARIO
@@ -31,7 +32,8 @@ def inject_payload(scenario_id: str, inj: dict[str, Any]) -> dict[str, Any]:
     zh = title.get("zh", "") + (f"——{detail['zh']}" if detail.get("zh") else "")
     payload: dict[str, Any] = {
         "scenario": scenario_id, "inject": inj["id"], "at": str(inj.get("at", "")),
-        "headline": title, "detail": detail, "text": f"[DRILL/演练] {en} / {zh}",
+        "headline": title, "detail": detail,
+        "text": bilingual("drill.mark.inject", text={"en": en, "zh": zh}),
     }
     if inj.get("expect"):
         payload["expect"] = inj["expect"]

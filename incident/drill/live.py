@@ -271,12 +271,12 @@ def start_drill(engine: Engine, loaded: LoadedScenario, *, actor: str | None = N
     lead = actor or sc.lead
     pace = float(speed if speed is not None else sc.speed)
     if pace <= 0:
-        raise Refused("the speed must be more than 0 (1 = real time)")
+        raise Refused("refused.drill.speed")
     support.starting = (sc.id, [(p.person, p.role) for p in sc.participants])
     try:
         st = engine.start(sc.playbook, sc.location, actor=lead, severity=sc.severity,
                           drill=True, first_receiver=sc.lead, inputs=dict(sc.inputs),
-                          note=f"[DRILL/演练] {sc.title.en} / {sc.title.zh}")
+                          note=bilingual("drill.mark.start", title=sc.title))
     finally:
         support.starting = None
     payload = {"scenario": sc.id, "version": sc.version, "title": sc.title.model_dump(),
@@ -291,9 +291,8 @@ def drill_run(store: Store, incident_id: str) -> DrillRun:
     """The scenario run of a drill incident, or a clear refusal."""
     row = store.incident(incident_id)
     if not row.drill:
-        raise Refused(f"{incident_id} is a live incident, not a drill")
+        raise Refused("refused.drill.live", incident=incident_id)
     run = index_for(store).run(incident_id)
     if run is None:
-        raise Refused(f"{incident_id} is a drill without a scenario (started with "
-                      "`incident start --drill`); scenario scoring needs `incident drill`")
+        raise Refused("refused.drill.no_scenario", incident=incident_id)
     return run

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from incident.clock import format_duration
 from incident.drill import model as m
-from incident.errors import Issue, IssueList, ValidationFailed, known, suggest
-from incident.playbook.loader import playbook_files
+from incident.errors import Issue, IssueList, Msg, ValidationFailed, known, suggest
+from incident.playbook.loader import kind_name, playbook_files
 from incident.validation import pydantic_issues
 from incident.yamlsrc import Located, PathKey, parse_file, parse_text
 
@@ -54,8 +54,9 @@ class _Checker:
         self.channels = set(channels) if channels is not None else None
         self.pb: Playbook | None = None
 
-    def err(self, path: PathKey, msg: str, hint: str = "", severity: str = "error") -> None:
-        self.doc.add(self.issues, path, msg, hint, severity)
+    def err(self, path: PathKey, msg: Msg, hint: str | Msg = "",
+            severity: str = "error") -> None:
+        self.doc.add(self.issues, path, msg, hint, severity)  # type: ignore[arg-type]
 
     def run(self) -> None:
         sc = self.sc
@@ -63,7 +64,8 @@ class _Checker:
             if sc.playbook in self.lib.playbooks:
                 self.pb = self.lib.playbooks[sc.playbook]
             else:
-                self.err(("playbook",), f"unknown playbook '{sc.playbook}'",
+                self.err(("playbook",), Msg("val.drill.unknown_playbook",
+                                            {"playbook": sc.playbook}),
                          suggest(sc.playbook, self.lib.playbooks) or known(self.lib.playbooks))
         self.unique()
         self.people()
@@ -74,13 +76,13 @@ class _Checker:
                 self.causal(self.pb)
         for i, inj in enumerate(sc.injects):
             if inj.at > sc.duration:
-                self.err(("injects", i, "at"), f"inject '{inj.id}' at {inj.at} comes after the "
-                         f"end of the drill ({sc.duration})", "move it earlier or lengthen "
-                         "'duration'", severity="warning")
+                self.err(("injects", i, "at"), Msg("val.drill.inject_late", {
+                    "inject": inj.id, "at": str(inj.at), "duration": str(sc.duration)}),
+                    Msg("val.drill.hint_lengthen"), severity="warning")
             if inj.fault is not None and self.channels is not None \
                     and inj.fault.channel not in self.channels:
                 self.err(("injects", i, "fault", "channel"),
-                         f"unknown channel '{inj.fault.channel}'",
+                         Msg("val.drill.unknown_channel", {"channel": inj.fault.channel}),
                          suggest(inj.fault.channel, self.channels) or known(self.channels))
 
     def unique(self) -> None:
@@ -89,8 +91,9 @@ class _Checker:
             for i, item in enumerate(items):
                 if item.id in seen:
                     line = self.doc.where((key, seen[item.id], "id"))[0]
-                    self.err((key, i, "id"), f"id '{item.id}' is used twice (also on line {line})",
-                             "give each its own id")
+                    self.err((key, i, "id"), Msg("val.drill.id_twice",
+                                                 {"id": item.id, "line": line}),
+                             Msg("val.drill.hint_own_id"))
                 else:
                     seen[item.id] = i
 
@@ -98,8 +101,8 @@ class _Checker:
         if self.dir is None:
             return True
         if pid not in self.dir.staff:
-            self.err(path, f"unknown person '{pid}'", suggest(pid, self.dir.staff)
-                     or "use a staff id from staff.yaml")
+            self.err(path, Msg("val.drill.unknown_person", {"person": pid}),
+                     suggest(pid, self.dir.staff) or Msg("val.drill.hint_staff_id"))
             return False
         return True
 
@@ -107,8 +110,8 @@ class _Checker:
         if self.dir is None:
             return True
         if role not in self.dir.roles:
-            self.err(path, f"unknown role '{role}'", suggest(role, self.dir.roles)
-                     or known(self.dir.roles))
+            self.err(path, Msg("val.drill.unknown_role", {"role": role}),
+                     suggest(role, self.dir.roles) or known(self.dir.roles))
             return False
         return True
 
@@ -123,8 +126,8 @@ class _Checker:
             if ok_p and ok_r and self.dir is not None \
                     and p.role not in self.dir.staff[p.person].roles:
                 self.err(("participants", i, "role"),
-                         f"{p.person} plays '{p.role}' but does not hold that role in staff.yaml",
-                         "fine for a drill, but a gated step needs a real holder of the role",
+                         Msg("val.drill.role_not_held", {"person": p.person, "role": p.role}),
+                         Msg("val.drill.hint_role_not_held"),
                          severity="warning")
         for i, e in enumerate(sc.evaluators):
             self.person(("evaluators", i), e)
@@ -140,29 +143,34 @@ class _Checker:
         for i, r in enumerate(self.sc.replies):
             path = ("replies", i)
             if r.step is not None and (r.step not in steps or steps[r.step].kind != "roll_call"):
-                self.err((*path, "step"), f"'{r.step}' is not a roll_call step of playbook "
-                         f"'{pb.id}'", suggest(r.step, calls) or
-                         (f"roll calls: {', '.join(calls)}" if calls else "it has none"))
+                self.err((*path, "step"), Msg("val.drill.not_roll_call",
+                                              {"step": r.step, "playbook": pb.id}),
+                         suggest(r.step, calls) or
+                         (Msg("val.drill.hint_roll_calls", {"steps": ", ".join(calls)})
+                          if calls else Msg("val.drill.hint_no_roll_calls")))
             elif r.step is None and not calls:
-                self.err(path, f"playbook '{pb.id}' has no roll_call step to answer",
-                         "remove 'replies', or add a roll_call step to the playbook")
+                self.err(path, Msg("val.drill.no_roll_call", {"playbook": pb.id}),
+                         Msg("val.drill.hint_replies"))
             if r.at > self.sc.duration:
-                self.err((*path, "at"), f"a reply at {r.at} after the question comes after "
-                         f"the end of the drill ({self.sc.duration})", "move it earlier",
-                         severity="warning")
+                self.err((*path, "at"), Msg("val.drill.reply_late", {
+                    "at": str(r.at), "duration": str(self.sc.duration)}),
+                    Msg("val.drill.hint_earlier"), severity="warning")
             if self.dir is None:
                 continue
             if r.unit not in self.dir.units:
-                self.err((*path, "unit"), f"unknown unit '{r.unit}'",
-                         suggest(r.unit, self.dir.units) or "e.g. B3-1301")
+                self.err((*path, "unit"), Msg("val.drill.unknown_unit", {"unit": r.unit}),
+                         suggest(r.unit, self.dir.units) or Msg("val.drill.hint_unit"))
                 continue
             owners = [p.id for p in self.dir.owners_of(r.unit)]
             if r.person is not None and r.person not in owners:
-                self.err((*path, "person"), f"'{r.person}' is not an owner of {r.unit}",
-                         f"owners of {r.unit}: {', '.join(owners) or 'none'}")
+                self.err((*path, "person"), Msg("val.drill.not_owner",
+                                                {"person": r.person, "unit": r.unit}),
+                         Msg("val.drill.hint_owners", {
+                             "unit": r.unit,
+                             "owners": ", ".join(owners) or Msg("val.drill.none")}))
             elif not owners:
-                self.err((*path, "unit"), f"{r.unit} has no owner in the roster to answer",
-                         "pick a unit with an owner")
+                self.err((*path, "unit"), Msg("val.drill.unit_no_owner", {"unit": r.unit}),
+                         Msg("val.drill.hint_pick_unit"))
 
     def location(self) -> None:
         if self.dir is None:
@@ -172,8 +180,11 @@ class _Checker:
         try:
             self.dir.locate(self.sc.location)
         except SelectorError as exc:
-            self.err(("location",), f"location '{self.sc.location}': {exc}",
-                     getattr(exc, "hint", "") or "e.g. B3-1302 or 'B3 13F'")
+            message = getattr(exc, "message", None)
+            self.err(("location",), Msg("val.drill.bad_location", {
+                "location": self.sc.location,
+                "problem": message if isinstance(message, Msg) else str(exc)}),
+                getattr(exc, "hint", "") or Msg("val.drill.hint_location"))
 
     def playbook_refs(self, pb: Playbook) -> None:
         sc = self.sc
@@ -182,16 +193,18 @@ class _Checker:
         if sc.severity is not None:
             levels = [s.level for s in pb.severities]
             if sc.severity not in levels:
-                self.err(("severity",), f"playbook '{pb.id}' has no severity {sc.severity}",
-                         f"use one of {', '.join(map(str, levels))}")
+                self.err(("severity",), Msg("val.drill.no_severity",
+                                            {"playbook": pb.id, "level": sc.severity}),
+                         Msg("val.drill.hint_use_one", {"levels": ", ".join(map(str, levels))}))
         for key in sc.inputs:
             if key not in pb.inputs:
-                self.err(("inputs", key), f"unknown input '{key}' for playbook '{pb.id}'",
+                self.err(("inputs", key), Msg("val.drill.unknown_input",
+                                              {"input": key, "playbook": pb.id}),
                          suggest(key, pb.inputs) or known(pb.inputs))
 
         def step_ref(path: PathKey, ref: str) -> bool:
             if ref not in steps:
-                self.err(path, f"no step '{ref}' in playbook '{pb.id}'",
+                self.err(path, Msg("val.drill.no_step", {"step": ref, "playbook": pb.id}),
                          suggest(ref, steps) or known(steps))
                 return False
             return True
@@ -200,18 +213,19 @@ class _Checker:
             if o.step is not None:
                 step_ref(("objectives", i, "step"), o.step)
             if o.target is not None and o.target not in targets:
-                self.err(("objectives", i, "target"), f"no target '{o.target}' in playbook "
-                         f"'{pb.id}'", suggest(o.target, targets) or known(targets))
+                self.err(("objectives", i, "target"), Msg("val.drill.no_target", {
+                    "target": o.target, "playbook": pb.id}),
+                    suggest(o.target, targets) or known(targets))
             if o.after is not None:
                 step_ref(("objectives", i, "after"), o.after)
             # a step an objective measures needs a scripted time: left to the default
             # delay, --auto would score the default, not the rehearsal being replayed
             measured = o.step or (targets[o.target].met_by if o.target in targets else None)
             if measured in steps and measured not in sc.responses.steps:
-                self.err(("objectives", i), f"objective '{o.id}' measures step '{measured}', "
-                         "which the script does not time: --auto would do it "
-                         f"{format_duration(sc.responses.default)} after it is ready",
-                         f"add responses.steps.{measured} (e.g. '{measured}: 2m')",
+                self.err(("objectives", i), Msg("val.drill.untimed", {
+                    "objective": o.id, "step": measured,
+                    "delay": format_duration(sc.responses.default)}),
+                    Msg("val.drill.hint_untimed", {"step": measured}),
                          severity="warning")
         self.replies(pb)
         for sid, r in sc.responses.steps.items():
@@ -222,26 +236,28 @@ class _Checker:
             if r.option is not None:
                 ids = [opt.id for opt in step.options or []]
                 if step.kind != "decision":
-                    self.err((*path, "option"), f"step '{sid}' is not a decision")
+                    self.err((*path, "option"), Msg("val.drill.not_decision", {"step": sid}))
                 elif r.option not in ids:
-                    self.err((*path, "option"), f"step '{sid}' has no option '{r.option}'",
-                             suggest(r.option, ids) or "choose one of: " + ", ".join(ids))
+                    self.err((*path, "option"), Msg("val.drill.no_option",
+                                                    {"step": sid, "option": r.option}),
+                             suggest(r.option, ids) or Msg("val.drill.hint_choose",
+                                                           {"options": ", ".join(ids)}))
             if r.value is not None and step.kind != "record":
-                self.err((*path, "value"), f"step '{sid}' records nothing; remove 'value'")
+                self.err((*path, "value"), Msg("val.drill.records_nothing", {"step": sid}))
             elif r.value is not None and step.record is not None \
                     and step.record.type in ("int", "number"):
                 try:
                     (int if step.record.type == "int" else float)(str(r.value))
                 except ValueError:
-                    self.err((*path, "value"), f"step '{sid}' records a number; "
-                             f"'{r.value}' is not one")
+                    self.err((*path, "value"), Msg("val.drill.not_number",
+                                                   {"step": sid, "value": str(r.value)}))
             if r.start is not None and step.kind != "dispatch":
-                self.err((*path, "start"), f"'start' is for dispatch steps; '{sid}' is a "
-                         f"{step.kind} step")
+                self.err((*path, "start"), Msg("val.drill.start_not_dispatch", {
+                    "step": sid, "kind": kind_name(step.kind)}))
             if r.confirm is not None and step.gate is None:
-                self.err((*path, "confirm"), f"step '{sid}' has no second-person gate")
+                self.err((*path, "confirm"), Msg("val.drill.no_gate", {"step": sid}))
             if r.skip is not None and not r.skip.strip():
-                self.err((*path, "skip"), "give the reason for skipping")
+                self.err((*path, "skip"), Msg("val.drill.skip_reason"))
 
 
     def causal(self, pb: Playbook) -> None:
@@ -255,27 +271,29 @@ class _Checker:
         times = scripted_times(sc, pb)
         injects = {i.id: i for i in sc.injects}
 
-        def tplus(d: timedelta | None) -> str:
-            return "never" if d is None else f"T+{format_duration(d)}"
+        def tplus(d: timedelta | None) -> str | Msg:
+            return Msg("val.drill.never") if d is None else f"T+{format_duration(d)}"
 
         for i, inj in enumerate(sc.injects):
             if inj.after is None:
                 continue
             if inj.after not in steps:
-                self.err(("injects", i, "after"), f"no step '{inj.after}' in playbook "
-                         f"'{pb.id}'", suggest(inj.after, steps) or known(steps))
+                self.err(("injects", i, "after"), Msg("val.drill.no_step", {
+                    "step": inj.after, "playbook": pb.id}),
+                    suggest(inj.after, steps) or known(steps))
                 continue
             t = times[inj.after]
             if t.done is None or t.done > inj.at:
-                when = ("is never done in the script" if t.done is None
-                        else f"is scripted done at {tplus(t.done)}")
+                when = (Msg("val.drill.never_done") if t.done is None
+                        else Msg("val.drill.done_at", {"time": tplus(t.done)}))
                 self.err(("injects", i, "at"),
-                         f"inject '{inj.id}' at {tplus(inj.at)} follows from step "
-                         f"'{inj.after}', which {when}",
-                         (f"move the inject to {tplus(t.done)} or later, or script "
-                          f"'{inj.after}' earlier (responses.steps.{inj.after})")
+                         Msg("val.drill.inject_before_step", {
+                             "inject": inj.id, "at": tplus(inj.at), "step": inj.after,
+                             "when": when}),
+                         Msg("val.drill.hint_move_inject", {"time": tplus(t.done),
+                                                            "step": inj.after})
                          if t.done is not None else
-                         f"script '{inj.after}' in responses.steps, or drop 'after'",
+                         Msg("val.drill.hint_script_step", {"step": inj.after}),
                          severity="error" if t.done is not None else "warning")
         for sid, r in sc.responses.steps.items():
             if sid not in steps:
@@ -284,14 +302,15 @@ class _Checker:
             t = times[sid]
             if r.at is not None and t.ready is not None and r.at < t.ready:
                 self.err((*path, "at"),
-                         f"step '{sid}' is scripted at {tplus(r.at)}, before what it waits "
-                         f"for: '{t.waits_for}' is scripted to settle at {tplus(t.ready)}",
-                         f"move it to {tplus(t.ready)} or later, or script "
-                         f"'{t.waits_for}' earlier")
+                         Msg("val.drill.before_ready", {
+                             "step": sid, "at": tplus(r.at), "waits": t.waits_for,
+                             "ready": tplus(t.ready)}),
+                         Msg("val.drill.hint_before_ready", {"ready": tplus(t.ready),
+                                                             "waits": t.waits_for}))
             if r.on is None:
                 continue
             if r.on not in injects:
-                self.err((*path, "on"), f"no inject '{r.on}' in this scenario",
+                self.err((*path, "on"), Msg("val.drill.no_inject", {"inject": r.on}),
                          suggest(r.on, injects) or known(injects))
                 continue
             inj = injects[r.on]
@@ -299,16 +318,18 @@ class _Checker:
                     r.after if r.after is not None else sc.responses.default) < inj.at:
                 need = inj.at - t.ready
                 self.err(path,
-                         f"step '{sid}' answers inject '{inj.id}' ({tplus(inj.at)}) but is "
-                         f"scripted done at {tplus(t.ready + (r.after or sc.responses.default))}"
-                         f" ({format_duration(r.after or sc.responses.default)} after it is "
-                         f"ready at {tplus(t.ready)})",
-                         f"script it at least {format_duration(need)} after it is ready "
-                         f"(after: {format_duration(need)}), or at: {format_duration(inj.at)}")
+                         Msg("val.drill.answers_early", {
+                             "step": sid, "inject": inj.id, "at": tplus(inj.at),
+                             "done": tplus(t.ready + (r.after or sc.responses.default)),
+                             "delay": format_duration(r.after or sc.responses.default),
+                             "ready": tplus(t.ready)}),
+                         Msg("val.drill.hint_answers_early", {
+                             "need": format_duration(need), "time": format_duration(inj.at)}))
             elif r.at is not None and r.at < inj.at:
-                self.err((*path, "at"), f"step '{sid}' answers inject '{inj.id}' "
-                         f"({tplus(inj.at)}) but is scripted at {tplus(r.at)}",
-                         f"move it to {tplus(inj.at)} or later")
+                self.err((*path, "at"), Msg("val.drill.answers_before", {
+                    "step": sid, "inject": inj.id, "at": tplus(inj.at),
+                    "scripted": tplus(r.at)}),
+                    Msg("val.drill.hint_move_to", {"time": tplus(inj.at)}))
         for i, o in enumerate(sc.objectives):
             if o.after is None or o.after not in steps:
                 continue
@@ -316,17 +337,16 @@ class _Checker:
                                       None)
             if measured in steps and (measured == o.after or follows(pb, measured, o.after)):
                 self.err(("objectives", i, "after"),
-                         f"objective '{o.id}' measures '{measured}' from '{o.after}', which "
-                         f"can only happen after it ('{o.after}' waits for '{measured}')",
-                         "measure from a step that comes before it, or drop 'after'")
+                         Msg("val.drill.measured_after", {
+                             "objective": o.id, "step": measured, "after": o.after}),
+                         Msg("val.drill.hint_measure_from"))
 
 
 def _check(doc: Located, library: PlaybookLibrary | None, directory: Directory | None,
            channels: Iterable[str] | None) -> LoadedScenario:
     issues = doc.issues()
     if not isinstance(doc.data, dict):
-        issues.add("a drill scenario must be a mapping of fields (id:, playbook:, injects: …)",
-                   line=1)
+        issues.add("val.drill.not_mapping", line=1)
         issues.raise_if_errors()
     try:
         sc = m.Scenario.model_validate(doc.data)
@@ -389,5 +409,6 @@ def find_scenario(name: str, playbooks_dir: str | Path) -> Path:
         return ids[name]
     names = sorted({*ids, *(f.stem for f in files)})
     hint = suggest(name, names) or known(names)
-    raise ValidationFailed([Issue(name, f"no drill scenario '{name}' in {folder}",
+    raise ValidationFailed([Issue(name, Msg("val.drill.no_scenario",
+                                            {"name": name, "folder": str(folder)}),
                                   hint=hint)])

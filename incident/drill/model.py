@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from incident.i18n import N_
 from incident.playbook.model import Duration, Ident, Text
@@ -92,9 +93,11 @@ class Objective(Strict):
     @model_validator(mode="after")
     def _one_reference(self) -> Objective:
         if (self.step is None) == (self.target is None):
-            raise ValueError("an objective needs exactly one of 'step' or 'target'")
+            raise PydanticCustomError("val.drill.objective_one",
+                                      "an objective needs exactly one of 'step' or 'target'")
         if self.step is not None and self.within is None:
-            raise ValueError("an objective on a step needs 'within' (e.g. within: 2m)")
+            raise PydanticCustomError("val.drill.objective_within",
+                                      "an objective on a step needs 'within' (e.g. within: 2m)")
         return self
 
 
@@ -119,8 +122,9 @@ class Response(Strict):
     @model_validator(mode="after")
     def _one_time(self) -> Response:
         if self.at is not None and self.after is not None:
-            raise ValueError("give either 'after' (from when the step is ready) or 'at' "
-                             "(from the drill's start), not both")
+            raise PydanticCustomError("val.drill.after_or_at",
+                                      "give either 'after' (from when the step is ready) or "
+                                      "'at' (from the drill's start), not both")
         return self
 
 

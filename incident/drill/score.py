@@ -14,7 +14,7 @@ from incident.drill.live import DrillRun, drill_run, index_for
 from incident.drill.model import RATINGS, Objective, Scenario
 from incident.engine import events as engine_events
 from incident.engine.state import fold
-from incident.errors import Refused, known, suggest
+from incident.errors import Msg, Refused, known, suggest
 from incident.store import NewEvent
 
 if TYPE_CHECKING:
@@ -166,8 +166,8 @@ def scored(store: Store, playbooks: PlaybookLibrary, incident_id: str) -> Scored
     try:
         pb = playbooks.get(row.playbook_id)
     except KeyError:
-        raise Refused(f"drill {incident_id} uses playbook '{row.playbook_id}', which is not "
-                      "loaded") from None
+        raise Refused("refused.drill.playbook_not_loaded", incident=incident_id,
+                      playbook=row.playbook_id) from None
     events = store.events(incident_id)
     st = fold(incident_id, pb, events)
     ev = evaluation(events)
@@ -218,15 +218,24 @@ def require_evaluator(engine: Engine, incident_id: str, run: DrillRun, actor: st
     does not play). A player is the lead, a scenario participant, or anyone who acted on
     a step of this drill; when the scenario names its evaluators, only they rate."""
     sc = run.scenario
-    who = engine._who(actor)
+    who = _who(engine, actor)
     acted = {e.actor for e in engine.store.events(incident_id, kinds=list(engine_events.STEP_EVENTS))}
     players = {sc.lead, *(p.person for p in sc.participants)} | acted
     if actor in players:
-        raise Refused(f"{who} played in this drill — ratings and evaluations come from the "
-                      f"evaluators ({', '.join(sc.evaluators) or 'someone who did not play'})")
+        raise Refused("refused.drill.player_rates", who=who,
+                      evaluators=", ".join(sc.evaluators)
+                      or Msg("refused.drill.someone_else"))
     if sc.evaluators and actor not in sc.evaluators:
-        raise Refused(f"{who} is not an evaluator of scenario '{sc.id}' — its evaluators are "
-                      f"{', '.join(sc.evaluators)} (scenario file: evaluators)")
+        raise Refused("refused.drill.not_evaluator", who=who, scenario=sc.id,
+                      evaluators=", ".join(sc.evaluators))
+
+
+def _who(engine: Engine, actor: str) -> dict[str, str]:
+    """'Han Xue (han.xue)' in each language, for a refusal told to either reader."""
+    from incident.names import Names
+
+    name = Names(engine.directory).who(actor, "zh")
+    return {"en": engine._who(actor), "zh": actor if name == actor else f"{name}（{actor}）"}
 
 
 def rate(engine: Engine, incident_id: str, objective: str, rating: str, *, actor: str,
@@ -235,11 +244,11 @@ def rate(engine: Engine, incident_id: str, objective: str, rating: str, *, actor
     require_evaluator(engine, incident_id, run, actor)
     ids = [o.id for o in run.scenario.objectives]
     if objective not in ids:
-        raise Refused(f"no objective '{objective}' in scenario '{run.scenario.id}' — "
-                      f"{suggest(objective, ids) or known(ids)}")
+        raise Refused("refused.drill.no_objective", objective=objective,
+                      scenario=run.scenario.id, hint=suggest(objective, ids) or known(ids))
     r = rating.strip().upper()
     if r not in RATINGS:
-        raise Refused(f"rating '{rating}' — use P, S, M or U")
+        raise Refused("refused.drill.rating", rating=rating)
     payload = {"objective": objective, "rating": r, "comment": comment.strip(),
                "text": f"{objective}: {r}" + (f" — {comment.strip()}" if comment.strip() else "")}
     engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_RATED, actor,
@@ -254,7 +263,7 @@ def add_note(engine: Engine, incident_id: str, kind: str, text: str, *, actor: s
     if kind not in ("strength", "improvement"):
         raise ValueError(kind)
     if not text.strip():
-        raise Refused(f"the {kind} is empty")
+        raise Refused(_EMPTY[kind])
     payload = {"type": kind, "text": text.strip()}
     for key, value in (("capability", capability), ("analysis", analysis),
                        ("recommendation", recommendation)):
@@ -265,6 +274,8 @@ def add_note(engine: Engine, incident_id: str, kind: str, text: str, *, actor: s
 
 
 PLAN_STATUSES = ("open", "in_progress", "done")
+_EMPTY = {"strength": "refused.drill.empty_strength",
+          "improvement": "refused.drill.empty_improvement"}
 
 
 def set_plan_status(engine: Engine, incident_id: str, item: str, status: str, *,
@@ -273,11 +284,12 @@ def set_plan_status(engine: Engine, incident_id: str, item: str, status: str, *,
     done; an item not done is carried over into the next run's report."""
     _require_drill(engine, incident_id)
     if status not in PLAN_STATUSES:
-        raise Refused(f"status '{status}' — use {', '.join(PLAN_STATUSES)}")
+        raise Refused("refused.drill.plan_status", status=status,
+                      statuses=", ".join(PLAN_STATUSES))
     items = [i["item"] for i in evaluation(engine.store.events(incident_id)).plan]
     if item not in items:
-        raise Refused(f"no improvement plan item '{item}' in {incident_id} — "
-                      f"{suggest(item, items) or known(items)}")
+        raise Refused("refused.drill.no_plan_item", item=item, incident=incident_id,
+                      hint=suggest(item, items) or known(items))
     payload = {"type": "plan_status", "item": item, "status": status,
                "text": f"{item}: {status}"}
     engine.append_events(incident_id, lambda _st, now: [NewEvent(dev.DRILL_EVALUATION, actor,
@@ -292,15 +304,15 @@ def add_plan(engine: Engine, incident_id: str, *, issue: str, action: str, owner
     _require_drill(engine, incident_id)
     for name, value in (("issue", issue), ("action", action), ("owner", owner)):
         if not str(value or "").strip():
-            raise Refused(f"the improvement plan item needs --{name}")
+            raise Refused("refused.drill.plan_needs", name=name)
     due_day = _day(due)
     d = engine.directory
     if d is not None and owner not in d.staff and owner not in d.roles:
-        raise Refused(f"unknown owner '{owner}' — "
-                      f"{suggest(owner, [*d.staff, *d.roles]) or 'use a staff id or a role'}")
+        raise Refused("refused.drill.unknown_owner", owner=owner,
+                      hint=suggest(owner, [*d.staff, *d.roles]) or Msg("val.drill.hint_owner"))
     start_day = _day(start) if start else None
     if start_day is not None and start_day > due_day:
-        raise Refused(f"the start {start_day} is after the due date {due_day}")
+        raise Refused("refused.drill.start_after_due", start=str(start_day), due=str(due_day))
     payload = {"type": "plan", "issue": issue.strip(), "action": action.strip(),
                "owner": owner, "due": due_day.isoformat(), "capability": capability.strip(),
                "text": f"{issue.strip()} → {action.strip()} ({owner}, {due_day.isoformat()})"}
@@ -329,4 +341,4 @@ def _day(value: date | str) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise Refused(f"due date '{value}' — write it as YYYY-MM-DD") from None
+        raise Refused("refused.drill.due_date", value=value) from None

@@ -17,7 +17,7 @@ from incident.clock import parse_duration
 from incident.engine import aftercare as ac
 from incident.engine import events as ev
 from incident.engine.context import local_zone
-from incident.errors import Refused, known, suggest
+from incident.errors import Msg, Refused, known, suggest
 from incident.i18n import in_sentence, t
 from incident.store import NewEvent, NewOutbox
 
@@ -33,6 +33,16 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,19}$")
 
 
 # ---- the first receiver's record ---------------------------------------------------------
+
+#: a reporter's contact details as a refusal names them
+_CONTACT_FIELDS: dict[str, Msg] = {"phone": Msg("refused.care.field_phone"),
+                                   "unit": Msg("refused.care.field_unit")}
+
+
+def listed(items: list[str]) -> dict[str, str]:
+    """Names or ids listed the way each language lists them ('a, b' / 'a、b')."""
+    return {"en": ", ".join(items), "zh": "、".join(items)}
+
 
 def parse_received(text: str, now: datetime, zone: Any) -> datetime:
     """`--received-at`: '14:05' (today, local), '2026-01-05 14:05', an ISO time, or
@@ -50,8 +60,7 @@ def parse_received(text: str, now: datetime, zone: Any) -> datetime:
     try:
         ts = datetime.fromisoformat(raw)
     except ValueError:
-        raise Refused(f"--received-at '{text}' is not a time — give '14:05', "
-                      "'2026-01-05 14:05' or '10m' (ten minutes ago)") from None
+        raise Refused("refused.care.received_not_a_time", text=text) from None
     return ts if ts.tzinfo else ts.replace(tzinfo=zone)
 
 
@@ -65,34 +74,35 @@ def first_receiver_record(engine: Engine, now: datetime, *, received_at: datetim
         ts = received_at if isinstance(received_at, datetime) else \
             parse_received(received_at, now, zone)
         if ts > now + CLOCK_SKEW:
-            raise Refused(f"--received-at {ts.astimezone(zone):%Y-%m-%d %H:%M} is in the future "
-                          "— give the time the call or alarm came in")
+            raise Refused("refused.care.received_in_future",
+                          at=f"{ts.astimezone(zone):%Y-%m-%d %H:%M}")
         if ts < now - RECEIVED_BOUND:
-            raise Refused(f"--received-at {ts.astimezone(zone):%Y-%m-%d %H:%M} is more than "
-                          "24 hours ago — log it as a new report, with that time in a note")
+            raise Refused("refused.care.received_too_old",
+                          at=f"{ts.astimezone(zone):%Y-%m-%d %H:%M}")
         out["received_at"] = min(ts, now).isoformat()
     if channel is not None:
         key = channel.strip().lower().replace("-", "_")
         if key not in ac.CHANNELS:
-            raise Refused(f"unknown channel '{channel}' — "
-                          f"{suggest(key, ac.CHANNELS) or known(ac.CHANNELS)}")
+            raise Refused("refused.care.unknown_channel", channel=channel,
+                          hint=suggest(key, ac.CHANNELS) or known(ac.CHANNELS))
         out["channel"] = key
     if reporter is not None and len(reporter) > 100:
-        raise Refused("the reporter's name is too long (at most 100 characters)")
+        raise Refused("refused.care.reporter_name_too_long")
     info: dict[str, Any] = {}
     for field_name, value in (contact or {}).items():
         if value is None or not str(value).strip():
             continue
         value = str(value).strip()
         if len(value) > 100:
-            raise Refused(f"reporter {field_name} is too long (at most 100 characters)")
+            raise Refused("refused.care.reporter_field_too_long",
+                          field=_CONTACT_FIELDS.get(field_name, field_name))
         if field_name == "phone" and not _PHONE.match(value):
-            raise Refused(f"reporter phone '{value}' is not a phone number — digits, "
-                          "spaces and dashes, e.g. 138 1234 5678")
+            raise Refused("refused.care.reporter_phone_invalid", phone=value)
         if field_name == "unit" and engine.directory is not None \
                 and value not in engine.directory.units:
-            raise Refused(f"reporter unit '{value}' is not a unit of this estate — "
-                          f"{suggest(value, engine.directory.units) or 'e.g. B3-1201'}")
+            raise Refused("refused.care.reporter_unit_unknown", unit=value,
+                          hint=suggest(value, engine.directory.units)
+                          or Msg("refused.care.hint_unit_example"))
         info[field_name] = value
     if reporter and engine.directory is not None:
         person = engine.directory.people.get(reporter)
@@ -184,23 +194,22 @@ def record_followup(engine: Engine, incident_id: str, who: str, *, actor: str, r
     did not reach them (`final` when the manual's attempts are used up)."""
     engine.check_actor(actor)
     if satisfaction is not None and not 1 <= int(satisfaction) <= 5:
-        raise Refused("satisfaction is 1 (very dissatisfied) to 5 (very satisfied)")
+        raise Refused("refused.care.satisfaction_range")
     if reached and satisfaction is None:
-        raise Refused("a callback that reached the person records their satisfaction "
-                      "(--satisfaction 1-5)")
+        raise Refused("refused.care.reached_needs_satisfaction")
     if len(note) > MAX_TEXT:
-        raise Refused(f"the note is too long (at most {MAX_TEXT} characters)")
+        raise Refused("refused.care.note_too_long", n=MAX_TEXT)
 
     def make(st: IncidentState, now: datetime) -> list[NewEvent]:
         if st.status == "open":
-            raise Refused(f"{st.id} is still open — callbacks come after it is resolved")
+            raise Refused("refused.care.callback_while_open", incident=st.id)
         f = st.followups.get(who)
         if f is None:
-            raise Refused(f"no callback for '{who}' on {st.id} — "
-                          f"{suggest(who, st.followups) or known(st.followups)}")
+            raise Refused("refused.care.no_callback", who=who, incident=st.id,
+                          hint=suggest(who, st.followups) or known(st.followups))
         if f.done:
-            raise Refused(f"the callback to {f.name} was already recorded by {f.done_by} "
-                          f"at {f.done_at.astimezone(local_zone(engine.directory)):%H:%M}")
+            raise Refused("refused.care.callback_done", name=f.name, by=f.done_by,
+                          at=f"{f.done_at.astimezone(local_zone(engine.directory)):%H:%M}")
         payload: dict[str, Any] = {"who": who, "reached": bool(reached), "note": note.strip()}
         if satisfaction is not None:
             payload["satisfaction"] = int(satisfaction)
@@ -220,11 +229,11 @@ def open_complaint(engine: Engine, incident_id: str, *, actor: str, by: str,
     engine.check_actor(actor)
     by, text = (by or "").strip(), (text or "").strip()
     if not by:
-        raise Refused("say who complains (--from: an owner id, a name or a unit)")
+        raise Refused("refused.care.complaint_needs_from")
     if not text:
-        raise Refused("say what the complaint is (--text)")
+        raise Refused("refused.care.complaint_needs_text")
     if len(text) > MAX_TEXT or len(by) > 100:
-        raise Refused(f"the complaint is too long (at most {MAX_TEXT} characters)")
+        raise Refused("refused.care.complaint_too_long", n=MAX_TEXT)
     made: list[str] = []
 
     def make(st: IncidentState, now: datetime):
@@ -251,13 +260,14 @@ def complaint_step(engine: Engine, incident_id: str, complaint: str, step: str, 
     """supervisor_told or investigated."""
     engine.check_actor(actor)
     if step not in ac.COMPLAINT_STEPS:
-        raise Refused(f"unknown complaint step '{step}' — {known(ac.COMPLAINT_STEPS)}")
+        raise Refused("refused.care.unknown_complaint_step", step=step,
+                      hint=known(ac.COMPLAINT_STEPS))
 
     def make(st: IncidentState, now: datetime) -> list[NewEvent]:
         c = _complaint(st, complaint)
         if step in c.steps:
-            raise Refused(f"complaint {c.id}: {ac.COMPLAINT_STEPS[step][0].lower()} was already "
-                          f"recorded by {c.steps[step][1]}")
+            raise Refused("refused.care.complaint_step_done", complaint=c.id,
+                          what=Msg(ac.COMPLAINT_STEPS[step]), by=c.steps[step][1])
         return [NewEvent(ac.COMPLAINT_STEP, actor, {"complaint": c.id, "step": step,
                                                     "note": note.strip()[:MAX_TEXT]}, now)]
 
@@ -269,11 +279,9 @@ def close_complaint(engine: Engine, incident_id: str, complaint: str, *, actor: 
     """Closed only with the owner's satisfaction recorded, and only when satisfied (3+)."""
     engine.check_actor(actor)
     if satisfaction is None or not 1 <= int(satisfaction) <= 5:
-        raise Refused("a complaint closes with the owner's satisfaction, 1 to 5 "
-                      "(--satisfaction)")
+        raise Refused("refused.care.complaint_close_needs_satisfaction")
     if int(satisfaction) < 3:
-        raise Refused(f"the owner is not satisfied ({satisfaction}/5) — the complaint stays "
-                      "open: keep handling it and record their satisfaction when they are")
+        raise Refused("refused.care.owner_not_satisfied", n=satisfaction)
 
     def make(st: IncidentState, now: datetime) -> list[NewEvent]:
         c = _complaint(st, complaint)
@@ -288,10 +296,11 @@ def close_complaint(engine: Engine, incident_id: str, complaint: str, *, actor: 
 def _complaint(st: IncidentState, complaint: str) -> ac.ComplaintState:
     c = st.complaints.get(complaint.upper())
     if c is None:
-        raise Refused(f"no complaint '{complaint}' on {st.id} — "
-                      f"{known(st.complaints) if st.complaints else 'none was opened'}")
+        raise Refused("refused.care.no_complaint", complaint=complaint, incident=st.id,
+                      hint=known(st.complaints) if st.complaints
+                      else Msg("refused.care.hint_no_complaints"))
     if not c.open:
-        raise Refused(f"complaint {c.id} was already closed by {c.closed_by}")
+        raise Refused("refused.care.complaint_closed", complaint=c.id, by=c.closed_by)
     return c
 
 
@@ -303,16 +312,15 @@ def close(engine: Engine, incident_id: str, *, actor: str, note: str = "") -> In
 
     def make(st: IncidentState, now: datetime):
         if st.status == "open":
-            raise Refused(f"{st.id} is still open — resolve it first")
+            raise Refused("refused.care.close_while_open", incident=st.id)
         if st.closed_at is not None:
-            raise Refused(f"{st.id} is already closed")
+            raise Refused("refused.care.already_closed", incident=st.id)
         left = [f.name for f in st.followups.values() if not f.done]
         if left:
-            raise Refused(f"{len(left)} callback(s) are still due ({', '.join(left[:5])}) — "
-                          "record them with `incident followup`")
+            raise Refused("refused.care.callbacks_due", n=len(left), names=listed(left[:5]))
         opened = [c.id for c in st.complaints.values() if c.open]
         if opened:
-            raise Refused(f"complaint(s) {', '.join(opened)} are still open")
+            raise Refused("refused.care.complaints_open", complaints=listed(opened))
         return [NewEvent(ac.INCIDENT_CLOSED, actor, {"reason": note.strip()[:MAX_TEXT]}, now)], \
             [], {"status": "closed"}
 
@@ -330,15 +338,14 @@ def report_back(engine: Engine, incident_id: str, *, actor: str, text: str = "",
     def make(st: IncidentState, now: datetime):
         how = via or (st.promise.via if st.promise else "call")
         if how not in ("sms", "call"):
-            raise Refused(f"report back by 'sms' or 'call', not '{how}'")
+            raise Refused("refused.care.report_back_via", via=how)
         payload = {"via": how, "note": text.strip()[:MAX_TEXT]}
         events = [NewEvent(ac.REPORTED_BACK, actor, payload, now)]
         if how == "call":
             return events
         phone = st.reporter_contact.get("phone")
         if not phone:
-            raise Refused("the reporter left no phone number — call them back in person and "
-                          "record it with --via call")
+            raise Refused("refused.care.no_reporter_phone")
         lang = "zh"
         body = text.strip() or report_back_text(st, lang)
         row = NewOutbox(idempotency_key=f"{st.id}:report_back:{st.last_seq}",

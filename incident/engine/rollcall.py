@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from incident.engine import events as ev
 from incident.errors import Refused
-from incident.i18n import N_, nt, t
+from incident.i18n import N_, channel_name, nt, t
 
 if TYPE_CHECKING:
     from incident.directory import Directory, Recipient
@@ -109,7 +109,7 @@ def as_notify(step: Step) -> Step:
 
     rc = step.roll_call
     if rc is None:
-        raise Refused(f"'{step.title.en}' is not a roll call")
+        raise Refused("refused.rollcall.not_a_roll_call", step=step.title)
     body = Text(en=f"{rc.question.en}\n{reply_line('en')}",
                 zh=f"{rc.question.zh}\n{reply_line('zh')}")
     notify = Notify(audience=rc.audience, channels=list(rc.channels),
@@ -300,15 +300,17 @@ def board(st: IncidentState, now: datetime, step_id: str | None = None, *,
     sent = roll_call_steps(st)
     if step_id is None:
         if not sent:
-            raise Refused(f"{st.id} has no roll call sent yet — do its roll_call step first")
+            raise Refused("refused.rollcall.none_sent", incident=st.id)
         step_id = sent[-1]
     steps = st.playbook.steps()
     if step_id not in steps or steps[step_id].kind != "roll_call":
         calls = [s.id for s in steps.values() if s.kind == "roll_call"]
-        raise Refused(f"'{step_id}' is not a roll-call step of {st.id} — "
-                      + (f"roll calls: {', '.join(calls)}" if calls else "it has none"))
+        if not calls:
+            raise Refused("refused.rollcall.not_a_step_none", step=step_id, incident=st.id)
+        raise Refused("refused.rollcall.not_a_step", step=step_id, incident=st.id,
+                      calls={"en": ", ".join(calls), "zh": "、".join(calls)})
     if step_id not in st.notifications:
-        raise Refused(f"the roll call '{steps[step_id].title.en}' has not been sent yet")
+        raise Refused("refused.rollcall.not_sent", step=steps[step_id].title)
     rc = steps[step_id].roll_call
     after = no_answer_after if no_answer_after is not None else (rc.no_answer_after if rc
                                                                  else None)
@@ -429,22 +431,23 @@ def knock(engine: Engine, incident_id: str, *, team: str, actor: str,
     engine.check_actor(actor)
     directory = engine.directory
     if directory is None:
-        raise Refused("no estate directory is loaded, so there is no team to send to")
+        raise Refused("refused.rollcall.no_directory")
     if team not in directory.roles:
         from incident.errors import known, suggest
 
-        raise Refused(f"unknown role '{team}' — {suggest(team, directory.roles) or known(directory.roles)}")
+        raise Refused("refused.rollcall.unknown_role", role=team,
+                      hint=suggest(team, directory.roles) or known(directory.roles))
 
     def plan(st: IncidentState, now: datetime):
         if st.status != "open":
-            raise Refused(f"{st.id} is resolved — reopen it first")
+            raise Refused("refused.incident_resolved", incident=st.id)
         b = board(st, now, step_id, no_answer_after=no_answer_after)
         items = b.knock_list()
         if not items:
-            raise Refused("nobody to knock on: every unit asked is accounted for")
+            raise Refused("refused.rollcall.nobody_to_knock")
         team_people = directory.on_duty(team, now) or directory.holders(team)
         if not team_people:
-            raise Refused(f"nobody holds the role '{team}' — name another team")
+            raise Refused("refused.rollcall.nobody_holds_role", role=team)
         n = len(st.knocks) + 1
         # its own step id: a guard's reply to the list is never read as a roll-call answer
         knock_step = f"{KNOCK_PREFIX}{b.step_id}:{n}"
@@ -465,8 +468,9 @@ def knock(engine: Engine, incident_id: str, *, team: str, actor: str,
                 drill=bool(st.drill), fallback_channels=usable[1:]))
             to.append(person.id)
         if not rows:
-            raise Refused(f"nobody of '{team}' has a {' or '.join(channels)} address — "
-                          "print the list instead (incident rollcall --knock)")
+            raise Refused("refused.rollcall.no_address", role=team,
+                          channels={"en": " or ".join(channels),
+                                    "zh": "或".join(channel_name(c, "zh") for c in channels)})
         payload = {"step": b.step_id, "outbox_step": knock_step, "team": team, "list": n,
                    "to": to,
                    "unreachable": unreachable, "units": [k.as_dict() for k in items],

@@ -31,7 +31,7 @@ from incident.engine.state import (
     read_incident,
     waiting_for,
 )
-from incident.errors import Refused, known, suggest
+from incident.errors import Msg, Refused, known, suggest
 from incident.identity import Actor, staff_id
 from incident.names import Names
 from incident.store import NewEvent, NewOutbox, SequenceConflict, StoredEvent
@@ -104,7 +104,8 @@ class Engine:
         self._pending_at: dict[str, tuple[int, list[Timer]]] = {}
         self._cache: dict[str, IncidentState] = {}
         self._lock = threading.RLock()
-        # set (to the reason) for a console that only follows along: acts are refused
+        # set (to the reason's catalogue key) for a console that only follows along:
+        # acts are refused
         self.read_only: str | None = None
 
     # ---- reading -----------------------------------------------------------------
@@ -144,13 +145,13 @@ class Engine:
             self.scope = set()
         for iid in incident_ids:
             if not self.store.incident(iid).drill:
-                raise Refused(f"{iid} is a live incident: a drill runtime cannot act on it")
+                raise Refused("refused.drill_runtime_live", incident=iid)
             self.scope.add(iid)
 
     def _check_scope(self, incident_id: str) -> None:
         if self.scope is not None and incident_id not in self.scope:
-            raise Refused(f"this is a drill runtime, sealed to {', '.join(sorted(self.scope))}"
-                          f" — it cannot act on {incident_id}; use a live console or the CLI")
+            raise Refused("refused.drill_runtime_sealed", scope=listed(sorted(self.scope)),
+                          incident=incident_id)
 
     def due_now(self, st: IncidentState) -> list[Timer]:
         """Timers that are due but not yet fired: what a read shows instead of firing."""
@@ -214,17 +215,13 @@ class Engine:
 
     def start(self, playbook_id: str, at: str, *, actor: str, severity: int | None = None,
               drill: bool = False, reporter: str | None = None, first_receiver: str | None = None,
-              inputs: dict[str, Any] | None = None, note: str | None = None,
+              inputs: dict[str, Any] | None = None, note: str | dict[str, str] | None = None,
               received_at: datetime | None = None, reporter_contact: dict[str, Any] | None = None,
               channel: str | None = None) -> IncidentState:
         self.check_actor(actor)
         if self.scope is not None and not drill:
-            raise Refused("this is a drill runtime: it starts only drills, never a live "
-                          "incident")
-        try:
-            pb = self.playbooks.get(playbook_id)
-        except KeyError as exc:
-            raise Refused(str(exc.args[0])) from None
+            raise Refused("refused.drill_runtime_starts_drills")
+        pb = self.playbooks.get(playbook_id)  # an unknown id: UnknownPlaybook, a Refused
         detail: dict[str, Any] = {}
         location = at
         if self.directory is not None:
@@ -233,7 +230,7 @@ class Engine:
             try:
                 loc = self.directory.locate(at)
             except SelectorError as exc:
-                raise Refused(f"location '{at}': {exc}") from None
+                raise Refused("refused.bad_location", location=at, reason=str(exc)) from None
             location = str(loc)
             detail = {"site": loc.site, "building": loc.building, "floor": loc.floor,
                       "unit": loc.unit}
@@ -241,19 +238,19 @@ class Engine:
         try:
             pb.severity(level)
         except KeyError:
-            levels = ", ".join(str(s.level) for s in pb.severities)
-            raise Refused(f"playbook '{pb.id}' has no severity {level} — use one of {levels}") \
-                from None
+            raise Refused("refused.no_such_severity", playbook=pb.id, level=level,
+                          levels=listed(s.level for s in pb.severities)) from None
         given = dict(inputs or {})
         unknown = [k for k in given if k not in pb.inputs]
         if unknown:
-            raise Refused(f"unknown input '{unknown[0]}' for playbook '{pb.id}' — "
-                          f"{suggest(unknown[0], pb.inputs) or known(pb.inputs)}")
+            raise Refused("refused.unknown_input", input=unknown[0], playbook=pb.id,
+                          hint=suggest(unknown[0], pb.inputs) or known(pb.inputs))
         for key, spec in pb.inputs.items():
             if key not in given and spec.default is not None:
                 given[key] = spec.default
             if spec.required and not str(given.get(key, "")).strip():
-                raise Refused(f"playbook '{pb.id}' needs '{key}' ({spec.label.en}) to start")
+                raise Refused("refused.input_required", playbook=pb.id, input=key,
+                              label=spec.label)
         now = self.clock.now()
         owner = first_receiver or actor
         payload = {
@@ -301,43 +298,51 @@ class Engine:
 
     def act(self, incident_id: str, step_id: str, *, actor: str, action: str = "done",
             option: str | None = None, value: Any = None, reason: str | None = None,
-            note: str | None = None, to: str | None = None) -> IncidentState:
-        """Act on a step. action: done (default), start, skip, confirm."""
+            note: str | dict[str, str] | None = None,
+            to: str | None = None) -> IncidentState:
+        """Act on a step. action: done (default), start, skip, confirm. A note is typed
+        text, or bilingual ({'en','zh'}) when the program writes it."""
         self.check_actor(actor)
         if action not in ("done", "start", "skip", "confirm"):
-            raise Refused(f"unknown action '{action}' — use done, start, skip or confirm")
+            raise Refused("refused.unknown_action", action=action)
 
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
             step = _step(st, step_id)
             s = st.steps[step_id]
-            title = step.title.en
+            title = step.title
             if s.status in ("done", "skipped"):
-                verb = "done" if s.status == "done" else "skipped"
                 when = _local(s.done_at, self.directory)
                 by = s.confirmed_by or s.done_by
-                raise Refused(f"'{title}' was already {verb} by {self._who(by)} at {when}")
+                raise Refused("refused.step_already_done" if s.status == "done"
+                              else "refused.step_already_skipped",
+                              step=title, who=self._named(by), at=when)
             if s.status == "excluded":
-                raise Refused(f"'{title}' does not apply: {s.excluded_because}")
+                raise Refused("refused.step_excluded", step=title,
+                              why=s.excluded_why or s.excluded_because)
             if s.status == "pending" and action != "skip":
-                waits = ", ".join(f"'{w}'" for w in waiting_for(st, step_id)) or "its dependencies"
-                raise Refused(f"'{title}' is not ready yet: waiting for {waits}")
+                waits = waiting_for(st, step_id)
+                if not waits:
+                    raise Refused("refused.step_waits_dependencies", step=title)
+                raise Refused("refused.step_not_ready", step=title,
+                              waits=_waits(st, waits))
             payload: dict[str, Any] = {"step": step_id, "track": s.track}
             if note:
                 payload["note"] = note
             if action == "skip":
                 if not (reason and reason.strip()):
-                    raise Refused(f"say why '{title}' is skipped (a reason is required)")
+                    raise Refused("refused.skip_needs_reason", step=title)
                 return [NewEvent(ev.STEP_SKIPPED, actor, {**payload, "reason": reason.strip()},
                                  now)], [], {}
             if action == "confirm":
                 return self._confirm(st, step, actor, payload, now)
             if s.status == "awaiting_confirmation":
-                raise Refused(f"'{title}' waits for a second person to confirm "
-                              f"(done by {self._who(s.awaiting_by)}) — use confirm")
+                raise Refused("refused.step_awaits_confirmation", step=title,
+                              who=self._named(s.awaiting_by))
             if action == "start" or (step.kind == "dispatch" and s.status == "ready"):
                 if s.status == "in_progress":
-                    raise Refused(f"'{title}' was already started by {self._who(s.started_by)}")
+                    raise Refused("refused.step_already_started", step=title,
+                                  who=self._named(s.started_by))
                 return self._start(step, actor, payload, now, to), [], {}
             return self._done(st, step, actor, payload, now, option, value)
 
@@ -355,17 +360,18 @@ class Engine:
 
     def _done(self, st: IncidentState, step: Step, actor: str, payload: dict[str, Any],
               now: datetime, option: str | None, value: Any):
-        title = step.title.en
+        title = step.title
         if step.kind == "decision":
             ids = [o.id for o in step.options or []]
             if option is None:
-                raise Refused(f"'{title}' is a decision — choose one of: {', '.join(ids)}")
+                raise Refused("refused.decision_needs_option", step=title, options=listed(ids))
             if option not in ids:
-                raise Refused(f"'{title}' has no option '{option}' — "
-                              f"{suggest(option, ids) or 'choose one of: ' + ', '.join(ids)}")
+                raise Refused("refused.no_such_option", step=title, option=option,
+                              hint=suggest(option, ids)
+                              or Msg("refused.hint_choose_one", {"options": listed(ids)}))
             payload["option"] = option
         elif option is not None:
-            raise Refused(f"'{title}' is not a decision; it has no options")
+            raise Refused("refused.not_a_decision", step=title)
         if step.kind == "record":
             payload["value"] = _coerce(step, value)
         elif value is not None:
@@ -374,7 +380,7 @@ class Engine:
         outbox: list[NewOutbox] = []
         if step.kind in ("notify", "roll_call"):
             if self.planner is None:
-                raise Refused("notifications are not configured (no channels loaded)")
+                raise Refused("refused.notifications_not_configured")
             sends = step
             if step.kind == "roll_call":  # the question goes out like an owner notice
                 from incident.engine.rollcall import as_notify
@@ -397,26 +403,25 @@ class Engine:
                  now: datetime):
         s = st.steps[step.id]
         if s.status != "awaiting_confirmation":
-            raise Refused(f"'{step.title.en}' has nothing to confirm yet")
+            raise Refused("refused.nothing_to_confirm", step=step.title)
         if actor == s.awaiting_by:
-            raise Refused(f"'{step.title.en}' must be confirmed by a second person — "
-                          f"{self._who(actor)} did the step")
+            raise Refused("refused.confirm_second_person", step=step.title,
+                          who=self._named(actor))
         if isinstance(actor, Actor) and not actor.proven:
-            raise Refused(f"'{step.title.en}' must be confirmed with {self._who(actor)}'s own "
-                          "login or PIN, not a typed name")
+            raise Refused("refused.confirm_needs_proof", step=step.title, who=self._named(actor))
         role = step.gate.role if step.gate else None
         if role and self.directory is not None:
             person = self.directory.staff.get(actor)
             if person is None or role not in person.roles:
-                raise Refused(f"'{step.title.en}' must be confirmed by a {role}; "
-                              f"{self._who(actor)} does not hold that role")
+                raise Refused("refused.confirm_needs_role", step=step.title, role=role,
+                              who=self._named(actor))
         return [NewEvent(ev.STEP_CONFIRMED, actor, payload, now)], [], {}
 
     def note(self, incident_id: str, text: str, *, actor: str,
              step: str | None = None) -> IncidentState:
         self.check_actor(actor)
         if not text.strip():
-            raise Refused("the note is empty")
+            raise Refused("refused.note_empty")
 
         def plan(st: IncidentState, now: datetime):
             payload: dict[str, Any] = {"text": text.strip()}
@@ -433,10 +438,11 @@ class Engine:
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
             if to == st.owner:
-                raise Refused(f"{self._who(to)} already owns {incident_id}")
+                raise Refused("refused.already_owner", who=self._named(to), incident=incident_id)
             if self.directory is not None and to not in self.directory.staff:
-                raise Refused(f"unknown person '{to}' — "
-                              f"{suggest(to, self.directory.staff) or 'use a staff id'}")
+                raise Refused("refused.unknown_person", person=to,
+                              hint=suggest(to, self.directory.staff)
+                              or Msg("refused.hint_staff_id"))
             payload = {"from": st.owner, "to": to, "reason": reason or ""}
             return [NewEvent(ev.OWNER_CHANGED, actor, payload, now)], [], {"owner": to}
 
@@ -450,7 +456,7 @@ class Engine:
             try:
                 st.playbook.severity(level)
             except KeyError:
-                raise Refused(f"no severity {level} in this playbook") from None
+                raise Refused("refused.no_severity_here", level=level) from None
             if level == st.severity:
                 return [], [], {}
             payload = {"from": st.severity, "to": level, "reason": reason}
@@ -464,11 +470,11 @@ class Engine:
         def plan(st: IncidentState, now: datetime):
             r = st.reports.get(report_id)
             if r is None:
-                raise Refused(f"no report clock '{report_id}' at severity {st.severity} — "
-                              f"{suggest(report_id, st.reports) or known(st.reports)}")
+                raise Refused("refused.no_report_clock", report=report_id, level=st.severity,
+                              hint=suggest(report_id, st.reports) or known(st.reports))
             if r.done_at is not None:
-                raise Refused(f"'{r.title['en']}' was already reported by {self._who(r.done_by)} "
-                              f"at {_local(r.done_at, self.directory)}")
+                raise Refused("refused.already_reported", report=r.title, who=self._named(r.done_by),
+                              at=_local(r.done_at, self.directory))
             return [NewEvent(ev.REPORT_DONE, actor, {"report": report_id, "note": note or ""},
                              now)], [], {}
 
@@ -481,11 +487,10 @@ class Engine:
             _require_open(st)
             still = [s.id for s in st.steps.values() if not s.settled]
             if still and not force:
-                raise Refused(f"{len(still)} step(s) are still open ({', '.join(still[:5])}"
-                              f"{'…' if len(still) > 5 else ''}) — finish or skip them, or "
-                              "resolve with force and a summary saying why")
+                raise Refused("refused.steps_still_open", n=len(still),
+                              steps=listed(still[:5], more=len(still) > 5))
             if still and not summary.strip():
-                raise Refused("resolving with open steps needs a summary saying why")
+                raise Refused("refused.force_needs_summary")
             payload = {"summary": summary, "open_steps": still}
             return [NewEvent(ev.INCIDENT_RESOLVED, actor, payload, now)], [], \
                 {"status": "resolved", "resolved_at": now}
@@ -496,9 +501,9 @@ class Engine:
         self.check_actor(actor)
         def plan(st: IncidentState, now: datetime):
             if st.status == "open":
-                raise Refused(f"{incident_id} is already open")
+                raise Refused("refused.already_open", incident=incident_id)
             if not reason.strip():
-                raise Refused("say why the incident is reopened")
+                raise Refused("refused.reopen_needs_reason")
             return [NewEvent(ev.INCIDENT_REOPENED, actor, {"reason": reason}, now)], [], \
                 {"status": "open", "resolved_at": None}
 
@@ -537,14 +542,13 @@ class Engine:
         The caller (incident.inbound, a drill script) has already checked who sent it
         and which message it answers; this only refuses what the log itself rules out."""
         if purpose not in ("page", "roll_call"):
-            raise Refused(f"a reply answers a page or a roll call, not '{purpose}'")
+            raise Refused("refused.reply_purpose", purpose=purpose)
         actor = person_id or "inbound"
 
         def plan(st: IncidentState, now: datetime):
             _require_open(st)
             if drill_script and not st.drill:  # a drill's script never speaks for real people
-                raise Refused(f"{st.id} is a live incident: a drill-scripted reply cannot be "
-                              "recorded on it")
+                raise Refused("refused.drill_reply_on_live", incident=st.id)
             if provider_id and (channel, str(provider_id)) in st.reply_ids:
                 return [], [], {}  # a replay: already on the timeline
             payload: dict[str, Any] = {
@@ -687,7 +691,7 @@ class Engine:
             if st is None:
                 rep = self.store.verify(row.id)
                 if not rep.ok:
-                    raise Refused(f"chain broken at event {rep.first_bad_seq}: {rep.reason}")
+                    raise Refused("refused.chain_broken", seq=rep.first_bad_seq, reason=rep.reason)
             return self._fresh(row.id)
 
     def _diagnose(self, incident_id: str, exc: Exception) -> str | None:
@@ -757,10 +761,19 @@ class Engine:
                 staff_id(self.directory, actor.entered_by, what="person entering")
             return
         if not str(actor or "").strip() or actor == ev.SYSTEM:
-            raise Refused(f"'{actor}' cannot act — name a member of staff")
+            raise Refused("refused.not_staff", actor=actor)
 
     def _who(self, person: str | None) -> str:
         return Names(self.directory).who_with_id(person)
+
+    def _named(self, person: str | None) -> dict[str, str] | Msg:
+        """A person in a refusal, in each reader's language, with the id to type:
+        'Chen Jie (chen.jie)' / '陈杰（chen.jie）'."""
+        if not person:
+            return Msg("refused.someone")
+        names = Names(self.directory)
+        zh = names.who(person, "zh")
+        return {"en": self._who(person), "zh": person if zh == person else f"{zh}（{person}）"}
 
 
 def _recorded(e: NewEvent) -> NewEvent:
@@ -822,16 +835,32 @@ def _snapshot(st: IncidentState) -> IncidentState:
     return new
 
 
+def listed(items: Iterable[object], more: bool = False) -> dict[str, str]:
+    """Ids or numbers listed the way each language lists them ('a, b' / 'a、b'), with
+    '…' when the list goes on."""
+    shown = [str(i) for i in items]
+    tail = "…" if more else ""
+    return {"en": ", ".join(shown) + tail, "zh": "、".join(shown) + tail}
+
+
+def _waits(st: IncidentState, step_ids: list[str]) -> dict[str, str]:
+    """The steps a step waits for: by id in English (as typed), by title in Chinese."""
+    steps = st.playbook.steps()
+    return {"en": ", ".join(f"'{w}'" for w in step_ids),
+            "zh": "、".join(f"“{steps[w].title.get('zh')}”" if w in steps else f"“{w}”"
+                           for w in step_ids)}
+
+
 def _require_open(st: IncidentState) -> None:
     if st.status != "open":
-        raise Refused(f"{st.id} is resolved — reopen it first")
+        raise Refused("refused.incident_resolved", incident=st.id)
 
 
 def _step(st: IncidentState, step_id: str) -> Step:
     steps = st.playbook.steps()
     if step_id not in steps:
-        raise Refused(f"no step '{step_id}' in playbook '{st.playbook.id}' — "
-                      f"{suggest(step_id, steps) or known(steps)}")
+        raise Refused("refused.no_such_step", step=step_id, playbook=st.playbook.id,
+                      hint=suggest(step_id, steps) or known(steps))
     return steps[step_id]
 
 
@@ -844,18 +873,18 @@ def _local(ts: datetime | None, directory: Directory | None) -> str:
 def _coerce(step: Step, value: Any) -> Any:
     rec = step.record
     assert rec is not None
-    name = rec.label.en if rec.label else rec.name
+    name = rec.label if rec.label else rec.name
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise Refused(f"'{step.title.en}' records {name}: give a value")
+        raise Refused("refused.record_needs_value", step=step.title, what=name)
     try:
         if rec.type == "int":
             return int(str(value).strip())
         if rec.type == "number":
             return float(str(value).strip())
     except ValueError:
-        raise Refused(f"'{step.title.en}' records {name} as a "
-                      f"{'whole number' if rec.type == 'int' else 'number'}; "
-                      f"'{value}' is not one") from None
+        raise Refused("refused.record_not_integer" if rec.type == "int"
+                      else "refused.record_not_number",
+                      step=step.title, what=name, value=value) from None
     if rec.type == "list":
         if isinstance(value, list | tuple):
             return [str(v).strip() for v in value if str(v).strip()]

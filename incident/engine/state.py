@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from incident.engine import aftercare
 from incident.engine import events as ev
 from incident.engine.aftercare import ComplaintState, FollowupState, Promise
+from incident.errors import Msg
 from incident.i18n import bilingual
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ class StepState:
     arrive_by: datetime | None = None
     due_at: datetime | None = None
     overdue_fired: bool = False
-    excluded_because: str | None = None
+    excluded_because: str | None = None   # English, for logs and scores
+    excluded_why: Msg | None = None       # the same, told in each reader's language
 
     @property
     def settled(self) -> bool:
@@ -347,7 +349,8 @@ def _recompute(st: IncidentState, pb: Playbook, ts: datetime) -> None:
                 continue
             excluded = _excluded(st, step, cond.get(sid, []))
             if excluded:
-                s.status, s.excluded_because = "excluded", excluded
+                s.status, s.excluded_why = "excluded", excluded
+                s.excluded_because = excluded.text("en")
                 changed = True
                 continue
             if s.status == "pending" and _ready(st, step, cond.get(sid, [])):
@@ -372,7 +375,7 @@ def _conditional(pb: Playbook) -> dict[str, list[tuple[str, str]]]:
     return pb.conditional()
 
 
-def _excluded(st: IncidentState, step: Step, cond: list[tuple[str, str]]) -> str | None:
+def _excluded(st: IncidentState, step: Step, cond: list[tuple[str, str]]) -> Msg | None:
     if cond:
         decisions = {dec for dec, _ in cond}
         chosen_any = False
@@ -386,12 +389,15 @@ def _excluded(st: IncidentState, step: Step, cond: list[tuple[str, str]]) -> str
                 undecided = True
         if not chosen_any and not undecided:
             dec = sorted(decisions)[0]
-            return f"decision '{dec}' chose '{st.steps[dec].option or 'nothing'}'"
+            option = st.steps[dec].option
+            if not option:
+                return Msg("refused.excluded_no_choice", {"decision": dec})
+            return Msg("refused.excluded_by_decision", {"decision": dec, "option": option})
     for dep in step.after:
         if st.steps[dep].status == "excluded":
-            return f"depends on '{dep}', which does not apply"
+            return Msg("refused.excluded_after_excluded", {"step": dep})
     if step.join and all(st.steps[d].status == "excluded" for d in step.join):
-        return "none of the branches it joins ran"
+        return Msg("refused.excluded_no_branch")
     return None
 
 

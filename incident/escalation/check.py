@@ -22,16 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from incident.errors import Issue, IssueList
+from incident.errors import Issue, IssueList, Msg, tell
 from incident.escalation.model import (
     ALL_HOURS,
-    DAY_NAMES,
+    DAY_KEYS,
     WEEK_HOURS,
     Edge,
     EscalationGraph,
     hours_text,
 )
 from incident.escalation.resolve import paging_channels
+from incident.i18n import channel_name, data_lang, t
 
 if TYPE_CHECKING:
     from incident.directory import Directory
@@ -85,50 +86,61 @@ class CheckReport:
     def find(self, text: str) -> list[Issue]:
         return [i for i in self.issues if text in i.message]
 
-    def lines(self, directory: Directory | None = None) -> list[str]:
+    def lines(self, directory: Directory | None = None, lang: str | None = "en") -> list[str]:
         g = self.graph
-        out = [f"Escalation check of {g.file}: {len(g.nodes)} steps, {len(g.edges)} edges; "
-               f"entry {g.entry}, top {g.top}; decision-makers "
-               f"{', '.join(sorted(g.decision_makers)) or 'none'}", ""]
-        out.append(f"Time until {g.top} is paged if nobody acknowledges "
-                   "(every hour of the week" + (", types " + ", ".join(
-                       t or "other" for t in self.types) if len(self.types) > 1 else "") + "):")
+
+        def say(key: str, **fields: object) -> str:
+            return tell(Msg(key, fields), lang)
+
+        typed = len(self.types) > 1
+        out = [say("val.esc.check.head", file=g.file, steps=len(g.nodes), edges=len(g.edges),
+                   entry=g.entry, top=g.top, makers=", ".join(sorted(g.decision_makers))
+                   or Msg("val.esc.check.none")), ""]
+        types = say("val.esc.check.types", types=", ".join(
+            ty or say("val.esc.check.other_type") for ty in self.types)) if typed else ""
+        out.append(say("val.esc.check.time_head", top=g.top, types=types))
         for r in self.reach:
             if r.best is None:
-                out.append(f"  severity {r.severity}: never")
+                out.append("  " + say("val.esc.check.never_sev", level=r.severity))
                 continue
-            line = (f"  severity {r.severity}: best {_mins(r.best)}"
-                    f"{_at(r.best_at, r.best != r.worst, len(self.types) > 1)}, worst "
-                    f"{_mins(r.worst)}{_at(r.worst_at, r.best != r.worst, len(self.types) > 1)}"
-                    + ("" if r.best != r.worst else " (at every hour)"))
+            varies = r.best != r.worst
+            line = "  " + say("val.esc.check.reach", level=r.severity, best=_mins(r.best),
+                              best_at=_at(r.best_at, varies, typed, lang), worst=_mins(r.worst),
+                              worst_at=_at(r.worst_at, varies, typed, lang),
+                              every="" if varies else say("val.esc.check.every_hour"))
             if r.never:
-                line += f"; never in {len(r.never)} hour/type combination(s)"
+                line += say("val.esc.check.never_in", n=len(r.never))
             out.append(line)
         out.append("")
-        out.append("Hours a step has nobody rostered, and who covers them:")
+        out.append(say("val.esc.check.gaps_head"))
         if not self.gaps:
-            out.append("  none")
+            out.append("  " + say("val.esc.check.none"))
         for gap in self.gaps:
-            fb = _person(directory, gap.fallback)
+            fb = _person(directory, gap.fallback, lang)
             if gap.no_rota:
-                what = "no rota"
-                cover = f"always the fallback {fb}" if gap.covered else "NOBODY (no fallback)"
+                what = say("val.esc.check.no_rota")
+                cover = say("val.esc.check.always_fallback" if gap.covered
+                            else "val.esc.check.nobody_no_fallback", fallback=fb)
             else:
-                what = f"{len(gap.hours)} h/week: {_short(hours_text(gap.hours))}"
-                cover = f"covered by fallback {fb}" if gap.covered else "NOBODY covers: skipped"
+                what = say("val.esc.check.gap_hours", n=len(gap.hours),
+                           hours=_short(hours_text(gap.hours, lang or "en")))
+                cover = say("val.esc.check.covered_by" if gap.covered
+                            else "val.esc.check.nobody_covers", fallback=fb)
             out.append(f"  {gap.node:<18} {what} → {cover}")
         out.append("")
         if self.spofs:
-            out.append("Single points of failure:")
+            out.append(say("val.esc.check.spof_head"))
             for node, pid in self.spofs.items():
-                out.append(f"  {node:<18} only {_person(directory, pid)}")
+                out.append(f"  {node:<18} "
+                           + say("val.esc.check.only", person=_person(directory, pid, lang)))
             out.append("")
         if self.issues:
-            out.append("Findings:")
-            out.extend("  " + i.format() for i in self.issues)
+            out.append(say("val.esc.check.findings"))
+            out.extend("  " + i.format(lang) for i in self.issues)
             out.append("")
         e, w = len(self.errors), len(self.warnings)
-        out.append(f"{e} error(s), {w} warning(s)" if e else f"ok ({w} warning(s))")
+        out.append(say("val.esc.check.summary_errors", e=e, w=w) if e
+                   else say("val.esc.check.summary_ok", w=w))
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -151,25 +163,36 @@ def _mins(m: float | None) -> str:
     return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m"
 
 
-def _at(at: tuple[int, str | None] | None, varies: bool, typed: bool) -> str:
+def _at(at: tuple[int, str | None] | None, varies: bool, typed: bool,
+        lang: str | None = "en") -> str:
     if at is None or not varies:
         return ""
     h, typ = at
-    bits = [f"starting {DAY_NAMES[h // 24]} {h % 24:02d}:00"]
+    bits = [t("val.esc.check.starting", lang, when=f"{t(DAY_KEYS[h // 24], lang)} "
+                                                 f"{h % 24:02d}:00")]
     if typed:
-        bits.append(f"type {typ or 'other'}")
-    return f" ({', '.join(bits)})"
+        bits.append(t("val.esc.check.type", lang,
+                      type=typ or t("val.esc.check.other_type", lang)))
+    return t("val.esc.check.at", lang, bits=("，" if data_lang(lang) == "zh" else ", ").join(bits))
 
 
 def _short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _person(directory: Directory | None, pid: str | None) -> str:
+def _person(directory: Directory | None, pid: str | None, lang: str | None = "en") -> str:
+    """'chen.jie (陈杰)' in English, '陈杰（chen.jie）' in Chinese."""
     if pid is None:
-        return "nobody"
+        return t("val.esc.check.nobody", lang)
     p = directory.staff.get(pid) if directory is not None else None
-    return f"{pid} ({p.name})" if p else pid
+    if p is None:
+        return pid
+    return f"{p.name}（{pid}）" if data_lang(lang) == "zh" else f"{pid} ({p.name})"
+
+
+def _people(directory: Directory | None, pid: str) -> dict[str, str]:
+    """A person named in a finding, in either language."""
+    return {code: _person(directory, pid, code) for code in ("en", "zh")}
 
 
 class _Where:
@@ -181,27 +204,27 @@ class _Where:
         self.esc = IssueList(graph.file)
         self.stf = IssueList(staff.file if staff is not None else "staff.yaml")
 
-    def edge(self, edge: Edge, message: str, hint: str = "", severity: str = "error",
+    def edge(self, edge: Edge, message: Msg, hint: str = "", severity: str = "error",
              field_: str | None = None) -> None:
         path: tuple[Any, ...] = ("edges", edge.index) + ((field_,) if field_ else ())
         self._esc(path, message, hint, severity)
 
-    def node(self, node: str, message: str, hint: str = "", severity: str = "warning") -> None:
+    def node(self, node: str, message: Msg, hint: str = "", severity: str = "warning") -> None:
         line = self.graph.node_line(node)
         self.esc.add(message, line=line, path=f"nodes.{node}" if ("nodes", node) in (
             self.graph.located.locations if self.graph.located else {}) else "",
             hint=hint, severity=severity)
 
-    def top(self, key: str, message: str, hint: str = "", severity: str = "error") -> None:
+    def top(self, key: str, message: Msg, hint: str = "", severity: str = "error") -> None:
         self._esc((key,), message, hint, severity)
 
-    def _esc(self, path: tuple[Any, ...], message: str, hint: str, severity: str) -> None:
+    def _esc(self, path: tuple[Any, ...], message: Msg, hint: str, severity: str) -> None:
         if self.graph.located is not None:
             self.graph.located.add(self.esc, path, message, hint, severity)
         else:
             self.esc.add(message, hint=hint, severity=severity)
 
-    def staff_at(self, path: tuple[Any, ...], message: str, hint: str = "",
+    def staff_at(self, path: tuple[Any, ...], message: Msg, hint: str = "",
                  severity: str = "warning") -> None:
         if self.staff is not None:
             self.staff.add(self.stf, path, message, hint, severity)
@@ -226,17 +249,16 @@ def check(graph: EscalationGraph, directory: Directory,
     reachable = {entry} | nx.descendants(G, entry)
     report.reachable = reachable
     if top not in reachable:
-        where.top("top", f"the top '{top}' cannot be reached from the entry '{entry}'",
-                  "add edges that lead up to it")
+        where.top("top", Msg("val.esc.top_unreachable", {"top": top, "entry": entry}),
+                  "val.esc.hint_lead_up")
     for n in graph.nodes:
         if n not in reachable:
-            where.node(n, f"'{n}' cannot be reached from the entry point '{entry}'",
-                       "add an edge to it, or remove it")
+            where.node(n, Msg("val.esc.unreachable", {"node": n, "entry": entry}),
+                       "val.esc.hint_edge_or_remove")
 
     makers = graph.decision_makers
     if not makers:
-        where.top("decision_makers", "no decision-maker is named and no role of level 2 or "
-                  "more is on the graph", "list them under 'decision_makers:'")
+        where.top("decision_makers", Msg("val.esc.no_makers"), "val.esc.hint_makers")
     leads_up = set(makers)
     for m in makers:
         if m in G:
@@ -246,8 +268,8 @@ def check(graph: EscalationGraph, directory: Directory,
     depth = _depths(graph)
     for e in graph.edges:
         if e.src == e.dst and e.wait.total_seconds() <= 0:
-            where.edge(e, f"'{e.src}' pages itself again with no wait", "give the repeat a "
-                       "wait, e.g. 'wait: 5'", field_="wait")
+            where.edge(e, Msg("val.esc.self_no_wait", {"node": e.src}), "val.esc.hint_repeat_wait",
+                       field_="wait")
     for scc in nx.strongly_connected_components(G):
         if len(scc) == 1:
             (only,) = scc
@@ -258,9 +280,9 @@ def check(graph: EscalationGraph, directory: Directory,
         first = _back_edge([G.edges[c]["edge"] for c in cycle], depth)
         loop = " → ".join([str(u) for u, *_ in cycle] + [str(cycle[0][0])])
         if not scc & leads_up:
-            where.edge(first, f"loop {loop} never reaches a decision-maker "
-                       f"({', '.join(sorted(makers)) or 'none named'})",
-                       "add an edge from the loop up to a manager, or name a decision-maker")
+            where.edge(first, Msg("val.esc.loop_no_maker", {
+                "loop": loop, "makers": ", ".join(sorted(makers)) or Msg("val.esc.none_named")}),
+                "val.esc.hint_loop_up")
         unbounded = nx.DiGraph()
         unbounded.add_edges_from((e.src, e.dst, {"edge": e}) for e in _edges_within(graph, scc)
                                  if e.repeat is None)
@@ -270,12 +292,11 @@ def check(graph: EscalationGraph, directory: Directory,
             continue
         e0 = _back_edge([unbounded.edges[u, v]["edge"] for u, v in bad], depth)
         loop = " → ".join([str(u) for u, _ in bad] + [str(bad[0][0])])
-        where.edge(e0, f"loop {loop} has no repeat limit: it would page for ever",
-                   "add 'repeat: N' to one of its edges")
+        where.edge(e0, Msg("val.esc.loop_unbounded", {"loop": loop}), "val.esc.hint_repeat")
 
     for n in sorted(reachable - leads_up):
-        where.node(n, f"escalation stops at '{n}': no decision-maker can be reached from it",
-                   "add an edge from it up the ladder", severity="warning")
+        where.node(n, Msg("val.esc.dead_end", {"node": n}), "val.esc.hint_up_ladder",
+                   severity="warning")
 
     # ---- people, channels, rota ---------------------------------------------------------
     order = graph.channels
@@ -289,8 +310,9 @@ def check(graph: EscalationGraph, directory: Directory,
             empty_mask[n] = 0 if reach_people else ALL_HOURS
             if len(people) == 1:
                 report.spofs[n] = people[0]
-                where.node(n, f"'{n}' rests on one person ({_person(directory, people[0])})",
-                           "name a deputy under 'people:'", severity="warning")
+                where.node(n, Msg("val.esc.one_person", {
+                    "node": n, "person": _people(directory, people[0])}), "val.esc.hint_deputy",
+                    severity="warning")
         else:
             role = directory.roles[n]
             slots = directory.rota.slots.get(n, [])
@@ -303,9 +325,8 @@ def check(graph: EscalationGraph, directory: Directory,
                 report.gaps.append(Gap(n, list(range(WEEK_HOURS)), fb, fb_ok, no_rota=True))
                 empty_mask[n] = 0 if fb_ok else ALL_HOURS
                 if not fb_ok:
-                    where.staff_at(("roles", n), f"'{n}' has no rota and no fallback that can "
-                                   "be paged: the escalation step is always skipped",
-                                   "add 'fallback: PERSON' to the role or put it in the rota")
+                    where.staff_at(("roles", n), Msg("val.esc.no_rota", {"node": n}),
+                                   "val.esc.hint_fallback_rota")
             else:
                 gaps = [d * 24 + h for d, h in directory.rota_gaps(n)]
                 mask = 0
@@ -314,18 +335,17 @@ def check(graph: EscalationGraph, directory: Directory,
                     if not fb_ok:
                         for h in gaps:
                             mask |= 1 << h
-                        where.staff_at(("rota", n), f"'{n}' has nobody rostered "
-                                       f"{_short(hours_text(gaps), 120)} ({len(gaps)} h/week) "
-                                       "and no fallback: the step is skipped then",
-                                       "add 'fallback: PERSON' to the role or fill the rota")
+                        where.staff_at(("rota", n), Msg("val.esc.rota_gap", {
+                            "node": n, "n": len(gaps), "hours": {
+                                code: _short(hours_text(gaps, code), 120)
+                                for code in ("en", "zh")}}), "val.esc.hint_fill_rota")
                 empty_mask[n] = mask
             holders = {p.id for p in directory.holders(n)} | ({fb} if fb else set())
             if len(holders) == 1:
                 (one,) = holders
                 report.spofs[n] = one
-                where.staff_at(("roles", n), f"'{n}' rests on one person "
-                               f"({_person(directory, one)}): nobody covers if they are away",
-                               "give a second person the role, or a different fallback")
+                where.staff_at(("roles", n), Msg("val.esc.role_one_person", {
+                    "node": n, "person": _people(directory, one)}), "val.esc.hint_second")
         for p in people:
             on_path.setdefault(p, [])
             if n not in on_path[p]:
@@ -339,26 +359,26 @@ def check(graph: EscalationGraph, directory: Directory,
     for pid, hours in sorted(fallback_hours.items()):
         if len(hours) > limit:
             roles = sorted(g.node for g in report.gaps if g.fallback == pid)
-            where.staff_at(("people", pid), f"{_person(directory, pid)} is the fallback for "
-                           f"{len(hours)} hours a week ({', '.join(roles)}; more than "
-                           f"max_fallback_hours {limit})",
-                           "roster the role for those hours, or share the fallback "
-                           "between people (different fallbacks per role)")
+            where.staff_at(("people", pid), Msg("val.esc.fallback_hours", {
+                "person": _people(directory, pid), "n": len(hours), "roles": ", ".join(roles),
+                "limit": limit}), "val.esc.hint_share_fallback")
     report.fallback_hours = {pid: len(h) for pid, h in fallback_hours.items()}
     for pid, nodes in on_path.items():
         person = directory.staff.get(pid)
         if person is not None and not paging_channels(person, order):
-            where.staff_at(("people", pid), f"{pid} ({person.name}) is on the escalation path "
-                           f"({', '.join(nodes)}) but has no {' or '.join(order)} to be paged on",
-                           "add a mobile number (sms) or a WeCom id (chat)", severity="error")
+            where.staff_at(("people", pid), Msg("val.esc.no_paging_channel", {
+                "person": pid, "name": person.name, "nodes": ", ".join(nodes),
+                "channels": {"en": " or ".join(order),
+                             "zh": "或".join(channel_name(c, "zh") for c in order)}}),
+                "val.esc.hint_paging_channel", severity="error")
 
     # ---- time to the top ----------------------------------------------------------------
     report.types = _types(graph)
     report.reach = _reach(graph, reachable, empty_mask, report.types)
     for r in report.reach:
         if r.best is None and top in reachable:
-            where.top("top", f"severity {r.severity} never pages '{top}'",
-                      "add an edge for this severity if it should", severity="warning")
+            where.top("top", Msg("val.esc.never_pages_top", {"level": r.severity, "top": top}),
+                      "val.esc.hint_severity_edge", severity="warning")
     report.issues = where.all()
     return report
 

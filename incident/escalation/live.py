@@ -653,11 +653,25 @@ def installed(engine: Engine) -> Escalation:
 
 def _require_open(st: IncidentState) -> None:
     if st.status != "open":
-        raise Refused(f"{st.id} is resolved — reopen it first")
+        raise Refused("refused.esc.resolved", incident=st.id)
 
 
-def _who(directory: Directory | None, person: str | None) -> str:
-    return Names(directory).who_with_id(person)
+def _both(say: Callable[[str], str]) -> dict[str, str]:
+    """Text for a refusal in each language ({'en': …, 'zh': …}), told to its reader."""
+    return {code: say(code) for code in i18n.LOCALES.values()}
+
+
+def _who(directory: Directory | None, person: str | None) -> dict[str, str]:
+    """'Chen Jie (chen.jie)' / '陈杰（chen.jie）': a name with the id to type."""
+    names = Names(directory)
+
+    def say(lang: str) -> str:
+        if not person:
+            return i18n.t("refused.esc.someone", lang)
+        name = names.who(person, lang)
+        return person if name == person else i18n.t("refused.esc.name_id", lang, name=name,
+                                                      id=person)
+    return _both(say)
 
 
 def acknowledge(engine: Engine, incident_id: str, actor: str,
@@ -673,25 +687,23 @@ def acknowledge(engine: Engine, incident_id: str, actor: str,
     def make(st: IncidentState, now: datetime):
         _require_open(st)
         if not st.pages:
-            raise Refused(f"nobody has been paged for {st.id} yet — nothing to acknowledge")
+            raise Refused("refused.esc.nobody_paged", incident=st.id)
         if all_pages and actor != st.owner:
-            raise Refused(f"only the incident's commander, {_who(directory, st.owner)}, "
-                          "acknowledges every page (--all); acknowledge your own pages "
-                          "without --all")
+            raise Refused("refused.esc.commander_only", commander=_who(directory, st.owner))
         mine = [p for p in st.pages if actor in _paged(p)]
         if page is not None:
             found = next((p for p in st.pages if p["id"] == page), None)
             if found is None:
                 ids = [p["id"] for p in st.pages]
-                raise Refused(f"no page '{page}' in {st.id} — {suggest(page, ids) or known(ids)}")
+                raise Refused("refused.esc.no_page", page=page, incident=st.id,
+                              hint=suggest(page, ids) or known(ids))
             if found["acked_at"] is not None:
                 when = found["acked_at"].astimezone(local_zone(directory)).strftime("%H:%M:%S")
-                raise Refused(f"page {page} was already acknowledged by "
-                              f"{_who(directory, found['acked_by'])} at {when}")
+                raise Refused("refused.esc.page_acked", page=page,
+                              who=_who(directory, found["acked_by"]), when=when)
             if found not in mine and not all_pages:
-                raise Refused(f"page {page} went to {_names(directory, _paged(found))}, not to "
-                              f"{_who(directory, actor)} — they acknowledge it, or the "
-                              "commander does with --all")
+                raise Refused("refused.esc.not_your_page", page=page,
+                              to=_names(directory, _paged(found)), who=_who(directory, actor))
             waiting = [found]
         else:
             waiting = st.unacked_pages() if all_pages else [p for p in mine
@@ -702,12 +714,15 @@ def acknowledge(engine: Engine, incident_id: str, actor: str,
                     last = max(done, key=lambda p: p["acked_at"])
                     when = last["acked_at"].astimezone(local_zone(directory)).strftime(
                         "%H:%M:%S")
-                    raise Refused(f"{st.id} was already acknowledged by "
-                                  f"{_who(directory, last['acked_by'])} at {when}")
-                others = ", ".join(f"{p['id']} ({_names(directory, _paged(p))})"
-                                   for p in st.unacked_pages()) or "none"
-                raise Refused(f"{_who(directory, actor)} has no page in {st.id} — waiting: "
-                              f"{others}; the commander acknowledges every page with --all")
+                    raise Refused("refused.esc.already_acked", incident=st.id,
+                                  who=_who(directory, last["acked_by"]), when=when)
+                unacked = st.unacked_pages()
+                others = _both(lambda lang: join_list([i18n.t(
+                    "refused.esc.page_to", lang, page=p["id"],
+                    to=_names(directory, _paged(p))[lang]) for p in unacked], lang)
+                    or i18n.t("refused.esc.none", lang))
+                raise Refused("refused.esc.no_page_for", who=_who(directory, actor),
+                              incident=st.id, waiting=others)
         payload: dict[str, Any] = {"page": page, "pages": [p["id"] for p in waiting],
                                    "nodes": sorted({p.get("node") or "" for p in waiting})}
         if all_pages:
@@ -723,9 +738,10 @@ def _paged(p: dict[str, Any]) -> list[str]:
     return [str(x) for x in to] if isinstance(to, list) else ([str(to)] if to else [])
 
 
-def _names(directory: Directory | None, people: list[str]) -> str:
-    names = Names(directory)
-    return ", ".join(names.who_with_id(x) for x in people) or "nobody"
+def _names(directory: Directory | None, people: list[str]) -> dict[str, str]:
+    said = [_who(directory, x) for x in people]
+    return _both(lambda lang: join_list([w[lang] for w in said], lang)
+                 or i18n.t("refused.esc.nobody", lang))
 
 
 def acknowledge_waiting(engine: Engine, incident_id: str, actor: str) -> IncidentState:
@@ -753,12 +769,12 @@ def raise_escalation(engine: Engine, incident_id: str, role: str, actor: str,
     esc = installed(engine)
     directory = engine.directory
     if not (reason or "").strip():
-        raise Refused("say why you escalate (a reason is required)")
+        raise Refused("refused.esc.reason_required")
     pool: set[str] = set(esc.graph.nodes) if esc.graph else set()
     if directory is not None:
         pool |= set(directory.roles) | set(directory.staff)
     if role not in pool:
-        raise Refused(f"unknown role '{role}' — {suggest(role, pool) or known(pool)}")
+        raise Refused("refused.esc.unknown_role", role=role, hint=suggest(role, pool) or known(pool))
 
     def make(st: IncidentState, now: datetime):
         _require_open(st)

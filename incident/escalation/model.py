@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from incident.directory.schema import Bilingual, Duration, Id, IdList, Text, parse_days
 from incident.directory.validate import validate
-from incident.errors import ValidationFailed, known, suggest
+from incident.errors import Msg, ValidationFailed, known, suggest
 from incident.escalation.graph import (  # noqa: F401 — the loaded graph, re-exported here
     ALL_HOURS,
     DAY_NAMES,
@@ -28,11 +28,17 @@ from incident.escalation.graph import (  # noqa: F401 — the loaded graph, re-e
     Node,
     days_text,
 )
-from incident.i18n import t
+from incident.i18n import N_, data_lang, t
 from incident.yamlsrc import Located, parse_file
 
 if TYPE_CHECKING:
     from incident.directory import Directory
+
+#: the days of the week as a reader says them (DAY_NAMES in English, 周一… in Chinese)
+DAY_KEYS = (N_("val.esc.day_mon"), N_("val.esc.day_tue"), N_("val.esc.day_wed"),
+            N_("val.esc.day_thu"), N_("val.esc.day_fri"), N_("val.esc.day_sat"),
+            N_("val.esc.day_sun"))
+
 
 CHANNELS = ("chat", "sms", "email")
 
@@ -136,8 +142,8 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
     def check_name(path: tuple[Any, ...], name: str) -> bool:
         if name in directory.roles or name in directory.staff:
             return True
-        hint = suggest(name, names) or f"roles: {known(directory.roles)}"
-        located.add(issues, path, f"unknown role or person '{name}'", hint)
+        hint = suggest(name, names) or Msg("val.esc.hint_roles", {"known": known(directory.roles)})
+        located.add(issues, path, "val.esc.unknown_name", hint, name=name)
         return False
 
     def node_for(name: str) -> Node:
@@ -156,8 +162,8 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
             node.title = spec.title.model_dump()
         for i, pid in enumerate(spec.people):
             if pid not in directory.staff:
-                located.add(issues, ("nodes", nid, "people", i), f"unknown person '{pid}'",
-                            suggest(pid, directory.staff) or "name a staff id from staff.yaml")
+                located.add(issues, ("nodes", nid, "people", i), "val.esc.unknown_person",
+                            suggest(pid, directory.staff) or "val.esc.hint_staff_id", person=pid)
         people = tuple(p for p in spec.people if p in directory.staff)
         if people:
             node.people = people
@@ -175,9 +181,8 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
             for k, level in enumerate(e.when.severity):
                 if level not in model.severities:
                     located.add(issues, ("edges", i, "when", "severity", k),
-                                f"severity {level} is not one of the levels in use "
-                                f"({', '.join(map(str, model.severities))})",
-                                "add it to 'severities:' or correct the level")
+                                "val.esc.unknown_severity", "val.esc.hint_severity", level=level,
+                                levels=", ".join(map(str, model.severities)))
         if not ok:
             continue
         for dst in dsts:
@@ -195,17 +200,17 @@ def build_graph(located: Located, directory: Directory) -> EscalationGraph:
                 w.hours if w else None,
                 frozenset(w.days) if w and w.days is not None else None, i))
         if e.wait < timedelta(0):
-            located.add(issues, ("edges", i, "wait"), "a wait cannot be negative",
-                        "write 0 to page at once")
+            located.add(issues, ("edges", i, "wait"), "val.esc.negative_wait",
+                        "val.esc.hint_wait_zero")
 
     if model.reminder_interval <= timedelta(0):
-        located.add(issues, ("reminder_interval",), "the reminder interval must be positive",
-                    "write it in minutes (5) or as a duration ('90s')")
+        located.add(issues, ("reminder_interval",), "val.esc.reminder_positive",
+                    "val.esc.hint_reminder")
     for key in ("entry", "top"):
         name = getattr(model, key)
         if check_name((key,), name) and name not in nodes:
-            located.add(issues, (key,), f"'{name}' is not on any edge",
-                        suggest(name, nodes) or "add an edge from or to it")
+            located.add(issues, (key,), "val.esc.not_on_edge",
+                        suggest(name, nodes) or "val.esc.hint_add_edge", name=name)
     if model.decision_makers is not None:
         makers = []
         for i, name in enumerate(model.decision_makers):
@@ -243,7 +248,7 @@ def hours_text(hours: list[int] | set[int], lang: str = "en") -> str:
 
     def at(h: int) -> str:
         h %= WEEK_HOURS
-        return f"{DAY_NAMES[h // 24]} {h % 24:02d}:00"
+        return f"{t(DAY_KEYS[h // 24], lang)} {h % 24:02d}:00"
 
     # the same window on several days reads better as "18:00-09:00 mon,tue,…"
     windows: dict[tuple[int, int], list[int]] = {}
@@ -258,6 +263,9 @@ def hours_text(hours: list[int] | set[int], lang: str = "en") -> str:
                 same_day = length < 24 and (b - 1) // 24 == a // 24
                 out.append(f"{at(a)}-{b % 24:02d}:00" if same_day else f"{at(a)}-{at(b)}")
             continue
-        when = "daily" if len(days) == 7 else ",".join(DAY_NAMES[d].lower() for d in sorted(days))
+        zh = data_lang(lang) == "zh"
+        when = t("val.esc.daily", lang) if len(days) == 7 else (
+            "、".join(t(DAY_KEYS[d], lang) for d in sorted(days)) if zh
+            else ",".join(DAY_NAMES[d].lower() for d in sorted(days)))
         out.append(f"{start:02d}:00-{(start + length) % 24:02d}:00 {when}")
-    return ", ".join(out)
+    return ("；" if data_lang(lang) == "zh" else ", ").join(out)

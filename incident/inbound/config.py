@@ -29,7 +29,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from incident.errors import Issue, ValidationFailed
+from incident.errors import Issue, Msg, ValidationFailed
 
 FILE_NAME = "inbound.yaml"
 FORMATS = ("generic", "smseagle", "kannel", "mattermost", "matrix")
@@ -112,8 +112,8 @@ def load_inbound(contacts_dir: str | Path, *, secrets_file: str | Path | None = 
     doc, issues, model = validated_file(p, InboundFile, "channels")
     try:
         rate, per = parse_rate(model.rate)
-    except ValueError as exc:
-        doc.add(issues, ("rate",), str(exc))
+    except ValueError:
+        doc.add(issues, ("rate",), "val.inbound.bad_rate", rate=model.rate)
         issues.raise_if_errors()
         raise  # pragma: no cover
     secrets: dict[str, str] = {}
@@ -134,25 +134,24 @@ def load_inbound(contacts_dir: str | Path, *, secrets_file: str | Path | None = 
         if name not in outbound:
             from incident.errors import known, suggest
 
-            doc.add(issues, where, f"'{name}' is not a channel of channels.yaml — a reply "
-                    "is taken on the channel its page or question went out on",
-                    suggest(name, outbound) or known(outbound))
+            doc.add(issues, where, "val.inbound.unknown_channel",
+                    suggest(name, outbound) or known(outbound), name=name)
             continue
         if spec.format == "matrix" and not spec.homeserver:
-            doc.add(issues, where, f"channel '{name}' reads Matrix: it needs 'homeserver'",
-                    "homeserver: https://matrix.estate.lan")
+            doc.add(issues, where, "val.inbound.needs_homeserver",
+                    Msg("val.inbound.hint_homeserver", {"example": "https://matrix.estate.lan"}),
+                    name=name)
             continue
         if spec.format != "matrix" and spec.homeserver:
-            doc.add(issues, (*where, "homeserver"),
-                    f"'homeserver' is for format matrix, not {spec.format}")
+            doc.add(issues, (*where, "homeserver"), "val.inbound.homeserver_not_matrix",
+                    format=spec.format)
             continue
         var = _SECRET.match(spec.secret).group(1)  # type: ignore[union-attr]
         value = secrets.get(var, "")
         if warn_unset and env is None and not value:
-            doc.add(issues, (*where, "secret"), f"${{{var}}} is not set: channel '{name}' "
-                    "refuses every reply until it is",
-                    "export it, or put it in the secrets file (settings secrets_file)",
-                    severity="warning")
+            doc.add(issues, (*where, "secret"), "val.inbound.secret_unset",
+                    "val.notify.hint_secret_unset", severity="warning", var=f"${{{var}}}",
+                    name=name)
         chans[name] = InboundChannel(name, spec.format, var, value, spec.homeserver,
                                      spec.trigger)
     issues.raise_if_errors()

@@ -35,14 +35,14 @@ def listen(runtime: Runtime, host: str, port: int,
     s = runtime.settings
     config = load_inbound(s.contacts_dir, secrets_file=s.secrets_file)
     for w in config.warnings:
-        say(w.format())
+        say(w.format(s.lang))
     inbox = Inbox(runtime, config, say=say)
     try:
         server = InboundServer(inbox, host, port)
     except OSError as exc:
-        raise Refused(f"cannot listen for replies on {host}:{port}: "
-                      f"{exc.strerror or exc}") from None
-    readers = [MatrixReader(ch, inbox.take, say, knows=inbox.knows, **matrix)
+        raise Refused("refused.inbound.cannot_listen", address=f"{host}:{port}",
+                      reason=exc.strerror or str(exc)) from None
+    readers = [MatrixReader(ch, inbox.take, say, knows=inbox.knows, lang=s.lang, **matrix)
                for ch in config.channels.values() if ch.format == "matrix"]
     server.start()
     for r in readers:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from incident.i18n import t
 from incident.inbound.adapters import Message
 from incident.inbound.config import InboundChannel
 
@@ -34,8 +35,9 @@ FILTER = json.dumps({
 class MatrixReader:
     def __init__(self, channel: InboundChannel, take: Callable[[str, Message], Any],
                  say: Callable[[str], None], *, poll_ms: int = 30_000,
-                 knows: Callable[[str, str], bool] | None = None):
+                 knows: Callable[[str, str], bool] | None = None, lang: str = "en"):
         self.ch = channel
+        self.lang = lang  # of the lines said to the staff running the listener
         self.take = take
         self.knows = knows or (lambda _channel, _sender: False)
         self.say = say
@@ -72,14 +74,15 @@ class MatrixReader:
             try:
                 if self.me is None:
                     self.me = str(self._get("/_matrix/client/v3/account/whoami")["user_id"])
-                    self.say(f"matrix {self.ch.name}: reading rooms as {self.me}")
+                    self.say(t("refused.inbound.matrix_reading", self.lang,
+                               channel=self.ch.name, me=self.me))
                 self.sync_once()
                 backoff = 5.0
             except (OSError, ValueError, KeyError, urllib.error.URLError) as exc:
                 why = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) \
                     else type(exc).__name__
-                self.say(f"matrix {self.ch.name}: sync failed ({why}); retrying in "
-                         f"{backoff:g} s")
+                self.say(t("refused.inbound.matrix_sync_failed", self.lang,
+                           channel=self.ch.name, why=why, seconds=f"{backoff:g}"))
                 self.stopping.wait(backoff)
                 backoff = min(60.0, backoff * 2)
 
@@ -115,14 +118,16 @@ class MatrixReader:
         if not isinstance(inviter, str) or not self.knows(self.ch.name, inviter):
             if room_id not in self._ignored:
                 self._ignored.add(room_id)
-                self.say(f"matrix {self.ch.name}: not joining {room_id}: invited by someone "
-                         "not in the directory")
+                self.say(t("refused.inbound.matrix_not_joining", self.lang,
+                           channel=self.ch.name, room=room_id))
             return
         try:
             self._get("/_matrix/client/v3/join/" + quote(room_id, safe=""), body={})
-            self.say(f"matrix {self.ch.name}: joined {room_id} (invited by a known person)")
+            self.say(t("refused.inbound.matrix_joined", self.lang, channel=self.ch.name,
+                       room=room_id))
         except (OSError, ValueError) as exc:
-            self.say(f"matrix {self.ch.name}: could not join {room_id}: {type(exc).__name__}")
+            self.say(t("refused.inbound.matrix_join_failed", self.lang, channel=self.ch.name,
+                       room=room_id, error=type(exc).__name__))
 
     def message(self, e: Any) -> Message | None:
         if not isinstance(e, dict) or e.get("type") != "m.room.message":

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from incident.engine.service import Busy
-from incident.errors import Refused
+from incident.errors import Msg, Refused, tell
 from incident.inbound.adapters import InboundError, Message, Request, read
 from incident.inbound.answers import is_ack, parse_answer
 from incident.inbound.config import InboundConfig
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE_PREFIX = "escalation:"
+#: what a reply answered, as the listener's log line names it
+PURPOSES = {"page": {"en": "page", "zh": "呼叫"}, "roll_call": {"en": "roll_call", "zh": "点名"}}
 CLOCK_SKEW = 5.0  # seconds a provider's clock may be behind ours
 _FORMAT_KIND = {"smseagle": "sms", "kannel": "sms", "mattermost": "chat", "matrix": "chat"}
 
@@ -174,7 +176,8 @@ class Inbox:
         ch = self.config.channels.get(channel)
         if ch is None:
             return self._refuse(channel, "", InboundError(
-                404, f"no inbound channel '{channel}' (contacts/inbound.yaml)", "unknown_channel"))
+                404, Msg("refused.inbound.no_channel", {"channel": channel}),  # type: ignore[arg-type]
+                "unknown_channel"))
         try:
             msg = read(ch, req)
         except InboundError as exc:
@@ -188,12 +191,12 @@ class Inbox:
         people = self._people().get((kind, address))
         try:
             if not people:
-                raise InboundError(403, "unknown sender: no person in the directory has "
-                                   "this address", "unmatched")
+                raise InboundError(403, Msg("refused.inbound.unknown_sender"),  # type: ignore[arg-type]
+                                   "unmatched")
             wait = self.limit.allow((channel, address))
             if wait:
-                raise InboundError(429, f"too many replies from this address; try again in "
-                                   f"{wait:.0f} s", "rate_limited")
+                raise InboundError(429, Msg("refused.inbound.rate_limited",  # type: ignore[arg-type]
+                                            {"seconds": f"{wait:.0f}"}), "rate_limited")
             return self._route(channel, address, msg, people)
         except InboundError as exc:
             return self._refuse(channel, address, exc)
@@ -211,8 +214,8 @@ class Inbox:
         target = self._target(channel, sorted({p.address for p in people}), list(by_id),
                               msg.sent_at)
         if target is None:
-            raise InboundError(409, "nothing to answer: no open page or question was sent "
-                               "to this address on this channel", "unroutable")
+            raise InboundError(409, Msg("refused.inbound.nothing_to_answer"),  # type: ignore[arg-type]
+                               "unroutable")
         row, purpose = target
         if purpose == "page":
             answer = "ack" if is_ack(msg.text) else None
@@ -229,10 +232,11 @@ class Inbox:
                 purpose=purpose, answer=answer)
         except Busy:  # the incident changing too fast: the gateway retries later
             replies.release(store, channel, pid)
-            raise InboundError(503, "busy: retry shortly", "busy") from None
+            raise InboundError(503, Msg("refused.inbound.busy"), "busy") from None  # type: ignore[arg-type]
         except Refused as exc:
             replies.release(store, channel, pid)
-            raise InboundError(409, f"not recorded: {exc}", "unroutable") from None
+            raise InboundError(409, Msg("refused.inbound.not_recorded",  # type: ignore[arg-type]
+                                        {"reason": exc.message}), "unroutable") from None
         except Exception:
             replies.release(store, channel, pid)
             raise
@@ -243,9 +247,12 @@ class Inbox:
         acked = mine.get("acknowledged") if mine else None
         out = Outcome(200, "recorded", incident_id=row["incident_id"], purpose=purpose,
                       answer=answer, acknowledged=acked)
-        self.say(f"inbound {channel} from {mask(address)} ({row['person_id']}): "
-                 f"{row['incident_id']} {purpose} {row['step_id']} answer={answer or '-'}"
-                 + (f", acknowledged {acked}" if acked else ""))
+        self.say(tell(Msg("refused.inbound.log_recorded_ack" if acked
+                          else "refused.inbound.log_recorded", {
+                              "channel": channel, "address": mask(address),
+                              "person": row["person_id"], "incident": row["incident_id"],
+                              "purpose": PURPOSES.get(purpose, purpose), "step": row["step_id"],
+                              "answer": answer or "-", "acked": acked}), self.lang))
         return self._count(out, channel, address, quiet=True)
 
     def _target(self, channel: str, addresses: list[str], people: list[str],
@@ -293,10 +300,18 @@ class Inbox:
             return True
 
     # ---- refusals and counts ------------------------------------------------------------
+    @property
+    def lang(self) -> str:
+        """The language of the lines said to the staff running the listener."""
+        return str(getattr(getattr(self.runtime, "settings", None), "lang", None) or "en")
+
     def _refuse(self, channel: str, address: str, exc: InboundError) -> Outcome:
-        reason = self.masker(exc.reason) or ""
-        who = f" from {mask(address)}" if address else ""
-        self.say(f"inbound {channel}{who} refused ({exc.status} {exc.outcome}): {reason}")
+        said: str | Msg = exc.reason
+        reason = self.masker(str(said)) or ""  # the gateway reads the reason in English
+        key = "refused.inbound.log_refused_from" if address else "refused.inbound.log_refused"
+        self.say(self.masker(tell(Msg(key, {
+            "channel": channel, "address": mask(address), "status": exc.status,
+            "outcome": exc.outcome, "reason": said}), self.lang)) or "")
         return self._count(Outcome(exc.status, exc.outcome, reason), channel, address,
                            quiet=True)
 
@@ -304,5 +319,7 @@ class Inbox:
         with self._lock:
             self.counts[out.outcome] += 1
         if not quiet:
-            self.say(f"inbound {channel} from {mask(address)}: {out.outcome}")
+            self.say(tell(Msg("refused.inbound.log_outcome", {
+                "channel": channel, "address": mask(address), "outcome": out.outcome}),
+                self.lang))
         return out

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from incident.errors import Refused
-from incident.i18n import bilingual
+from incident.i18n import bilingual, t
 from incident.inbound.adapters import MAX_BODY, Request
 from incident.inbound.router import Inbox
 
@@ -36,11 +36,9 @@ def parse_listen(text: str, *, public: bool = False) -> tuple[str, int]:
         if not 0 <= port <= 65535:
             raise ValueError
     except ValueError:
-        raise Refused(f"--inbound '{raw}': write HOST:PORT, e.g. 127.0.0.1:8025") from None
+        raise Refused("refused.inbound.bad_address", raw=raw, example="127.0.0.1:8025") from None
     if not public and not _loopback(host):
-        raise Refused(f"--inbound {raw}: {host} is not a loopback address — replies carry "
-                      "acknowledgements; put a TLS proxy in front and add --inbound-public "
-                      "to listen on it")
+        raise Refused("refused.inbound.not_loopback", raw=raw, host=host)
     return host, port
 
 
@@ -109,7 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             out = self.server.inbox.handle(segs[1], req)
         except Exception as exc:  # the database away: the gateway retries later
-            self.server.inbox.say(f"inbound {segs[1]}: failed: {type(exc).__name__}")
+            inbox = self.server.inbox
+            inbox.say(t("refused.inbound.log_failed", inbox.lang, channel=segs[1],
+                        error=type(exc).__name__))
             self._reply(503, {"ok": False, "outcome": "error",
                               "reason": "could not record the reply now; retry later"},
                         retry_after=5)

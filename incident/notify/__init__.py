@@ -108,7 +108,8 @@ def preview(runtime_or_parts: Any, state: IncidentState, step: Step | str,
 
         steps = state.playbook.steps()
         if step not in steps:
-            raise Refused(f"no step '{step}' in playbook '{state.playbook.id}'")
+            raise Refused("refused.notify.no_step_in_playbook", step=step,
+                          playbook=state.playbook.id)
         step = steps[step]
     if step.roll_call is not None:  # a roll call's question previews like a notice
         from incident.engine.rollcall import as_notify

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from incident.errors import (
     Issue,
     IssueList,
+    Msg,
     Refused,
     ValidationFailed,
     display_path,
@@ -165,7 +166,7 @@ def _in_userinfo_query_or_fragment(before: str, after: str) -> bool:
     return nxt is not None and nxt.group(0) == "@"  # user or password
 
 
-def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
+def url_parse_problem(template: str, secrets: Mapping[str, str]) -> Msg | None:
     """Why Apprise would read this channel URL with another host or port than written,
     or None. Checked with the real secrets where set (a stand-in otherwise)."""
     stand_in = {k: "x" for k in _SECRET.findall(template)}
@@ -174,9 +175,9 @@ def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
         parts = urlsplit(written)
         host, port = parts.hostname, parts.port
     except ValueError as exc:
-        return f"the URL cannot be read as written ({exc}); percent-encode @ : / # ? in it"
+        return Msg("val.notify.url_unreadable", {"error": str(exc)})
     if not host:
-        return "the URL names no host"
+        return Msg("val.notify.url_no_host")
     if "secret0stand0in" in host:
         return None  # the host place holds a token (dingtalk://${TOKEN}/…): nothing to compare
     url = _FIELD.sub("x", insert_secrets(template, {**stand_in, **{
@@ -187,15 +188,15 @@ def url_parse_problem(template: str, secrets: Mapping[str, str]) -> str | None:
     if plugin is None:
         if any(not secrets.get(k) for k in stand_in):
             return None  # a stand-in for an unset secret may be what it cannot read
-        return "Apprise cannot read the URL once its secrets are in"
+        return Msg("val.notify.url_unreadable_secrets")
     got_host = getattr(plugin, "host", None)
     got_port = getattr(plugin, "port", None)
     if got_host is not None and str(got_host).lower() != host.lower():
-        return f"Apprise reads the host as '{got_host}', not '{host}'"
+        return Msg("val.notify.url_other_host", {"got": str(got_host), "host": host})
     if port is not None and got_port is not None and int(got_port) != port:
-        return f"Apprise reads the port as {got_port}, not {port}"
+        return Msg("val.notify.url_other_port", {"got": got_port, "port": port})
     if port is not None and got_port is None and got_host is not None:
-        return f"Apprise loses the port {port}"
+        return Msg("val.notify.url_lost_port", {"port": port})
     return None
 
 
@@ -260,6 +261,13 @@ def channels_path(contacts_dir: str | Path) -> Path:
     return Path(contacts_dir) / FILE_NAME
 
 
+def _kind(kind: str) -> dict[str, str]:
+    """A channel kind as a finding names it: 'sms' in English, 短信 in Chinese."""
+    from incident.i18n import channel_name
+
+    return {"en": kind, "zh": channel_name(kind, "zh")}
+
+
 def read_secrets_file(path: str | Path) -> dict[str, str]:
     """KEY=VALUE lines (# comments, optional 'export ', optional quotes).
 
@@ -271,14 +279,13 @@ def read_secrets_file(path: str | Path) -> dict[str, str]:
     try:
         st = p.stat()
     except OSError as exc:
-        raise ValidationFailed([Issue(name, f"cannot read the secrets file: "
-                                            f"{exc.strerror or exc}",
-                                      hint="fix secrets_file in incident.toml, or unset it")]) \
-            from None
+        raise ValidationFailed([Issue(name, Msg("val.notify.secrets_unreadable",
+                                                {"reason": exc.strerror or str(exc)}),
+                                      hint="val.notify.hint_secrets_file")]) from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ValidationFailed([Issue(
-            name, f"the secrets file is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-                  "refusing to use it", hint=f"run: chmod 600 {p}")])
+            name, Msg("val.notify.secrets_open", {"mode": f"{stat.S_IMODE(st.st_mode):o}"}),
+            hint=Msg("val.notify.hint_chmod", {"path": str(p)}))])
     out: dict[str, str] = {}
     issues = IssueList(name)
     for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
@@ -287,11 +294,11 @@ def read_secrets_file(path: str | Path) -> dict[str, str]:
             continue
         text = text.removeprefix("export ").strip()
         if "=" not in text:
-            issues.add("expected KEY=VALUE", line=n, hint="one secret per line, e.g. SMS_TOKEN=…")
+            issues.add("val.notify.expected_kv", line=n, hint="val.notify.hint_kv")
             continue
         key, value = (s.strip() for s in text.split("=", 1))
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            issues.add(f"'{key}' is not a variable name", line=n)
+            issues.add("val.notify.bad_var", line=n, key=key)
             continue
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
@@ -335,44 +342,47 @@ def load_channels(path: str | Path, *, secrets_file: str | Path | None = None,
         where = ("channels", name)
         kind = spec.kind or (name if name in KINDS else None)
         if kind is None:
-            doc.add(issues, where, f"channel '{name}' needs a 'kind'",
-                    "kind: sms, email or chat — which of a person's addresses it uses")
+            doc.add(issues, where, "val.notify.needs_kind", "val.notify.hint_kind", name=name)
             continue
         url = spec.url.strip()
         m = _SCHEME.match(url)
         if not m:
-            doc.add(issues, (*where, "url"), f"'{url}' is not an Apprise URL",
-                    "write it as scheme://…, e.g. mailto://, smseagle://, mmost://")
+            doc.add(issues, (*where, "url"), "val.notify.not_url", "val.notify.hint_url", url=url)
             continue
         if not known_scheme(m.group(1)):
-            doc.add(issues, (*where, "url"), f"Apprise has no service '{m.group(1)}://'",
-                    "see https://appriseit.com/services/ for the URL of your provider")
+            doc.add(issues, (*where, "url"), "val.notify.unknown_service",
+                    Msg("val.notify.hint_services", {"url": "https://appriseit.com/services/"}),
+                    scheme=m.group(1))
             continue
         fields = set(_FIELD.findall(_SECRET.sub("", url)))
         want = PLACEHOLDER[kind]
         bad = sorted(fields - {want, "address"})
         if bad:
-            doc.add(issues, (*where, "url"), f"unknown placeholder '{{{bad[0]}}}'",
-                    f"a {kind} channel names the recipient as {{{want}}}; secrets are ${{NAME}}")
+            doc.add(issues, (*where, "url"), "val.notify.unknown_placeholder",
+                    Msg("val.notify.hint_placeholder", {"kind": _kind(kind), "want": f"{{{want}}}",
+                                                        "secret": "${NAME}"}),
+                    placeholder=f"{{{bad[0]}}}")
             continue
         if not fields:
-            doc.add(issues, (*where, "url"), "the URL never names the recipient",
-                    f"put {{{want}}} where the {kind} address goes")
+            doc.add(issues, (*where, "url"), "val.notify.no_recipient",
+                    Msg("val.notify.hint_recipient", {"want": f"{{{want}}}", "kind": _kind(kind)}))
             continue
         names = tuple(dict.fromkeys(_SECRET.findall(url)))
         for var in names:
             if not secrets.get(var):
-                doc.add(issues, (*where, "url"),
-                        f"${{{var}}} is not set: channel '{name}' will fail until it is",
-                        "export it, or put it in the secrets file (settings secrets_file)",
-                        severity="warning")
+                doc.add(issues, (*where, "url"), "val.notify.secret_unset",
+                        "val.notify.hint_secret_unset", severity="warning", var=f"${{{var}}}",
+                        name=name)
         used.update(names)
         if schemes:
-            problem = Masker(secrets.values())(url_parse_problem(url, secrets))
+            problem = url_parse_problem(url, secrets)
             if problem:
-                doc.add(issues, (*where, "url"), f"channel '{name}': {problem}",
-                        "percent-encode @ : / # ? & in the URL's literal parts (%40 %3A %2F "
-                        "%23 %3F %26), or put the value in a ${SECRET}", severity="warning")
+                masked = Masker(secrets.values())  # a secret read back stays hidden
+                problem = Msg(problem.key, {k: masked(str(v)) for k, v in problem.fields.items()})
+                doc.add(issues, (*where, "url"), "val.notify.url_problem",
+                        Msg("val.notify.hint_percent", {"codes": "%40 %3A %2F %23 %3F %26",
+                                                        "secret": "${SECRET}"}),
+                        severity="warning", name=name, problem=problem)
         chans[name] = Channel(
             name=name, kind=kind, url=url,
             concurrency=spec.concurrency or d.concurrency,

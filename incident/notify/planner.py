@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from incident.engine.context import message_context, signed
-from incident.errors import Refused
+from incident.errors import Msg, Refused
 from incident.i18n import bilingual
 from incident.notify.channels import ChannelSet
 from incident.notify.sms import sms_segments
@@ -63,7 +63,7 @@ class Preview:
     per_channel: dict[str, int]                    # first-choice channel → recipients
     fallbacks: dict[str, int]                      # recipients with at least one fall-back
     unreachable: list[Recipient] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Msg] = field(default_factory=list)  # told in the reader's language
 
     @property
     def messages(self) -> int:
@@ -100,7 +100,7 @@ class Planner:
     def selectors(self, state: IncidentState, step: Step) -> list[str]:
         n = step.notify
         if n is None:
-            raise Refused(f"'{step.title.en}' is not a notify step")
+            raise Refused("refused.notify.not_notify_step_title", step=step.title)
         named = state.playbook.audiences
         out: list[str] = []
         for sel in [n.audience] if isinstance(n.audience, str) else list(n.audience):
@@ -111,7 +111,7 @@ class Planner:
     def audience(self, state: IncidentState, step: Step, now: datetime) -> list[Recipient]:
         directory = self.directory
         if directory is None:
-            raise Refused("no estate directory is loaded, so there is nobody to notify")
+            raise Refused("refused.notify.no_directory")
         from incident.directory import SelectorError
 
         try:
@@ -121,9 +121,11 @@ class Planner:
         try:
             found = directory.resolve(self.selectors(state, step), location, at=now)
         except SelectorError as exc:
-            hint = getattr(exc, "hint", "")
-            raise Refused(f"audience of '{step.title.en}': {exc}" + (f" — {hint}" if hint
-                                                                       else "")) from None
+            reason, hint = getattr(exc, "message", str(exc)), getattr(exc, "hint", "")
+            if hint:
+                raise Refused("refused.notify.audience_hint", step=step.title, reason=reason,
+                              hint=hint) from None
+            raise Refused("refused.notify.audience", step=step.title, reason=reason) from None
         seen: set[str] = set()
         out = []
         for r in found:  # one message per person, however many audiences name them
@@ -239,11 +241,11 @@ class Planner:
         assert step.notify is not None
         missing = [c for c in step.notify.channels if c not in self.channels]
         if missing:
-            warnings.append(f"channel(s) {', '.join(missing)} are not configured")
+            warnings.append(Msg("cli.notify.warn_missing", {"channels": ", ".join(missing)}))
         limit = min((ch.max_segments for ch in sms if ch.max_segments), default=None)
         for r in rendered.values():
             if limit and r.segments > limit and per_channel.get(sms[0].name):
-                warnings.append(f"the {r.lang} SMS takes {r.segments} segments "
-                                f"(limit {limit})")
+                warnings.append(Msg("cli.notify.warn_segments",
+                                    {"code": r.lang, "n": r.segments, "limit": limit}))
         return Preview(step.id, bool(state.drill), rendered, len(recipients),
                        dict(per_channel), dict(fallbacks), unreachable, warnings)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from incident.engine import events as ev
-from incident.errors import Refused, known, suggest
+from incident.errors import Msg, Refused, known, suggest
 from incident.notify.planner import idempotency_key
 from incident.notify.tally import tally
 from incident.store import NewEvent, NewOutbox, OutboxRow
@@ -63,13 +63,14 @@ def retry_failed(engine: Engine, incident_id: str, *, actor: str, step: str | No
         result.per_step.clear()
         result.skipped.clear()
         if st.status != "open":
-            raise Refused(f"{st.id} is resolved — reopen it before sending again")
+            raise Refused("refused.notify.resolved", incident=st.id)
         steps = _steps(st, step)
         rows = engine.store.outbox_rows(incident_id)
         if channel is not None and channel not in {r.channel for r in rows} \
                 and (channels is None or channel not in channels.channels):
-            raise Refused(f"no channel '{channel}' — this incident's messages use "
-                          f"{', '.join(sorted({r.channel for r in rows})) or 'no channel'}")
+            raise Refused("refused.notify.no_channel", channel=channel,
+                          used=", ".join(sorted({r.channel for r in rows}))
+                          or Msg("refused.notify.no_channel_used"))
         events: list[NewEvent] = []
         outbox: list[NewOutbox] = []
         for sid in steps:
@@ -104,10 +105,10 @@ def _steps(st: IncidentState, step: str | None) -> list[str]:
     if step is None:
         return notify_steps
     if step in st.steps and step not in notify_steps:
-        raise Refused(f"'{step}' is not a notify step: it sends no messages")
+        raise Refused("refused.notify.not_notify_step", step=step)
     if step not in notify_steps:
-        raise Refused(f"no step '{step}' in {st.id} — "
-                      + str(suggest(step, notify_steps) or known(notify_steps)))
+        raise Refused("refused.notify.no_step", step=step, incident=st.id,
+                      hint=suggest(step, notify_steps) or known(notify_steps))
     return [step]
 
 

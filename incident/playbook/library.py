@@ -6,8 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from incident.errors import Issue, known, suggest
+from incident.errors import Issue, Msg, Refused, known, suggest
 from incident.playbook.model import Playbook
+
+
+class UnknownPlaybook(Refused, KeyError):
+    """No playbook of that id: a refusal told in the reader's language, and still the
+    KeyError callers of `get` catch (its args[0] is the Msg: English as str())."""
+
+    def __init__(self, message: Msg):
+        super().__init__(message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return Refused.__str__(self)
 
 
 @dataclass(slots=True)
@@ -21,7 +33,8 @@ class PlaybookLibrary:
             return self.playbooks[playbook_id]
         except KeyError:
             hint = suggest(playbook_id, self.playbooks) or known(self.playbooks)
-            raise KeyError(f"unknown playbook '{playbook_id}' — {hint}") from None
+            raise UnknownPlaybook(Msg("refused.pb.unknown_playbook",
+                                      {"playbook": playbook_id, "hint": hint})) from None
 
     def search(self, query: str) -> list[Playbook]:
         return [p for p in self.playbooks.values() if p.matches(query)]

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from incident.errors import Issue, IssueList, ValidationFailed, known, suggest
+from incident.errors import Issue, IssueList, Msg, ValidationFailed, known, suggest
+from incident.i18n import has
 from incident.playbook.library import PlaybookLibrary as PlaybookLibrary
 from incident.playbook.model import KIND_FIELDS, Playbook, Step
 from incident.playbook.templates import (
@@ -44,34 +45,39 @@ class _Checker:
             for si, step in enumerate(track.steps):
                 self.paths.setdefault(step.id, ("tracks", ti, "steps", si))
 
-    def err(self, path: PathKey, msg: str, hint: str = "", severity: str = "error") -> None:
-        self.doc.add(self.issues, path, msg, hint, severity)
+    def err(self, path: PathKey, msg: Msg, hint: str | Msg = "",
+            severity: str = "error") -> None:
+        self.doc.add(self.issues, path, msg, hint, severity)  # type: ignore[arg-type]
 
-    def step_ref(self, path: PathKey, ref: str, what: str = "step") -> None:
+    def step_ref(self, path: PathKey, ref: str) -> None:
         if ref not in self.steps:
-            self.err(path, f"unknown {what} '{ref}'", suggest(ref, self.steps) or known(self.steps))
+            self.err(path, Msg("val.pb.unknown_step", {"step": ref}),
+                     suggest(ref, self.steps) or known(self.steps))
 
     def role_ref(self, path: PathKey, role: str | None) -> None:
         if role is None or self.dir is None:
             return
         if role not in self.dir.roles:
-            self.err(path, f"unknown role '{role}'", suggest(role, self.dir.roles)
-                     or known(self.dir.roles))
+            self.err(path, Msg("val.pb.unknown_role", {"role": role}),
+                     suggest(role, self.dir.roles) or known(self.dir.roles))
 
     def run(self) -> None:
         pb = self.pb
         self.unique()
         levels = [s.level for s in pb.severities]
         if pb.default_severity not in levels:
-            self.err(("default_severity",), f"severity level {pb.default_severity} is not defined",
-                     f"defined levels: {', '.join(map(str, sorted(levels)))}")
+            self.err(("default_severity",),
+                     Msg("val.pb.severity_undefined", {"level": pb.default_severity}),
+                     Msg("hint.pb.defined_levels",
+                         {"levels": ", ".join(map(str, sorted(levels)))}))
         target_ids = {t.id for t in pb.targets}
         for i, sev in enumerate(pb.severities):
             for j, rep in enumerate(sev.report):
                 self.role_ref(("severities", i, "report", j, "to"), rep.to)
             for tid in sev.targets:
                 if tid not in target_ids:
-                    self.err(("severities", i, "targets", tid), f"unknown target '{tid}'",
+                    self.err(("severities", i, "targets", tid),
+                             Msg("val.pb.unknown_target", {"target": tid}),
                              suggest(tid, target_ids) or known(target_ids))
         for i, t in enumerate(pb.targets):
             if t.met_by not in ("resolved", "closed"):
@@ -79,9 +85,8 @@ class _Checker:
             if t.delivered is not None and (t.met_by not in self.steps
                                             or self.steps[t.met_by].notify is None):
                 self.err(("targets", i, "delivered"),
-                         f"'delivered' only applies to a target met by a notify step, "
-                         f"and '{t.met_by}' is not one",
-                         "remove 'delivered', or set met_by to a notify step")
+                         Msg("val.pb.delivered_not_notify", {"step": t.met_by}),
+                         Msg("hint.pb.delivered"))
         if "callbacks" in pb.model_fields_set:
             self.role_ref(("callbacks", "by"), pb.callbacks.by)
             self.role_ref(("callbacks", "vulnerable_by"), pb.callbacks.vulnerable_by)
@@ -97,22 +102,23 @@ class _Checker:
         seen: dict[str, PathKey] = {}
         for ti, track in enumerate(self.pb.tracks):
             if any(t.id == track.id for t in self.pb.tracks[:ti]):
-                self.err(("tracks", ti, "id"), f"track id '{track.id}' is used twice",
-                         "give each track its own id")
+                self.err(("tracks", ti, "id"), Msg("val.pb.track_twice", {"track": track.id}),
+                         Msg("hint.pb.own_track_id"))
             for si, step in enumerate(track.steps):
                 path = ("tracks", ti, "steps", si, "id")
                 if step.id in seen:
                     line = self.doc.where(seen[step.id])[0]
-                    self.err(path, f"step id '{step.id}' is used twice (also on line {line})",
-                             "give each step its own id")
+                    self.err(path, Msg("val.pb.step_twice", {"step": step.id, "line": line}),
+                             Msg("hint.pb.own_step_id"))
                 else:
                     seen[step.id] = path
-        for what, items in (("severity level", [s.level for s in self.pb.severities]),
-                            ("target id", [t.id for t in self.pb.targets])):
+        for key, said, field_name, items in (
+                ("severities", "val.pb.level_twice", "level",
+                 [s.level for s in self.pb.severities]),
+                ("targets", "val.pb.target_twice", "target", [t.id for t in self.pb.targets])):
             dup = {x for x in items if items.count(x) > 1}
             for x in dup:
-                key = "severities" if what.startswith("severity") else "targets"
-                self.err((key,), f"{what} '{x}' is defined twice", "keep one")
+                self.err((key,), Msg(said, {field_name: x}), Msg("hint.pb.keep_one"))
 
     def selector(self, path: PathKey, sel: str | list[str]) -> None:
         if self.dir is None:
@@ -124,35 +130,35 @@ class _Checker:
             try:
                 parse_selector(text)
             except SelectorError as exc:
-                self.err(p, f"bad audience selector '{text}': {exc}",
+                self.err(p, Msg("val.pb.bad_selector", {"selector": text,
+                                                        "problem": _said(exc)}),
                          getattr(exc, "hint", "") or "")
                 continue
             for problem in self.dir.check_selector(text):
-                self.err(p, f"audience '{text}': {problem}")
+                self.err(p, Msg("val.pb.audience_problem", {"audience": text,
+                                                            "problem": problem}))
 
     def template(self, path: PathKey, source: str, allowed: set[str]) -> None:
         try:
             names = undeclared(source)
         except TemplateSyntaxError as exc:
-            self.err(path, f"template syntax: {exc.message}",
-                     "check the {{ }} and {% %} pairs")
+            self.err(path, Msg("val.pb.template_syntax", {"problem": exc.message}),
+                     Msg("hint.pb.template_pairs"))
             return
         for name in sorted(names - allowed):
-            self.err(path, f"unknown template variable '{name}'",
+            self.err(path, Msg("val.pb.unknown_variable", {"name": name}),
                      suggest(name, allowed) or known(allowed, 20))
         if not names <= allowed:  # rendering needs every name; the '_' check does not
             problem = private_problem(source)
             if problem:
-                self.err(path, problem, "remove them: a message prints the incident's fields, nothing else")
+                self.err(path, problem, Msg("hint.pb.template_private"))
         else:
             records = {s.record.name: s.record.type for s in self.steps.values()
                        if s.record is not None}
             defaults = {k: spec.default for k, spec in self.pb.inputs.items()}
             problem = check_template(source, sample_contexts(names, records, defaults))
             if problem:
-                self.err(path, problem, "write the message so it can always be rendered: "
-                         "plain {{ names }}, filters like upper/default, no arithmetic "
-                         "that can fail")
+                self.err(path, problem, Msg("hint.pb.template_render"))
 
     def step(self, path: PathKey, step: Step) -> None:
         for field_name in ("options", "dispatch", "notify", "roll_call", "record", "escalate",
@@ -160,11 +166,13 @@ class _Checker:
             wanted = KIND_FIELDS[step.kind] == field_name
             present = getattr(step, field_name) is not None
             if wanted and not present:
-                self.err((*path, "kind"), f"a {step.kind} step needs '{field_name}'",
-                         f"add '{field_name}:' to step '{step.id}'")
+                self.err((*path, "kind"), Msg("val.pb.kind_needs", {
+                    "kind": kind_name(step.kind), "field": field_name}),
+                    Msg("hint.pb.add_field", {"field": field_name, "step": step.id}))
             elif present and not wanted:
-                self.err((*path, field_name), f"'{field_name}' does not belong to a {step.kind} step",
-                         f"remove it, or change kind to the one that uses '{field_name}'")
+                self.err((*path, field_name), Msg("val.pb.field_not_kind", {
+                    "field": field_name, "kind": kind_name(step.kind)}),
+                    Msg("hint.pb.field_not_kind", {"field": field_name}))
         self.role_ref((*path, "assignee"), step.assignee)
         for i, ref in enumerate(step.after):
             self.step_ref((*path, "after", i), ref)
@@ -175,29 +183,31 @@ class _Checker:
         if step.gate is not None:
             self.role_ref((*path, "gate", "role"), step.gate.role)
         if step.call is not None and self.dir is not None and step.call not in self.dir.externals:
-            self.err((*path, "call"), f"unknown external number '{step.call}'",
+            self.err((*path, "call"), Msg("val.pb.unknown_external", {"name": step.call}),
                      suggest(step.call, self.dir.externals) or known(self.dir.externals))
         if step.options is not None:
             if len(step.options) < 2:
-                self.err((*path, "options"), "a decision needs at least two options")
+                self.err((*path, "options"), Msg("val.pb.two_options"))
             ids = [o.id for o in step.options]
             for i, opt in enumerate(step.options):
                 if ids.count(opt.id) > 1 and ids.index(opt.id) != i:
-                    self.err((*path, "options", i, "id"), f"option id '{opt.id}' is used twice")
+                    self.err((*path, "options", i, "id"),
+                             Msg("val.pb.option_twice", {"option": opt.id}))
                 for j, ref in enumerate(opt.next):
                     self.step_ref((*path, "options", i, "next", j), ref)
                 levels = [sv.level for sv in self.pb.severities]
                 if opt.severity is not None and opt.severity not in levels:
                     self.err((*path, "options", i, "severity"),
-                             f"severity {opt.severity} is not a level of this playbook",
-                             f"use one of {', '.join(map(str, levels))}")
+                             Msg("val.pb.option_severity", {"level": opt.severity}),
+                             Msg("hint.pb.use_levels", {"levels": ", ".join(map(str, levels))}))
         if step.dispatch is not None:
             d = step.dispatch
             if (d.role is None) == (d.vendor is None):
-                self.err((*path, "dispatch"), "dispatch needs exactly one of 'role' or 'vendor'")
+                self.err((*path, "dispatch"), Msg("val.pb.dispatch_one"))
             self.role_ref((*path, "dispatch", "role"), d.role)
             if d.vendor is not None and self.dir is not None and d.vendor not in self.dir.vendors:
-                self.err((*path, "dispatch", "vendor"), f"unknown vendor '{d.vendor}'",
+                self.err((*path, "dispatch", "vendor"),
+                         Msg("val.pb.unknown_vendor", {"vendor": d.vendor}),
                          suggest(d.vendor, self.dir.vendors) or known(self.dir.vendors))
         if step.escalate is not None:
             self.role_ref((*path, "escalate", "to"), step.escalate.to)
@@ -222,13 +232,12 @@ class _Checker:
             want = "int" if step.record.from_roll_call == "safe_count" else "list"
             if not calls:
                 self.err((*path, "record", "from_roll_call"),
-                         "'from_roll_call' needs a roll_call step in this playbook",
-                         "add a step of kind roll_call, or remove 'from_roll_call'")
+                         Msg("val.pb.from_roll_call_none"), Msg("hint.pb.from_roll_call"))
             elif step.record.type not in (want, "text"):
                 self.err((*path, "record", "type"),
-                         f"a value from the roll call ({step.record.from_roll_call}) is "
-                         f"recorded as type {want}, not {step.record.type}",
-                         f"set type: {want}")
+                         Msg("val.pb.record_type", {"source": step.record.from_roll_call,
+                                                    "want": want, "got": step.record.type}),
+                         Msg("hint.pb.set_type", {"want": want}))
 
     def audience(self, path: PathKey, audience: str | list[str], channels: list[str]) -> None:
         """The audience and channels of a notify or roll_call step (`path` ends at it)."""
@@ -238,13 +247,13 @@ class _Checker:
             if sel in self.pb.audiences:
                 continue
             if ":" not in sel and " " not in sel and sel not in ("owners", "staff", "vulnerable"):
-                self.err(p, f"unknown audience '{sel}'",
+                self.err(p, Msg("val.pb.unknown_audience", {"audience": sel}),
                          suggest(sel, self.pb.audiences) or known(self.pb.audiences))
                 continue
             self.selector(p, sel)
         for i, ch in enumerate(channels):
             if ch not in self.channels:
-                self.err((*path, "channels", i), f"unknown channel '{ch}'",
+                self.err((*path, "channels", i), Msg("val.pb.unknown_channel", {"channel": ch}),
                          suggest(ch, self.channels) or known(self.channels))
 
     def recorded(self) -> set[str]:
@@ -271,8 +280,8 @@ class _Checker:
             cycle = []
         if cycle:
             chain = " → ".join([a for a, _b in cycle] + [cycle[0][0]])
-            self.err((*self.paths[cycle[0][1]], "after"), f"dependency cycle: {chain}",
-                     "a step cannot wait, directly or indirectly, for itself")
+            self.err((*self.paths[cycle[0][1]], "after"), Msg("val.pb.cycle", {"chain": chain}),
+                     Msg("hint.pb.cycle"))
             return
         # Which decision options must have been chosen for a step to run.
         need: dict[str, dict[str, set[str]]] = {}
@@ -293,15 +302,26 @@ class _Checker:
             empty = [d for d, opts in req.items() if not opts]
             if empty:
                 self.err((*self.paths[sid], "after"),
-                         f"step '{sid}' can never run: it needs two different answers to "
-                         f"decision '{empty[0]}'",
-                         "use 'join:' to wait for whichever branch ran")
+                         Msg("val.pb.never_runs", {"step": sid, "decision": empty[0]}),
+                         Msg("hint.pb.join"))
+
+
+def kind_name(kind: str) -> Msg | str:
+    """A step kind as its reader calls it (the catalogue's step.kind.*), else as written."""
+    key = "step.kind." + kind
+    return Msg(key) if has(key) else kind
+
+
+def _said(exc: Exception) -> Msg | str:
+    """What a SelectorError says: its Msg when it carries one, else its text."""
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, Msg) else str(exc)
 
 
 def _check(doc: Located, directory: Directory | None, channels: Iterable[str]) -> Playbook:
     issues = doc.issues()
     if not isinstance(doc.data, dict):
-        issues.add("a playbook must be a mapping of fields (id:, title:, tracks: …)", line=1)
+        issues.add("val.pb.not_mapping", line=1)
         issues.raise_if_errors()
     try:
         pb = Playbook.model_validate(doc.data)
@@ -335,8 +355,8 @@ def load_library(folder: str | Path, directory: Directory | None = None,
     issues: list[Issue] = []
     files = playbook_files(folder)
     if not files:
-        raise ValidationFailed([Issue(str(folder), "no playbooks (*.yaml) found here",
-                                      hint="point playbooks_dir at the folder with the playbooks")])
+        raise ValidationFailed([Issue(str(folder), "val.pb.no_playbooks",
+                                      hint="hint.pb.playbooks_dir")])
     for path in files:
         try:
             pb = load_playbook(path, directory, channels)
@@ -344,9 +364,9 @@ def load_library(folder: str | Path, directory: Directory | None = None,
             issues.extend(exc.issues)
             continue
         if pb.id in lib.playbooks:
-            issues.append(Issue(str(path), f"playbook id '{pb.id}' is also used by "
-                                f"{lib.sources[pb.id].name}", line=1, path="id",
-                                hint="give each playbook its own id"))
+            issues.append(Issue(str(path), Msg("val.pb.id_twice", {
+                "playbook": pb.id, "file": lib.sources[pb.id].name}), line=1, path="id",
+                hint="hint.pb.own_playbook_id"))
             continue
         lib.playbooks[pb.id] = pb
         lib.sources[pb.id] = path

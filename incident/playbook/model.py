@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from incident.clock import parse_duration
 from incident.playbook.readform import PlaybookLookups, TextLookups
@@ -24,7 +25,8 @@ def _duration(value: Any) -> timedelta:
         return value
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return parse_duration(value)
-    raise ValueError("a duration like '90s', '5m' or '1h30m' is expected")
+    raise PydanticCustomError("val.pb.duration",
+                              "a duration like '90s', '5m' or '1h30m' is expected")
 
 
 Duration = Annotated[
@@ -42,9 +44,11 @@ def _percent(value: Any) -> float:
     try:
         pct = float(text[:-1] if text.endswith("%") else text)
     except ValueError:
-        raise ValueError("a share like '95%' is expected") from None
+        raise PydanticCustomError("val.pb.percent", "a share like '95%' is expected") from None
     if not 0 < pct <= 100:
-        raise ValueError(f"'{value}' is not a share between 0% (excluded) and 100%")
+        raise PydanticCustomError("val.pb.percent_range",
+                                  "'{value}' is not a share between 0% (excluded) and 100%",
+                                  {"value": str(value)})
     return pct
 
 

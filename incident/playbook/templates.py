@@ -19,6 +19,8 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from incident.errors import Msg
+
 # Fields every incident provides to its messages (see engine.context).
 INCIDENT_VARS: dict[str, str] = {
     "incident_id": "the incident number, e.g. INC-260105-0001",
@@ -57,13 +59,18 @@ _WIDE = re.compile(r"%[^a-zA-Z%]*\d{5,}")
 
 
 class TemplateLimit(TemplateError):
-    """A template went past one of the limits above."""
+    """A template went past one of the limits above; `said` tells it in any language."""
+
+    def __init__(self, said: Msg):
+        self.said = said
+        super().__init__(said.text("en"))
 
 
 def _range(*args: int) -> range:
     r = range(*args)
     if len(r) > MAX_RANGE:
-        raise TemplateLimit(f"range() of {len(r):,} numbers (at most {MAX_RANGE:,})")
+        raise TemplateLimit(Msg("val.pb.limit_range", {"n": f"{len(r):,}",
+                                                       "max": f"{MAX_RANGE:,}"}))
     return r
 
 
@@ -76,20 +83,19 @@ class LimitedSandbox(SandboxedEnvironment):
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         if operator_ in ("/", "//", "%") and isinstance(right, int | float) and right == 0 \
                 and not (operator_ == "%" and isinstance(left, str)):
-            raise TemplateLimit(f"division by zero ('{operator_} 0')")
+            raise TemplateLimit(Msg("val.pb.limit_zero", {"op": operator_}))
         if operator_ == "**" and isinstance(right, int | float) and (
                 abs(right) > MAX_POWER
                 or (isinstance(left, int) and left.bit_length() * abs(right) > 4096)):
-            raise TemplateLimit(f"'**' with an exponent of {right} (at most {MAX_POWER}, "
-                                "and a result of at most 4096 bits)")
+            raise TemplateLimit(Msg("val.pb.limit_power", {"exp": right, "max": MAX_POWER}))
         if operator_ == "*":
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(n, int) \
                         and len(seq) * n > MAX_REPEAT:
-                    raise TemplateLimit(f"'*' making {len(seq) * n:,} items (at most "
-                                        f"{MAX_REPEAT:,})")
+                    raise TemplateLimit(Msg("val.pb.limit_repeat", {
+                        "n": f"{len(seq) * n:,}", "max": f"{MAX_REPEAT:,}"}))
         if operator_ == "%" and isinstance(left, str) and _WIDE.search(left):
-            raise TemplateLimit("'%' formatting with a width of 10,000 or more")
+            raise TemplateLimit(Msg("val.pb.limit_width"))
         return super().call_binop(context, operator_, left, right)
 
     def wrap_str_format(self, value: Any) -> None:
@@ -105,8 +111,8 @@ class LimitedSandbox(SandboxedEnvironment):
         for value in (*args, *kwargs.values()):
             if isinstance(value, int) and not isinstance(value, bool) \
                     and abs(value) > MAX_REPEAT:
-                raise TemplateLimit(f"a call with the number {value:,} (at most "
-                                    f"{MAX_REPEAT:,})")
+                raise TemplateLimit(Msg("val.pb.limit_call", {"n": f"{value:,}",
+                                                              "max": f"{MAX_REPEAT:,}"}))
         return super().call(__context, __obj, *args, **kwargs)
 
 
@@ -165,8 +171,8 @@ def _compiled(source: str):
 def render(source: str, context: dict[str, Any]) -> str:
     out = _compiled(source).render(**context).strip()
     if len(out) > MAX_OUTPUT:
-        raise TemplateLimit(f"the message is {len(out):,} characters long (at most "
-                            f"{MAX_OUTPUT:,})")
+        raise TemplateLimit(Msg("val.pb.limit_output", {"n": f"{len(out):,}",
+                                                        "max": f"{MAX_OUTPUT:,}"}))
     return out
 
 
@@ -201,15 +207,20 @@ def sample_contexts(names: Iterable[str], records: dict[str, str] | None = None,
             ("no floor, unit or recipient and nothing recorded yet", sparse)]
 
 
-def private_problem(source: str) -> str | None:
+def private_problem(source: str) -> Msg | None:
     bad = private_names(source)
     if not bad:
         return None
     names = ", ".join(f"'{n}'" for n in bad)
-    return f"the template reaches for {names}: names starting with '_' are not allowed in messages"
+    return Msg("val.pb.template_private", {"names": names})
 
 
-def check(source: str, contexts: list[tuple[str, dict[str, Any]]]) -> str | None:
+#: The sample contexts' labels, as findings name them.
+_LABELS = {"sample values": "val.pb.sample_full",
+           "no floor, unit or recipient and nothing recorded yet": "val.pb.sample_sparse"}
+
+
+def check(source: str, contexts: list[tuple[str, dict[str, Any]]]) -> Msg | None:
     """Why the template would fail when a message is sent, or None."""
     problem = private_problem(source)
     if problem:
@@ -217,14 +228,17 @@ def check(source: str, contexts: list[tuple[str, dict[str, Any]]]) -> str | None
     if _plain(source):
         return None
     for label, ctx in contexts:
+        said: Msg | str = Msg(_LABELS[label]) if label in _LABELS else label
         try:
             render(source, ctx)
         except TemplateLimit as exc:
-            return f"the template goes past a limit ({label}): {exc.message}"
-        except TemplateError as exc:
-            return f"the template fails with {label}: {exc.message or type(exc).__name__}"
+            return Msg("val.pb.template_limit", {"label": said, "problem": exc.said})
+        except TemplateError as exc:  # Jinja's own words
+            return Msg("val.pb.template_fails", {
+                "label": said, "problem": exc.message or type(exc).__name__})
         except Exception as exc:  # ZeroDivisionError, TypeError, OverflowError, ...
-            return f"the template fails with {label}: {type(exc).__name__}: {exc}"
+            return Msg("val.pb.template_fails", {
+                "label": said, "problem": f"{type(exc).__name__}: {exc}"})
     return None
 
 

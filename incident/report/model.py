@@ -274,8 +274,8 @@ def load_incident(store: Store, playbooks: PlaybookLibrary, incident_id: str,
     try:
         pb = playbooks.get(row.playbook_id)
     except KeyError:
-        raise Refused(f"incident {incident_id} uses playbook '{row.playbook_id}', which is not "
-                      "loaded — point playbooks_dir at the folder that has it") from None
+        raise Refused("refused.report.playbook_not_loaded", incident=incident_id,
+                      playbook=row.playbook_id) from None
     events = store.events(incident_id)
     for _ in range(3):
         row = store.incident(incident_id)
@@ -454,7 +454,7 @@ def _timeline(st: IncidentState, pb: Playbook, events: list[StoredEvent], names:
         append(TimelineRow(e.seq, e.ts, e.ts - start, e.actor, who, role, e.kind,
                            labels.get(e.kind, e.kind), sid,
                            step_titles.get(sid, sid or "") if sid else "", track,
-                           describe(e, names, lang, zone), str(typed or "")))
+                           describe(e, names, lang, zone), pick(typed, lang) if isinstance(typed, dict) else str(typed or "")))
     return out
 
 

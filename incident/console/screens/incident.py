@@ -504,7 +504,7 @@ class IncidentScreen(Screen):
         def submit(values: dict[str, Any]) -> Callable[[], Any]:
             reason = (values.get("reason") or "").strip()
             if not reason:
-                raise Refused(t("form.reason", self.lang))
+                raise Refused("form.reason")
             return lambda: engine.act(iid, sid, actor=user, action="skip", reason=reason)
 
         drafts = self.form_drafts.setdefault(f"skip:{sid}", {})
@@ -528,7 +528,7 @@ class IncidentScreen(Screen):
         def submit(values: dict[str, Any]) -> Callable[[], Any]:
             who = (values.get("who") or "").strip()
             if not who:
-                raise Refused(t("form.confirmer", self.lang))
+                raise Refused("form.confirmer")
             note = (values.get("note") or "").strip() or None
             actor = confirming_actor(self.rt.directory, me, who, values.get("pin") or "",
                                      credentials, self.lang)
@@ -662,7 +662,7 @@ class IncidentScreen(Screen):
         def submit(values: dict[str, Any]) -> Callable[[], Any]:
             to = (values.get("to") or "").strip()
             if not to:
-                raise Refused(t("form.handover.to", self.lang))
+                raise Refused("form.handover.to")
             reason = (values.get("reason") or "").strip() or None
             return lambda: engine.handover(iid, to, actor=user, reason=reason)
 
@@ -723,9 +723,9 @@ class IncidentScreen(Screen):
             level = values.get("level")
             reason = (values.get("reason") or "").strip()
             if level is None:
-                raise Refused(t("form.level", lang))
+                raise Refused("form.level")
             if not reason:
-                raise Refused(t("form.reason", lang))
+                raise Refused("form.reason")
             return lambda: engine.set_severity(iid, int(level), actor=user, reason=reason)
 
         self.app.push_screen(
@@ -751,7 +751,7 @@ class IncidentScreen(Screen):
         def submit(values: dict[str, Any]) -> Callable[[], Any]:
             rid = values.get("report")
             if not rid:
-                raise Refused(t("form.report", lang))
+                raise Refused("form.report")
             note = (values.get("note") or "").strip() or None
             return lambda: engine.report_done(iid, rid, actor=user, note=note)
 
@@ -796,9 +796,9 @@ class IncidentScreen(Screen):
             role = values.get("role")
             reason = (values.get("reason") or "").strip()
             if not role:
-                raise Refused(t("form.role", lang))
+                raise Refused("form.role")
             if not reason:
-                raise Refused(t("form.reason", lang))
+                raise Refused("form.reason")
             return lambda: bridge.raise_escalation(rt, iid, role, user, reason)
 
         default = next((r.id for r in roles if r.level >= 1), roles[0].id if roles else "")
@@ -858,6 +858,6 @@ def confirming_actor(directory: Any, me: Any, who: str, pin: str, credentials: A
     if person == str(me) and not pin:
         return me  # the engine decides: their own login proves them, a declared name not
     if not pin:
-        raise Refused(t("form.pin.missing", lang, who=person))
+        raise Refused("form.pin.missing", who=person)
     CredentialStore(credentials).require(person, pin)
     return Actor(person, how="pin")

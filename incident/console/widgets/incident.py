@@ -31,6 +31,7 @@ from incident.console.model import (
     urgency,
     urgent_steps,
 )
+from incident.i18n import join_list
 from incident.names import Names
 from incident.narrate import describe
 from incident.views import clock_text, delivery_line, offset, status_label
@@ -290,10 +291,11 @@ def card_text(st: IncidentState, step_id: str, now: datetime, lang: str, zone: Z
                                       when=clock_text(s.done_at, zone),
                                       reason=escape(s.reason or "")) + "[/]")
     elif s.status == "excluded":
-        lines.append(f"[dim]{t('step.excluded', lang)}: {escape(s.excluded_because or '')}[/]")
+        why = s.excluded_why.text(lang) if s.excluded_why else (s.excluded_because or "")
+        lines.append(f"[dim]{t('step.excluded', lang)}: {escape(why)}[/]")
     elif s.status == "pending" and waiting:
         titles = [pb.steps()[w].title.get(lang) if w in pb.steps() else w for w in waiting]
-        lines.append(f"[dim]{t('step.waiting_for', lang)}: {escape(', '.join(titles))}[/]")
+        lines.append(f"[dim]{t('step.waiting_for', lang)}: {escape(join_list(titles, lang))}[/]")
     elif s.status == "awaiting_confirmation":
         lines.append("[$warning]" + t("step.awaiting", lang, who=escape(name_of(s.awaiting_by)))
                      + "[/]")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from incident.i18n import t
+from incident.i18n import join_list, t
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,8 @@ def tell(message: str | Msg, lang: str | None = "en") -> str:
 def _told(value: object, lang: str | None) -> object:
     if isinstance(value, Msg):
         return value.text(lang)
+    if isinstance(value, list | tuple):  # names: "a, b" / "a、b"
+        return join_list([str(_told(v, lang)) for v in value], lang)
     if isinstance(value, Mapping) and ("en" in value or "zh" in value):
         from incident.i18n import pick
 
@@ -147,7 +149,7 @@ def known(candidates: Iterable[str], limit: int = 12) -> Msg:
     pool = sorted({str(c) for c in candidates})
     if not pool:
         return Msg("hint.none_defined")
-    shown = ", ".join(pool[:limit])
+    shown = tuple(pool[:limit])
     if len(pool) > limit:
         return Msg("hint.known_more", {"names": shown, "more": len(pool) - limit})
     return Msg("hint.known", {"names": shown})

@@ -54,13 +54,12 @@ class Located:
     def issues(self) -> IssueList:
         return IssueList(self.file)
 
-    def add(self, issues: IssueList, path: PathKey, message: str | Msg, hint: str | Msg = "",
-            severity: str = "error", **fields: object) -> None:
-        """One finding at `path`; `message` is a catalogue key whose fields come as
-        keywords (or a Msg)."""
+    def add(self, issues: IssueList, path: PathKey, message: str | Msg,
+            hint: str | Msg = "", severity: str = "error", **fields: object) -> None:
+        """A finding at `path`: `message` a catalogue key (its fields as keywords) or Msg."""
         line, col = self.where(path)
-        issues.add(message, line=line, column=col, path=dotted(path), hint=hint, severity=severity,
-                   **fields)
+        issues.add(message, line=line, column=col, path=dotted(path), hint=hint,
+                   severity=severity, **fields)
 
 
 def dotted(path: PathKey) -> str:
@@ -87,8 +86,8 @@ def _build(node: yaml.Node, path: PathKey, out: Located, issues: IssueList,
            active: set[int]) -> Any:
     if id(node) in active:
         line = node.start_mark.line + 1
-        issues.add("an alias refers to itself", line=line, column=node.start_mark.column + 1,
-                   path=dotted(path), hint="remove the recursive '*alias'")
+        issues.add("val.yaml.alias_self", line=line, column=node.start_mark.column + 1,
+                   path=dotted(path), hint="val.yaml.alias_self.hint")
         return None
     if isinstance(node, yaml.ScalarNode):
         return _scalar(node)
@@ -108,7 +107,7 @@ def _build(node: yaml.Node, path: PathKey, out: Located, issues: IssueList,
                 if isinstance(key_node, yaml.ScalarNode):
                     key: Any = key_node.value  # raw text: 'no:' stays 'no', not False
                 else:
-                    issues.add("a key must be a plain name, not a list or mapping",
+                    issues.add("val.yaml.complex_key",
                                line=key_node.start_mark.line + 1,
                                column=key_node.start_mark.column + 1, path=dotted(path))
                     continue
@@ -121,9 +120,9 @@ def _build(node: yaml.Node, path: PathKey, out: Located, issues: IssueList,
                                 result.setdefault(mk, mv)
                     continue
                 if key in seen:
-                    issues.add(f"duplicate key '{key}' (first written on line {seen[key]})",
+                    issues.add("val.yaml.duplicate_key", name=key, first=seen[key],
                                line=kline, column=kcol, path=dotted((*path, key)),
-                               hint="YAML keeps only one of them: remove or rename one")
+                               hint="val.yaml.duplicate_key.hint")
                     continue
                 seen[key] = kline
                 out.locations[(*path, key)] = (kline, kcol)
@@ -138,16 +137,14 @@ def _tab_issues(text: str, issues: IssueList) -> None:
     for number, line in enumerate(text.splitlines(), start=1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent:
-            issues.add("tab character in indentation", line=number,
-                       column=indent.index("\t") + 1,
-                       hint="YAML indents with spaces only: replace the tab with spaces")
+            issues.add("val.yaml.tab", line=number, column=indent.index("\t") + 1,
+                       hint="val.yaml.tab.hint")
 
 
 def _too_big(size: int, issues: IssueList) -> None:
     if size > MAX_YAML_BYTES:
-        issues.add(f"the file is {size / 1048576:.1f} MiB; a YAML file here may be at most "
-                   f"{MAX_YAML_BYTES // 1048576} MiB",
-                   hint="split it, or keep bulk data (owners) in the CSV roster")
+        issues.add("val.yaml.too_big", size=f"{size / 1048576:.1f}",
+                   most=MAX_YAML_BYTES // 1048576, hint="val.yaml.too_big.hint")
         issues.raise_if_errors()
 
 
@@ -173,16 +170,17 @@ def _alias_issues(text: str, issues: IssueList) -> None:
                 count += 1
                 expanded += size
                 depth += 1
-                problem = ("more than " + f"{MAX_ALIASES:,} aliases" if count > MAX_ALIASES
-                           else f"aliases nested more than {MAX_ALIAS_DEPTH} deep"
+                problem = (Msg("val.yaml.aliases.count", {"n": f"{MAX_ALIASES:,}"})
+                           if count > MAX_ALIASES
+                           else Msg("val.yaml.aliases.depth", {"n": MAX_ALIAS_DEPTH})
                            if depth > MAX_ALIAS_DEPTH
-                           else f"aliases that stand for more than {MAX_ALIAS_NODES:,} values"
-                           if expanded > MAX_ALIAS_NODES else "")
+                           else Msg("val.yaml.aliases.values", {"n": f"{MAX_ALIAS_NODES:,}"})
+                           if expanded > MAX_ALIAS_NODES else None)
                 if problem:
-                    issues.add(f"too many aliases: '*{event.anchor}' here makes {problem}",
+                    issues.add("val.yaml.aliases", anchor=event.anchor, problem=problem,
                                line=event.start_mark.line + 1,
                                column=event.start_mark.column + 1,
-                               hint="write the values out, or use fewer '&anchor'/'*alias' pairs")
+                               hint="val.yaml.aliases.hint")
                     issues.raise_if_errors()
                 close(None, size, depth)
             elif isinstance(event, yaml.ScalarEvent):
@@ -194,6 +192,31 @@ def _alias_issues(text: str, issues: IssueList) -> None:
                 close(anchor, size, depth)
     except yaml.YAMLError:
         return  # the composer below reports syntax errors with their position
+
+
+#: PyYAML's most common complaints, in the reader's words (others keep PyYAML's text)
+_SYNTAX = {
+    "mapping values are not allowed in this context": "val.yaml.problem.mapping_values",
+    "mapping values are not allowed here": "val.yaml.problem.mapping_values_here",
+    "could not find expected ':'": "val.yaml.problem.no_colon",
+    "found character that cannot start any token": "val.yaml.problem.bad_character",
+    "found undefined alias": "val.yaml.problem.undefined_alias",
+    "found unexpected end of stream": "val.yaml.problem.end_of_stream",
+    "found unknown escape character": "val.yaml.problem.escape",
+    "did not find expected key": "val.yaml.problem.expected_key",
+    "did not find expected '-' indicator": "val.yaml.problem.expected_dash",
+    "did not find expected node content": "val.yaml.problem.expected_value",
+    "did not find expected ',' or ']'": "val.yaml.problem.flow_sequence",
+    "did not find expected ',' or '}'": "val.yaml.problem.flow_mapping",
+    "second occurrence": "val.yaml.problem.duplicate_anchor",
+    "found a tab character that violates indentation": "val.yaml.problem.tab",
+}
+
+
+def _syntax(problem: str) -> Msg | str:
+    if not problem:
+        return Msg("val.yaml.problem.invalid")
+    return Msg(_SYNTAX[problem]) if problem in _SYNTAX else problem
 
 
 def parse_text(text: str, file: str) -> Located:
@@ -212,27 +235,25 @@ def parse_text(text: str, file: str) -> Located:
         nodes = list(docs)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "not valid YAML"
-        issues.add(f"YAML syntax: {problem}", line=(mark.line + 1) if mark else None,
-                   column=(mark.column + 1) if mark else None,
-                   hint="check indentation, colons and quotes around this line")
+        problem = _syntax(exc.problem or exc.context or "")
+        issues.add("val.yaml.syntax", problem=problem, line=(mark.line + 1) if mark else None,
+                   column=(mark.column + 1) if mark else None, hint="val.yaml.syntax.hint")
         issues.raise_if_errors()
         raise  # pragma: no cover
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        issues.add(f"not valid YAML: {exc}")
+        issues.add("val.yaml.invalid", error=str(exc))
         issues.raise_if_errors()
         raise  # pragma: no cover
     if len(nodes) > 1:
         second = nodes[1].start_mark
-        issues.add("more than one YAML document ('---') in one file", line=second.line + 1,
-                   hint="keep one document per file")
+        issues.add("val.yaml.documents", line=second.line + 1, hint="val.yaml.documents.hint")
     if not nodes:
-        issues.add("the file is empty", hint="see the shipped examples for the expected layout")
+        issues.add("val.yaml.empty", hint="val.yaml.empty.hint")
     issues.raise_if_errors()
     try:
         out.data = _build(nodes[0], (), out, issues, set())
     except RecursionError:
-        issues.add("nesting is too deep to be a real file")
+        issues.add("val.yaml.too_deep")
     issues.raise_if_errors()
     return out
 
@@ -246,7 +267,7 @@ def read_text(path: str | Path) -> tuple[str, str]:
         _too_big(p.stat().st_size, issues)  # before reading a huge file into memory
         raw = p.read_bytes()
     except OSError as exc:
-        issues.add(f"cannot read the file: {exc.strerror or exc}")
+        issues.add("val.yaml.unreadable", reason=exc.strerror or str(exc))
         raise ValidationFailed(issues.items) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -254,8 +275,7 @@ def read_text(path: str | Path) -> tuple[str, str]:
         return raw.decode("utf-8"), name
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        issues.add("the file is not UTF-8 text", line=line,
-                   hint="save it as UTF-8 (most editors: 'Save with encoding')")
+        issues.add("val.yaml.not_utf8", line=line, hint="val.yaml.not_utf8.hint")
         raise ValidationFailed(issues.items) from None
 
 

@@ -33,6 +33,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
         "INCIDENT_DATABASE_URL": f"sqlite:///{tmp_path / 'incident.db'}",
         "INCIDENT_USER": "chen.jie",
         "INCIDENT_LANG": "en",
+        # a weekday morning: chen.jie's day shift holds duty_officer, so pages reach him
+        "INCIDENT_CLOCK": "fixed:2026-12-01T10:00:00+08:00",
         "INCIDENT_PLAYBOOKS_DIR": str(REPO / "playbooks"),
         "INCIDENT_CONTACTS_DIR": str(REPO / "contacts"),
         "XDG_DATA_HOME": str(tmp_path / "data"),

@@ -11,9 +11,10 @@ import re
 import threading
 import time as _time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from pydantic_core import PydanticCustomError
+if TYPE_CHECKING:  # pydantic only on the error path: every command reads the clock
+    from pydantic_core import PydanticCustomError
 
 
 @runtime_checkable
@@ -82,8 +83,8 @@ _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m(?
 MAX_DURATION = timedelta(days=30)
 
 
-class DurationOutOfRange(PydanticCustomError):
-    """A well-formed duration that is longer than MAX_DURATION."""
+#: the finding of a well-formed duration that is longer than MAX_DURATION
+TOO_LONG = "val.clock.too_long"
 
 
 def _invalid(key: str, hint: str = "", **fields: object) -> PydanticCustomError:
@@ -115,9 +116,8 @@ def parse_duration(text: str | int | float) -> timedelta:
 def _bounded(seconds: float, text: object) -> timedelta:
     if not seconds <= MAX_DURATION.total_seconds():  # also catches inf
         shown = str(text) if len(str(text)) <= 24 else str(text)[:20] + "…"
-        said = _invalid("val.clock.too_long", "val.clock.too_long.hint", value=shown,
-                        days=MAX_DURATION.days)
-        raise DurationOutOfRange(said.type, said.message_template, said.context)
+        raise _invalid(TOO_LONG, "val.clock.too_long.hint", value=shown,
+                       days=MAX_DURATION.days)
     return timedelta(seconds=seconds)
 
 

@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
-from incident.clock import DurationOutOfRange, parse_duration
+from incident.clock import TOO_LONG, parse_duration
 from incident.directory import contact
 from incident.errors import Msg
 from incident.validation import invalid
@@ -150,8 +151,10 @@ def _timezone(value: str) -> str:
 def _duration(value: Any) -> timedelta:
     try:
         return parse_duration(value)
-    except DurationOutOfRange:
-        raise
+    except PydanticCustomError as exc:
+        if exc.type == TOO_LONG:  # well-formed, too long: the clock's own finding says so
+            raise
+        raise invalid("val.dir.not_duration", "hint.dir.duration", value=repr(value)) from None
     except (ValueError, TypeError):
         raise invalid("val.dir.not_duration", "hint.dir.duration", value=repr(value)) from None
 

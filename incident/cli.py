@@ -17,7 +17,7 @@ import click
 
 from incident.clihelp import HelpGroup
 from incident.config import load_settings
-from incident.errors import Issue, Refused, ValidationFailed
+from incident.errors import Issue, Refused, ValidationFailed, tell
 from incident.files import OutputError
 from incident.i18n import channel_name, join_list, nt, pad, status_label, t
 from incident.identity import Actor
@@ -383,10 +383,7 @@ def contacts_show(ctx: Ctx, selector: tuple[str, ...], at: str | None, limit: in
         location = directory.locate(at) if at else None
         recipients = directory.resolve(text, location, at=ctx.runtime.clock.now())
     except SelectorError as exc:
-        hint = getattr(exc, "hint", "")  # the selector's own words (English for now)
-        _fail(t("cli.main.selector_error", ctx.lang, selector=text,
-                error=getattr(exc, "message", str(exc)))
-              + (t("issue.hint_sep", ctx.lang) + str(hint) if hint else ""))
+        _fail(t("cli.main.selector_error", ctx.lang, selector=text, error=exc.text(ctx.lang)))
         return
     by_channel: dict[str, int] = {}
     for r in recipients:
@@ -841,8 +838,8 @@ def tick(ctx: Ctx) -> None:
     if not sweep.fired:
         click.echo(t("cli.nothing_due", ctx.lang))
     for iid, why in sweep.broken.items():  # named, skipped; the others still fired
-        click.secho(t("cli.main.skipped_damaged", ctx.lang, id=iid, why=why), fg="yellow",
-                    err=True)
+        click.secho(t("cli.main.skipped_damaged", ctx.lang, id=iid, why=tell(why, ctx.lang)),
+                    fg="yellow", err=True)
 
 
 @main.command()

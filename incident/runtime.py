@@ -38,7 +38,10 @@ class Runtime:
                 clock = clock_from_setting(self.settings.clock)
             except ValueError as exc:
                 source = self.settings.sources.get("clock", "settings")
-                raise ValidationFailed([Issue(source, str(exc), path="clock")]) from None
+                from incident.validation import finding
+
+                message, hint = finding(exc)
+                raise ValidationFailed([Issue(source, message, path="clock", hint=hint)]) from None
         self.clock: Clock = clock
         self._lock = threading.Lock()
 

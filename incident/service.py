@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from incident.clock import SystemClock, monotonic
+from incident.errors import Msg, tell
+from incident.i18n import nt, t
 from incident.store import liveness
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ class Service:
         self.rt = runtime
         self.deliver = deliver
         self.say = say or (lambda _line: None)
+        self.lang = runtime.settings.lang  # the operator's language, for what `say` prints
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.wall = SystemClock()  # liveness is wall time, whatever the incidents' clock
         self.started_at = self.wall.now()
@@ -62,10 +65,13 @@ class Service:
         self.stopping = threading.Event()
         self.sweeps = 0
         self.fired = 0
-        self._reported: dict[str, str] = {}
+        self._reported: dict[str, str | Msg] = {}
         self._beat_at = -HEARTBEAT_EVERY
         self._reconciled_at = self._anchored_at = -ANCHOR_EVERY
         runtime.engine.claim = self.claims.claim
+
+    def _say(self, key: str, **fields: object) -> None:
+        self.say(tell(Msg(key, fields), self.lang))
 
     # ---- one pass ----------------------------------------------------------------------
     def sweep(self) -> Sweep:
@@ -73,11 +79,13 @@ class Service:
         self.sweeps += 1
         self.fired += len(sweep.fired)
         for iid, payload in sweep.fired:
-            late = f" (late by {payload.get('late_by_s')}s)" if payload.get("late") else ""
-            self.say(f"{iid}: {payload['kind']} {payload['timer']}{late}")
+            late = t("svc.late", self.lang, s=payload.get("late_by_s")) \
+                if payload.get("late") else ""
+            self._say("svc.fired", id=iid, timer=f"{payload['kind']} {payload['timer']}",
+                      late=late)
         for iid, why in sweep.broken.items():
             if self._reported.get(iid) != why:  # say it once, not every sweep
-                self.say(f"{iid}: skipped, damaged: {why}")
+                self._say("svc.skipped_damaged", id=iid, why=why)
         self._reported = dict(sweep.broken)
         return sweep
 
@@ -95,14 +103,14 @@ class Service:
             try:
                 run = write_anchor(self.rt)
             except Exception as exc:  # a damaged anchor file must not stop the timers
-                self.say(f"not anchoring: {exc}")
+                self._say("svc.not_anchoring", reason=exc)
                 return
             if run.written:
-                self.say(f"anchored {len(run.written)} chain head(s)")
+                self.say(nt("svc.anchored", len(run.written), self.lang))
             for iid, rep in run.refused.items():
-                self.say(f"{iid}: not anchored, its log does not verify: {rep.reason}")
+                self._say("svc.not_anchored", id=iid, reason=rep.reason)
             if run.posted is False:
-                self.say(f"anchors written, but posting them failed: {run.post_error}")
+                self._say("svc.post_failed", reason=run.post_error)
 
     def _reconcile(self) -> None:
         from incident.errors import Refused
@@ -150,8 +158,8 @@ class Service:
                     self.housekeep()
                 except Exception as exc:  # the database away: say so, keep trying
                     first = (str(exc).splitlines() or [""])[0][:200]
-                    self.say(f"sweep failed, retrying in {RETRY_AFTER:g} s: "
-                             f"{type(exc).__name__}: {first}")
+                    self._say("svc.sweep_failed", s=f"{RETRY_AFTER:g}",
+                              error=f"{type(exc).__name__}: {first}")
                     with contextlib.suppress(Exception):  # fresh sessions next time
                         self.claims.close()
                         self.waker.close()
@@ -159,8 +167,8 @@ class Service:
                     continue
                 if self.sweeps == 1:
                     nxt = sweep.next_due.isoformat(timespec="seconds") if sweep.next_due \
-                        else "none"
-                    self.say(f"watching {sweep.incidents} open incident(s); next due {nxt}")
+                        else t("svc.next_none", self.lang)
+                    self.say(nt("svc.watching", sweep.incidents, self.lang, next=nxt))
                 self.waker.wait(self._sleep_for(sweep))
         finally:
             if dispatcher is not None:

@@ -361,6 +361,12 @@ def test_a_damaged_incident_is_skipped_and_the_others_still_fire(db_url, damage)
     once = cli(db_url, later, "service", "--once", "--no-deliver")
     assert once.exit_code == 0, once.output
     assert f"{bad}: skipped, damaged" in once.output
+    # a Chinese operator reads why, in Chinese, from `tick` and from the service
+    zh_tick = cli(db_url, later, "--lang", "zh", "tick")
+    assert f"{bad}" in zh_tick.output and "哈希链在第" in zh_tick.output, zh_tick.output
+    assert "chain broken" not in zh_tick.output
+    zh_once = cli(db_url, later, "--lang", "zh", "service", "--once", "--no-deliver")
+    assert f"{bad}：已跳过，日志受损：哈希链在第" in zh_once.output, zh_once.output
 
 
 # ---- the console says when no service is running ------------------------------------------

@@ -230,8 +230,7 @@ class Directory:
         try:
             selector = parse_selector(text)
         except SelectorError as exc:
-            return [Msg("val.dir.sel.problem", {"message": exc.said, "hint": exc.advice})
-                    if exc.advice else exc.said]
+            return [exc.msg()]
         problems: list[Msg] = []
         for term in selector.terms():
             problem = self._check_term(term)

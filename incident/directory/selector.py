@@ -41,6 +41,12 @@ class SelectorError(ValueError):
         self.hint = self.advice.text("en") if self.advice else ""
         super().__init__(self.text("en"))
 
+    def msg(self) -> Msg:
+        """The whole finding, message and hint, as one message to tell later."""
+        if self.advice is None:
+            return self.said
+        return Msg("val.dir.sel.problem", {"message": self.said, "hint": self.advice})
+
     def text(self, lang: str | None = "en") -> str:
         """'message — hint' in the reader's language."""
         said = self.said.text(lang)

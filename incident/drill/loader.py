@@ -180,11 +180,9 @@ class _Checker:
         try:
             self.dir.locate(self.sc.location)
         except SelectorError as exc:
-            message = getattr(exc, "message", None)
             self.err(("location",), Msg("val.drill.bad_location", {
-                "location": self.sc.location,
-                "problem": message if isinstance(message, Msg) else str(exc)}),
-                getattr(exc, "hint", "") or Msg("val.drill.hint_location"))
+                "location": self.sc.location, "problem": exc.said}),
+                exc.advice or Msg("val.drill.hint_location"))
 
     def playbook_refs(self, pb: Playbook) -> None:
         sc = self.sc

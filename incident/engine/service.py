@@ -53,7 +53,7 @@ class Sweep:
     """What one pass over the open incidents did (`incident tick`, the service)."""
 
     fired: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    broken: dict[str, str] = field(default_factory=dict)  # incident -> why it was skipped
+    broken: dict[str, str | Msg] = field(default_factory=dict)  # incident -> why it was skipped
     claimed_elsewhere: list[str] = field(default_factory=list)  # another service had it
     incidents: int = 0  # open incidents looked at
     next_due: datetime | None = None  # the soonest pending timer of the swept incidents
@@ -98,7 +98,7 @@ class Engine:
         # Wraps each incident's firing in a cross-process claim (`incident service` on
         # PostgreSQL): a context manager yielding False when another process holds it.
         self.claim: Callable[[str], AbstractContextManager[bool]] | None = None
-        self._broken: dict[str, tuple[int, str]] = {}  # incident -> (last_seq, why)
+        self._broken: dict[str, tuple[int, str | Msg]] = {}  # incident -> (last_seq, why)
         # incident -> (last_seq, its pending timers): timers derive from the log, so an
         # unchanged log needs no recomputing (a sweep of 500 quiet incidents is lookups)
         self._pending_at: dict[str, tuple[int, list[Timer]]] = {}
@@ -230,7 +230,7 @@ class Engine:
             try:
                 loc = self.directory.locate(at)
             except SelectorError as exc:
-                raise Refused("refused.bad_location", location=at, reason=str(exc)) from None
+                raise Refused("refused.bad_location", location=at, reason=exc.msg()) from None
             location = str(loc)
             detail = {"site": loc.site, "building": loc.building, "floor": loc.floor,
                       "unit": loc.unit}
@@ -694,7 +694,7 @@ class Engine:
                     raise Refused("refused.chain_broken", seq=rep.first_bad_seq, reason=rep.reason)
             return self._fresh(row.id)
 
-    def _diagnose(self, incident_id: str, exc: Exception) -> str | None:
+    def _diagnose(self, incident_id: str, exc: Exception) -> str | Msg | None:
         """Why an incident could not be ticked, in words an operator can act on; None
         when it is merely busy (others appending) and its log is sound."""
         try:
@@ -702,10 +702,12 @@ class Engine:
         except Exception:
             rep = None
         if rep is not None and not rep.ok:
-            return (f"chain broken at event {rep.first_bad_seq}: {rep.reason} — "
-                    f"`incident verify {incident_id}`")
+            return Msg("refused.chain_broken_tick", {"seq": rep.first_bad_seq,
+                                                     "reason": rep.reason, "id": incident_id})
         if isinstance(exc, Busy):
             return None
+        if isinstance(exc, Refused):
+            return exc.message
         text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         return text or type(exc).__name__
 

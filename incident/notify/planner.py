@@ -121,11 +121,10 @@ class Planner:
         try:
             found = directory.resolve(self.selectors(state, step), location, at=now)
         except SelectorError as exc:
-            reason, hint = getattr(exc, "message", str(exc)), getattr(exc, "hint", "")
-            if hint:
-                raise Refused("refused.notify.audience_hint", step=step.title, reason=reason,
-                              hint=hint) from None
-            raise Refused("refused.notify.audience", step=step.title, reason=reason) from None
+            if exc.advice is not None:
+                raise Refused("refused.notify.audience_hint", step=step.title, reason=exc.said,
+                              hint=exc.advice) from None
+            raise Refused("refused.notify.audience", step=step.title, reason=exc.said) from None
         seen: set[str] = set()
         out = []
         for r in found:  # one message per person, however many audiences name them

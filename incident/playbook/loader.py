@@ -131,8 +131,8 @@ class _Checker:
                 parse_selector(text)
             except SelectorError as exc:
                 self.err(p, Msg("val.pb.bad_selector", {"selector": text,
-                                                        "problem": _said(exc)}),
-                         getattr(exc, "hint", "") or "")
+                                                        "problem": exc.said}),
+                         exc.advice or "")
                 continue
             for problem in self.dir.check_selector(text):
                 self.err(p, Msg("val.pb.audience_problem", {"audience": text,
@@ -310,12 +310,6 @@ def kind_name(kind: str) -> Msg | str:
     """A step kind as its reader calls it (the catalogue's step.kind.*), else as written."""
     key = "step.kind." + kind
     return Msg(key) if has(key) else kind
-
-
-def _said(exc: Exception) -> Msg | str:
-    """What a SelectorError says: its Msg when it carries one, else its text."""
-    message = getattr(exc, "message", None)
-    return message if isinstance(message, Msg) else str(exc)
 
 
 def _check(doc: Located, directory: Directory | None, channels: Iterable[str]) -> Playbook:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,3 +91,15 @@ def _chart_option(parser) -> None:
     parser.addoption("--update-charts", action="store_true", default=False,
                      help="re-render the report charts' reference PNGs in tests/data/charts "
                           "(test_report_chart_pixels.py) instead of comparing against them")
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of the demo estate's contacts and playbooks (drills left out)."""
+    from incident.config import REPO_ROOT
+
+    contacts, playbooks = tmp_path / "contacts", tmp_path / "playbooks"
+    shutil.copytree(REPO_ROOT / "contacts", contacts)
+    shutil.copytree(REPO_ROOT / "playbooks", playbooks, ignore=shutil.ignore_patterns("drills"))
+    return contacts, playbooks
+

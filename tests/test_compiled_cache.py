@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
 import stat
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from incident import compiled
 from incident.cli import main
-from incident.config import REPO_ROOT, Settings
+from incident.config import Settings
 from incident.runtime import Runtime
-
-
-@pytest.fixture
-def estate(tmp_path: Path) -> tuple[Path, Path]:
-    contacts, playbooks = tmp_path / "contacts", tmp_path / "playbooks"
-    shutil.copytree(REPO_ROOT / "contacts", contacts)
-    shutil.copytree(REPO_ROOT / "playbooks", playbooks, ignore=shutil.ignore_patterns("drills"))
-    return contacts, playbooks
 
 
 def _runtime(tmp_path: Path, estate: tuple[Path, Path]) -> Runtime:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from test_chinese_reader import _english
+from test_drill import BAD
 
 from incident.cli import main
 from incident.drill import load_scenario_text
@@ -139,34 +140,7 @@ def test_template_limits_and_model_checks_tell_each_language():
 
 # ---- drills ---------------------------------------------------------------------------------
 
-BAD_DRILL = """\
-id: bad_drill
-title: {en: Bad, zh: 坏}
-description: {en: Bad, zh: 坏}
-playbook: fire
-location: B3-1302
-duration: 30m
-lead: chen.jei
-participants:
-  - {person: lin.fang, role: cs_specialst}
-injects:
-  - id: smoke
-    at: 4m
-    title: {en: Smoke, zh: 烟}
-    fault: {channel: smss, for: 5m}
-objectives:
-  - id: call
-    title: {en: Call, zh: 报警}
-    step: call_911
-    within: 2m
-  - id: broadcast
-    title: {en: PA, zh: 广播}
-    target: evacuation_broadcst
-responses:
-  steps:
-    confirm_alarm: {after: 1m, option: real_fir}
-    head_count: {after: 1m, value: lots}
-"""
+BAD_DRILL = BAD.replace("tmie: 3\n", "")  # test_drill's broken scenario, no typo key
 
 
 def test_a_broken_drill_scenario_reads_in_chinese(tmp_path):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from click.testing import CliRunner
 
 from incident import compiled
 from incident.cli import main
-from incident.config import REPO_ROOT, Settings
+from incident.config import Settings
 from incident.runtime import Runtime
 
 START = "fixed:2026-01-05T03:00:00+08:00"
@@ -34,14 +33,6 @@ except SystemExit:
     pass
 print("MODULES " + " ".join(sorted(sys.modules)))
 """
-
-
-@pytest.fixture
-def estate(tmp_path: Path) -> tuple[Path, Path]:
-    contacts, playbooks = tmp_path / "contacts", tmp_path / "playbooks"
-    shutil.copytree(REPO_ROOT / "contacts", contacts)
-    shutil.copytree(REPO_ROOT / "playbooks", playbooks, ignore=shutil.ignore_patterns("drills"))
-    return contacts, playbooks
 
 
 def _env(tmp_path: Path, estate: tuple[Path, Path], clock: str) -> dict[str, str]:

@@ -1,8 +1,10 @@
-"""Validation findings shared by every loader.
+"""Findings and refusals, as messages each reader is told in their own language.
 
 Users write the YAML and CSV files this product reads, so every finding must say
 where (file, line, column, field path) and how to fix it. Loaders collect all
-findings of a file and raise them together.
+findings of a file and raise them together. A finding or a refusal carries a catalogue
+key and its fields (`Msg`), never English text: the console and the CLI tell it in their
+reader's language, logs in English.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from incident.i18n import join_list, t
+from incident.i18n import join_list, pick, t
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +50,6 @@ def _told(value: object, lang: str | None) -> object:
     if isinstance(value, list | tuple):  # names: "a, b" / "a、b"
         return join_list([str(_told(v, lang)) for v in value], lang)
     if isinstance(value, Mapping) and ("en" in value or "zh" in value):
-        from incident.i18n import pick
-
         return pick(value, lang)  # type: ignore[arg-type]
     get = getattr(value, "get", None)
     if callable(get) and hasattr(value, "en") and hasattr(value, "zh"):

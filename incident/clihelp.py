@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import inspect
 import re
-import unicodedata
 from typing import Any
 
 import click
 from click.formatting import HelpFormatter, wrap_text
 
-from incident.i18n import data_lang, has, t
+from incident.i18n import char_columns, columns, data_lang, has, t
 
 _LANG = "incident.help_lang"  # Context.meta: the language --lang asked for, if any
 ROOT = "root"
@@ -144,12 +143,11 @@ def short_help(cmd: click.Command, path: list[str], lang: str, limit: int) -> st
 
 
 # ---------------------------------------------------------------------- wide text
-def _cols(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+_cols = columns
 
 
 def _wide(text: str) -> bool:
-    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+    return any(char_columns(ch) == 2 for ch in text)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -174,7 +172,7 @@ def _units(text: str) -> list[str]:
     units: list[str] = []
     word = ""
     for ch in text:
-        if ch.isspace() or unicodedata.east_asian_width(ch) in "WF":
+        if ch.isspace() or char_columns(ch) == 2:
             if word:
                 units.append(word)
                 word = ""

@@ -152,8 +152,6 @@ class Compiled:
             self._parts[name] = value
         return self._parts[name]
 
-    get = part
-
 
 def load(contacts_dir: Path, playbooks_dir: Path, key: str) -> Compiled | None:
     """The stored bundle for `key`, or None (missing, other key, not private, unreadable)."""

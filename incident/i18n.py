@@ -200,10 +200,20 @@ def join_list(items: list[str], lang: str | None) -> str:
     return t("list.sep", lang).join(items)
 
 
+def char_columns(ch: str) -> int:
+    """Terminal columns of one character: two for a wide (Chinese) one, else one."""
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def columns(text: str) -> int:
+    """Terminal columns of `text` (a Chinese character takes two)."""
+    return sum(map(char_columns, text))
+
+
 def pad(text: str, width: int, cut: bool = False) -> str:
     """`text` padded to `width` terminal columns (a Chinese character takes two), and
     with `cut` shortened to fit, ending in '…'."""
-    cols = [2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text]
+    cols = [char_columns(ch) for ch in text]
     if cut and sum(cols) > width:
         used, n = 0, 0
         while used + cols[n] <= width - 1:  # room for the '…'; never runs past: sum > width

@@ -58,7 +58,7 @@ class Runtime:
 
     def _from_compiled(self, name: str) -> Any:
         bundle = self._compiled
-        return bundle.get(name) if bundle is not None else None
+        return bundle.part(name) if bundle is not None else None
 
     def site_zone(self) -> ZoneInfo:
         """The site's time zone — from the compiled cache's small part when it is there,
@@ -142,8 +142,8 @@ class Runtime:
         """escalation.yaml validated against `directory` (the compiled one when it is
         ours); raises ValidationFailed like load_escalation."""
         bundle = self._compiled
-        if bundle is not None and directory is bundle.get("directory"):
-            return bundle.get("escalation")
+        if bundle is not None and directory is bundle.part("directory"):
+            return bundle.part("escalation")
         from incident.escalation.model import load_escalation
 
         graph = load_escalation(self.settings.contacts_dir / "escalation.yaml", directory)

@@ -6,28 +6,15 @@ fake tree where each kind of gap is made on purpose.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from tools_loader import load_tool
 
 from incident import i18n
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("i18n_tool", ROOT / "tools" / "i18n.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["i18n_tool"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tool = _tool()
+tool = load_tool("i18n")
 
 
 def test_shipped_catalogues_are_complete() -> None:

@@ -11,10 +11,8 @@ command or option has no entry in either language.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -22,23 +20,12 @@ import click
 import pytest
 from click.testing import CliRunner
 from test_catalogue import _latin_words, tool
+from tools_loader import load_tool
 
 from incident.cli import main
 from incident.clihelp import command_help, option_help
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _clihelp_tool():
-    spec = importlib.util.spec_from_file_location("clihelp_tool", ROOT / "tools" / "clihelp.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["clihelp_tool"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-clihelp_tool = _clihelp_tool()
+clihelp_tool = load_tool("clihelp")
 PATHS = [path for path, _ in clihelp_tool.walk(main)]
 
 

@@ -97,13 +97,13 @@ def test_a_cache_file_for_other_inputs_or_not_private_is_never_unpickled(tmp_pat
 
     cache.write_bytes(header + b"\n" + pickle.dumps({}) + pickle.dumps({"directory": (0, 64)})
                       + b"truncated")
-    assert compiled.load(contacts, playbooks, key).get("directory") is None  # no crash
+    assert compiled.load(contacts, playbooks, key).part("directory") is None  # no crash
     cache.write_bytes(header + b"\n" + pickle.dumps({}) + b"truncated")
     assert compiled.load(contacts, playbooks, key) is None  # no index: a miss
     rt = _runtime(tmp_path, estate)
     assert rt.directory.owners and rt.engine  # read from the files, and the file repaired
     rt.close()
-    assert compiled.load(contacts, playbooks, key).get("directory") is not None
+    assert compiled.load(contacts, playbooks, key).part("directory") is not None
     cache.write_bytes(header + b"\nnot a pickle")
     assert compiled.load(contacts, playbooks, key) is None
 

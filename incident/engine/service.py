@@ -319,7 +319,7 @@ class Engine:
                               step=title, who=self._named(by), at=when)
             if s.status == "excluded":
                 raise Refused("refused.step_excluded", step=title,
-                              why=s.excluded_why or s.excluded_because)
+                              why=s.excluded_why)
             if s.status == "pending" and action != "skip":
                 waits = waiting_for(st, step_id)
                 if not waits:

@@ -51,8 +51,12 @@ class StepState:
     arrive_by: datetime | None = None
     due_at: datetime | None = None
     overdue_fired: bool = False
-    excluded_because: str | None = None   # English, for logs and scores
-    excluded_why: Msg | None = None       # the same, told in each reader's language
+    excluded_why: Msg | None = None  # why it does not apply, told in each reader's language
+
+    @property
+    def excluded_because(self) -> str | None:
+        """Why it does not apply, in English (logs, drill scores)."""
+        return self.excluded_why.text("en") if self.excluded_why is not None else None
 
     @property
     def settled(self) -> bool:
@@ -350,7 +354,6 @@ def _recompute(st: IncidentState, pb: Playbook, ts: datetime) -> None:
             excluded = _excluded(st, step, cond.get(sid, []))
             if excluded:
                 s.status, s.excluded_why = "excluded", excluded
-                s.excluded_because = excluded.text("en")
                 changed = True
                 continue
             if s.status == "pending" and _ready(st, step, cond.get(sid, [])):

@@ -15,13 +15,13 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from incident.i18n import data_lang
+
 
 class TextLookups:
     """`Text.get` — shared by the model and its read form."""
 
     def get(self, lang: str) -> str:
-        from incident.i18n import data_lang
-
         return self.zh if data_lang(lang) == "zh" else self.en  # type: ignore[attr-defined]
 
 

@@ -291,7 +291,7 @@ def card_text(st: IncidentState, step_id: str, now: datetime, lang: str, zone: Z
                                       when=clock_text(s.done_at, zone),
                                       reason=escape(s.reason or "")) + "[/]")
     elif s.status == "excluded":
-        why = s.excluded_why.text(lang) if s.excluded_why else (s.excluded_because or "")
+        why = s.excluded_why.text(lang) if s.excluded_why else ""
         lines.append(f"[dim]{t('step.excluded', lang)}: {escape(why)}[/]")
     elif s.status == "pending" and waiting:
         titles = [pb.steps()[w].title.get(lang) if w in pb.steps() else w for w in waiting]

@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from benchenv import child_env  # noqa: E402
+
 BIN = Path(sys.executable).parent
 INCIDENT = str(BIN / "incident")
 
@@ -58,17 +61,11 @@ def main() -> None:
     args = ap.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bench-cli-"))
-    env = dict(os.environ, XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "cfg"),
-               INCIDENT_PLAYBOOKS_DIR=str(REPO / "playbooks"),
-               INCIDENT_CONTACTS_DIR=str(REPO / "contacts"), INCIDENT_USER="chen.jie")
+    env = child_env(home, XDG_CONFIG_HOME=str(home / "cfg"),
+                    INCIDENT_PLAYBOOKS_DIR=str(REPO / "playbooks"),
+                    INCIDENT_CONTACTS_DIR=str(REPO / "contacts"), INCIDENT_USER="chen.jie")
     env.pop("INCIDENT_NO_CACHE", None)
     env.pop("INCIDENT_DATABASE_URL", None)
-    # Byte-code as an installed package has it (pip compiles on install): a private
-    # cache prefix, written by the untimed warm-up runs, so no command (nor the
-    # baseline) recompiles its sources on every run even where the environment sets
-    # PYTHONDONTWRITEBYTECODE.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
     out = subprocess.run([INCIDENT, "start", "fire", "--at", "B3-1201"], env=env, check=True,
                          capture_output=True, text=True, cwd=home).stdout.split()
     incident_id = out[-1]

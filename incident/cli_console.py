@@ -85,7 +85,6 @@ def register(main: click.Group) -> None:
     def console(ctx: Ctx, no_dispatch: bool, home: bool, read_only: bool,
                 served_as: str | None, serve_ticket: str | None, served_declared: bool) -> None:
         """The duty officer's console: run a live incident from the keyboard."""
-        from incident.console import create_app
         from incident.identity import staff_id
 
         if served_as is not None:  # a browser session of `incident serve`
@@ -97,11 +96,17 @@ def register(main: click.Group) -> None:
                          how="declared" if served_declared else "served")
         else:
             user = _keyboard_or_ask(ctx)
+        from incident.console import create_app, preload
+
+        # before Textual is imported: the home lists are read on the other core meanwhile
+        early = preload.start(ctx.runtime)
         app = create_app(ctx.runtime, dispatcher=not no_dispatch, restore=not home,
-                         user=user, read_only=read_only)
+                         user=user, read_only=read_only, preload=early)
         try:
             app.run()
         finally:
+            if early is not None:
+                early.close()
             ctx.runtime.close()
 
     @main.command()

@@ -257,6 +257,31 @@ class Runtime:
 
         return reply_channels(self.settings.contacts_dir)
 
+    def open_for_reading(self) -> bool:
+        """Make this runtime a pure reader (the console's forked reader,
+        incident/console/preload.py): the store opened without upgrading its schema and
+        without a chain key. False, with nothing opened, where reading could write: no
+        compiled cache yet (a miss validates and stores one), no database file yet, or
+        a store already open."""
+        if self.loaded("store") or self._compiled is None:
+            return False
+        from pathlib import Path
+
+        from incident.store import open_store
+        from incident.store.db import is_memory, normalize_url
+
+        url = normalize_url(self.settings.db_url)
+        if url.get_backend_name() == "sqlite" and (
+                is_memory(url) or not Path(url.database or "").is_file()):
+            return False
+        self.__dict__["store"] = open_store(url, upgrade=False)  # at head, else refused
+        return True
+
+    def loaded(self, part: str) -> bool:
+        """Whether a lazy part (directory, playbooks, store, engine…) is built already:
+        a face may use it then without paying for it."""
+        return part in self.__dict__
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

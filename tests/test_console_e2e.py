@@ -51,12 +51,33 @@ def _incident_command() -> list[str]:
 
 
 class Tmux:
-    def __init__(self, name: str):
+    """One tmux server per test, its socket in the test's folder: on a shared server, a
+    session made while another test killed the server's last session could vanish with
+    that server."""
+
+    def __init__(self, name: str, socket: Path):
         self.name = name
+        self.base = ["tmux", "-S", str(socket)]
+
+    @classmethod
+    def start(cls, tmp_path: Path, prefix: str, env: dict[str, str], width: int,
+              height: int) -> Tmux:
+        """`incident console` in a new session of a new server, with `env`."""
+        tmux = cls(f"{prefix}-{uuid.uuid4().hex[:8]}", tmp_path / "tmux.sock")
+        envs = [a for k, v in env.items() if k.startswith(("INCIDENT_", "XDG_"))
+                for a in ("-e", f"{k}={v}")]
+        subprocess.run([*tmux.base, "new-session", "-d", "-s", tmux.name, "-x", str(width),
+                        "-y", str(height), *envs,
+                        " ".join([*_incident_command(), "console"])],
+                       check=True, env=env, timeout=10)
+        return tmux
+
+    def stop(self) -> None:
+        subprocess.run([*self.base, "kill-server"], capture_output=True, timeout=10)
 
     def run(self, *args: str) -> str:
-        return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True,
-                              timeout=10).stdout
+        return subprocess.run([*self.base, *args], check=True, capture_output=True,
+                              text=True, timeout=10).stdout
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         self.run("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
@@ -92,12 +113,7 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (apt-get install tmux)")
     env = _env(tmp_path)
-    name = f"incident-e2e-{uuid.uuid4().hex[:8]}"
-    cmd = " ".join([*_incident_command(), "console"])
-    tmux = Tmux(name)
-    envs = [a for k, v in env.items() if k.startswith(("INCIDENT_", "XDG_")) for a in ("-e", f"{k}={v}")]
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "32", *envs,
-                    cmd], check=True, env=env, timeout=10)
+    tmux = Tmux.start(tmp_path, "incident-e2e", env, 110, 32)
     try:
         tmux.wait_for("playbooks ·", timeout=30)  # home, core loaded
         tmux.keys("n")
@@ -170,7 +186,7 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         tmux.keys("C-q")
         time.sleep(1.0)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, timeout=10)
+        tmux.stop()
 
     # the event log says the same
     rt = _runtime(env)
@@ -206,13 +222,7 @@ def _open_console(tmp_path: Path, width: int = 80, height: int = 24) -> tuple[Tm
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (apt-get install tmux)")
     env = _env(tmp_path)
-    name = f"incident-e2e-{uuid.uuid4().hex[:8]}"
-    cmd = " ".join([*_incident_command(), "console"])
-    envs = [a for k, v in env.items() if k.startswith(("INCIDENT_", "XDG_"))
-            for a in ("-e", f"{k}={v}")]
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width), "-y",
-                    str(height), *envs, cmd], check=True, env=env, timeout=10)
-    return Tmux(name), env
+    return Tmux.start(tmp_path, "incident-e2e", env, width, height), env
 
 
 def _runtime(env: dict) -> Any:
@@ -252,8 +262,7 @@ def test_readme_start_keys_at_any_typing_speed_then_a_second_start_offers_to_joi
         tmux.keys("C-q")
         time.sleep(1.0)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", tmux.name], capture_output=True,
-                       timeout=10)
+        tmux.stop()
     rt = _runtime(env)
     try:
         rows = rt.store.incidents()
@@ -289,8 +298,7 @@ def test_next_due_key_lands_on_the_overdue_step(tmp_path):
         tmux.keys("C-q")
         time.sleep(1.0)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", tmux.name], capture_output=True,
-                       timeout=10)
+        tmux.stop()
 
 
 def _card_title(screen: str) -> str:
@@ -371,11 +379,7 @@ def test_readme_console_with_nobody_declared_asks_who_is_at_the_keyboard(tmp_pat
         pytest.skip("tmux is not installed (apt-get install tmux)")
     env = _env(tmp_path)
     del env["INCIDENT_USER"]
-    name = f"incident-who-{uuid.uuid4().hex[:8]}"
-    tmux = Tmux(name)
-    envs = [a for k, v in env.items() if k.startswith(("INCIDENT_", "XDG_")) for a in ("-e", f"{k}={v}")]
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", *envs,
-                    " ".join([*_incident_command(), "console"])], check=True, env=env, timeout=10)
+    tmux = Tmux.start(tmp_path, "incident-who", env, 80, 24)
     try:
         tmux.wait_for("Who is at the keyboard?", timeout=30)
         tmux.paced(["nobody.here", "Enter"], 0.03)
@@ -384,4 +388,4 @@ def test_readme_console_with_nobody_declared_asks_who_is_at_the_keyboard(tmp_pat
         tmux.wait_for("you are chen.jie", timeout=30)
         tmux.keys("C-q")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, timeout=10)
+        tmux.stop()

@@ -41,7 +41,7 @@ from incident.console.messages import (
     ServiceStatus,
     StoreChanged,
 )
-from incident.console.model import delivery_from_tallies, summarize
+from incident.console.model import delivery_from_tallies, read_home
 from incident.console.state_file import UIState, default_path
 from incident.errors import Refused, ValidationFailed
 from incident.identity import Actor
@@ -150,9 +150,10 @@ class IncidentConsole(App[None]):
     def __init__(self, runtime: Runtime, *, ui_state_path: Path | None = None,
                  heartbeat: float = 1.0, keymap: dict[str, str] | None = None,
                  dispatcher: bool = True, restore: bool = True, user: str | None = None,
-                 read_only: bool = False):
+                 read_only: bool = False, preload: Any = None):
         super().__init__()
         self.runtime = runtime
+        self.preload = preload  # the forked reader of the home lists (console/preload.py)
         # who acts from this console: resolved by the face that starts it (incident
         # console / serve); the engine refuses anyone who is not staff
         self.user = user if user is not None else Actor(runtime.settings.acting_user)
@@ -163,6 +164,7 @@ class IncidentConsole(App[None]):
         self.want_dispatcher = dispatcher
         self.restore = restore
         self.ready = False
+        self.core_loading = True  # until CoreReady or CoreFailed: keys typed are held
         self.features: dict[str, bool] = {"notify": False, "escalation": False,
                                           "dispatcher": False}
         self.dispatcher: Any = None
@@ -215,12 +217,19 @@ class IncidentConsole(App[None]):
         self.title = t("app.title", self.lang)
         self.sub_title = self.signed_in_text()
         localize_bindings(self, self.lang)
-        self.load_core()
         if self.heartbeat_interval > 0:
             self.set_interval(self.heartbeat_interval, self._beat, name="heartbeat")
         self.set_interval(2.0, self.ui.flush, name="ui-state")
 
+    def on_ready(self) -> None:
+        """The first frame is on screen: load the core now. Started with the app, the
+        worker shared the GIL with the first render: the frame came later, the lists no
+        sooner."""
+        self.load_core()
+
     def on_unmount(self) -> None:
+        if self.preload is not None:
+            self.preload.close()
         self.log_records.on_record = None
         self.ui.flush()
         if self.dispatcher is not None:
@@ -240,16 +249,21 @@ class IncidentConsole(App[None]):
     def load_core(self) -> None:
         rt = self.runtime
         try:
+            # The lists first, from the forked reader if it answered, else from the lean
+            # read path (the compiled cache's read forms, no engine): what is open shows
+            # while the rest loads. Keys typed meanwhile are held (on_event) and
+            # replayed once the engine is here.
+            early = self.preload.take() if self.preload is not None else None
+            self.post_message(HomeData(*early) if early else self.home_data())
             directory = rt.directory
             playbooks = rt.playbooks
-            _ = rt.store
             engine = rt.engine
             if self.read_only:  # a manager following along: every act is refused
                 engine.read_only = "err.read_only"  # a key: told in each reader's language
         except Exception as exc:  # bad YAML, unreachable DB: a modal, never a traceback
             self.post_message(CoreFailed(error_text(exc, self.lang)))
             return
-        # the lists first: the dispatcher imports Apprise (about 0.6 s) after they show
+        # the dispatcher imports Apprise (about 0.6 s) after the console is ready
         self.post_message(CoreReady(len(playbooks), len(directory.staff), len(directory.units),
                                     True, bridge.has_ladder(rt)))
         running = False
@@ -266,12 +280,18 @@ class IncidentConsole(App[None]):
 
     def on_core_ready(self, msg: CoreReady) -> None:
         self.ready = True
+        self.core_loading = False
         self.features = {"notify": msg.notify, "escalation": msg.escalation,
                          "dispatcher": False}
         home = self.home_screen
         if home is not None:
             home.core_ready(msg)
         self.poke()
+        if self.holding_keys:
+            # typed on the home screen while it loaded: they go there (after the quick
+            # keys are bound), and the last incident is not reopened over them
+            self.call_after_refresh(self.release_keys)
+            return
         iid = self.ui.get("incident") if self.restore else None
         if iid:
             self.open_incident(iid, self.ui.get("step"))
@@ -282,6 +302,8 @@ class IncidentConsole(App[None]):
     def on_core_failed(self, msg: CoreFailed) -> None:
         from incident.console.screens.dialogs import ErrorModal
 
+        self.core_loading = False
+        self.drop_keys()  # typed for a console that could not start: not for the modal
         self.push_screen(ErrorModal(t("err.core", self.lang), msg.message))
 
     # ---- keys typed faster than screens appear ----------------------------------------
@@ -326,6 +348,12 @@ class IncidentConsole(App[None]):
             self._held_timer = None
         self._replay(held or [])
 
+    def drop_keys(self) -> None:
+        self._held, self._held_stale = None, 0
+        if self._held_timer is not None:
+            self._held_timer.stop()
+            self._held_timer = None
+
     def _replay(self, keys: list[events.Key]) -> None:
         for key in keys:
             replay = events.Key(key.key, key.character)
@@ -364,6 +392,8 @@ class IncidentConsole(App[None]):
             if not replayed and self._replaying > 0:
                 self._late.append(event)  # typed while a released burst is still queued
                 return
+            if self._held is None and self.core_loading:
+                self.hold_keys()  # typed before the engine loaded: replayed at CoreReady
             if self._held is not None:
                 self._held.append(event)
                 if replayed:
@@ -450,31 +480,22 @@ class IncidentConsole(App[None]):
     # ---- loading -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="home")
     def load_home(self) -> None:
-        rt = self.runtime
         try:
-            now = rt.clock.now()
-            active = []
-            for row in rt.store.incidents(status="open"):
-                try:
-                    active.append(summarize(rt.engine.state(row.id), now, rt.directory))
-                except Refused:
-                    continue  # an incident of a playbook no longer loaded
-            closed = []
-            for row in rt.store.incidents(status="resolved", limit=8):
-                try:
-                    closed.append(summarize(rt.engine.state(row.id), now, rt.directory))
-                except Refused:
-                    continue
+            data = self.home_data()
         except Exception as exc:
             self.post_message(ActionFailed("app", error_text(exc, self.lang), refused=False))
             return
-        self.post_message(HomeData(active, closed, now))
+        self.post_message(data)
+
+    def home_data(self) -> HomeData:
+        """(worker thread) The home lists, read without writing (model.read_home)."""
+        return HomeData(*read_home(self.runtime))
 
     def on_home_data(self, msg: HomeData) -> None:
         self.active_incidents = msg.active
         self.closed_incidents = msg.closed
         home = self.home_screen
-        if home is not None:
+        if home is not None and _showing(home):
             home.show(msg)
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="incident")
@@ -496,7 +517,7 @@ class IncidentConsole(App[None]):
 
     def on_incident_data(self, msg: IncidentData) -> None:
         for scr in self.incident_screens():
-            if scr.incident_id == msg.state.id:
+            if scr.incident_id == msg.state.id and _showing(scr):
                 scr.show(msg)
 
     # ---- actions -------------------------------------------------------------------------
@@ -678,7 +699,15 @@ class IncidentConsole(App[None]):
         incident's playbook for its steps and tracks."""
         from incident.names import Names
 
-        return Names(self.runtime.directory if self.ready else None, playbook, self.lang)
+        rt = self.runtime
+        return Names(rt.directory if rt.loaded("directory") else None, playbook, self.lang)
+
+
+def _showing(screen: Screen) -> bool:
+    """A screen that can take data: mounted, and not being removed (a worker's answer
+    may land while the screen is popped or the console quits; Textual's `display` is
+    False from the moment a node is pruned or closing)."""
+    return screen.is_mounted and screen.is_attached and screen.display
 
 
 def load_keymap(path: Path | None = None) -> dict[str, str]:

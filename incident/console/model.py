@@ -79,6 +79,30 @@ def summarize(st: IncidentState, now: datetime, directory: Directory | None) -> 
     )
 
 
+HOME_CLOSED = 8  # recently resolved incidents the home lists
+
+
+def read_home(rt: Any) -> tuple[list[IncidentSummary], list[IncidentSummary], datetime]:
+    """The home lists (open incidents, the last resolved ones) and the time they were
+    read: through the engine once it is loaded (its cached folds), before that by the
+    lean read path (Runtime.read_state). Neither writes. Shared by the console's worker
+    and the forked reader (incident/console/preload.py)."""
+    from incident.errors import Refused
+
+    state = rt.engine.state if rt.loaded("engine") else rt.read_state
+    now = rt.clock.now()
+    lists: list[list[IncidentSummary]] = []
+    for status, limit in (("open", None), ("resolved", HOME_CLOSED)):
+        found = []
+        for row in rt.store.incidents(status=status, limit=limit):
+            try:
+                found.append(summarize(state(row.id), now, rt.directory))
+            except Refused:
+                continue  # an incident of a playbook no longer loaded
+        lists.append(found)
+    return lists[0], lists[1], now
+
+
 def countdown(delta: timedelta) -> str:
     """'04:59', '1:02:03', '-00:30' (overdue)."""
     total = int(delta.total_seconds())

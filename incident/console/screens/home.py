@@ -53,6 +53,11 @@ class HomeScreen(Screen):
         yield Footer()
 
     @property
+    def keys_ready(self) -> bool:
+        """Keys typed while the console loads are held until it has (the quick keys)."""
+        return not self.app.core_loading  # type: ignore[attr-defined]
+
+    @property
     def lang(self) -> str:
         return self.app.lang  # type: ignore[attr-defined]
 
@@ -160,8 +165,8 @@ class HomeScreen(Screen):
     def _zone(self) -> Any:
         from incident.engine.context import local_zone
 
-        app: Any = self.app
-        return local_zone(app.runtime.directory if app.ready else None)
+        rt: Any = self.app.runtime  # type: ignore[attr-defined]
+        return local_zone(rt.directory if rt.loaded("directory") else None)
 
     def show(self, data: HomeData) -> None:
         self._data = data

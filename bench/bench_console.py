@@ -59,6 +59,21 @@ def seed(rt) -> None:
         rt.engine.resolve(st.id, actor="chen.jie", force=True, summary="bench")
 
 
+def time_first_frame(app, t0: float) -> dict[str, float]:
+    """Marks whose "frame" is set, in seconds since `t0`, when `app` renders its first
+    frame."""
+    marks: dict[str, float] = {}
+    original = app._display
+
+    def display(screen, renderable):
+        if renderable is not None and "frame" not in marks:
+            marks["frame"] = time.perf_counter() - t0
+        return original(screen, renderable)
+
+    app._display = display
+    return marks
+
+
 def first_frame_child(folder: str, first: bool, fork: bool) -> None:
     """Run in a fresh process: print seconds to the first frame, to the home lists
     filled, and to ready for every key (engine loaded).
@@ -81,15 +96,7 @@ def first_frame_child(folder: str, first: bool, fork: bool) -> None:
     early = preload.start(rt) if fork else None
     app = create_app(rt, heartbeat=0, ui_state_path=tmp / "ui.json", keymap={},
                      dispatcher=False, restore=False, preload=early)
-    marks: dict[str, float] = {}
-    original = app._display
-
-    def display(screen, renderable):
-        if renderable is not None and "frame" not in marks:
-            marks["frame"] = time.perf_counter() - t0
-        return original(screen, renderable)
-
-    app._display = display  # type: ignore[method-assign]
+    marks = time_first_frame(app, t0)
     shown = type(app).on_home_data  # Textual finds handlers on the class
 
     def on_home_data(self, msg) -> None:
@@ -133,15 +140,7 @@ def bare_frame_child() -> None:
             yield Footer()
 
     app = Bare()
-    marks: dict[str, float] = {}
-    original = app._display
-
-    def display(screen, renderable):
-        if renderable is not None and "frame" not in marks:
-            marks["frame"] = time.perf_counter() - t0
-        return original(screen, renderable)
-
-    app._display = display  # type: ignore[method-assign]
+    marks = time_first_frame(app, t0)
 
     async def run() -> None:
         async with app.run_test(size=(100, 30)):

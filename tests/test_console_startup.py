@@ -104,8 +104,8 @@ from incident.config import Settings
 from incident.console import preload
 from incident.runtime import Runtime
 
-db, repo, close_first = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "close"
-rt = Runtime(Settings(database_url=f"sqlite:///{db}", user="chen.jie",
+url, repo, close_first = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "close"
+rt = Runtime(Settings(database_url=url, user="chen.jie",
                       playbooks_dir=repo / "playbooks", contacts_dir=repo / "contacts"),
              ManualClock(datetime.fromisoformat(sys.argv[4])))
 early = preload.start(rt)
@@ -128,8 +128,8 @@ print(json.dumps(out))
 """
 
 
-def fork_read(db: Path, close_first: bool = False) -> dict:
-    proc = subprocess.run([sys.executable, "-c", FORK, str(db), str(REPO),
+def fork_read(url: str, close_first: bool = False) -> dict:
+    proc = subprocess.run([sys.executable, "-c", FORK, url, str(REPO),
                            "close" if close_first else "take", T0.isoformat()],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -145,11 +145,16 @@ def cache_home() -> Path:
     return compiled.cache_dir()
 
 
-def warm_cache(db: Path, incident_id: str) -> None:
+def reader(url: str) -> Runtime:
+    """A runtime as a command has it: nothing loaded until used."""
+    return Runtime(Settings(database_url=url, user="chen.jie",
+                            playbooks_dir=REPO / "playbooks", contacts_dir=REPO / "contacts"),
+                   ManualClock(T0))
+
+
+def warm_cache(url: str, incident_id: str) -> None:
     """A read builds the compiled cache, as any command does."""
-    rt = Runtime(Settings(database_url=f"sqlite:///{db}", user="chen.jie",
-                          playbooks_dir=REPO / "playbooks", contacts_dir=REPO / "contacts"),
-                 ManualClock(T0))
+    rt = reader(url)
     try:
         rt.read_state(incident_id)
     finally:
@@ -157,18 +162,17 @@ def warm_cache(db: Path, incident_id: str) -> None:
 
 
 @linux_only
-def test_the_forked_reader_answers_what_the_console_would_read(tmp_path, cache_home):
-    db = tmp_path / "incident.db"
-    leak = seed_open_incident(db)
-    rt = make_runtime(db)
+def test_the_forked_reader_answers_what_the_console_would_read(db_url, cache_home):
+    rt = reader(db_url)
     try:
+        leak = rt.engine.start("pipe_burst", "B1-302", actor="chen.jie").id
         done = rt.engine.start("water_cut", "B2", actor="chen.jie")
         rt.engine.resolve(done.id, actor="chen.jie", force=True, summary="mains repaired")
         want_active, want_closed, _at = read_home(rt)
     finally:
         rt.close()
-    warm_cache(db, leak)
-    got = fork_read(db)
+    warm_cache(db_url, leak)
+    got = fork_read(db_url)
     assert got["forked"] and got["reaped"]
     assert not got["parent_store_open"]  # the child's store, not the parent's
     assert got["active"] == [[s.id, s.location_label, s.overdue, s.open_steps]
@@ -181,7 +185,7 @@ def test_the_forked_reader_answers_what_the_console_would_read(tmp_path, cache_h
 def test_the_forked_reader_writes_nothing_where_reading_could_write(tmp_path, cache_home):
     # no database yet: no file is made (the console's own open makes and migrates it)
     db = tmp_path / "new" / "incident.db"
-    got = fork_read(db)
+    got = fork_read(f"sqlite:///{db}")
     assert got["forked"] and got["reaped"] and "active" not in got
     assert not db.parent.exists()
     # no compiled cache yet: none is written by the child (a miss is the parent's)
@@ -189,7 +193,7 @@ def test_the_forked_reader_writes_nothing_where_reading_could_write(tmp_path, ca
     seed_open_incident(db)
     shutil.rmtree(cache_home, ignore_errors=True)
     before = db.stat().st_mtime_ns, db.stat().st_size
-    got = fork_read(db)
+    got = fork_read(f"sqlite:///{db}")
     assert got["forked"] and "active" not in got
     assert not cache_home.exists()
     assert (db.stat().st_mtime_ns, db.stat().st_size) == before
@@ -198,8 +202,8 @@ def test_the_forked_reader_writes_nothing_where_reading_could_write(tmp_path, ca
 @linux_only
 def test_a_console_that_quits_at_once_leaves_no_reader_behind(tmp_path, cache_home):
     db = tmp_path / "incident.db"
-    warm_cache(db, seed_open_incident(db))
-    got = fork_read(db, close_first=True)
+    warm_cache(f"sqlite:///{db}", seed_open_incident(db))
+    got = fork_read(f"sqlite:///{db}", close_first=True)
     assert got["forked"] and got["reaped"] and "active" not in got
 
 

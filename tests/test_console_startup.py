@@ -133,7 +133,9 @@ def fork_read(url: str, close_first: bool = False) -> dict:
                            "close" if close_first else "take", T0.isoformat()],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    # the child says nothing on the terminal the console is about to draw on
+    assert proc.stderr == "" and len(proc.stdout.splitlines()) == 1, proc
+    return json.loads(proc.stdout)
 
 
 @pytest.fixture

@@ -91,6 +91,9 @@ def start(rt: Any) -> Preload | None:
 def _answer(rt: Any, fd: int) -> None:
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # ctrl+c at the console ends it too
+        quiet = os.open(os.devnull, os.O_RDWR)  # never a word on the officer's terminal
+        for std in (0, 1, 2):
+            os.dup2(quiet, std)
         payload = b""
         if rt.open_for_reading():
             from incident.console.model import read_home

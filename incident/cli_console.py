@@ -7,6 +7,7 @@ import ipaddress
 import shlex
 import socket
 import sys
+from typing import Any
 
 import click
 
@@ -85,29 +86,12 @@ def register(main: click.Group) -> None:
     def console(ctx: Ctx, no_dispatch: bool, home: bool, read_only: bool,
                 served_as: str | None, serve_ticket: str | None, served_declared: bool) -> None:
         """The duty officer's console: run a live incident from the keyboard."""
-        from incident.identity import staff_id
+        from incident.console.terminal import EarlyKeys
 
-        if served_as is not None:  # a browser session of `incident serve`
-            from incident.console.serve import check_ticket
-
-            if not check_ticket(served_as, read_only, serve_ticket, not served_declared):
-                raise Refused("refused.cli.served_as_only", command="`incident serve`")
-            user = Actor(staff_id(ctx.runtime.directory, served_as),
-                         how="declared" if served_declared else "served")
-        else:
-            user = _keyboard_or_ask(ctx)
-        from incident.console import create_app, preload
-
-        # before Textual is imported: the home lists are read on the other core meanwhile
-        early = preload.start(ctx.runtime)
-        app = create_app(ctx.runtime, dispatcher=not no_dispatch, restore=not home,
-                         user=user, read_only=read_only, preload=early)
-        try:
-            app.run()
-        finally:
-            if early is not None:
-                early.close()
-            ctx.runtime.close()
+        with EarlyKeys() as keys:  # keys typed from now on reach the console as typed
+            _run_console(ctx, keys, dispatch=not no_dispatch, restore=not home,
+                         read_only=read_only, served_as=served_as, serve_ticket=serve_ticket,
+                         served_declared=served_declared)
 
     @main.command()
     @click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
@@ -177,12 +161,39 @@ def register(main: click.Group) -> None:
         server.serve()
 
 
-def _keyboard_or_ask(ctx: Ctx) -> Actor:
+def _run_console(ctx: Ctx, keys: Any, *, dispatch: bool, restore: bool, read_only: bool,
+                 served_as: str | None, serve_ticket: str | None,
+                 served_declared: bool) -> None:
+    from incident.identity import staff_id
+
+    if served_as is not None:  # a browser session of `incident serve`
+        from incident.console.serve import check_ticket
+
+        if not check_ticket(served_as, read_only, serve_ticket, not served_declared):
+            raise Refused("refused.cli.served_as_only", command="`incident serve`")
+        user = Actor(staff_id(ctx.runtime.directory, served_as),
+                     how="declared" if served_declared else "served")
+    else:
+        user = _keyboard_or_ask(ctx, keys)
+    from incident.console import create_app, preload
+
+    # before Textual is imported: the home lists are read on the other core meanwhile
+    early = preload.start(ctx.runtime)
+    app = create_app(ctx.runtime, dispatcher=dispatch, restore=restore, user=user,
+                     read_only=read_only, preload=early)
+    try:
+        app.run()
+    finally:
+        if early is not None:
+            early.close()
+        ctx.runtime.close()
+
+
+def _keyboard_or_ask(ctx: Ctx, keys: Any) -> Actor:
     """Who is at the console. On a shared control-room PC (`identify_by: declared`) with
     nobody declared, ask at the terminal — the duty officer on shift is the default —
     rather than refuse; the header then shows who acts. Elsewhere (a login-identified
     estate, no terminal) the refusal with its fix stands."""
-    from incident.identity import staff_id
 
     try:
         return ctx.user
@@ -190,6 +201,13 @@ def _keyboard_or_ask(ctx: Ctx) -> Actor:
         rt = ctx.runtime
         if rt.directory.access.identify_by != "declared" or not sys.stdin.isatty():
             raise
+    with keys.cooked():  # the question is typed and echoed as at any prompt
+        return _ask_who(ctx, rt)
+
+
+def _ask_who(ctx: Ctx, rt: Any) -> Actor:
+    from incident.identity import staff_id
+
     on_shift = rt.directory.on_duty("duty_officer", rt.clock.now())
     default = on_shift[0].id if on_shift else ""
     while True:

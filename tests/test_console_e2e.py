@@ -271,6 +271,30 @@ def test_readme_start_keys_at_any_typing_speed_then_a_second_start_offers_to_joi
         rt.close()
 
 
+def test_quick_start_typed_the_moment_the_console_launches(tmp_path):
+    """`f B3-1201 ⏎ ⏎` typed at 30 ms from the instant `incident console` is launched —
+    before Textual has drawn, while the home lists are read by the forked reader and the
+    engine loads — starts the fire: nothing typed during start-up is lost or misread."""
+    env = _env(tmp_path)
+    subprocess.run([*_incident_command(), "start", "pipe_burst", "--at", "B1-302"], env=env,
+                   check=True, capture_output=True, timeout=60)
+    tmux = Tmux.start(tmp_path, "incident-launch", env, 100, 30)
+    try:
+        tmux.paced(["f", *"B3-1201", "Enter", "Enter"], 0.03)
+        _wait_card(tmux, "Send the site fire team")
+        tmux.keys("C-q")
+        time.sleep(1.0)
+    finally:
+        tmux.stop()
+    rt = _runtime(env)
+    try:
+        rows = rt.store.incidents()
+        assert sorted((r.playbook_id, r.location) for r in rows) == [
+            ("fire", "B3-1201"), ("pipe_burst", "B1-302")]
+    finally:
+        rt.close()
+
+
 def test_next_due_key_lands_on_the_overdue_step(tmp_path):
     """An incident started ten minutes ago (by the CLI, on a replayed clock) has overdue
     steps: the console opens on the most overdue one, and `u` comes back to it."""

@@ -5,6 +5,7 @@ meant, and the forked reader only ever reads."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -222,3 +223,72 @@ def test_no_fork_while_another_thread_runs(tmp_path):
     finally:
         stop.set()
         other.join()
+
+
+TERMINAL = """
+import json, termios
+from incident.console.terminal import EarlyKeys
+
+def flags():
+    a = termios.tcgetattr(0)
+    return {"echo": bool(a[3] & termios.ECHO), "icanon": bool(a[3] & termios.ICANON),
+            "icrnl": bool(a[0] & termios.ICRNL), "isig": bool(a[3] & termios.ISIG)}
+
+seen = {"shell": flags()}
+with EarlyKeys() as keys:
+    seen["starting"] = flags()
+    with keys.cooked():
+        seen["asking who"] = flags()
+    seen["after asking"] = flags()
+seen["after"] = flags()
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX terminal")
+def test_keys_typed_while_the_console_starts_are_not_echoed_and_enter_stays_enter():
+    """On a real pseudo-terminal: from the moment `incident console` runs, no echo on
+    the shell, no line editing and Enter as CR (as the console reads keys); the shell's
+    own mode for the who-is-at-the-keyboard question and again after the console."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-c", TERMINAL], stdin=follower,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    cooked = {"echo": True, "icanon": True, "icrnl": True, "isig": True}
+    assert seen["shell"] == cooked
+    assert seen["starting"] == seen["after asking"] == {
+        "echo": False, "icanon": False, "icrnl": False, "isig": True}  # ctrl+c still works
+    assert seen["asking who"] == seen["after"] == cooked
+
+
+def test_a_line_feed_is_enter(tmp_path):
+    """Enter typed before the terminal left its cooked mode comes as LF (ctrl+j)."""
+    rt = make_runtime(tmp_path / "incident.db")
+
+    async def go():
+        app = build(rt, tmp_path, dispatcher=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            for k in ["f", "B", "3", "minus", "1", "2", "0", "1", "ctrl+j", "ctrl+j"]:
+                key = events.Key(k, {"minus": "-", "ctrl+j": "\n"}.get(k, k))
+                key.set_sender(app)
+                app.post_message(key)
+                await pilot.pause(0.03)
+            for _ in range(100):
+                await settle(pilot)
+                if app.incident_screens() and app.screen.state is not None:
+                    break
+            st = app.screen.state
+            assert (st.playbook.id, st.location) == ("fire", "B3-1201")
+
+    try:
+        run(go())
+    finally:
+        rt.close()

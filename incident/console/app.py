@@ -386,6 +386,13 @@ class IncidentConsole(App[None]):
         return result
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and event.key == "ctrl+j" and not event.is_forwarded:
+            # Enter typed before the terminal left its cooked mode arrives as a line feed
+            # (incident/console/terminal.py); LF is Enter for a shell and for us
+            enter = events.Key("enter", "\r")
+            enter.set_sender(self)
+            enter._incident_replay = getattr(event, "_incident_replay", False)  # type: ignore[attr-defined]
+            event = enter
         if isinstance(event, events.Key) and not event.is_forwarded \
                 and event.key not in ("ctrl+q", "ctrl+c"):
             replayed = getattr(event, "_incident_replay", False)

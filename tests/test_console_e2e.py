@@ -72,6 +72,11 @@ class Tmux:
                        check=True, env=env, timeout=10)
         return tmux
 
+    def quit(self) -> None:
+        """ctrl+q, and a moment for the console to close its database."""
+        self.keys("C-q")
+        time.sleep(1.0)
+
     def stop(self) -> None:
         subprocess.run([*self.base, "kill-server"], capture_output=True, timeout=10)
 
@@ -183,8 +188,7 @@ def test_officer_runs_a_fire_in_the_real_console_under_tmux(tmp_path):
         time.sleep(0.3)
         tmux.keys("C-s")
         tmux.wait_for("RESOLVED", timeout=20)
-        tmux.keys("C-q")
-        time.sleep(1.0)
+        tmux.quit()
     finally:
         tmux.stop()
 
@@ -259,8 +263,7 @@ def test_readme_start_keys_at_any_typing_speed_then_a_second_start_offers_to_joi
         assert "Chen Jie" in tmux.screen()  # who owns the open one
         tmux.keys("Enter")
         tmux.wait_for("Confirm the alarm", timeout=20)
-        tmux.keys("C-q")
-        time.sleep(1.0)
+        tmux.quit()
     finally:
         tmux.stop()
     rt = _runtime(env)
@@ -282,8 +285,7 @@ def test_quick_start_typed_the_moment_the_console_launches(tmp_path):
     try:
         tmux.paced(["f", *"B3-1201", "Enter", "Enter"], 0.03)
         _wait_card(tmux, "Send the site fire team")
-        tmux.keys("C-q")
-        time.sleep(1.0)
+        tmux.quit()
     finally:
         tmux.stop()
     rt = _runtime(env)
@@ -319,8 +321,7 @@ def test_next_due_key_lands_on_the_overdue_step(tmp_path):
         assert "Send the site fire team" not in _card_title(tmux.screen())
         tmux.keys("u")
         _wait_card(tmux, "Send the site fire team")
-        tmux.keys("C-q")
-        time.sleep(1.0)
+        tmux.quit()
     finally:
         tmux.stop()
 

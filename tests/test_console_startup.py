@@ -39,6 +39,29 @@ class GatedRuntime(Runtime):
         return Runtime.engine.func(self)  # type: ignore[attr-defined]
 
 
+QUICK_FIRE = ["f", "B", "3", "minus", "1", "2", "0", "1"]  # the fire's quick key, the unit
+CHARS = {"enter": "\r", "ctrl+j": "\n", "minus": "-"}
+
+
+async def type_at_30ms(pilot, keys: list[str]) -> None:
+    """Keys as a terminal sends them, 30 ms apart (an officer who knows the keys)."""
+    for k in keys:
+        key = events.Key(k, CHARS.get(k, k))
+        key.set_sender(pilot.app)
+        pilot.app.post_message(key)
+        await pilot.pause(0.03)
+
+
+async def incident_shown(pilot):
+    """The state on the incident screen, once one shows it."""
+    app = pilot.app
+    for _ in range(200):
+        await settle(pilot)
+        if app.incident_screens() and app.screen.state is not None:
+            return app.screen.state
+    raise AssertionError(f"no incident screen: {app.screen}")
+
+
 def seed_open_incident(db: Path) -> str:
     rt = make_runtime(db)
     try:
@@ -69,20 +92,11 @@ def test_home_shows_before_the_engine_and_keys_typed_meanwhile_start_the_fire(tm
             assert not app.ready and active.row_count == 1
             assert str(active.get_row_at(0)[0]) == leak
             # the officer types the quick start as they do, 30 ms a key
-            chars = {"enter": "\r", "minus": "-"}
-            for k in ["f", "B", "3", "minus", "1", "2", "0", "1", "enter", "enter"]:
-                key = events.Key(k, chars.get(k, k))
-                key.set_sender(app)
-                app.post_message(key)
-                await pilot.pause(0.03)
+            await type_at_30ms(pilot, [*QUICK_FIRE, "enter", "enter"])
             assert app.screen.id == "home" and not app.ready  # held, not lost, not acted on
             assert [r.id for r in rt.store.incidents(status="open")] == [leak]
             rt.gate.set()
-            for _ in range(200):
-                await settle(pilot)
-                if app.incident_screens() and app.screen.state is not None:
-                    break
-            st = app.screen.state
+            st = await incident_shown(pilot)
             assert (st.playbook.id, st.location) == ("fire", "B3-1201")
             assert app.screen.current_step == "send_fire_team"
             assert [s.incident_id for s in app.incident_screens()] == [st.id]
@@ -276,16 +290,8 @@ def test_a_line_feed_is_enter(tmp_path):
         app = build(rt, tmp_path, dispatcher=False)
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
-            for k in ["f", "B", "3", "minus", "1", "2", "0", "1", "ctrl+j", "ctrl+j"]:
-                key = events.Key(k, {"minus": "-", "ctrl+j": "\n"}.get(k, k))
-                key.set_sender(app)
-                app.post_message(key)
-                await pilot.pause(0.03)
-            for _ in range(100):
-                await settle(pilot)
-                if app.incident_screens() and app.screen.state is not None:
-                    break
-            st = app.screen.state
+            await type_at_30ms(pilot, [*QUICK_FIRE, "ctrl+j", "ctrl+j"])
+            st = await incident_shown(pilot)
             assert (st.playbook.id, st.location) == ("fire", "B3-1201")
 
     try:

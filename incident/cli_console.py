@@ -7,7 +7,7 @@ import ipaddress
 import shlex
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from incident.cli import Ctx, handled, pass_ctx
 from incident.errors import Refused
 from incident.i18n import nt, t
 from incident.identity import Actor
+
+if TYPE_CHECKING:
+    from incident.console.terminal import EarlyKeys
 
 LOOPBACK = "127.0.0.1"
 FLAG_NAMES = {"database_url": "--db", "playbooks_dir": "--playbooks",
@@ -161,7 +164,7 @@ def register(main: click.Group) -> None:
         server.serve()
 
 
-def _run_console(ctx: Ctx, keys: Any, *, dispatch: bool, restore: bool, read_only: bool,
+def _run_console(ctx: Ctx, keys: EarlyKeys, *, dispatch: bool, restore: bool, read_only: bool,
                  served_as: str | None, serve_ticket: str | None,
                  served_declared: bool) -> None:
     from incident.identity import staff_id
@@ -189,12 +192,11 @@ def _run_console(ctx: Ctx, keys: Any, *, dispatch: bool, restore: bool, read_onl
         ctx.runtime.close()
 
 
-def _keyboard_or_ask(ctx: Ctx, keys: Any) -> Actor:
+def _keyboard_or_ask(ctx: Ctx, keys: EarlyKeys) -> Actor:
     """Who is at the console. On a shared control-room PC (`identify_by: declared`) with
     nobody declared, ask at the terminal — the duty officer on shift is the default —
     rather than refuse; the header then shows who acts. Elsewhere (a login-identified
     estate, no terminal) the refusal with its fix stands."""
-
     try:
         return ctx.user
     except Refused:

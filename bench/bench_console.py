@@ -157,23 +157,22 @@ def measure_startup(runs: int) -> dict[str, list[float]]:
     machine load."""
     home = Path(tempfile.mkdtemp(prefix="bench-console-"))
     env = child_env(home)
-    argv = [sys.executable, __file__, "--child-first-frame", str(home)]
-    subprocess.run([*argv, "--seed"], env=env, capture_output=True, timeout=120, check=True)
-    out: dict[str, list[float]] = {"frame": [], "home": [], "ready": [], "home_1p": []}
-    for _ in range(runs):
-        for fork in (True, False):
-            proc = subprocess.run(argv + ([] if fork else ["--no-fork"]), env=env,
-                                  capture_output=True, text=True, timeout=120, check=True)
-            marks = json.loads(proc.stdout.strip().splitlines()[-1])
-            if fork:
-                for k in ("frame", "home", "ready"):
-                    out[k].append(marks[k])
-            else:
-                out["home_1p"].append(marks["home"])
-        proc = subprocess.run([sys.executable, __file__, "--child-bare-frame"], env=env,
+
+    def child(*args: str) -> dict[str, float]:
+        proc = subprocess.run([sys.executable, __file__, *args], env=env,
                               capture_output=True, text=True, timeout=120, check=True)
-        out.setdefault("bare", []).append(json.loads(proc.stdout.strip().splitlines()[-1])
-                                          ["frame"])
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    ours = ("--child-first-frame", str(home))
+    child(*ours, "--seed")
+    out: dict[str, list[float]] = {"frame": [], "home": [], "ready": [], "home_1p": [],
+                                   "bare": []}
+    for _ in range(runs):
+        marks = child(*ours)
+        for k in ("frame", "home", "ready"):
+            out[k].append(marks[k])
+        out["home_1p"].append(child(*ours, "--no-fork")["home"])
+        out["bare"].append(child("--child-bare-frame")["frame"])
     return out
 
 

@@ -9,13 +9,18 @@ from typing import Any
 from test_console import build, goto, make_runtime, poke, run, settle, state, text_of
 from textual import events
 
+CHARS = {"enter": "\r", "ctrl+j": "\n", "minus": "-", "space": " "}
+
+
+def key_event(k: str) -> events.Key:
+    return events.Key(k, CHARS.get(k, k if len(k) == 1 else None))
+
 
 async def burst(pilot: Any, keys: list[str]) -> None:
     """Post every key at once, as a barcode-style paste or a practised officer does:
     nothing waits for the screens the keys bring up."""
-    chars = {"enter": "\r", "minus": "-", "space": " "}
     for k in keys:
-        pilot.app.post_message(events.Key(k, chars.get(k, k if len(k) == 1 else None)))
+        pilot.app.post_message(key_event(k))
     await settle(pilot)
     await pilot.pause(0.3)
     await settle(pilot)
@@ -26,6 +31,15 @@ def keys_of(text: str) -> list[str]:
 
 
 README_KEYS = ["n", *keys_of("fire"), "enter", *keys_of("B3-1201"), "enter", "enter"]
+
+
+async def type_at_30ms(pilot: Any, keys: list[str]) -> None:
+    """Keys as a terminal sends them, 30 ms apart (an officer who knows the keys)."""
+    for k in keys:
+        key = key_event(k)
+        key.set_sender(pilot.app)
+        pilot.app.post_message(key)
+        await pilot.pause(0.03)
 
 
 def test_readme_start_keys_in_one_burst_start_the_right_incident(tmp_path):

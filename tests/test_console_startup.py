@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from test_console import REPO, T0, build, make_runtime, run, settle
-from textual import events
+from test_console_fast import keys_of, type_at_30ms
 
 from incident.clock import ManualClock
 from incident.config import Settings
@@ -39,17 +39,7 @@ class GatedRuntime(Runtime):
         return Runtime.engine.func(self)  # type: ignore[attr-defined]
 
 
-QUICK_FIRE = ["f", "B", "3", "minus", "1", "2", "0", "1"]  # the fire's quick key, the unit
-CHARS = {"enter": "\r", "ctrl+j": "\n", "minus": "-"}
-
-
-async def type_at_30ms(pilot, keys: list[str]) -> None:
-    """Keys as a terminal sends them, 30 ms apart (an officer who knows the keys)."""
-    for k in keys:
-        key = events.Key(k, CHARS.get(k, k))
-        key.set_sender(pilot.app)
-        pilot.app.post_message(key)
-        await pilot.pause(0.03)
+QUICK_FIRE = ["f", *keys_of("B3-1201")]  # the fire's quick key, the unit
 
 
 async def incident_shown(pilot):

@@ -49,6 +49,7 @@ from incident.logs import RecentRecords
 
 if TYPE_CHECKING:
     from incident.console.model import IncidentSummary
+    from incident.console.preload import Preload
     from incident.runtime import Runtime
 
 # Both themes pass WCAG AA (4.5:1) for every state the console draws; the test
@@ -150,7 +151,7 @@ class IncidentConsole(App[None]):
     def __init__(self, runtime: Runtime, *, ui_state_path: Path | None = None,
                  heartbeat: float = 1.0, keymap: dict[str, str] | None = None,
                  dispatcher: bool = True, restore: bool = True, user: str | None = None,
-                 read_only: bool = False, preload: Any = None):
+                 read_only: bool = False, preload: Preload | None = None):
         super().__init__()
         self.runtime = runtime
         self.preload = preload  # the forked reader of the home lists (console/preload.py)
@@ -341,14 +342,12 @@ class IncidentConsole(App[None]):
 
     def release_keys(self) -> None:
         """Replay the held keys, in order, to whatever screen is now in front."""
-        held, self._held = self._held, None
-        self._held_stale = 0
-        if self._held_timer is not None:
-            self._held_timer.stop()
-            self._held_timer = None
+        held = self._held
+        self.drop_keys()
         self._replay(held or [])
 
     def drop_keys(self) -> None:
+        """Stop holding keys, forgetting those held."""
         self._held, self._held_stale = None, 0
         if self._held_timer is not None:
             self._held_timer.stop()

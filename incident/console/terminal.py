@@ -58,10 +58,11 @@ class EarlyKeys:
             return
         import termios
 
-        mode = [list(a) if isinstance(a, list) else a for a in self.before]
+        mode = list(self.before)  # only the two flag words change
+        when = termios.TCSADRAIN  # the shell's mode back once pending output is written
         if raw:
             mode[0] &= ~termios.ICRNL  # iflag: keep CR (Enter) as typed
             mode[3] &= ~(termios.ICANON | termios.ECHO)  # lflag: no line editing or echo
+            when = termios.TCSANOW
         with contextlib.suppress(termios.error):
-            termios.tcsetattr(self.fd, termios.TCSADRAIN if not raw else termios.TCSANOW,
-                              mode)
+            termios.tcsetattr(self.fd, when, mode)
